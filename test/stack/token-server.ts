@@ -16,7 +16,6 @@ if (!port || !pki || !usersFile || !issuer || !service) {
 }
 const key = createPrivateKey(readFileSync(`${pki}/token-signing.key`));
 const leaf = new X509Certificate(readFileSync(`${pki}/token-signing.crt`)).raw.toString('base64');
-const users = JSON.parse(readFileSync(usersFile, 'utf8')) as Record<string, string>;
 
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
 
@@ -26,6 +25,8 @@ function checkBasic(header: string | undefined): string | undefined {
   const i = decoded.indexOf(':');
   if (i < 0) return undefined;
   const user = decoded.slice(0, i);
+  // Re-read per request so a test can change who is valid without restarting the server.
+  const users = JSON.parse(readFileSync(usersFile, 'utf8')) as Record<string, string>;
   const want = users[user];
   const got = Buffer.from(decoded.slice(i + 1));
   if (want === undefined || want.length !== got.length) return undefined;

@@ -128,14 +128,19 @@ start openbao env HOME="$STACK_RUN/openbao" "$STACK_BIN/bao-$OPENBAO_VERSION" se
 wait_for openbao 30 curl -fsS --cacert "$PKI/ca.crt" "https://127.0.0.1:$PORT_BAO/v1/sys/health"
 
 # ---- registry token server and docker-registry (htpasswd Basic, and Bearer via the token server) ---------
+# Two valid registry users, so tests can rotate from one real credential to another.
 REGISTRY_USER=regcred
 REGISTRY_PASSWORD="$(rand 20)"
+REGISTRY_USER2=regcred-next
+REGISTRY_PASSWORD2="$(rand 20)"
 mkdir -p "$STACK_RUN/registry"
-python3 -W ignore - "$REGISTRY_USER" "$REGISTRY_PASSWORD" >"$STACK_RUN/registry/htpasswd" <<'PY'
+python3 -W ignore - "$REGISTRY_USER" "$REGISTRY_PASSWORD" "$REGISTRY_USER2" "$REGISTRY_PASSWORD2" >"$STACK_RUN/registry/htpasswd" <<'PY'
 import crypt, sys
-print(f"{sys.argv[1]}:{crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))}")
+a = sys.argv[1:]
+for user, pw in zip(a[0::2], a[1::2]):
+    print(f"{user}:{crypt.crypt(pw, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))}")
 PY
-printf '{"%s":"%s"}\n' "$REGISTRY_USER" "$REGISTRY_PASSWORD" >"$STACK_RUN/registry/users.json"
+printf '{"%s":"%s","%s":"%s"}\n' "$REGISTRY_USER" "$REGISTRY_PASSWORD" "$REGISTRY_USER2" "$REGISTRY_PASSWORD2" >"$STACK_RUN/registry/users.json"
 TOKEN_ISSUER=regcred-stack-token-server
 TOKEN_SERVICE=regcred-stack-registry
 start token-server "$STACK_NODE" "$HERE/token-server.ts" "$PORT_TOKEN_SERVER" "$PKI" "$STACK_RUN/registry/users.json" \
@@ -204,6 +209,8 @@ export REGCRED_STACK_REGISTRY_BEARER='127.0.0.1:$PORT_REGISTRY_BEARER'
 export REGCRED_STACK_TOKEN_SERVER='https://127.0.0.1:$PORT_TOKEN_SERVER'
 export REGCRED_STACK_REGISTRY_USER='$REGISTRY_USER'
 export REGCRED_STACK_REGISTRY_PASSWORD='$REGISTRY_PASSWORD'
+export REGCRED_STACK_REGISTRY_USER2='$REGISTRY_USER2'
+export REGCRED_STACK_REGISTRY_PASSWORD2='$REGISTRY_PASSWORD2'
 export REGCRED_STACK_PUSHGATEWAY='http://127.0.0.1:$PORT_PUSHGATEWAY'
 ENV
 if [[ -f $STACK_RUN/lowkey-vault.enabled ]]; then

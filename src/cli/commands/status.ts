@@ -1,0 +1,42 @@
+import { loadConfig } from '../../config/load.ts';
+import { formatDays } from '../../policy/age.ts';
+import { collectStatus } from '../../rotation/status.ts';
+import { EXIT, type ExitCode } from '../exit-codes.ts';
+import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
+import { renderTable, truncate } from '../table.ts';
+
+/** `status [-o table|json]`: per target × namespace, what is in use, how old, who still uses older secrets. */
+export async function status(g: GlobalOptions, output: 'table' | 'json', _allSecrets: boolean): Promise<ExitCode> {
+  const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
+  const config = loadConfig(configPath(g));
+  const kube = connect(g, logger);
+  try {
+    const rows = await collectStatus(config, kube.gateway, new Date(), g.namespace);
+    if (output === 'json') {
+      process.stdout.write(`${JSON.stringify({ policy: config.policy, namespaces: rows }, null, 2)}\n`);
+    } else {
+      process.stdout.write(
+        `${renderTable(
+          ['TARGET', 'NAMESPACE', 'SECRET', 'REVISION', 'AGE', 'DAYS LEFT', 'POLICY', 'SERVICEACCOUNTS', 'OLDER', 'PODS ON OLDER', 'STATE'],
+          rows.map((r) => [
+            r.target,
+            r.namespace,
+            r.secret ?? '-',
+            truncate(r.revision ?? '-', 32),
+            formatDays(r.age.ageDays),
+            r.age.daysLeft === undefined ? '-' : String(Math.floor(r.age.daysLeft)),
+            r.age.state,
+            [...r.serviceAccounts, ...r.serviceAccountsMissingIt.map((s) => `!${s}`)].join(',') || '-',
+            String(r.superseded.length),
+            String(r.podsOnOlder.length),
+            r.note ? `${r.state} (${r.note})` : r.state,
+          ]),
+        )}\n`,
+      );
+      if (rows.some((r) => r.serviceAccountsMissingIt.length > 0)) process.stdout.write('(!sa = selected ServiceAccount that does not reference the current secret yet)\n');
+    }
+    return rows.some((r) => r.age.state === 'violation') ? EXIT.policy : EXIT.ok;
+  } finally {
+    await kube.clients.close();
+  }
+}

@@ -1,0 +1,48 @@
+import { loadConfig } from '../../config/load.ts';
+import { resolveCredentials } from '../../credentials/resolve.ts';
+import { describeError } from '../../errors.ts';
+import { EXIT, type ExitCode } from '../exit-codes.ts';
+import { configPath, makeLogger, makeVerifier, StoreSet, type GlobalOptions } from '../runtime.ts';
+import { renderTable } from '../table.ts';
+
+/** `validate [--online]`: check the config; online, also reach every store and registry. */
+export async function validate(g: GlobalOptions, online: boolean): Promise<ExitCode> {
+  const config = loadConfig(configPath(g));
+  const out = process.stdout;
+  out.write(`${config.file}: valid (${Object.keys(config.stores).length} stores, ${config.targets.length} targets, schedule "${config.schedule.text}"${config.timeZone ? ` ${config.timeZone}` : ''})\n`);
+  if (!online) return EXIT.ok;
+  const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
+  const stores = new StoreSet(config, logger);
+  const verify = makeVerifier(config);
+  const rows: string[][] = [];
+  let failed = false;
+  try {
+    for (const name of Object.keys(config.stores)) {
+      try {
+        rows.push(['store', name, 'ok', await stores.get(name).check()]);
+      } catch (e) {
+        failed = true;
+        rows.push(['store', name, 'FAILED', describeError(e)]);
+      }
+    }
+    for (const t of config.targets) {
+      try {
+        const r = await resolveCredentials(t, stores.get(t.store), new Map());
+        rows.push(['credentials', t.name, 'ok', `${r.creds.length} registr${r.creds.length === 1 ? 'y' : 'ies'}${r.version ? `, ${r.version}` : ''}`]);
+        for (const c of r.creds) {
+          const v = await verify(c);
+          const ok = v.outcome === 'accepted' || v.outcome === 'no-auth-required';
+          if (!ok) failed = true;
+          rows.push(['registry', `${t.name} ${v.registry}`, ok ? v.outcome : `FAILED (${v.outcome})`, v.detail]);
+        }
+      } catch (e) {
+        failed = true;
+        rows.push(['credentials', t.name, 'FAILED', describeError(e)]);
+      }
+    }
+  } finally {
+    await stores.close();
+  }
+  out.write(`${renderTable(['CHECK', 'NAME', 'RESULT', 'DETAIL'], rows)}\n`);
+  return failed ? EXIT.failed : EXIT.ok;
+}

@@ -1,0 +1,70 @@
+import type { Config } from '../config/types.ts';
+import type { RegistryCredential } from '../credentials/dockerconfig.ts';
+import { verifyRegistry, type VerifyResult } from '../credentials/verify.ts';
+import { RotatorError } from '../errors.ts';
+import { connectKube, type KubeClients } from '../kube/client.ts';
+import { K8sGateway } from '../kube/k8s-gateway.ts';
+import { createLogger, type LogFormat, type Logger, type LogLevel } from '../observability/logger.ts';
+import { createStore } from '../providers/registry.ts';
+import type { SecretStore } from '../providers/types.ts';
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  config?: string | undefined;
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+  namespace?: string[] | undefined;
+  logLevel?: LogLevel | undefined;
+  logFormat?: LogFormat | undefined;
+  requestTimeout?: number | undefined;
+}
+
+export function configPath(o: GlobalOptions): string {
+  return o.config ?? process.env['REGCRED_ROTATOR_CONFIG'] ?? './config.yaml';
+}
+
+export function makeLogger(o: GlobalOptions): Logger {
+  return createLogger({ level: o.logLevel ?? 'info', format: o.logFormat });
+}
+
+/** Stores are opened lazily (only those a run uses) and closed together. */
+export class StoreSet {
+  readonly #config: Config;
+  readonly #logger: Logger;
+  readonly #open = new Map<string, SecretStore>();
+
+  constructor(config: Config, logger: Logger) {
+    this.#config = config;
+    this.#logger = logger;
+  }
+
+  get(name: string): SecretStore {
+    let s = this.#open.get(name);
+    if (!s) {
+      const cfg = this.#config.stores[name];
+      if (!cfg) throw new RotatorError('CONFIG_INVALID', `no store named "${name}"`);
+      s = createStore(name, cfg, { logger: this.#logger.child({ store: name }), baseDir: this.#config.baseDir });
+      this.#open.set(name, s);
+    }
+    return s;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#open.values()].map((s) => s.close().catch(() => undefined)));
+  }
+}
+
+export function makeVerifier(config: Config): (cred: RegistryCredential) => Promise<VerifyResult> {
+  return (cred) => verifyRegistry(cred, { insecure: config.rotation.insecureRegistries, timeoutMs: 10_000 });
+}
+
+export interface Kube {
+  clients: KubeClients;
+  gateway: K8sGateway;
+}
+
+export function connect(o: GlobalOptions, logger: Logger): Kube {
+  const clients = connectKube({ kubeconfig: o.kubeconfig, context: o.context, requestTimeoutMs: (o.requestTimeout ?? 30) * 1000 });
+  logger.debug({ server: clients.server, source: clients.source }, 'kubernetes client configured');
+  return { clients, gateway: new K8sGateway(clients, logger) };
+}

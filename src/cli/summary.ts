@@ -1,0 +1,98 @@
+import { formatDays } from '../policy/age.ts';
+import type { NamespaceResult, RunSummary } from '../rotation/run.ts';
+import type { Action } from '../rotation/types.ts';
+import { renderTable, truncate } from './table.ts';
+
+export function describeAction(a: Action): string {
+  switch (a.kind) {
+    case 'create':
+      return `create secret ${a.name}`;
+    case 'update-data':
+      return `${a.why === 'refresh' ? 'refresh' : 'update'} secret ${a.name}`;
+    case 'repoint':
+      return `serviceaccount ${a.serviceAccount}: [${a.from.join(', ')}] -> [${a.to.join(', ')}]`;
+    case 'delete':
+      return `delete secret ${a.name}`;
+    case 'load-pods':
+      return 'read pods';
+  }
+}
+
+function note(r: NamespaceResult): string {
+  if (r.error) return r.error.message;
+  const parts = [...r.notes, ...r.kept.map((k) => `kept ${k.name}: ${k.reason}`)];
+  return parts.join('; ');
+}
+
+/** Counts of namespace outcomes, e.g. "3 rotated, 9 unchanged". */
+export function outcomeCounts(s: RunSummary): Record<string, number> {
+  const c: Record<string, number> = {};
+  for (const r of s.namespaces) c[r.outcome] = (c[r.outcome] ?? 0) + 1;
+  return c;
+}
+
+/** The human-readable table that ends an interactive run (and `plan`). */
+export function renderSummary(s: RunSummary, verbose: boolean): string {
+  const out: string[] = [];
+  out.push(
+    renderTable(
+      ['TARGET', 'STORE', 'REVISION', 'AGE', 'POLICY', 'VERIFIED', 'NAMESPACES', 'RESULT'],
+      s.targets.map((t) => [
+        t.target,
+        t.store,
+        truncate(t.revision ?? '-', 40),
+        formatDays(t.age.ageDays),
+        t.age.state,
+        t.verification.length === 0 ? '-' : t.verification.map((v) => `${v.registry}:${v.outcome}`).join(' '),
+        String(t.namespaces),
+        t.outcome === 'failed' ? `FAILED: ${t.error?.message ?? ''}` : 'ok',
+      ]),
+    ),
+  );
+  const rows = s.namespaces.filter((r) => verbose || r.outcome !== 'unchanged');
+  if (rows.length > 0) {
+    out.push('');
+    out.push(
+      renderTable(
+        ['TARGET', 'NAMESPACE', 'RESULT', 'SECRET', s.dryRun ? 'WOULD DO' : 'DONE', 'NOTE'],
+        rows.map((r) => [
+          r.target,
+          r.namespace,
+          r.outcome,
+          r.secret ?? '-',
+          r.actions.filter((a) => a.action.kind !== 'load-pods').map((a) => describeAction(a.action)).join('; ') || '-',
+          truncate(note(r), 160),
+        ]),
+      ),
+    );
+  }
+  const counts = Object.entries(outcomeCounts(s))
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+  const secs = ((s.finishedAt.getTime() - s.startedAt.getTime()) / 1000).toFixed(1);
+  out.push('');
+  out.push(`${s.dryRun ? 'dry run: nothing written · ' : ''}${s.namespaces.length} namespace results${counts ? ` (${counts})` : ''} · ${s.writes} writes · ${secs}s${s.interrupted ? ' · STOPPED EARLY' : ''}`);
+  return out.join('\n');
+}
+
+/** The `run summary` log line: machine-readable, no secrets. */
+export function summaryFields(s: RunSummary): Record<string, unknown> {
+  return {
+    dryRun: s.dryRun,
+    durationMs: s.finishedAt.getTime() - s.startedAt.getTime(),
+    writes: s.writes,
+    interrupted: s.interrupted,
+    outcomes: outcomeCounts(s),
+    targets: s.targets.map((t) => ({
+      target: t.target,
+      outcome: t.outcome,
+      secret: t.secret,
+      revision: t.revision,
+      ageDays: t.age.ageDays === undefined ? undefined : Math.floor(t.age.ageDays),
+      policy: t.age.state,
+      verification: t.verification.map((v) => ({ registry: v.registry, outcome: v.outcome })),
+      error: t.error,
+    })),
+    failed: s.namespaces.filter((r) => r.outcome === 'failed').map((r) => ({ target: r.target, namespace: r.namespace, error: r.error })),
+  };
+}

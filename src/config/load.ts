@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigProblem } from '../errors.ts';
+import { parseSelector } from '../kube/selector.ts';
+import { parseSchedule } from '../scheduler/cron.ts';
+import { parseDuration } from './duration.ts';
+import { globToRegExp } from './glob.ts';
+import { checkRules } from './rules.ts';
+import { configSchema, type RawConfig } from './schema.ts';
+import type { Config, Target } from './types.ts';
+
+/** `targets[1].store` from ['targets', 1, 'store']. */
+export function dottedPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out;
+}
+
+function zodProblems(error: z.ZodError): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const issue of error.issues) {
+    const path = dottedPath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) out.push({ path: path ? `${path}.${k}` : k, message: 'unknown key' });
+    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
+      out.push({ path, message: 'required' });
+    } else {
+      out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+/** Validates an already-parsed document: schema, then cross-field rules. Throws ConfigError with every problem. */
+export function validateConfig(doc: unknown, file: string): Config {
+  const parsed = configSchema.safeParse(doc ?? {});
+  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error), file);
+  const raw: RawConfig = parsed.data;
+  const problems = checkRules(raw);
+  if (problems.length > 0) throw new ConfigError(problems, file);
+  return normalise(raw, file);
+}
+
+function normalise(raw: RawConfig, file: string): Config {
+  const targets: Target[] = raw.targets.map((t) => ({
+    ...t,
+    secretName: t.secretName ?? `regcred-${t.name}`,
+    selector: t.namespaces.selector === undefined ? undefined : parseSelector(t.namespaces.selector),
+    excludeRes: t.namespaces.exclude.map(globToRegExp),
+  }));
+  const sched = parseSchedule(raw.schedule);
+  if ('error' in sched) throw new ConfigError([{ path: 'schedule', message: sched.error }], file);
+  return {
+    file,
+    baseDir: dirname(resolve(file)),
+    stores: raw.stores,
+    targets,
+    policy: raw.policy,
+    rotation: { ...raw.rotation, retainSupersededMs: parseDuration(raw.rotation.retainSuperseded) ?? 0 },
+    schedule: { ...sched, text: raw.schedule },
+    timeZone: raw.timeZone,
+    metrics: raw.metrics,
+    lock: raw.lock,
+  };
+}
+
+/** Reads, parses and validates a config file. Nothing is contacted; any problem throws a ConfigError. */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError([{ path: '', message: code === 'ENOENT' ? 'no such file (use --config or REGCRED_ROTATOR_CONFIG)' : `cannot read (${code ?? 'error'})` }], file);
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: `YAML: ${e.message.split('\n')[0] ?? e.code}` })),
+      file,
+    );
+  }
+  return validateConfig(doc.toJS(), file);
+}

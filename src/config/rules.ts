@@ -1,0 +1,78 @@
+import { normaliseRegistryKey } from '../credentials/registry-key.ts';
+import type { ConfigProblem } from '../errors.ts';
+import { parseSelector } from '../kube/selector.ts';
+import { isValidTimeZone, parseSchedule } from '../scheduler/cron.ts';
+import { parseDuration } from './duration.ts';
+import { globError } from './glob.ts';
+import type { RawConfig } from './schema.ts';
+
+const SA_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** Cross-field rules the schema cannot express; every problem is returned with its dotted path. */
+export function checkRules(c: RawConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+  const storeNames = Object.keys(c.stores);
+  const names = new Map<string, number>();
+  const secretNames = new Map<string, string>();
+
+  c.targets.forEach((t, i) => {
+    const at = `targets[${i}]`;
+    if (!Object.hasOwn(c.stores, t.store)) {
+      add(`${at}.store`, `no store named "${t.store}" (stores: ${storeNames.join(', ') || 'none'})`);
+    }
+    const prev = names.get(t.name);
+    if (prev !== undefined) add(`${at}.name`, `duplicate target name "${t.name}" (also targets[${prev}])`);
+    else names.set(t.name, i);
+    const secretName = t.secretName ?? `regcred-${t.name}`;
+    if (secretName.length > 52) add(`${at}.secretName`, `default name "${secretName}" is longer than 52 characters; set secretName`);
+    const owner = secretNames.get(secretName);
+    if (owner !== undefined) add(`${at}.secretName`, `secret name "${secretName}" is already used by target "${owner}"`);
+    else secretNames.set(secretName, t.name);
+
+    const regs = t.registry === undefined ? [] : Array.isArray(t.registry) ? t.registry : [t.registry];
+    if (regs.length === 0 && !t.credentials.dockerconfigjson) add(`${at}.registry`, 'required (the key under "auths", e.g. myregistry.azurecr.io)');
+    regs.forEach((r, k) => {
+      const n = normaliseRegistryKey(r);
+      if ('error' in n) add(`${at}.registry${Array.isArray(t.registry) ? `[${k}]` : ''}`, n.error);
+    });
+    if (t.namespaces.selector !== undefined) {
+      try {
+        parseSelector(t.namespaces.selector);
+      } catch (e) {
+        add(`${at}.namespaces.selector`, `bad label selector: ${(e as Error).message}`);
+      }
+    }
+    t.namespaces.exclude.forEach((g, k) => {
+      const err = globError(g);
+      if (err) add(`${at}.namespaces.exclude[${k}]`, err);
+    });
+    const sas = t.serviceAccounts;
+    if (sas.includes('*') && sas.length > 1) add(`${at}.serviceAccounts`, '"*" means every ServiceAccount; do not combine it with names');
+    sas.forEach((sa, k) => {
+      if (sa !== '*' && !SA_NAME.test(sa)) add(`${at}.serviceAccounts[${k}]`, `"${sa}" is not a ServiceAccount name`);
+    });
+  });
+
+  if (c.policy.warnAgeDays >= c.policy.maxAgeDays) {
+    add('policy.warnAgeDays', `must be less than maxAgeDays (${c.policy.maxAgeDays})`);
+  }
+  if (parseDuration(c.rotation.retainSuperseded) === undefined) {
+    add('rotation.retainSuperseded', `"${c.rotation.retainSuperseded}" is not a duration (e.g. 24h, 90m, 7d, 0)`);
+  }
+  c.rotation.insecureRegistries.forEach((r, k) => {
+    if (!/^[a-z0-9.-]+(:\d+)?$/i.test(r)) add(`rotation.insecureRegistries[${k}]`, `"${r}" is not a host[:port]`);
+  });
+  const sched = parseSchedule(c.schedule);
+  if ('error' in sched) add('schedule', sched.error);
+  if (c.timeZone !== undefined && !isValidTimeZone(c.timeZone)) add('timeZone', `"${c.timeZone}" is not an IANA time zone (e.g. Europe/Berlin, UTC)`);
+  if (c.metrics.pushgateway !== '') {
+    try {
+      const u = new URL(c.metrics.pushgateway);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    } catch {
+      add('metrics.pushgateway', `"${c.metrics.pushgateway}" is not an http(s) URL`);
+    }
+  }
+  return problems;
+}

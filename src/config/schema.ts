@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { storeConfigSchema } from '../providers/registry.ts';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dnsLabel = (max: number, what: string) =>
+  z
+    .string()
+    .max(max, `${what} must be at most ${max} characters`)
+    .regex(DNS_LABEL, `${what} must be a DNS label (lower-case letters, digits and "-")`);
+
+const keyRef = z.strictObject({ key: z.string().min(1, 'key must not be empty') });
+
+export const credentialsSchema = z
+  .strictObject({
+    username: keyRef.optional(),
+    password: keyRef.optional(),
+    json: keyRef.optional(),
+    dockerconfigjson: keyRef.optional(),
+  })
+  .superRefine((c, ctx) => {
+    const shapes = [c.username || c.password ? 'username/password' : '', c.json ? 'json' : '', c.dockerconfigjson ? 'dockerconfigjson' : ''].filter(Boolean);
+    if (shapes.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: shapes.length === 0 ? 'give one of: username + password, json, dockerconfigjson' : `give only one shape, not ${shapes.join(' and ')}`,
+      });
+    } else if ((c.username === undefined) !== (c.password === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'username and password go together' });
+    }
+  });
+
+export const targetSchema = z.strictObject({
+  name: dnsLabel(63, 'name'),
+  store: z.string().min(1),
+  registry: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  credentials: credentialsSchema,
+  /** Base name; swap-strategy names are `<secretName>-<10 hex>`, so at most 52 characters. */
+  secretName: dnsLabel(52, 'secretName').optional(),
+  namespaces: z
+    .strictObject({
+      names: z.array(dnsLabel(63, 'namespace name')).optional(),
+      selector: z.string().optional(),
+      exclude: z.array(z.string()).default([]),
+    })
+    .refine((n) => (n.names?.length ?? 0) > 0 || n.selector !== undefined, {
+      message: 'give `names`, a `selector`, or both',
+    }),
+  serviceAccounts: z.array(z.string().min(1)).min(1).default(['default']),
+  strategy: z.enum(['swap', 'in-place']).default('swap'),
+});
+
+export const configSchema = z.strictObject({
+  stores: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'store names use letters, digits, . _ -'), storeConfigSchema),
+  targets: z.array(targetSchema).min(1, 'at least one target is needed'),
+  policy: z
+    .strictObject({
+      maxAgeDays: z.number().int().positive().default(90),
+      warnAgeDays: z.number().int().positive().default(75),
+    })
+    .prefault({}),
+  rotation: z
+    .strictObject({
+      verifyCredentials: z.boolean().default(true),
+      retainSuperseded: z.string().default('24h'),
+      waitForPods: z.boolean().default(true),
+      refreshSuperseded: z.boolean().default(true),
+      concurrency: z.number().int().min(1).max(256).default(16),
+      insecureRegistries: z.array(z.string()).default([]),
+      emitEvents: z.boolean().default(true),
+    })
+    .prefault({}),
+  schedule: z.string().default('0 3 * * *'),
+  timeZone: z.string().optional(),
+  metrics: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).default(9095),
+      pushgateway: z.string().default(''),
+      job: z.string().min(1).default('regcred-rotator'),
+    })
+    .prefault({}),
+  lock: z
+    .strictObject({
+      namespace: dnsLabel(63, 'lock.namespace').default('regcred-rotator'),
+      name: dnsLabel(63, 'lock.name').default('regcred-rotator'),
+      leaseDurationSeconds: z.number().int().min(5).max(3600).default(60),
+    })
+    .prefault({}),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;

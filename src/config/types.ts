@@ -1,0 +1,26 @@
+import type { StoreConfig } from '../providers/registry.ts';
+import type { Requirement } from '../kube/selector.ts';
+import type { ParsedSchedule } from '../scheduler/cron.ts';
+import type { RawConfig, TargetConfig } from './schema.ts';
+
+/** A target after validation: defaults filled, selector parsed, globs compiled. */
+export interface Target extends TargetConfig {
+  secretName: string;
+  selector: Requirement[] | undefined;
+  excludeRes: RegExp[];
+}
+
+/** The validated configuration the rest of the program uses. */
+export interface Config {
+  file: string;
+  /** Relative paths in the config (file store, CA files) resolve against this directory. */
+  baseDir: string;
+  stores: Record<string, StoreConfig>;
+  targets: Target[];
+  policy: RawConfig['policy'];
+  rotation: RawConfig['rotation'] & { retainSupersededMs: number };
+  schedule: ParsedSchedule & { text: string };
+  timeZone: string | undefined;
+  metrics: RawConfig['metrics'];
+  lock: RawConfig['lock'];
+}

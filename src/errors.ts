@@ -1,0 +1,84 @@
+/**
+ * Every error the rotator raises on purpose. A stable `code` says what went wrong, `retryable` says whether
+ * trying again later can help, and the message says what the operator can do. Only the CLI maps these to
+ * exit codes (see cli/exit-codes.ts).
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'USAGE'
+  | 'STORE_NOT_FOUND'
+  | 'STORE_AUTH'
+  | 'STORE_PERMISSION'
+  | 'STORE_UNREACHABLE'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_VALUE_MALFORMED'
+  | 'STORE_SECRET_EXPIRED'
+  | 'STORE_SECRET_DISABLED'
+  | 'CREDENTIALS_INVALID'
+  | 'REGISTRY_REJECTED'
+  | 'REGISTRY_UNREACHABLE'
+  | 'REGISTRY_NOT_A_REGISTRY'
+  | 'KUBE_NO_CLUSTER'
+  | 'KUBE_UNAUTHORIZED'
+  | 'KUBE_FORBIDDEN'
+  | 'KUBE_NOT_FOUND'
+  | 'KUBE_CONFLICT'
+  | 'KUBE_ALREADY_EXISTS'
+  | 'KUBE_INVALID'
+  | 'KUBE_UNAVAILABLE'
+  | 'KUBE_TIMEOUT'
+  | 'OWNERSHIP'
+  | 'NOT_CONVERGED'
+  | 'LOCK_HELD'
+  | 'INTERRUPTED'
+  | 'INTERNAL';
+
+export interface RotatorErrorOptions {
+  retryable?: boolean;
+  cause?: unknown;
+  /** Non-secret facts for logs (store, key, namespace, status…). Never a credential. */
+  details?: Record<string, string | number | boolean | undefined>;
+}
+
+export class RotatorError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, string | number | boolean | undefined>;
+
+  constructor(code: ErrorCode, message: string, options: RotatorErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RotatorError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isRotatorError(e: unknown, code?: ErrorCode): e is RotatorError {
+  return e instanceof RotatorError && (code === undefined || e.code === code);
+}
+
+/** A short, safe description of any thrown value: the message of our errors, the class of others. */
+export function describeError(e: unknown): string {
+  if (e instanceof RotatorError) return e.message;
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return 'unknown error';
+}
+
+/** A config problem with its dotted path, e.g. `targets[1].store: no store named "x"`. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends RotatorError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[], file: string) {
+    const lines = problems.map((p) => (p.path ? `  ${p.path}: ${p.message}` : `  ${p.message}`));
+    super(
+      'CONFIG_INVALID',
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${lines.join('\n')}`,
+    );
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,75 @@
+import { RotatorError, type ErrorCode } from '../errors.ts';
+import { retryAfterMs } from '../net/http.ts';
+
+interface StatusBody {
+  reason?: string;
+  message?: string;
+}
+
+function parseStatus(body: unknown): StatusBody {
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as StatusBody;
+    } catch {
+      return {};
+    }
+  }
+  return typeof body === 'object' && body !== null ? (body as StatusBody) : {};
+}
+
+/** What a request was doing, for messages: `create secret team-a/regcred-1a2b3c4d5e`. */
+export interface KubeOp {
+  verb: string;
+  resource: string;
+  namespace?: string | undefined;
+  name?: string | undefined;
+}
+
+export const describeOp = (op: KubeOp): string =>
+  `${op.verb} ${op.resource}${op.namespace || op.name ? ' ' : ''}${op.namespace ? `${op.namespace}/` : ''}${op.name ?? ''}`;
+
+/**
+ * Turns whatever client-node threw into a RotatorError with a message an operator can act on. The raw
+ * ApiException is deliberately not kept as `cause`: its message embeds every response header (F12).
+ */
+export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
+  const what = describeOp(op);
+  const details = { verb: op.verb, resource: op.resource, namespace: op.namespace, name: op.name };
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'number' && code >= 100) {
+    const status = parseStatus((e as { body?: unknown }).body);
+    const msg = (status.message ?? '').slice(0, 400);
+    const headers = (e as { headers?: Record<string, string> }).headers ?? {};
+    const retryAfter = retryAfterMs(headers['retry-after']);
+    const make = (c: ErrorCode, text: string, retryable = false) =>
+      new RotatorError(c, `${what}: ${text}`, { retryable, details: { ...details, status: code, reason: status.reason, retryAfterMs: retryAfter } });
+    switch (code) {
+      case 401:
+        return make('KUBE_UNAUTHORIZED', 'the API server rejected our credentials (401); refresh the kubeconfig or token');
+      case 403:
+        return make('KUBE_FORBIDDEN', `${msg || 'forbidden'} (grant this in the rotator's RBAC, see deploy/)`);
+      case 404:
+        return make('KUBE_NOT_FOUND', msg || 'not found');
+      case 409:
+        return status.reason === 'AlreadyExists' ? make('KUBE_ALREADY_EXISTS', msg || 'already exists') : make('KUBE_CONFLICT', msg || 'conflict');
+      case 410:
+        return make('KUBE_CONFLICT', msg || 'gone (list continuation expired)', true);
+      case 422:
+        return make('KUBE_INVALID', msg || 'invalid');
+      case 429:
+        return make('KUBE_UNAVAILABLE', 'throttled by the API server (429)', true);
+      default:
+        if (code >= 500) return make('KUBE_UNAVAILABLE', `API server error ${code}${msg ? `: ${msg}` : ''}`, true);
+        return make('KUBE_INVALID', `unexpected HTTP ${code}${msg ? `: ${msg}` : ''}`);
+    }
+  }
+  const err = e as Error & { cause?: { code?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+    return new RotatorError('KUBE_TIMEOUT', `${what}: no answer from the API server in time`, { retryable: true, details });
+  }
+  const cause = err.cause?.code ?? '';
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause)) {
+    return new RotatorError('KUBE_UNAVAILABLE', `${what}: TLS with the API server failed (${cause}); check the kubeconfig's certificate-authority`, { details });
+  }
+  return new RotatorError('KUBE_UNAVAILABLE', `${what}: cannot reach the API server${cause ? ` (${cause})` : ''}`, { retryable: true, details });
+}

@@ -1,0 +1,29 @@
+import type { NamespaceObject, NewSecret, PodObject, SecretObject, SecretUpdate, ServiceAccountObject } from './types.ts';
+
+/** Which namespaces a list covers. */
+export type NamespaceScope = readonly string[] | 'all';
+
+/**
+ * The cluster operations the engine needs, in our own types. The real implementation (k8s-gateway.ts)
+ * sits on @kubernetes/client-node; unit tests of the engine use an in-memory one at this seam.
+ *
+ * Errors are `RotatorError`s: KUBE_NOT_FOUND, KUBE_ALREADY_EXISTS (create of an existing name),
+ * KUBE_CONFLICT (a resourceVersion/uid precondition failed), KUBE_FORBIDDEN, KUBE_INVALID,
+ * KUBE_UNAVAILABLE / KUBE_TIMEOUT (after retries).
+ */
+export interface KubeGateway {
+  listNamespaces(): Promise<NamespaceObject[]>;
+  /** Secrets labelled as ours (all targets) in the scope. */
+  listManagedSecrets(scope: NamespaceScope): Promise<SecretObject[]>;
+  listServiceAccounts(scope: NamespaceScope): Promise<ServiceAccountObject[]>;
+  listPods(scope: NamespaceScope): Promise<PodObject[]>;
+  getSecret(namespace: string, name: string): Promise<SecretObject | undefined>;
+  getServiceAccount(namespace: string, name: string): Promise<ServiceAccountObject | undefined>;
+  createSecret(secret: NewSecret): Promise<SecretObject>;
+  /** Replaces data and sets annotations, only if the Secret is still at `resourceVersion`. */
+  updateSecret(namespace: string, name: string, resourceVersion: string, update: SecretUpdate): Promise<SecretObject>;
+  /** Deletes only if uid and resourceVersion still match (proof of ownership, no lost update). */
+  deleteSecret(namespace: string, name: string, uid: string, resourceVersion: string): Promise<void>;
+  /** Writes the whole `imagePullSecrets` list, only if the ServiceAccount is still at `resourceVersion`. */
+  setImagePullSecrets(namespace: string, name: string, resourceVersion: string, names: readonly string[]): Promise<ServiceAccountObject>;
+}

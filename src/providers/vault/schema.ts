@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+const auth = z.discriminatedUnion(
+  'method',
+  [
+    z.strictObject({
+      method: z.literal('token'),
+      /** File holding the token (e.g. written by Vault Agent); re-read when the token stops working. */
+      tokenFile: z.string().optional(),
+      /** Environment variable holding the token when no file is given. */
+      tokenEnv: z.string().default('VAULT_TOKEN'),
+    }),
+    z.strictObject({
+      method: z.literal('approle'),
+      mount: z.string().default('approle'),
+      roleId: z.string().optional(),
+      roleIdFile: z.string().optional(),
+      /** The secret id is a credential: it comes from a file or the environment, never from the config. */
+      secretIdFile: z.string().optional(),
+      secretIdEnv: z.string().default('VAULT_SECRET_ID'),
+    }),
+    z.strictObject({
+      method: z.literal('kubernetes'),
+      mount: z.string().default('kubernetes'),
+      role: z.string().min(1),
+      /** The pod's ServiceAccount token (projected or legacy); read at every login. */
+      tokenFile: z.string().default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+    }),
+  ],
+  { error: () => 'auth.method must be one of: token, approle, kubernetes' },
+);
+
+export const vaultStoreSchema = z.strictObject({
+  type: z.literal('vault'),
+  address: z.url({ error: 'address must be a URL such as https://vault.example.com:8200' }),
+  /** KV v2 mount path. */
+  mount: z.string().min(1).default('secret'),
+  /** Vault Enterprise / OpenBao namespace (sent as X-Vault-Namespace). */
+  namespace: z.string().optional(),
+  /** PEM CA bundle to trust instead of the system roots. */
+  caFile: z.string().optional(),
+  auth: auth.prefault({ method: 'token' }),
+  requestTimeoutSeconds: z.number().positive().default(10),
+});
+export type VaultStoreConfig = z.infer<typeof vaultStoreSchema>;
+export type VaultAuthConfig = VaultStoreConfig['auth'];

@@ -1,0 +1,35 @@
+import type { Target } from '../config/types.ts';
+import type { ResolvedCredentials } from '../credentials/resolve.ts';
+import { Sensitive } from '../credentials/sensitive.ts';
+import {
+  NAME_SALT_ANNOTATION,
+  REGISTRIES_ANNOTATION,
+  REVISION_ID_ANNOTATION,
+  SOURCE_REVISION_ANNOTATION,
+  SOURCE_UPDATED_AT_ANNOTATION,
+  STORE_ANNOTATION,
+} from '../kube/labels.ts';
+import { revisionId } from './naming.ts';
+import type { DesiredSecret } from './types.ts';
+
+/** The Secret a target wants everywhere, from its resolved credentials and its name salt. */
+export function desiredSecret(t: Target, r: ResolvedCredentials, salt: string): DesiredSecret {
+  const id = revisionId(salt, t.name, r.revision);
+  const annotations: Record<string, string> = {
+    [SOURCE_REVISION_ANNOTATION]: r.version ?? `r-${id}`,
+    [REVISION_ID_ANNOTATION]: id,
+    [NAME_SALT_ANNOTATION]: salt,
+    [REGISTRIES_ANNOTATION]: r.creds.map((c) => c.registry).join(','),
+    [STORE_ANNOTATION]: t.store,
+  };
+  if (r.updatedAt) annotations[SOURCE_UPDATED_AT_ANNOTATION] = r.updatedAt.toISOString();
+  return {
+    target: t.name,
+    strategy: t.strategy,
+    name: t.strategy === 'swap' ? `${t.secretName}-${id}` : t.secretName,
+    revisionId: id,
+    dataB64: new Sensitive(Buffer.from(r.dockerConfigJson.reveal(), 'utf8').toString('base64')),
+    annotations,
+    serviceAccounts: t.serviceAccounts.includes('*') ? '*' : t.serviceAccounts,
+  };
+}

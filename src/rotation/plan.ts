@@ -1,0 +1,88 @@
+import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, ROTATED_AT_ANNOTATION, TARGET_LABEL } from '../kube/labels.ts';
+import { isLivePod, type SecretObject } from '../kube/types.ts';
+import { repoint, sameList } from './repoint.ts';
+import type { Action, DesiredSecret, Kept, NamespaceState, Plan, RetentionPolicy } from './types.ts';
+
+function rotatedAt(s: SecretObject): number | undefined {
+  const v = s.annotations[ROTATED_AT_ANNOTATION];
+  const t = v ? Date.parse(v) : Number.NaN;
+  return Number.isNaN(t) ? s.createdAt?.getTime() : t;
+}
+
+/**
+ * Decides what one target must do in one namespace, from what is there now. Pure: no I/O, no clock
+ * (`now` is an argument), no logging. The engine applies the actions in order and plans again until the
+ * plan is empty. Ordering is the safety argument (SPEC §5):
+ *   create/fix the desired secret → repoint ServiceAccounts → refresh or delete superseded secrets,
+ * and a superseded secret is deleted only when nothing in the namespace's state references it, so every
+ * intermediate state keeps I1 (no dangling reference) and I2 (nothing foreign touched).
+ */
+export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceState, now: Date): Plan {
+  const actions: Action[] = [];
+  const kept: Kept[] = [];
+  const notes: string[] = [];
+  const ours = [...s.secrets.values()].filter((x) => x.labels[TARGET_LABEL] === d.target);
+  const current = s.secrets.get(d.name);
+  const want = d.dataB64.reveal();
+
+  // 1. The desired secret exists, is ours, has the right type and the right bytes.
+  if (current === undefined) {
+    actions.push({ kind: 'create', name: d.name });
+  } else if (current.labels[TARGET_LABEL] !== d.target) {
+    return { actions: [], kept, notes, blocked: `secret ${d.name} belongs to target "${current.labels[TARGET_LABEL] ?? '?'}"; give the targets different secretNames` };
+  } else if (current.type !== DOCKERCONFIGJSON_TYPE) {
+    return { actions: [], kept, notes, blocked: `secret ${d.name} has type ${current.type} (type is immutable); delete it so it can be recreated` };
+  } else if (current.data[DOCKERCONFIGJSON_KEY] !== want) {
+    if (current.immutable) return { actions: [], kept, notes, blocked: `secret ${d.name} is immutable and holds other data; delete it so it can be recreated` };
+    actions.push({ kind: 'update-data', name: d.name, resourceVersion: current.resourceVersion, why: d.strategy === 'in-place' ? 'in-place' : 'repair' });
+  }
+
+  // 2. Selected ServiceAccounts reference the desired secret instead of our older ones.
+  const older = new Set(ours.filter((x) => x.name !== d.name).map((x) => x.name));
+  const selected =
+    d.serviceAccounts === '*'
+      ? [...s.serviceAccounts.values()]
+      : d.serviceAccounts.flatMap((name) => {
+          const sa = s.serviceAccounts.get(name);
+          if (!sa) notes.push(`serviceaccount ${name} not found; it will be pointed at ${d.name} on a later run`);
+          return sa ? [sa] : [];
+        });
+  for (const sa of selected.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const to = repoint(sa.imagePullSecrets, older, d.name);
+    if (!sameList(to, sa.imagePullSecrets)) {
+      actions.push({ kind: 'repoint', serviceAccount: sa.name, resourceVersion: sa.resourceVersion, from: sa.imagePullSecrets, to });
+    }
+  }
+
+  // 3. Superseded secrets: only once the desired one exists with the right data.
+  if (current === undefined || actions.some((a) => a.kind === 'update-data')) return { actions, kept, notes };
+  const supersededAt = rotatedAt(current) ?? now.getTime();
+  let needPods = false;
+  for (const old of ours.filter((x) => x.name !== d.name).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const saRefs = [...s.serviceAccounts.values()].filter((sa) => sa.imagePullSecrets.includes(old.name)).map((sa) => sa.name);
+    const retainUntil = supersededAt + retention.retainSupersededMs;
+    let reason: string | undefined;
+    if (saRefs.length > 0) reason = `referenced by serviceaccount ${saRefs.join(', ')}`;
+    else if (now.getTime() < retainUntil) reason = `retained until ${new Date(retainUntil).toISOString()}`;
+    else if (retention.waitForPods) {
+      if (s.pods === undefined) {
+        needPods = true;
+        reason = 'waiting for the pod list';
+      } else {
+        const holders = s.pods.filter((p) => isLivePod(p) && p.imagePullSecrets.includes(old.name));
+        if (holders.length > 0) reason = `${holders.length} live pod${holders.length === 1 ? '' : 's'} still reference it (${holders.slice(0, 3).map((p) => p.name).join(', ')}${holders.length > 3 ? ', …' : ''})`;
+      }
+    }
+    if (reason === undefined) {
+      actions.push({ kind: 'delete', name: old.name, uid: old.uid, resourceVersion: old.resourceVersion });
+      continue;
+    }
+    if (needPods && reason === 'waiting for the pod list') continue;
+    kept.push({ name: old.name, reason });
+    if (retention.refreshSuperseded && old.data[DOCKERCONFIGJSON_KEY] !== want && !old.immutable && old.type === DOCKERCONFIGJSON_TYPE) {
+      actions.push({ kind: 'update-data', name: old.name, resourceVersion: old.resourceVersion, why: 'refresh' });
+    }
+  }
+  if (needPods) actions.push({ kind: 'load-pods' });
+  return { actions, kept, notes };
+}

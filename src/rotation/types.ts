@@ -1,0 +1,54 @@
+import type { Sensitive } from '../credentials/sensitive.ts';
+import type { PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
+
+/** What one target wants in every namespace it covers. */
+export interface DesiredSecret {
+  target: string;
+  strategy: 'swap' | 'in-place';
+  /** The name to converge to: `<secretName>-<revisionId>` (swap) or `<secretName>` (in-place). */
+  name: string;
+  revisionId: string;
+  /** Base64 of the exact .dockerconfigjson bytes, as the Secret's data holds it. */
+  dataB64: Sensitive;
+  /** Annotations describing the source (never the value); `rotated-at` is added at write time. */
+  annotations: Record<string, string>;
+  /** ServiceAccount names to point at the secret, or `*` for all. */
+  serviceAccounts: readonly string[] | '*';
+}
+
+export interface RetentionPolicy {
+  retainSupersededMs: number;
+  waitForPods: boolean;
+  refreshSuperseded: boolean;
+}
+
+/** What the engine knows about one namespace; updated in place as actions succeed. */
+export interface NamespaceState {
+  namespace: string;
+  /** Managed secrets (every target) by name. */
+  secrets: Map<string, SecretObject>;
+  serviceAccounts: Map<string, ServiceAccountObject>;
+  /** Undefined until loaded: pods are only read when a deletion depends on them. */
+  pods: PodObject[] | undefined;
+}
+
+export type Action =
+  | { kind: 'create'; name: string }
+  | { kind: 'update-data'; name: string; resourceVersion: string; why: 'in-place' | 'refresh' | 'repair' }
+  | { kind: 'repoint'; serviceAccount: string; resourceVersion: string; from: readonly string[]; to: readonly string[] }
+  | { kind: 'delete'; name: string; uid: string; resourceVersion: string }
+  | { kind: 'load-pods' };
+
+export interface Kept {
+  name: string;
+  reason: string;
+}
+
+export interface Plan {
+  actions: Action[];
+  /** Superseded secrets that stay, and why. */
+  kept: Kept[];
+  notes: string[];
+  /** Set when the namespace cannot converge without a human (a foreign object in the way). */
+  blocked?: string | undefined;
+}
