@@ -17,7 +17,7 @@ providers.set(azureKeyVaultStoreProvider.type, azureKeyVaultStoreProvider as Sto
 export const storeConfigSchema = z.discriminatedUnion(
   'type',
   [fileStoreSchema, vaultStoreSchema, azureKeyVaultStoreSchema],
-  { error: () => `type must be one of: ${[...providers.keys()].join(', ')}` },
+  { error: () => `must be one of: ${[...providers.keys()].join(', ')}` },
 );
 export type StoreConfig = z.infer<typeof storeConfigSchema>;
 

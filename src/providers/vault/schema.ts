@@ -27,7 +27,7 @@ const auth = z.discriminatedUnion(
       tokenFile: z.string().default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
     }),
   ],
-  { error: () => 'auth.method must be one of: token, approle, kubernetes' },
+  { error: () => 'must be one of: token, approle, kubernetes' },
 );
 
 export const vaultStoreSchema = z.strictObject({

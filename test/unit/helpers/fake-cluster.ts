@@ -1,0 +1,142 @@
+/**
+ * An in-memory cluster at the engine's own seam (KubeGateway), for unit tests of the pure engine only.
+ * It reproduces the API server behaviours the engine relies on — AlreadyExists on create, 409 on a stale
+ * resourceVersion or uid precondition, NotFound — and lets a test stop the engine after any write.
+ */
+import { RotatorError } from '../../../src/errors.ts';
+import type { KubeGateway, NamespaceScope } from '../../../src/kube/gateway.ts';
+import { isManaged } from '../../../src/kube/labels.ts';
+import type { NamespaceObject, NewSecret, PodObject, SecretObject, SecretUpdate, ServiceAccountObject } from '../../../src/kube/types.ts';
+
+export class Crash extends Error {
+  constructor() {
+    super('simulated crash');
+  }
+}
+
+export class FakeCluster implements KubeGateway {
+  namespaces = new Map<string, NamespaceObject>();
+  secrets = new Map<string, SecretObject>();
+  sas = new Map<string, ServiceAccountObject>();
+  pods = new Map<string, PodObject>();
+  #rv = 100;
+  #uid = 0;
+  writes = 0;
+  reads = 0;
+  /** Throw Crash before performing write number `crashBefore` (1-based). */
+  crashBefore: number | undefined;
+  /** Perform write number `loseResponseOf`, then throw as if the response was lost. */
+  loseResponseOf: number | undefined;
+  /** Called after every applied write, with the cluster in its new state. */
+  afterWrite: ((c: FakeCluster) => void) | undefined;
+  /** Called before every write; may mutate the cluster to simulate a concurrent writer. */
+  beforeWrite: ((c: FakeCluster, n: number) => void) | undefined;
+
+  static key = (ns: string, name: string) => `${ns}/${name}`;
+  nextRv = () => String(++this.#rv);
+
+  addNamespace(name: string, labels: Record<string, string> = {}, terminating = false): void {
+    this.namespaces.set(name, { name, labels, terminating });
+  }
+  addSecret(s: Omit<SecretObject, 'uid' | 'resourceVersion' | 'createdAt'> & { createdAt?: Date }): SecretObject {
+    const full: SecretObject = { ...s, uid: `uid-${++this.#uid}`, resourceVersion: this.nextRv(), createdAt: s.createdAt ?? new Date(0) };
+    this.secrets.set(FakeCluster.key(s.namespace, s.name), full);
+    return full;
+  }
+  addSa(namespace: string, name: string, imagePullSecrets: string[] = []): ServiceAccountObject {
+    const sa = { namespace, name, uid: `uid-${++this.#uid}`, resourceVersion: this.nextRv(), imagePullSecrets };
+    this.sas.set(FakeCluster.key(namespace, name), sa);
+    return sa;
+  }
+  /** A pod created under a ServiceAccount gets its pull secrets copied at creation (F2). */
+  addPodUnder(namespace: string, name: string, saName: string, phase = 'Running'): PodObject {
+    const sa = this.sas.get(FakeCluster.key(namespace, saName));
+    const pod = { namespace, name, phase, serviceAccountName: saName, imagePullSecrets: [...(sa?.imagePullSecrets ?? [])], images: ['registry.example/app:1'], createdAt: new Date(0) };
+    this.pods.set(FakeCluster.key(namespace, name), pod);
+    return pod;
+  }
+
+  #write<T>(fn: () => T): T {
+    const n = this.writes + 1;
+    this.beforeWrite?.(this, n);
+    if (this.crashBefore !== undefined && n >= this.crashBefore) throw new Crash();
+    this.writes = n;
+    const r = fn();
+    this.afterWrite?.(this);
+    if (this.loseResponseOf === n) throw new RotatorError('KUBE_TIMEOUT', 'response lost', { retryable: true });
+    return r;
+  }
+  #inScope = (scope: NamespaceScope, ns: string) => scope === 'all' || scope.includes(ns);
+
+  async listNamespaces() {
+    this.reads++;
+    return [...this.namespaces.values()].map((n) => ({ ...n }));
+  }
+  async listManagedSecrets(scope: NamespaceScope) {
+    this.reads++;
+    return [...this.secrets.values()].filter((s) => isManaged(s.labels) && this.#inScope(scope, s.namespace)).map(clone);
+  }
+  async listServiceAccounts(scope: NamespaceScope) {
+    this.reads++;
+    return [...this.sas.values()].filter((s) => this.#inScope(scope, s.namespace)).map(clone);
+  }
+  async listPods(scope: NamespaceScope) {
+    this.reads++;
+    return [...this.pods.values()].filter((p) => this.#inScope(scope, p.namespace)).map(clone);
+  }
+  async getSecret(ns: string, name: string) {
+    this.reads++;
+    const s = this.secrets.get(FakeCluster.key(ns, name));
+    return s ? clone(s) : undefined;
+  }
+  async getServiceAccount(ns: string, name: string) {
+    this.reads++;
+    const s = this.sas.get(FakeCluster.key(ns, name));
+    return s ? clone(s) : undefined;
+  }
+  async createSecret(s: NewSecret) {
+    return this.#write(() => {
+      const k = FakeCluster.key(s.namespace, s.name);
+      if (this.secrets.has(k)) throw new RotatorError('KUBE_ALREADY_EXISTS', `secret ${k} already exists`);
+      if (this.namespaces.get(s.namespace)?.terminating) throw new RotatorError('KUBE_FORBIDDEN', `namespace ${s.namespace} is terminating`);
+      const full: SecretObject = { ...s, type: 'kubernetes.io/dockerconfigjson', uid: `uid-${++this.#uid}`, resourceVersion: this.nextRv(), immutable: false, createdAt: new Date() };
+      this.secrets.set(k, full);
+      return clone(full);
+    });
+  }
+  async updateSecret(ns: string, name: string, rv: string, u: SecretUpdate) {
+    return this.#write(() => {
+      const k = FakeCluster.key(ns, name);
+      const cur = this.secrets.get(k);
+      if (!cur) throw new RotatorError('KUBE_NOT_FOUND', `secret ${k} not found`);
+      if (cur.resourceVersion !== rv) throw new RotatorError('KUBE_CONFLICT', `secret ${k} changed`);
+      const next = { ...cur, data: { ...u.data }, annotations: { ...cur.annotations, ...u.annotations }, resourceVersion: this.nextRv() };
+      this.secrets.set(k, next);
+      return clone(next);
+    });
+  }
+  async deleteSecret(ns: string, name: string, uid: string, rv: string) {
+    this.#write(() => {
+      const k = FakeCluster.key(ns, name);
+      const cur = this.secrets.get(k);
+      if (!cur) throw new RotatorError('KUBE_NOT_FOUND', `secret ${k} not found`);
+      if (cur.uid !== uid || cur.resourceVersion !== rv) throw new RotatorError('KUBE_CONFLICT', `secret ${k} precondition failed`);
+      this.secrets.delete(k);
+    });
+  }
+  async setImagePullSecrets(ns: string, name: string, rv: string, names: readonly string[]) {
+    return this.#write(() => {
+      const k = FakeCluster.key(ns, name);
+      const cur = this.sas.get(k);
+      if (!cur) throw new RotatorError('KUBE_NOT_FOUND', `serviceaccount ${k} not found`);
+      if (cur.resourceVersion !== rv) throw new RotatorError('KUBE_CONFLICT', `serviceaccount ${k} changed`);
+      const next = { ...cur, imagePullSecrets: [...names], resourceVersion: this.nextRv() };
+      this.sas.set(k, next);
+      return clone(next);
+    });
+  }
+}
+
+function clone<T>(o: T): T {
+  return structuredClone(o);
+}
