@@ -43,6 +43,8 @@ class FileStore implements SecretStore {
       if (e instanceof RotatorError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
+        const dirExists = await stat(this.#dir).then((d) => d.isDirectory(), () => false);
+        if (!dirExists) throw this.#error('STORE_UNREACHABLE', key, `directory ${this.#dir} does not exist (is the Secret volume mounted?)`, e);
         throw this.#error('STORE_NOT_FOUND', key, `no file ${file} (directory ${this.#dir})`, e);
       }
       if (code === 'EACCES' || code === 'EPERM') throw this.#error('STORE_PERMISSION', key, `cannot read ${file}: permission denied`, e);

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -26,7 +26,7 @@ describe('config.example.yaml', () => {
     const c = loadConfig('config.example.yaml');
     expect(c.targets.map((t) => t.name)).toEqual(['acr', 'team-registry', 'local-dev']);
     expect(c.rotation.retainSupersededMs).toBe(24 * 3600 * 1000);
-    const raw = parse(require('node:fs').readFileSync('config.example.yaml', 'utf8')) as Record<string, Record<string, unknown>>;
+    const raw = parse(readFileSync('config.example.yaml', 'utf8')) as Record<string, Record<string, unknown>>;
     for (const k of ['verifyCredentials', 'retainSuperseded', 'waitForPods', 'refreshSuperseded', 'concurrency', 'insecureRegistries', 'emitEvents']) expect(raw['rotation']).toHaveProperty(k);
     for (const k of ['port', 'pushgateway', 'job']) expect(raw['metrics']).toHaveProperty(k);
     for (const k of ['namespace', 'name', 'leaseDurationSeconds']) expect(raw['lock']).toHaveProperty(k);

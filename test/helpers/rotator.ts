@@ -1,0 +1,81 @@
+/** Runs the real CLI (node src/cli/main.ts on the project's Node 24) the way an operator or CronJob does. */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+export const NODE = join(ROOT, 'node_modules/.bin/node');
+export const MAIN = join(ROOT, 'src/cli/main.ts');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stderr parsed as JSON log lines (non-JSON lines are skipped). */
+  logs: Record<string, unknown>[];
+  summary: Record<string, unknown> | undefined;
+  /** What an operator reads: plain stderr lines and, for JSON lines, their `msg` and `err` fields. */
+  text: string;
+}
+
+export function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(NODE, [MAIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const logs = stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => {
+          try {
+            return JSON.parse(l) as Record<string, unknown>;
+          } catch {
+            return undefined;
+          }
+        })
+        .filter((x): x is Record<string, unknown> => x !== undefined);
+      const text = stderr
+        .split('\n')
+        .map((l) => {
+          if (!l.startsWith('{')) return l;
+          const j = logs.find((x) => JSON.stringify(x) === l) ?? (JSON.parse(l) as Record<string, unknown>);
+          return [j['msg'], j['err']].filter(Boolean).join(': ');
+        })
+        .join('\n');
+      resolvePromise({ code: code ?? (signal ? 128 : -1), stdout, stderr, logs, text, summary: logs.find((l) => l['msg'] === 'run summary') });
+    });
+  });
+}
+
+/** A scratch directory with a config.yaml (and a creds/ directory for the file store). */
+export class Workspace {
+  readonly dir = mkdtempSync(join(tmpdir(), 'regcred-it-'));
+  readonly creds = join(this.dir, 'creds');
+  readonly config = join(this.dir, 'config.yaml');
+  constructor() {
+    mkdirSync(this.creds);
+  }
+  writeConfig(doc: unknown): string {
+    writeFileSync(this.config, stringify(doc));
+    return this.config;
+  }
+  cred(name: string, value: string, mtime?: Date): void {
+    const f = join(this.creds, name);
+    writeFileSync(f, value);
+    if (mtime) {
+      utimesSync(f, mtime, mtime);
+    }
+  }
+  rotate(args: string[] = [], env?: Record<string, string>): Promise<CliResult> {
+    return runCli(['--config', this.config, '--log-format', 'json', '--rotate-now', ...args], { env });
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Access to the real test stack started by test/stack/up.sh (its env file is loaded by with-env.sh).
+ * Tests talk to the API server with the admin kubeconfig, independently of the rotator's own client.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, KubeConfig, type V1ServiceAccount } from '@kubernetes/client-node';
+
+export function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the integration tests through 'npm run test:integration' (the stack must be up)`);
+  return v;
+}
+
+export const stack = {
+  get kubeconfig() {
+    return env('KUBECONFIG');
+  },
+  get kubectlBin() {
+    return env('REGCRED_STACK_KUBECTL');
+  },
+  get registryBasic() {
+    return env('REGCRED_STACK_REGISTRY_BASIC');
+  },
+  get registryBearer() {
+    return env('REGCRED_STACK_REGISTRY_BEARER');
+  },
+  get user() {
+    return env('REGCRED_STACK_REGISTRY_USER');
+  },
+  get password() {
+    return env('REGCRED_STACK_REGISTRY_PASSWORD');
+  },
+  get user2() {
+    return env('REGCRED_STACK_REGISTRY_USER2');
+  },
+  get password2() {
+    return env('REGCRED_STACK_REGISTRY_PASSWORD2');
+  },
+  get run() {
+    return env('REGCRED_STACK_RUN');
+  },
+};
+
+let core: CoreV1Api | undefined;
+let kc: KubeConfig | undefined;
+export function kubeConfig(): KubeConfig {
+  if (!kc) {
+    kc = new KubeConfig();
+    kc.loadFromFile(stack.kubeconfig);
+  }
+  return kc;
+}
+export function api(): CoreV1Api {
+  core ??= kubeConfig().makeApiClient(CoreV1Api);
+  return core;
+}
+
+export function kubectl(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(stack.kubectlBin, ['--kubeconfig', stack.kubeconfig, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export const suffix = (): string => randomBytes(3).toString('hex');
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Creates a namespace and waits for the controller-manager to give it its `default` ServiceAccount. */
+export async function createNamespace(name: string, labels: Record<string, string> = {}): Promise<V1ServiceAccount> {
+  await api().createNamespace({ body: { metadata: { name, labels } } });
+  return waitFor(`default ServiceAccount in ${name}`, () => api().readNamespacedServiceAccount({ namespace: name, name: 'default' }));
+}
+
+export async function deleteNamespaces(names: readonly string[]): Promise<void> {
+  await Promise.all(names.map((name) => api().deleteNamespace({ name }).catch(() => undefined)));
+}
+
+/** Everything about pull secrets in some namespaces, with resourceVersions: "byte-for-byte unchanged" checks. */
+export async function snapshotNamespaces(names: readonly string[]): Promise<string> {
+  const parts: unknown[] = [];
+  for (const namespace of [...names].sort()) {
+    const secrets = await api().listNamespacedSecret({ namespace });
+    const sas = await api().listNamespacedServiceAccount({ namespace });
+    parts.push({
+      namespace,
+      secrets: secrets.items.map((s) => ({ name: s.metadata?.name, rv: s.metadata?.resourceVersion, type: s.type, data: s.data, labels: s.metadata?.labels, annotations: s.metadata?.annotations })),
+      sas: sas.items.map((s) => ({ name: s.metadata?.name, rv: s.metadata?.resourceVersion, pulls: s.imagePullSecrets })),
+    });
+  }
+  return JSON.stringify(parts, null, 1);
+}
+
+export async function pullSecretsOf(namespace: string, sa = 'default'): Promise<string[]> {
+  const s = await api().readNamespacedServiceAccount({ namespace, name: sa });
+  return (s.imagePullSecrets ?? []).map((r) => r.name ?? '');
+}
+
+export async function managedSecrets(namespace: string): Promise<string[]> {
+  const l = await api().listNamespacedSecret({ namespace, labelSelector: 'app.kubernetes.io/managed-by=regcred-rotator' });
+  return l.items.map((s) => s.metadata?.name ?? '').sort();
+}
+
+/** A pod under a ServiceAccount; the admission plugin copies the SA's pull secrets into it (F2). */
+export async function createPod(namespace: string, name: string, sa = 'default', image = 'registry.example/app:1'): Promise<string[]> {
+  const p = await api().createNamespacedPod({ namespace, body: { metadata: { name }, spec: { serviceAccountName: sa, containers: [{ name: 'app', image }] } } });
+  return (p.spec?.imagePullSecrets ?? []).map((r) => r.name ?? '');
+}
+
+/** The API server's own request counter (apiserver_request_total), summed by "VERB resource". */
+export async function apiserverRequests(): Promise<Map<string, number>> {
+  const r = kubectl('get', '--raw', '/metrics');
+  if (r.code !== 0) throw new Error(`cannot read /metrics: ${r.stderr}`);
+  const out = new Map<string, number>();
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? '';
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '';
+    const n = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const k = `${verb} ${resource}`;
+    out.set(k, (out.get(k) ?? 0) + n);
+  }
+  return out;
+}
+
+export const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'];
+
+/** Writes between two counter snapshots, by "VERB resource" (only the non-zero ones). */
+export function writesBetween(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const d: Record<string, number> = {};
+  for (const [k, v] of after) {
+    if (!WRITE_VERBS.includes(k.split(' ')[0] ?? '')) continue;
+    const delta = v - (before.get(k) ?? 0);
+    if (delta > 0) d[k] = delta;
+  }
+  return d;
+}
+
+/** A TCP port nothing listens on (bound, then released). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}

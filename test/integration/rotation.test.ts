@@ -1,0 +1,277 @@
+/**
+ * `regcred-rotator --rotate-now` (the real CLI) against the real API server: targeting, foreign entries,
+ * pod-aware retention, ownership, concurrent writers, zero-write reruns, Terminating namespaces, and bad
+ * input that must leave the cluster byte-for-byte unchanged.
+ */
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Workspace } from '../helpers/rotator.ts';
+import {
+  api,
+  apiserverRequests,
+  createNamespace,
+  createPod,
+  deleteNamespaces,
+  managedSecrets,
+  pullSecretsOf,
+  sleep,
+  snapshotNamespaces,
+  stack,
+  suffix,
+  writesBetween,
+} from '../helpers/stack.ts';
+
+const sfx = suffix();
+const created: string[] = [];
+async function ns(name: string, labels: Record<string, string> = {}): Promise<string> {
+  const full = `rot-${sfx}-${name}`;
+  await createNamespace(full, labels);
+  created.push(full);
+  return full;
+}
+afterAll(() => deleteNamespaces(created));
+
+function config(w: Workspace, target: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return w.writeConfig({
+    stores: { local: { type: 'file', path: w.creds } },
+    targets: [{ name: 'stack', store: 'local', registry: stack.registryBasic, credentials: { username: { key: 'user' }, password: { key: 'pass' } }, ...target }],
+    lock: { namespace: 'default' },
+    ...extra,
+  });
+}
+const useFirstCreds = (w: Workspace) => (w.cred('user', stack.user), w.cred('pass', `${stack.password}\n`));
+const useSecondCreds = (w: Workspace) => (w.cred('user', stack.user2), w.cred('pass', stack.password2));
+const setPulls = (namespace: string, names: string[], sa = 'default') =>
+  api().patchNamespacedServiceAccount({ namespace, name: sa, body: { imagePullSecrets: names.map((name) => ({ name })) } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+
+describe('targeting: names, selector, exclude', () => {
+  const w = new Workspace();
+  let a = '', b = '', c = '', d = '';
+  beforeAll(async () => {
+    a = await ns('a');
+    b = await ns('b', { team: `t${sfx}` });
+    c = await ns('c', { team: `t${sfx}` });
+    d = await ns('d');
+    useFirstCreds(w);
+    config(w, { namespaces: { names: [a], selector: `team=t${sfx}`, exclude: ['*-c'] }, secretName: 'regcred' });
+  });
+
+  it('provisions exactly the selected namespaces and leaves the others byte-for-byte alone', async () => {
+    const untouched = await snapshotNamespaces([c, d]);
+    const r = await w.rotate();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary?.['outcomes']).toEqual({ provisioned: 2 });
+    for (const n of [a, b]) {
+      const [secret] = await managedSecrets(n);
+      expect(secret).toMatch(/^regcred-[0-9a-f]{10}$/);
+      expect(await pullSecretsOf(n)).toEqual([secret]);
+      const s = await api().readNamespacedSecret({ namespace: n, name: secret! });
+      expect(s.type).toBe('kubernetes.io/dockerconfigjson');
+      const doc = JSON.parse(Buffer.from(s.data?.['.dockerconfigjson'] ?? '', 'base64').toString()) as { auths: Record<string, { username: string; password: string; auth: string }> };
+      expect(doc.auths[stack.registryBasic]).toEqual({ username: stack.user, password: stack.password, auth: Buffer.from(`${stack.user}:${stack.password}`).toString('base64') });
+    }
+    expect(await snapshotNamespaces([c, d])).toBe(untouched);
+  });
+});
+
+describe('rotation: foreign entries, pods, retention, unmanaged secrets', () => {
+  const w = new Workspace();
+  let a = '', b = '';
+  beforeAll(async () => {
+    a = await ns('pods');
+    b = await ns('nopods');
+    useFirstCreds(w);
+    config(w, { namespaces: { names: [a, b] }, secretName: 'regcred' }, { rotation: { retainSuperseded: '4s' } });
+    // An unmanaged secret called `regcred` (what the seed recipe leaves behind), referenced first.
+    await api().createNamespacedSecret({ namespace: a, body: { metadata: { name: 'regcred' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } } });
+    await setPulls(a, ['regcred', 'foreign-1', 'foreign-2']);
+  });
+
+  it('first run appends ours after the foreign entries, in order', async () => {
+    const r = await w.rotate();
+    expect(r.code, r.stderr).toBe(0);
+    const [first] = await managedSecrets(a);
+    expect(await pullSecretsOf(a)).toEqual(['regcred', 'foreign-1', 'foreign-2', first]);
+  });
+
+  it('after a source change the SA points at the new secret in place; the old one stays for the pod, refreshed', async () => {
+    const [first] = await managedSecrets(a);
+    await setPulls(a, ['regcred', 'foreign-1', 'foreign-2', first!, 'foreign-3']);
+    expect(await createPod(a, 'web-1')).toEqual(['regcred', 'foreign-1', 'foreign-2', first, 'foreign-3']);
+    const unmanagedBefore = await api().readNamespacedSecret({ namespace: a, name: 'regcred' });
+    useSecondCreds(w);
+    const r = await w.rotate();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary?.['outcomes']).toEqual({ rotated: 2 });
+    const secrets = await managedSecrets(a);
+    const second = secrets.find((s) => s !== first)!;
+    expect(secrets).toEqual([first, second].sort());
+    expect(await pullSecretsOf(a)).toEqual(['regcred', 'foreign-1', 'foreign-2', second, 'foreign-3']);
+    const [oldS, newS] = await Promise.all([first!, second].map((name) => api().readNamespacedSecret({ namespace: a, name })));
+    expect(oldS.data).toEqual(newS.data); // web-1 pulls with the new credentials through the old name
+    const unmanagedAfter = await api().readNamespacedSecret({ namespace: a, name: 'regcred' });
+    expect(unmanagedAfter.metadata?.resourceVersion).toBe(unmanagedBefore.metadata?.resourceVersion);
+  });
+
+  it('past the grace period: deleted where no pod uses it, kept while a live pod does, deleted once the pod is gone', async () => {
+    await sleep(4500);
+    let r = await w.rotate();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await managedSecrets(b)).toHaveLength(1);
+    expect(await managedSecrets(a)).toHaveLength(2);
+    const kept = (r.logs.find((l) => l['msg'] === 'run summary') ?? {})['outcomes'];
+    expect(kept).toEqual({ updated: 1, unchanged: 1 });
+    await api().deleteNamespacedPod({ namespace: a, name: 'web-1' });
+    r = await w.rotate();
+    expect(r.code, r.stderr).toBe(0);
+    expect(await managedSecrets(a)).toHaveLength(1);
+    expect(await api().readNamespacedSecret({ namespace: a, name: 'regcred' })).toBeTruthy();
+  });
+
+  it('an in-place target whose name is taken by an unmanaged secret refuses, touching nothing', async () => {
+    const w2 = new Workspace();
+    useFirstCreds(w2);
+    config(w2, { name: 'inplace', namespaces: { names: [a] }, secretName: 'regcred', strategy: 'in-place' });
+    const before = await snapshotNamespaces([a]);
+    const r = await w2.rotate();
+    expect(r.code).toBe(1);
+    expect(r.text).toMatch(/secret .*\/regcred exists and is not managed by regcred-rotator/);
+    expect(await snapshotNamespaces([a])).toBe(before);
+  });
+});
+
+describe('in-place strategy', () => {
+  const w = new Workspace();
+  let a = '';
+  beforeAll(async () => {
+    a = await ns('inplace');
+    useFirstCreds(w);
+    config(w, { namespaces: { names: [a] }, secretName: 'pull-stable', strategy: 'in-place' });
+  });
+  it('keeps one name and updates its data with a resourceVersion precondition', async () => {
+    expect((await w.rotate()).code).toBe(0);
+    expect(await pullSecretsOf(a)).toEqual(['pull-stable']);
+    const before = await api().readNamespacedSecret({ namespace: a, name: 'pull-stable' });
+    useSecondCreds(w);
+    const r = await w.rotate();
+    expect(r.summary?.['outcomes']).toEqual({ rotated: 1 });
+    const after = await api().readNamespacedSecret({ namespace: a, name: 'pull-stable' });
+    expect(after.metadata?.uid).toBe(before.metadata?.uid);
+    expect(after.data).not.toEqual(before.data);
+    expect(await pullSecretsOf(a)).toEqual(['pull-stable']);
+  });
+});
+
+describe('a concurrent writer on the same ServiceAccounts loses nothing', () => {
+  const w = new Workspace();
+  const names: string[] = [];
+  beforeAll(async () => {
+    for (let i = 0; i < 24; i++) names.push(await ns(`cw${i}`, { cw: `c${sfx}` }));
+    useFirstCreds(w);
+    config(w, { namespaces: { selector: `cw=c${sfx}` } }, { rotation: { concurrency: 8 } });
+    expect((await w.rotate()).code).toBe(0);
+    useSecondCreds(w);
+  });
+
+  it('writer entries appended during a rotation all survive, and every SA ends on the new secret', async () => {
+    let stop = false;
+    const appended = new Map<string, string[]>();
+    const writer = async () => {
+      let i = 0;
+      while (!stop) {
+        const namespace = names[i % names.length]!;
+        const entry = `writer-${i}`;
+        for (;;) {
+          const sa = await api().readNamespacedServiceAccount({ namespace, name: 'default' });
+          sa.imagePullSecrets = [...(sa.imagePullSecrets ?? []), { name: entry }];
+          try {
+            await api().replaceNamespacedServiceAccount({ namespace, name: 'default', body: sa });
+            break;
+          } catch (e) {
+            if ((e as { code?: number }).code !== 409) throw e;
+          }
+        }
+        appended.set(namespace, [...(appended.get(namespace) ?? []), entry]);
+        i++;
+      }
+    };
+    const writing = writer();
+    const r = await w.rotate();
+    stop = true;
+    await writing;
+    expect(r.code, r.stderr).toBe(0);
+    expect([...appended.values()].flat().length).toBeGreaterThan(names.length);
+    for (const namespace of names) {
+      const pulls = await pullSecretsOf(namespace);
+      const ours = await managedSecrets(namespace);
+      const current = ours.filter((n) => pulls.includes(n));
+      expect(current, namespace).toHaveLength(1);
+      for (const e of appended.get(namespace) ?? []) expect(pulls, namespace).toContain(e);
+      expect(pulls.filter((p) => p.startsWith('writer-')), namespace).toEqual(appended.get(namespace) ?? []);
+    }
+  });
+
+  it('a rerun with an unchanged source makes zero write requests (counted by the API server)', async () => {
+    const before = await apiserverRequests();
+    const r = await w.rotate();
+    const after = await apiserverRequests();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary?.['writes']).toBe(0);
+    const writes = writesBetween(before, after);
+    // The API server renews its own identity Lease every 10 s; the rotator's run Lease is a lease too.
+    const nonLease = Object.entries(writes).filter(([k]) => !k.endsWith(' leases'));
+    expect(Object.fromEntries(nonLease)).toEqual({});
+    const reads = Object.entries(r.summary?.['requests'] as Record<string, number>);
+    expect(reads.every(([k]) => k.startsWith('list ') || k.startsWith('get '))).toBe(true);
+  });
+});
+
+describe('namespaces that cannot be written, and bad input', () => {
+  const w = new Workspace();
+  let ok = '', term = '';
+  beforeAll(async () => {
+    ok = await ns('ok');
+    term = await ns('term');
+    // A finalizer on an object inside keeps the namespace Terminating.
+    await api().createNamespacedConfigMap({ namespace: term, body: { metadata: { name: 'hold', finalizers: ['regcred-rotator.io/test-hold'] } } });
+    await api().deleteNamespace({ name: term });
+    useFirstCreds(w);
+    config(w, { namespaces: { names: [ok, term] } });
+  });
+  afterAll(async () => {
+    await api().patchNamespacedConfigMap({ namespace: term, name: 'hold', body: { metadata: { finalizers: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).catch(() => undefined);
+  });
+
+  it('a Terminating namespace is skipped with a note; the others are done', async () => {
+    const r = await w.rotate();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary?.['outcomes']).toEqual({ provisioned: 1, skipped: 1 });
+    expect(await managedSecrets(term)).toEqual([]);
+  });
+
+  it.each([
+    ['an empty password file', (x: Workspace) => x.cred('pass', ''), /key "user \+ pass": empty password/],
+    ['a username with ":"', (x: Workspace) => x.cred('user', 'a:b'), /username for "[^"]+" contains ":"/],
+    ['a missing key', (x: Workspace) => x.cred('user', ''), /empty username/],
+  ])('%s: exit 1, a clear message, the cluster byte-for-byte unchanged', async (_n, breakIt, message) => {
+    useSecondCreds(w);
+    breakIt(w);
+    const before = await snapshotNamespaces([ok]);
+    const r = await w.rotate();
+    expect(r.code).toBe(1);
+    expect(r.text).toMatch(message);
+    expect(await snapshotNamespaces([ok])).toBe(before);
+  });
+
+  it('a bad config: exit 2, every problem listed, nothing contacted', async () => {
+    const w2 = new Workspace();
+    w2.writeConfig({ stores: { local: { type: 'file' } }, targets: [{ name: 'BAD', store: 'nope' }] });
+    const before = await snapshotNamespaces([ok]);
+    const r = await w2.rotate();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/stores\.local\.path: required/);
+    expect(r.stderr).toMatch(/targets\[0\]\.name: /);
+    expect(r.stderr).toMatch(/targets\[0\]\.credentials: required/);
+    expect(await snapshotNamespaces([ok])).toBe(before);
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * The contract every credential store honours (src/providers/types.ts), as one suite each store runs
+ * against its real backend: fetch, revision stability, a new version changes the revision, not-found,
+ * auth failure, unreachable, malformed value.
+ */
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/load.ts';
+import { resolveCredentials } from '../../src/credentials/resolve.ts';
+import type { RotatorError } from '../../src/errors.ts';
+import type { SecretStore } from '../../src/providers/types.ts';
+
+export interface ContractSubject {
+  /** A store with working credentials. */
+  store(): SecretStore;
+  /** Writes `value` under `key` in the backend, creating a new version. */
+  write(key: string, value: string): Promise<void>;
+  /** A store whose credentials the backend refuses; undefined (with a reason) when the store has none. */
+  unauthenticated: (() => SecretStore) | { skip: string };
+  /** A store pointed at a backend that is not there. */
+  unreachable(): SecretStore;
+}
+
+const codeOf = async (p: Promise<unknown>): Promise<string> => {
+  try {
+    await p;
+    return 'no error';
+  } catch (e) {
+    return (e as RotatorError).code ?? String(e);
+  }
+};
+
+export function storeContract(name: string, subject: () => ContractSubject): void {
+  describe(`store contract: ${name}`, () => {
+    const key = `contract-${Math.random().toString(36).slice(2, 8)}`;
+
+    it('fetches the current value', async () => {
+      const s = subject();
+      await s.write(key, 'value-one');
+      const v = await s.store().get(key);
+      expect(v.value.reveal()).toBe('value-one');
+      expect(v.updatedAt).toBeInstanceOf(Date);
+      expect(Math.abs(Date.now() - v.updatedAt!.getTime())).toBeLessThan(120_000);
+    });
+
+    it('gives the same revision for the same version', async () => {
+      const st = subject().store();
+      const [a, b] = [await st.get(key), await st.get(key)];
+      expect(a.revision).toBe(b.revision);
+      expect(a.revision).not.toContain('value-one');
+    });
+
+    it('gives a new revision for a new version', async () => {
+      const s = subject();
+      const before = await s.store().get(key);
+      await s.write(key, 'value-two');
+      const after = await s.store().get(key);
+      expect(after.value.reveal()).toBe('value-two');
+      expect(after.revision).not.toBe(before.revision);
+    });
+
+    it('reports a missing key as STORE_NOT_FOUND, naming store and key', async () => {
+      const st = subject().store();
+      expect(await codeOf(st.get('no-such-key-xyz'))).toBe('STORE_NOT_FOUND');
+      await expect(st.get('no-such-key-xyz')).rejects.toThrow(/no-such-key-xyz/);
+    });
+
+    it('reports refused credentials as STORE_AUTH', async (ctx) => {
+      const u = subject().unauthenticated;
+      if ('skip' in u) return ctx.skip(u.skip);
+      expect(await codeOf(u().get(key))).toBe('STORE_AUTH');
+    });
+
+    it('reports an absent backend as STORE_UNREACHABLE', async () => {
+      expect(await codeOf(subject().unreachable().get(key))).toBe('STORE_UNREACHABLE');
+    });
+
+    it('a malformed value is refused before anything is written, naming store and key, never the value', async () => {
+      const s = subject();
+      await s.write(key, '{"username": "u", "password": 12345-not-json');
+      const target = validateConfig(
+        { stores: { x: { type: 'file', path: '.' } }, targets: [{ name: 't', store: 'x', registry: 'r.example.com', credentials: { json: { key } }, namespaces: { names: ['n'] } }] },
+        't.yaml',
+      ).targets[0]!;
+      const err = await resolveCredentials(target, s.store(), new Map()).catch((e: unknown) => e as RotatorError);
+      expect(err).toMatchObject({ code: 'STORE_VALUE_MALFORMED' });
+      expect((err as Error).message).toContain(key);
+      expect((err as Error).message).not.toContain('12345-not-json');
+    });
+  });
+}
