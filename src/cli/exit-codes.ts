@@ -23,7 +23,8 @@ export function exitCodeForError(e: unknown): ExitCode {
 /** Failures win over policy: a run that could not finish is the more urgent page. */
 export function exitCodeForRun(s: RunSummary): ExitCode {
   if (s.interrupted) return EXIT.failed;
-  if (s.targets.some((t) => t.outcome === 'failed') || s.namespaces.some((n) => n.outcome === 'failed')) return EXIT.failed;
+  if (s.targets.some((t) => t.outcome === 'failed') || s.namespaces.some((n) => n.outcome === 'failed'))
+    return EXIT.failed;
   if (s.targets.some((t) => t.age.state === 'violation')) return EXIT.policy;
   return EXIT.ok;
 }

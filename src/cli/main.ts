@@ -11,14 +11,23 @@ import { validate } from './commands/validate.ts';
 import { EXIT, exitCodeForError, type ExitCode } from './exit-codes.ts';
 import type { GlobalOptions } from './runtime.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
-const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const collect = (v: string, prev: string[] | undefined): string[] => [
+  ...(prev ?? []),
+  ...v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 function globals(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals<GlobalOptions & { requestTimeout?: string }>();
-  const t = o.requestTimeout === undefined ? undefined : Number(o.requestTimeout);
-  if (t !== undefined && (!Number.isFinite(t) || t <= 0)) throw new RotatorError('USAGE', '--request-timeout must be a positive number of seconds');
+  const o = cmd.optsWithGlobals<Omit<GlobalOptions, 'requestTimeout'> & { requestTimeout: string }>();
+  const t = Number(o.requestTimeout);
+  if (!Number.isFinite(t) || t <= 0)
+    throw new RotatorError('USAGE', '--request-timeout must be a positive number of seconds');
   return { ...o, requestTimeout: t };
 }
 
@@ -29,9 +38,24 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .option('--config <file>', 'config file (default: $REGCRED_ROTATOR_CONFIG, then ./config.yaml)')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context')
-    .option('-n, --namespace <ns>', 'limit the run to these namespaces (repeatable, comma-separated)', collect)
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
-    .addOption(new Option('--log-format <format>', 'log format (pretty on a TTY)').choices(['json', 'pretty']))
+    .option(
+      '-n, --namespace <ns>',
+      'limit the run to these namespaces (repeatable, comma-separated)',
+      collect,
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level').choices([
+        'trace',
+        'debug',
+        'info',
+        'warn',
+        'error',
+        'silent',
+      ]),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'log format (pretty on a TTY)').choices(['json', 'pretty']),
+    )
     .option('--request-timeout <seconds>', 'timeout of each Kubernetes request', '30')
     .option('--rotate-now', 'one rotation pass over every target, then exit (what the CronJob runs)')
     .option('--dry-run', 'with --rotate-now: print the actions, write nothing')
@@ -41,10 +65,25 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .exitOverride()
     .action(async (_o, cmd: Command) => {
       const g = globals(cmd);
-      const o = cmd.opts<{ rotateNow?: boolean; dryRun?: boolean; waitForLock?: boolean; verbose?: boolean }>();
-      if (o.dryRun && !o.rotateNow) throw new RotatorError('USAGE', '--dry-run needs --rotate-now (or use `plan`)');
+      const o = cmd.opts<{
+        rotateNow?: boolean;
+        dryRun?: boolean;
+        waitForLock?: boolean;
+        verbose?: boolean;
+      }>();
+      if (o.dryRun && !o.rotateNow)
+        throw new RotatorError('USAGE', '--dry-run needs --rotate-now (or use `plan`)');
       if (o.rotateNow) {
-        run((await rotateNow(g, { dryRun: o.dryRun === true, table: 'tty', verbose: o.verbose, waitForLock: o.waitForLock === true })).code);
+        run(
+          (
+            await rotateNow(g, {
+              dryRun: o.dryRun === true,
+              table: 'tty',
+              verbose: o.verbose,
+              waitForLock: o.waitForLock === true,
+            })
+          ).code,
+        );
       } else {
         run(await runScheduler(g));
       }
@@ -53,26 +92,43 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
   program
     .command('plan')
     .description('same as --rotate-now --dry-run: print the actions, write nothing')
-    .action(async (_o, cmd: Command) => run((await rotateNow(globals(cmd), { dryRun: true, table: 'always', verbose: true, waitForLock: false })).code));
+    .action(async (_o, cmd: Command) =>
+      run(
+        (await rotateNow(globals(cmd), { dryRun: true, table: 'always', verbose: true, waitForLock: false }))
+          .code,
+      ),
+    );
 
   program
     .command('status')
-    .description('per target × namespace: secret in use, age, revision, ServiceAccounts, pods on older secrets, policy')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .description(
+      'per target × namespace: secret in use, age, revision, ServiceAccounts, pods on older secrets, policy',
+    )
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
     .option('--all-secrets', 'also report unmanaged dockerconfigjson secrets older than the maximum age')
-    .action(async (o: { output: 'table' | 'json'; allSecrets?: boolean }, cmd: Command) => run(await status(globals(cmd), o.output, o.allSecrets === true)));
+    .action(async (o: { output: 'table' | 'json'; allSecrets?: boolean }, cmd: Command) =>
+      run(await status(globals(cmd), o.output, o.allSecrets === true)),
+    );
 
   program
     .command('doctor')
     .description('why is my pod in ImagePullBackOff: checks pull secrets, ServiceAccounts, pods and Events')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action(async (o: { output: 'table' | 'json' }, cmd: Command) => run(await doctor(globals(cmd), o.output)));
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
+    .action(async (o: { output: 'table' | 'json' }, cmd: Command) =>
+      run(await doctor(globals(cmd), o.output)),
+    );
 
   program
     .command('validate')
     .description('check the config; --online also reaches every store and registry')
     .option('--online', 'contact every store and registry')
-    .action(async (o: { online?: boolean }, cmd: Command) => run(await validate(globals(cmd), o.online === true)));
+    .action(async (o: { online?: boolean }, cmd: Command) =>
+      run(await validate(globals(cmd), o.online === true)),
+    );
 
   return program;
 }
@@ -82,7 +138,8 @@ function fail(e: unknown): ExitCode {
   if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
   const msg = e instanceof ConfigError || e instanceof RotatorError ? e.message : describeError(e);
   process.stderr.write(`regcred-rotator: ${scrub(msg)}\n`);
-  if (!(e instanceof RotatorError) && e instanceof Error && process.env['REGCRED_DEBUG']) process.stderr.write(`${scrub(e.stack ?? '')}\n`);
+  if (!(e instanceof RotatorError) && e instanceof Error && process.env['REGCRED_DEBUG'])
+    process.stderr.write(`${scrub(e.stack ?? '')}\n`);
   return exitCodeForError(e);
 }
 

@@ -1,5 +1,8 @@
 /** A single updating progress line on a TTY (stderr), for runs over many namespaces. */
-export function progressReporter(stream: NodeJS.WriteStream = process.stderr, minTotal = 20): {
+export function progressReporter(
+  stream: NodeJS.WriteStream = process.stderr,
+  minTotal = 20,
+): {
   update: (done: number, total: number) => void;
   end: () => void;
 } {

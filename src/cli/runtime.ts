@@ -43,7 +43,10 @@ export class StoreSet {
     if (!s) {
       const cfg = this.#config.stores[name];
       if (!cfg) throw new RotatorError('CONFIG_INVALID', `no store named "${name}"`);
-      s = createStore(name, cfg, { logger: this.#logger.child({ store: name }), baseDir: this.#config.baseDir });
+      s = createStore(name, cfg, {
+        logger: this.#logger.child({ store: name }),
+        baseDir: this.#config.baseDir,
+      });
       this.#open.set(name, s);
     }
     return s;
@@ -64,7 +67,11 @@ export interface Kube {
 }
 
 export function connect(o: GlobalOptions, logger: Logger): Kube {
-  const clients = connectKube({ kubeconfig: o.kubeconfig, context: o.context, requestTimeoutMs: (o.requestTimeout ?? 30) * 1000 });
+  const clients = connectKube({
+    kubeconfig: o.kubeconfig,
+    context: o.context,
+    requestTimeoutMs: (o.requestTimeout ?? 30) * 1000,
+  });
   logger.debug({ server: clients.server, source: clients.source }, 'kubernetes client configured');
   return { clients, gateway: new K8sGateway(clients, logger) };
 }

@@ -60,7 +60,10 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
           r.namespace,
           r.outcome,
           r.secret ?? '-',
-          r.actions.filter((a) => a.action.kind !== 'load-pods').map((a) => describeAction(a.action)).join('; ') || '-',
+          r.actions
+            .filter((a) => a.action.kind !== 'load-pods')
+            .map((a) => describeAction(a.action))
+            .join('; ') || '-',
           truncate(note(r), 160),
         ]),
       ),
@@ -71,7 +74,9 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
     .join(', ');
   const secs = ((s.finishedAt.getTime() - s.startedAt.getTime()) / 1000).toFixed(1);
   out.push('');
-  out.push(`${s.dryRun ? 'dry run: nothing written · ' : ''}${s.namespaces.length} namespace results${counts ? ` (${counts})` : ''} · ${s.writes} writes · ${secs}s${s.interrupted ? ' · STOPPED EARLY' : ''}`);
+  out.push(
+    `${s.dryRun ? 'dry run: nothing written · ' : ''}${s.namespaces.length} namespace results${counts ? ` (${counts})` : ''} · ${s.writes} writes · ${secs}s${s.interrupted ? ' · STOPPED EARLY' : ''}`,
+  );
   return out.join('\n');
 }
 
@@ -93,6 +98,8 @@ export function summaryFields(s: RunSummary): Record<string, unknown> {
       verification: t.verification.map((v) => ({ registry: v.registry, outcome: v.outcome })),
       error: t.error,
     })),
-    failed: s.namespaces.filter((r) => r.outcome === 'failed').map((r) => ({ target: r.target, namespace: r.namespace, error: r.error })),
+    failed: s.namespaces
+      .filter((r) => r.outcome === 'failed')
+      .map((r) => ({ target: r.target, namespace: r.namespace, error: r.error })),
   };
 }

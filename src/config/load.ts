@@ -76,12 +76,26 @@ export function loadConfig(file: string): Config {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError([{ path: '', message: code === 'ENOENT' ? 'no such file (use --config or REGCRED_ROTATOR_CONFIG)' : `cannot read (${code ?? 'error'})` }], file);
+    throw new ConfigError(
+      [
+        {
+          path: '',
+          message:
+            code === 'ENOENT'
+              ? 'no such file (use --config or REGCRED_ROTATOR_CONFIG)'
+              : `cannot read (${code ?? 'error'})`,
+        },
+      ],
+      file,
+    );
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
-      doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: `YAML: ${e.message.split('\n')[0] ?? e.code}` })),
+      doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}` : '',
+        message: `YAML: ${e.message.split('\n')[0] ?? e.code}`,
+      })),
       file,
     );
   }

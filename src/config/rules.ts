@@ -25,13 +25,16 @@ export function checkRules(c: RawConfig): ConfigProblem[] {
     if (prev !== undefined) add(`${at}.name`, `duplicate target name "${t.name}" (also targets[${prev}])`);
     else names.set(t.name, i);
     const secretName = t.secretName ?? `regcred-${t.name}`;
-    if (secretName.length > 52) add(`${at}.secretName`, `default name "${secretName}" is longer than 52 characters; set secretName`);
+    if (secretName.length > 52)
+      add(`${at}.secretName`, `default name "${secretName}" is longer than 52 characters; set secretName`);
     const owner = secretNames.get(secretName);
-    if (owner !== undefined) add(`${at}.secretName`, `secret name "${secretName}" is already used by target "${owner}"`);
+    if (owner !== undefined)
+      add(`${at}.secretName`, `secret name "${secretName}" is already used by target "${owner}"`);
     else secretNames.set(secretName, t.name);
 
     const regs = t.registry === undefined ? [] : Array.isArray(t.registry) ? t.registry : [t.registry];
-    if (regs.length === 0 && !t.credentials.dockerconfigjson) add(`${at}.registry`, 'required (the key under "auths", e.g. myregistry.azurecr.io)');
+    if (regs.length === 0 && !t.credentials.dockerconfigjson)
+      add(`${at}.registry`, 'required (the key under "auths", e.g. myregistry.azurecr.io)');
     regs.forEach((r, k) => {
       const n = normaliseRegistryKey(r);
       if ('error' in n) add(`${at}.registry${Array.isArray(t.registry) ? `[${k}]` : ''}`, n.error);
@@ -48,9 +51,11 @@ export function checkRules(c: RawConfig): ConfigProblem[] {
       if (err) add(`${at}.namespaces.exclude[${k}]`, err);
     });
     const sas = t.serviceAccounts;
-    if (sas.includes('*') && sas.length > 1) add(`${at}.serviceAccounts`, '"*" means every ServiceAccount; do not combine it with names');
+    if (sas.includes('*') && sas.length > 1)
+      add(`${at}.serviceAccounts`, '"*" means every ServiceAccount; do not combine it with names');
     sas.forEach((sa, k) => {
-      if (sa !== '*' && !SA_NAME.test(sa)) add(`${at}.serviceAccounts[${k}]`, `"${sa}" is not a ServiceAccount name`);
+      if (sa !== '*' && !SA_NAME.test(sa))
+        add(`${at}.serviceAccounts[${k}]`, `"${sa}" is not a ServiceAccount name`);
     });
   });
 
@@ -58,14 +63,19 @@ export function checkRules(c: RawConfig): ConfigProblem[] {
     add('policy.warnAgeDays', `must be less than maxAgeDays (${c.policy.maxAgeDays})`);
   }
   if (parseDuration(c.rotation.retainSuperseded) === undefined) {
-    add('rotation.retainSuperseded', `"${c.rotation.retainSuperseded}" is not a duration (e.g. 24h, 90m, 7d, 0)`);
+    add(
+      'rotation.retainSuperseded',
+      `"${c.rotation.retainSuperseded}" is not a duration (e.g. 24h, 90m, 7d, 0)`,
+    );
   }
   c.rotation.insecureRegistries.forEach((r, k) => {
-    if (!/^[a-z0-9.-]+(:\d+)?$/i.test(r)) add(`rotation.insecureRegistries[${k}]`, `"${r}" is not a host[:port]`);
+    if (!/^[a-z0-9.-]+(:\d+)?$/i.test(r))
+      add(`rotation.insecureRegistries[${k}]`, `"${r}" is not a host[:port]`);
   });
   const sched = parseSchedule(c.schedule);
   if ('error' in sched) add('schedule', sched.error);
-  if (c.timeZone !== undefined && !isValidTimeZone(c.timeZone)) add('timeZone', `"${c.timeZone}" is not an IANA time zone (e.g. Europe/Berlin, UTC)`);
+  if (c.timeZone !== undefined && !isValidTimeZone(c.timeZone))
+    add('timeZone', `"${c.timeZone}" is not an IANA time zone (e.g. Europe/Berlin, UTC)`);
   if (c.metrics.pushgateway !== '') {
     try {
       const u = new URL(c.metrics.pushgateway);

@@ -18,11 +18,18 @@ export const credentialsSchema = z
     dockerconfigjson: keyRef.optional(),
   })
   .superRefine((c, ctx) => {
-    const shapes = [c.username || c.password ? 'username/password' : '', c.json ? 'json' : '', c.dockerconfigjson ? 'dockerconfigjson' : ''].filter(Boolean);
+    const shapes = [
+      c.username || c.password ? 'username/password' : '',
+      c.json ? 'json' : '',
+      c.dockerconfigjson ? 'dockerconfigjson' : '',
+    ].filter(Boolean);
     if (shapes.length !== 1) {
       ctx.addIssue({
         code: 'custom',
-        message: shapes.length === 0 ? 'give one of: username + password, json, dockerconfigjson' : `give only one shape, not ${shapes.join(' and ')}`,
+        message:
+          shapes.length === 0
+            ? 'give one of: username + password, json, dockerconfigjson'
+            : `give only one shape, not ${shapes.join(' and ')}`,
       });
     } else if ((c.username === undefined) !== (c.password === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'username and password go together' });
@@ -43,14 +50,17 @@ export const targetSchema = z.strictObject({
       exclude: z.array(z.string()).default([]),
     })
     .refine((n) => (n.names?.length ?? 0) > 0 || n.selector !== undefined, {
-      message: 'give `names`, a `selector`, or both',
+      error: 'give `names`, a `selector`, or both',
     }),
   serviceAccounts: z.array(z.string().min(1)).min(1).default(['default']),
   strategy: z.enum(['swap', 'in-place']).default('swap'),
 });
 
 export const configSchema = z.strictObject({
-  stores: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'store names use letters, digits, . _ -'), storeConfigSchema),
+  stores: z.record(
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'store names use letters, digits, . _ -'),
+    storeConfigSchema,
+  ),
   targets: z.array(targetSchema).min(1, 'at least one target is needed'),
   policy: z
     .strictObject({

@@ -36,7 +36,10 @@ export function checkCredential(
   if ('error' in norm) throw invalid(origin, norm.error);
   if (username === '') throw invalid(origin, `empty username for registry "${norm.key}"`);
   if (username.includes(':'))
-    throw invalid(origin, `username for "${norm.key}" contains ":" (the kubelet splits auth on the first ":")`);
+    throw invalid(
+      origin,
+      `username for "${norm.key}" contains ":" (the kubelet splits auth on the first ":")`,
+    );
   if (/[\r\n]/.test(username)) throw invalid(origin, `username for "${norm.key}" contains a line break`);
   if (password === '') throw invalid(origin, `empty password for registry "${norm.key}"`);
   return { registry: norm.key, username, password: new Sensitive(password), email };
@@ -75,7 +78,8 @@ export function parseDockerConfigJson(text: string, origin: ValueOrigin): Regist
     if (!isObject(entry)) throw invalid(origin, `auths["${registry}"] is not an object`);
     const { username, password, auth, email } = entry;
     for (const [field, v] of Object.entries({ username, password, auth, email })) {
-      if (v !== undefined && typeof v !== 'string') throw invalid(origin, `auths["${registry}"].${field} is not a string`);
+      if (v !== undefined && typeof v !== 'string')
+        throw invalid(origin, `auths["${registry}"].${field} is not a string`);
     }
     let user = username as string | undefined;
     let pass = password as string | undefined;
@@ -83,11 +87,15 @@ export function parseDockerConfigJson(text: string, origin: ValueOrigin): Regist
       const decoded = strictBase64Decode(auth);
       if (decoded === undefined) throw invalid(origin, `auths["${registry}"].auth is not standard base64`);
       const colon = decoded.indexOf(':');
-      if (colon < 0) throw invalid(origin, `auths["${registry}"].auth does not decode to "username:password"`);
+      if (colon < 0)
+        throw invalid(origin, `auths["${registry}"].auth does not decode to "username:password"`);
       const fromAuthUser = decoded.slice(0, colon);
       const fromAuthPass = decoded.slice(colon + 1);
       if ((user !== undefined && user !== fromAuthUser) || (pass !== undefined && pass !== fromAuthPass)) {
-        throw invalid(origin, `auths["${registry}"]: auth and username/password disagree (the kubelet would use auth)`);
+        throw invalid(
+          origin,
+          `auths["${registry}"]: auth and username/password disagree (the kubelet would use auth)`,
+        );
       }
       user = fromAuthUser;
       pass = fromAuthPass;

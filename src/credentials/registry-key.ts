@@ -4,7 +4,12 @@
  * by default); every other key is kept as host[:port][/path], scheme dropped, lower-cased host.
  */
 export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+const DOCKER_HUB_ALIASES = new Set([
+  'docker.io',
+  'index.docker.io',
+  'registry-1.docker.io',
+  'registry.hub.docker.com',
+]);
 
 const HOST_RE =
   /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?$|^\[[0-9a-f:]+\](:[0-9]{1,5})?$/;
@@ -19,7 +24,8 @@ export function normaliseRegistryKey(raw: string): { key: string } | { error: st
   const slash = rest.indexOf('/');
   const host = (slash < 0 ? rest : rest.slice(0, slash)).toLowerCase();
   const path = slash < 0 ? '' : rest.slice(slash);
-  if (DOCKER_HUB_ALIASES.has(host) && (path === '' || path === '/v1' || path === '/v2')) return { key: DOCKER_HUB_KEY };
+  if (DOCKER_HUB_ALIASES.has(host) && (path === '' || path === '/v1' || path === '/v2'))
+    return { key: DOCKER_HUB_KEY };
   if (!HOST_RE.test(host)) return { error: `registry "${trimmed}" is not a host[:port][/path]` };
   return { key: host + path };
 }

@@ -1,7 +1,12 @@
 import type { TargetConfig } from '../config/schema.ts';
 import { RotatorError } from '../errors.ts';
 import type { SecretStore, StoreValue } from '../providers/types.ts';
-import { buildDockerConfigJson, checkCredential, parseDockerConfigJson, type RegistryCredential } from './dockerconfig.ts';
+import {
+  buildDockerConfigJson,
+  checkCredential,
+  parseDockerConfigJson,
+  type RegistryCredential,
+} from './dockerconfig.ts';
 import { normaliseRegistryKey } from './registry-key.ts';
 import { forgetSecret, type Sensitive } from './sensitive.ts';
 
@@ -33,7 +38,8 @@ function fetchKey(store: SecretStore, key: string, cache: FetchCache): Promise<S
 }
 
 function registriesOf(target: TargetConfig): string[] {
-  const raw = target.registry === undefined ? [] : Array.isArray(target.registry) ? target.registry : [target.registry];
+  const raw =
+    target.registry === undefined ? [] : Array.isArray(target.registry) ? target.registry : [target.registry];
   return raw.map((r) => {
     const n = normaliseRegistryKey(r);
     if ('error' in n) throw new RotatorError('CONFIG_INVALID', `target ${target.name}: ${n.error}`);
@@ -41,39 +47,70 @@ function registriesOf(target: TargetConfig): string[] {
   });
 }
 
-function parseJsonCredential(text: string, origin: { store: string; key: string }): { username: string; password: string; email?: string | undefined } {
+function parseJsonCredential(
+  text: string,
+  origin: { store: string; key: string },
+): { username: string; password: string; email?: string | undefined } {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new RotatorError('STORE_VALUE_MALFORMED', `store "${origin.store}" key "${origin.key}": is not valid JSON (expected {"username": ..., "password": ...})`, { details: origin });
+    throw new RotatorError(
+      'STORE_VALUE_MALFORMED',
+      `store "${origin.store}" key "${origin.key}": is not valid JSON (expected {"username": ..., "password": ...})`,
+      { details: origin },
+    );
   }
   const o = doc as Record<string, unknown> | null;
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
-    throw new RotatorError('STORE_VALUE_MALFORMED', `store "${origin.store}" key "${origin.key}": is not a JSON object with username and password`, { details: origin });
+    throw new RotatorError(
+      'STORE_VALUE_MALFORMED',
+      `store "${origin.store}" key "${origin.key}": is not a JSON object with username and password`,
+      { details: origin },
+    );
   }
   const { username, password, email } = o;
-  if (typeof username !== 'string' || typeof password !== 'string' || (email !== undefined && typeof email !== 'string')) {
-    throw new RotatorError('STORE_VALUE_MALFORMED', `store "${origin.store}" key "${origin.key}": "username" and "password" must be strings`, { details: origin });
+  if (
+    typeof username !== 'string' ||
+    typeof password !== 'string' ||
+    (email !== undefined && typeof email !== 'string')
+  ) {
+    throw new RotatorError(
+      'STORE_VALUE_MALFORMED',
+      `store "${origin.store}" key "${origin.key}": "username" and "password" must be strings`,
+      { details: origin },
+    );
   }
-  return { username, password, email: email as string | undefined };
+  return { username, password, email: email };
 }
 
 /**
  * Reads the target's keys from its store, validates them as the kubelet would read them (F5–F7), and
  * builds the exact .dockerconfigjson to write. Any problem throws before anything is written.
  */
-export async function resolveCredentials(target: TargetConfig, store: SecretStore, cache: FetchCache): Promise<ResolvedCredentials> {
+export async function resolveCredentials(
+  target: TargetConfig,
+  store: SecretStore,
+  cache: FetchCache,
+): Promise<ResolvedCredentials> {
   const registries = registriesOf(target);
   const c = target.credentials;
   const values: { key: string; v: StoreValue }[] = [];
   let creds: RegistryCredential[];
   if (c.username && c.password) {
-    const [u, p] = await Promise.all([fetchKey(store, c.username.key, cache), fetchKey(store, c.password.key, cache)]);
+    const [u, p] = await Promise.all([
+      fetchKey(store, c.username.key, cache),
+      fetchKey(store, c.password.key, cache),
+    ]);
     values.push({ key: c.username.key, v: u }, { key: c.password.key, v: p });
     // A username is not a secret; keep the log scrubber from blanking out every mention of it.
     if (u.value.reveal() !== p.value.reveal()) forgetSecret(u.value.reveal());
-    creds = registries.map((r) => checkCredential(r, u.value.reveal(), p.value.reveal(), undefined, { store: store.name, key: `${c.username?.key ?? ''} + ${c.password?.key ?? ''}` }));
+    creds = registries.map((r) =>
+      checkCredential(r, u.value.reveal(), p.value.reveal(), undefined, {
+        store: store.name,
+        key: `${c.username?.key ?? ''} + ${c.password?.key ?? ''}`,
+      }),
+    );
   } else if (c.json) {
     const v = await fetchKey(store, c.json.key, cache);
     values.push({ key: c.json.key, v });
@@ -90,7 +127,11 @@ export async function resolveCredentials(target: TargetConfig, store: SecretStor
       creds = registries.map((r) => {
         const found = all.find((x) => x.registry === r);
         if (!found) {
-          throw new RotatorError('STORE_VALUE_MALFORMED', `store "${store.name}" key "${origin.key}": has no entry for registry "${r}" (it has: ${all.map((x) => x.registry).join(', ')})`, { details: origin });
+          throw new RotatorError(
+            'STORE_VALUE_MALFORMED',
+            `store "${store.name}" key "${origin.key}": has no entry for registry "${r}" (it has: ${all.map((x) => x.registry).join(', ')})`,
+            { details: origin },
+          );
         }
         return found;
       });
@@ -98,13 +139,18 @@ export async function resolveCredentials(target: TargetConfig, store: SecretStor
   } else {
     throw new RotatorError('CONFIG_INVALID', `target ${target.name}: no credentials shape`);
   }
-  if (creds.length === 0) throw new RotatorError('CONFIG_INVALID', `target ${target.name}: no registry given (set \`registry\`)`);
+  if (creds.length === 0)
+    throw new RotatorError('CONFIG_INVALID', `target ${target.name}: no registry given (set \`registry\`)`);
 
   const dockerConfigJson = buildDockerConfigJson(creds);
   if (dockerConfigJson.length > 512 * 1024) {
-    throw new RotatorError('STORE_VALUE_MALFORMED', `target ${target.name}: the .dockerconfigjson would be ${dockerConfigJson.length} bytes; a Secret holds at most 1 MiB`);
+    throw new RotatorError(
+      'STORE_VALUE_MALFORMED',
+      `target ${target.name}: the .dockerconfigjson would be ${dockerConfigJson.length} bytes; a Secret holds at most 1 MiB`,
+    );
   }
-  const times = (f: (v: StoreValue) => Date | undefined) => values.map((x) => f(x.v)).filter((t): t is Date => t !== undefined);
+  const times = (f: (v: StoreValue) => Date | undefined) =>
+    values.map((x) => f(x.v)).filter((t): t is Date => t !== undefined);
   const updated = times((v) => v.updatedAt);
   const expires = times((v) => v.expiresAt);
   const versions = values.map((x) => x.v.version);

@@ -22,7 +22,9 @@ export interface VerifyOptions {
 }
 
 /** Parses `Bearer realm="...",service="...",scope="..."` (or `Basic realm=...`). */
-export function parseChallenge(header: string | null): { scheme: string; params: Record<string, string> } | undefined {
+export function parseChallenge(
+  header: string | null,
+): { scheme: string; params: Record<string, string> } | undefined {
   if (!header) return undefined;
   const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
   if (!m) return undefined;
@@ -46,39 +48,79 @@ export async function verifyRegistry(cred: RegistryCredential, opts: VerifyOptio
   const scheme = opts.insecure.includes(host) ? 'http' : 'https';
   const base = `${scheme}://${host}/v2/`;
   const basic = `Basic ${Buffer.from(`${cred.username}:${cred.password.reveal()}`, 'utf8').toString('base64')}`;
-  const req = (url: string, headers: Record<string, string> = {}) => httpRequest(url, { headers, timeoutMs: opts.timeoutMs, dispatcher: opts.dispatcher });
-  const result = (outcome: VerifyOutcome, flow: VerifyResult['flow'], detail: string): VerifyResult => ({ registry: cred.registry, outcome, flow, detail });
+  const req = (url: string, headers: Record<string, string> = {}) =>
+    httpRequest(url, { headers, timeoutMs: opts.timeoutMs, dispatcher: opts.dispatcher });
+  const result = (outcome: VerifyOutcome, flow: VerifyResult['flow'], detail: string): VerifyResult => ({
+    registry: cred.registry,
+    outcome,
+    flow,
+    detail,
+  });
   try {
     const probe = await req(base);
     if (probe.status === 200) {
-      return isRegistryAnswer(probe) ? result('no-auth-required', 'none', 'the registry allows anonymous access; credentials not checked') : result('not-a-registry', 'none', `${base} answered 200 without registry headers`);
+      return isRegistryAnswer(probe)
+        ? result('no-auth-required', 'none', 'the registry allows anonymous access; credentials not checked')
+        : result('not-a-registry', 'none', `${base} answered 200 without registry headers`);
     }
-    if (probe.status !== 401) return result('not-a-registry', 'none', `${base} answered HTTP ${probe.status} (a registry answers 401 or 200)`);
+    if (probe.status !== 401)
+      return result(
+        'not-a-registry',
+        'none',
+        `${base} answered HTTP ${probe.status} (a registry answers 401 or 200)`,
+      );
     const ch = parseChallenge(probe.headers.get('www-authenticate'));
     if (ch?.scheme === 'basic') {
       const res = await req(base, { authorization: basic });
       if (res.status === 200) return result('accepted', 'basic', 'logged in (Basic)');
-      if (res.status === 401 || res.status === 403) return result('rejected', 'basic', `the registry refused the credentials (HTTP ${res.status})`);
+      if (res.status === 401 || res.status === 403)
+        return result('rejected', 'basic', `the registry refused the credentials (HTTP ${res.status})`);
       return result('not-a-registry', 'basic', `unexpected HTTP ${res.status} after Basic login`);
     }
     if (ch?.scheme === 'bearer' && ch.params['realm']) {
       const realm = new URL(ch.params['realm']);
-      if (realm.protocol !== 'https:' && scheme === 'https') return result('not-a-registry', 'bearer', `token realm ${realm.origin} is not HTTPS; refusing to send credentials there`);
+      if (realm.protocol !== 'https:' && scheme === 'https')
+        return result(
+          'not-a-registry',
+          'bearer',
+          `token realm ${realm.origin} is not HTTPS; refusing to send credentials there`,
+        );
       if (ch.params['service']) realm.searchParams.set('service', ch.params['service']);
       if (ch.params['scope']) realm.searchParams.set('scope', ch.params['scope']);
       const tok = await req(realm.toString(), { authorization: basic });
-      if (tok.status === 401 || tok.status === 403) return result('rejected', 'bearer', `the token server ${realm.host} refused the credentials (HTTP ${tok.status})`);
-      if (tok.status !== 200) return result('not-a-registry', 'bearer', `the token server ${realm.host} answered HTTP ${tok.status}`);
+      if (tok.status === 401 || tok.status === 403)
+        return result(
+          'rejected',
+          'bearer',
+          `the token server ${realm.host} refused the credentials (HTTP ${tok.status})`,
+        );
+      if (tok.status !== 200)
+        return result(
+          'not-a-registry',
+          'bearer',
+          `the token server ${realm.host} answered HTTP ${tok.status}`,
+        );
       const body = jsonBody(tok) as { token?: unknown; access_token?: unknown } | undefined;
-      const token = typeof body?.token === 'string' ? body.token : typeof body?.access_token === 'string' ? body.access_token : undefined;
-      if (!token) return result('not-a-registry', 'bearer', `the token server ${realm.host} returned no token`);
+      const token =
+        typeof body?.token === 'string'
+          ? body.token
+          : typeof body?.access_token === 'string'
+            ? body.access_token
+            : undefined;
+      if (!token)
+        return result('not-a-registry', 'bearer', `the token server ${realm.host} returned no token`);
       registerSecret(token);
       const res = await req(base, { authorization: `Bearer ${token}` });
       if (res.status === 200) return result('accepted', 'bearer', `logged in (Bearer via ${realm.host})`);
-      if (res.status === 401 || res.status === 403) return result('rejected', 'bearer', `the registry refused the issued token (HTTP ${res.status})`);
+      if (res.status === 401 || res.status === 403)
+        return result('rejected', 'bearer', `the registry refused the issued token (HTTP ${res.status})`);
       return result('not-a-registry', 'bearer', `unexpected HTTP ${res.status} with the issued token`);
     }
-    return result('not-a-registry', 'none', `unsupported challenge "${probe.headers.get('www-authenticate') ?? '(none)'}"`);
+    return result(
+      'not-a-registry',
+      'none',
+      `unsupported challenge "${probe.headers.get('www-authenticate') ?? '(none)'}"`,
+    );
   } catch (e) {
     if (e instanceof NetworkError) return result('unreachable', 'none', e.message);
     throw e;

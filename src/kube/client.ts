@@ -33,13 +33,17 @@ export function loadKubeConfig(opts: KubeConnectOptions): { kc: KubeConfig; sour
   let source: string;
   const home = join(homedir(), '.kube', 'config');
   if (opts.kubeconfig) {
-    if (!existsSync(opts.kubeconfig)) throw new RotatorError('KUBE_NO_CLUSTER', `--kubeconfig ${opts.kubeconfig}: no such file`);
+    if (!existsSync(opts.kubeconfig))
+      throw new RotatorError('KUBE_NO_CLUSTER', `--kubeconfig ${opts.kubeconfig}: no such file`);
     kc.loadFromFile(opts.kubeconfig);
     source = opts.kubeconfig;
   } else if (process.env['KUBECONFIG']) {
     const files = process.env['KUBECONFIG'].split(':').filter((f) => f !== '');
     if (!files.some((f) => existsSync(f))) {
-      throw new RotatorError('KUBE_NO_CLUSTER', `KUBECONFIG names ${files.join(', ')}, but none of these files exists`);
+      throw new RotatorError(
+        'KUBE_NO_CLUSTER',
+        `KUBECONFIG names ${files.join(', ')}, but none of these files exists`,
+      );
     }
     kc.loadFromDefault();
     source = `KUBECONFIG (${files.join(':')})`;
@@ -58,16 +62,30 @@ export function loadKubeConfig(opts: KubeConnectOptions): { kc: KubeConfig; sour
   }
   if (opts.context) {
     if (!kc.getContextObject(opts.context)) {
-      throw new RotatorError('USAGE', `--context ${opts.context}: no such context in ${source} (contexts: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+      throw new RotatorError(
+        'USAGE',
+        `--context ${opts.context}: no such context in ${source} (contexts: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        })`,
+      );
     }
     kc.setCurrentContext(opts.context);
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) {
-    throw new RotatorError('KUBE_NO_CLUSTER', `${source}: the current context "${kc.getCurrentContext()}" names no cluster with a server`);
+    throw new RotatorError(
+      'KUBE_NO_CLUSTER',
+      `${source}: the current context "${kc.getCurrentContext()}" names no cluster with a server`,
+    );
   }
   if (/^http:\/\/(localhost|127\.0\.0\.1):8080\/?$/.test(cluster.server) && cluster.name === 'cluster') {
-    throw new RotatorError('KUBE_NO_CLUSTER', 'refusing the client library\'s fallback cluster http://localhost:8080: configure a real kubeconfig');
+    throw new RotatorError(
+      'KUBE_NO_CLUSTER',
+      "refusing the client library's fallback cluster http://localhost:8080: configure a real kubeconfig",
+    );
   }
   return { kc, source };
 }
@@ -75,7 +93,9 @@ export function loadKubeConfig(opts: KubeConnectOptions): { kc: KubeConfig; sour
 /** The namespace the rotator's own pod runs in, when in a cluster. */
 export function podNamespace(): string | undefined {
   try {
-    return existsSync(IN_CLUSTER_NAMESPACE) ? (process.env['POD_NAMESPACE'] ?? undefined) : process.env['POD_NAMESPACE'];
+    return existsSync(IN_CLUSTER_NAMESPACE)
+      ? (process.env['POD_NAMESPACE'] ?? undefined)
+      : process.env['POD_NAMESPACE'];
   } catch {
     return undefined;
   }
@@ -103,12 +123,29 @@ class PooledAuth implements SecurityAuthentication {
       await this.#kc.applySecurityAuthentication(context);
       return;
     }
-    const opts: { headers?: Record<string, unknown>; ca?: unknown; cert?: unknown; key?: unknown; auth?: string; rejectUnauthorized?: boolean; servername?: string } = {};
-    await this.#kc.applyToHTTPSOptions(opts as never);
+    const opts: {
+      headers?: Record<string, unknown>;
+      ca?: unknown;
+      cert?: unknown;
+      key?: unknown;
+      auth?: string;
+      rejectUnauthorized?: boolean;
+      servername?: string;
+    } = {};
+    await this.#kc.applyToHTTPSOptions(opts);
     for (const [k, v] of Object.entries(opts.headers ?? {})) context.setHeaderParam(k, String(v));
-    if (opts.auth) context.setHeaderParam('Authorization', `Basic ${Buffer.from(opts.auth).toString('base64')}`);
-    const tls = { ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized, servername: opts.servername };
-    const key = createHash('sha256').update(JSON.stringify(tls, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v))).digest('hex');
+    if (opts.auth)
+      context.setHeaderParam('Authorization', `Basic ${Buffer.from(opts.auth).toString('base64')}`);
+    const tls = {
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      rejectUnauthorized: opts.rejectUnauthorized,
+      servername: opts.servername,
+    };
+    const key = createHash('sha256')
+      .update(JSON.stringify(tls, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v)))
+      .digest('hex');
     if (key !== this.#agentKey || !this.#agent) {
       void this.#agent?.close();
       this.#agent = new Agent({ connect: tls as never, keepAliveTimeout: 30_000, connections: 64 });

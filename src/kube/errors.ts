@@ -14,7 +14,7 @@ function parseStatus(body: unknown): StatusBody {
       return {};
     }
   }
-  return typeof body === 'object' && body !== null ? (body as StatusBody) : {};
+  return typeof body === 'object' && body !== null ? body : {};
 }
 
 /** What a request was doing, for messages: `create secret team-a/regcred-1a2b3c4d5e`. */
@@ -42,16 +42,27 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
     const headers = (e as { headers?: Record<string, string> }).headers ?? {};
     const retryAfter = retryAfterMs(headers['retry-after']);
     const make = (c: ErrorCode, text: string, retryable = false) =>
-      new RotatorError(c, `${what}: ${text}`, { retryable, details: { ...details, status: code, reason: status.reason, retryAfterMs: retryAfter } });
+      new RotatorError(c, `${what}: ${text}`, {
+        retryable,
+        details: { ...details, status: code, reason: status.reason, retryAfterMs: retryAfter },
+      });
     switch (code) {
       case 401:
-        return make('KUBE_UNAUTHORIZED', 'the API server rejected our credentials (401); refresh the kubeconfig or token');
+        return make(
+          'KUBE_UNAUTHORIZED',
+          'the API server rejected our credentials (401); refresh the kubeconfig or token',
+        );
       case 403:
-        return make('KUBE_FORBIDDEN', `${msg || 'forbidden'} (grant this in the rotator's RBAC, see deploy/)`);
+        return make(
+          'KUBE_FORBIDDEN',
+          `${msg || 'forbidden'} (grant this in the rotator's RBAC, see deploy/)`,
+        );
       case 404:
         return make('KUBE_NOT_FOUND', msg || 'not found');
       case 409:
-        return status.reason === 'AlreadyExists' ? make('KUBE_ALREADY_EXISTS', msg || 'already exists') : make('KUBE_CONFLICT', msg || 'conflict');
+        return status.reason === 'AlreadyExists'
+          ? make('KUBE_ALREADY_EXISTS', msg || 'already exists')
+          : make('KUBE_CONFLICT', msg || 'conflict');
       case 410:
         return make('KUBE_CONFLICT', msg || 'gone (list continuation expired)', true);
       case 422:
@@ -59,17 +70,29 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
       case 429:
         return make('KUBE_UNAVAILABLE', 'throttled by the API server (429)', true);
       default:
-        if (code >= 500) return make('KUBE_UNAVAILABLE', `API server error ${code}${msg ? `: ${msg}` : ''}`, true);
+        if (code >= 500)
+          return make('KUBE_UNAVAILABLE', `API server error ${code}${msg ? `: ${msg}` : ''}`, true);
         return make('KUBE_INVALID', `unexpected HTTP ${code}${msg ? `: ${msg}` : ''}`);
     }
   }
   const err = e as Error & { cause?: { code?: string } };
   if (err.name === 'TimeoutError' || err.name === 'AbortError') {
-    return new RotatorError('KUBE_TIMEOUT', `${what}: no answer from the API server in time`, { retryable: true, details });
+    return new RotatorError('KUBE_TIMEOUT', `${what}: no answer from the API server in time`, {
+      retryable: true,
+      details,
+    });
   }
   const cause = err.cause?.code ?? '';
   if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause)) {
-    return new RotatorError('KUBE_UNAVAILABLE', `${what}: TLS with the API server failed (${cause}); check the kubeconfig's certificate-authority`, { details });
+    return new RotatorError(
+      'KUBE_UNAVAILABLE',
+      `${what}: TLS with the API server failed (${cause}); check the kubeconfig's certificate-authority`,
+      { details },
+    );
   }
-  return new RotatorError('KUBE_UNAVAILABLE', `${what}: cannot reach the API server${cause ? ` (${cause})` : ''}`, { retryable: true, details });
+  return new RotatorError(
+    'KUBE_UNAVAILABLE',
+    `${what}: cannot reach the API server${cause ? ` (${cause})` : ''}`,
+    { retryable: true, details },
+  );
 }

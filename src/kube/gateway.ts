@@ -1,4 +1,11 @@
-import type { NamespaceObject, NewSecret, PodObject, SecretObject, SecretUpdate, ServiceAccountObject } from './types.ts';
+import type {
+  NamespaceObject,
+  NewSecret,
+  PodObject,
+  SecretObject,
+  SecretUpdate,
+  ServiceAccountObject,
+} from './types.ts';
 
 /** Which namespaces a list covers. */
 export type NamespaceScope = readonly string[] | 'all';
@@ -21,9 +28,19 @@ export interface KubeGateway {
   getServiceAccount(namespace: string, name: string): Promise<ServiceAccountObject | undefined>;
   createSecret(secret: NewSecret): Promise<SecretObject>;
   /** Replaces data and sets annotations, only if the Secret is still at `resourceVersion`. */
-  updateSecret(namespace: string, name: string, resourceVersion: string, update: SecretUpdate): Promise<SecretObject>;
+  updateSecret(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    update: SecretUpdate,
+  ): Promise<SecretObject>;
   /** Deletes only if uid and resourceVersion still match (proof of ownership, no lost update). */
   deleteSecret(namespace: string, name: string, uid: string, resourceVersion: string): Promise<void>;
   /** Writes the whole `imagePullSecrets` list, only if the ServiceAccount is still at `resourceVersion`. */
-  setImagePullSecrets(namespace: string, name: string, resourceVersion: string, names: readonly string[]): Promise<ServiceAccountObject>;
+  setImagePullSecrets(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    names: readonly string[],
+  ): Promise<ServiceAccountObject>;
 }

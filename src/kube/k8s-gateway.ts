@@ -1,4 +1,11 @@
-import { PatchStrategy, setHeaderOptions, type V1Namespace, type V1Pod, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Namespace,
+  type V1Pod,
+  type V1Secret,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
 import { isRotatorError, type RotatorError } from '../errors.ts';
 import { withRetry } from '../net/retry.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -6,7 +13,14 @@ import type { KubeClients } from './client.ts';
 import { mapKubeError, type KubeOp } from './errors.ts';
 import type { KubeGateway, NamespaceScope } from './gateway.ts';
 import { MANAGED_SELECTOR } from './labels.ts';
-import type { NamespaceObject, NewSecret, PodObject, SecretObject, SecretUpdate, ServiceAccountObject } from './types.ts';
+import type {
+  NamespaceObject,
+  NewSecret,
+  PodObject,
+  SecretObject,
+  SecretUpdate,
+  ServiceAccountObject,
+} from './types.ts';
 
 const PAGE = 500;
 /** Below this many namespaces, per-namespace lists are cheaper than one cluster-wide list. */
@@ -92,7 +106,16 @@ export class K8sGateway implements KubeGateway {
           afterMs: retryAfter(e),
         }),
         onRetry: (e, attempt, delayMs) =>
-          this.#log.debug({ op: `${op.verb} ${op.resource}`, namespace: op.namespace, attempt, delayMs: Math.round(delayMs), code: (e as RotatorError).code }, 'retrying Kubernetes request'),
+          this.#log.debug(
+            {
+              op: `${op.verb} ${op.resource}`,
+              namespace: op.namespace,
+              attempt,
+              delayMs: Math.round(delayMs),
+              code: (e as RotatorError).code,
+            },
+            'retrying Kubernetes request',
+          ),
       },
     );
   }
@@ -132,7 +155,9 @@ export class K8sGateway implements KubeGateway {
     const worker = async (): Promise<void> => {
       for (let ns = queue.shift(); ns !== undefined; ns = queue.shift()) {
         const namespace = ns;
-        out.push(...(await this.#paginate({ verb: 'list', resource, namespace }, (cont) => one(namespace, cont))));
+        out.push(
+          ...(await this.#paginate({ verb: 'list', resource, namespace }, (cont) => one(namespace, cont))),
+        );
       }
     };
     await Promise.all(Array.from({ length: Math.min(PER_NAMESPACE_CONCURRENCY, queue.length) }, worker));
@@ -150,8 +175,19 @@ export class K8sGateway implements KubeGateway {
     const items = await this.#scoped(
       'secrets',
       scope,
-      (cont) => this.#k.core.listSecretForAllNamespaces({ labelSelector: MANAGED_SELECTOR, limit: PAGE, _continue: cont }),
-      (namespace, cont) => this.#k.core.listNamespacedSecret({ namespace, labelSelector: MANAGED_SELECTOR, limit: PAGE, _continue: cont }),
+      (cont) =>
+        this.#k.core.listSecretForAllNamespaces({
+          labelSelector: MANAGED_SELECTOR,
+          limit: PAGE,
+          _continue: cont,
+        }),
+      (namespace, cont) =>
+        this.#k.core.listNamespacedSecret({
+          namespace,
+          labelSelector: MANAGED_SELECTOR,
+          limit: PAGE,
+          _continue: cont,
+        }),
       (s) => s.metadata?.namespace ?? '',
     );
     return items.map(toSecret);
@@ -162,7 +198,8 @@ export class K8sGateway implements KubeGateway {
       'serviceaccounts',
       scope,
       (cont) => this.#k.core.listServiceAccountForAllNamespaces({ limit: PAGE, _continue: cont }),
-      (namespace, cont) => this.#k.core.listNamespacedServiceAccount({ namespace, limit: PAGE, _continue: cont }),
+      (namespace, cont) =>
+        this.#k.core.listNamespacedServiceAccount({ namespace, limit: PAGE, _continue: cont }),
       (s) => s.metadata?.namespace ?? '',
     );
     return items.map(toServiceAccount);
@@ -181,7 +218,11 @@ export class K8sGateway implements KubeGateway {
 
   async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {
     try {
-      return toSecret(await this.#call({ verb: 'get', resource: 'secrets', namespace, name }, () => this.#k.core.readNamespacedSecret({ namespace, name })));
+      return toSecret(
+        await this.#call({ verb: 'get', resource: 'secrets', namespace, name }, () =>
+          this.#k.core.readNamespacedSecret({ namespace, name }),
+        ),
+      );
     } catch (e) {
       if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
       throw e;
@@ -191,7 +232,9 @@ export class K8sGateway implements KubeGateway {
   async getServiceAccount(namespace: string, name: string): Promise<ServiceAccountObject | undefined> {
     try {
       return toServiceAccount(
-        await this.#call({ verb: 'get', resource: 'serviceaccounts', namespace, name }, () => this.#k.core.readNamespacedServiceAccount({ namespace, name })),
+        await this.#call({ verb: 'get', resource: 'serviceaccounts', namespace, name }, () =>
+          this.#k.core.readNamespacedServiceAccount({ namespace, name }),
+        ),
       );
     } catch (e) {
       if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
@@ -214,7 +257,12 @@ export class K8sGateway implements KubeGateway {
     );
   }
 
-  async updateSecret(namespace: string, name: string, resourceVersion: string, update: SecretUpdate): Promise<SecretObject> {
+  async updateSecret(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    update: SecretUpdate,
+  ): Promise<SecretObject> {
     // A merge patch carrying metadata.resourceVersion is an optimistic-concurrency update: 409 if stale.
     const body = { metadata: { resourceVersion, annotations: update.annotations }, data: update.data };
     return toSecret(
@@ -226,11 +274,20 @@ export class K8sGateway implements KubeGateway {
 
   async deleteSecret(namespace: string, name: string, uid: string, resourceVersion: string): Promise<void> {
     await this.#call({ verb: 'delete', resource: 'secrets', namespace, name }, () =>
-      this.#k.core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid, resourceVersion } } }),
+      this.#k.core.deleteNamespacedSecret({
+        namespace,
+        name,
+        body: { preconditions: { uid, resourceVersion } },
+      }),
     );
   }
 
-  async setImagePullSecrets(namespace: string, name: string, resourceVersion: string, names: readonly string[]): Promise<ServiceAccountObject> {
+  async setImagePullSecrets(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    names: readonly string[],
+  ): Promise<ServiceAccountObject> {
     // imagePullSecrets is an atomic list (F1): a merge patch replaces it whole, which is what we want, and
     // metadata.resourceVersion in the patch makes it conditional on what we read.
     const body = { metadata: { resourceVersion }, imagePullSecrets: names.map((n) => ({ name: n })) };

@@ -76,7 +76,10 @@ export function parseSelector(text: string): Requirement[] {
   return reqs;
 }
 
-export function matchesSelector(reqs: readonly Requirement[], labels: Readonly<Record<string, string>>): boolean {
+export function matchesSelector(
+  reqs: readonly Requirement[],
+  labels: Readonly<Record<string, string>>,
+): boolean {
   for (const r of reqs) {
     const has = Object.hasOwn(labels, r.key);
     const v = labels[r.key];

@@ -34,14 +34,21 @@ function classify(e: unknown, url: string, timeoutMs: number): NetworkError {
   const cause = e instanceof Error ? (e.cause as (Error & { code?: string }) | undefined) : undefined;
   const code = cause?.code ?? '';
   const host = new URL(url).host;
-  if (code === 'ECONNREFUSED') return new NetworkError('refused', `connection to ${host} refused (is it running?)`, e);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new NetworkError('dns', `cannot resolve host ${host}`, e);
+  if (code === 'ECONNREFUSED')
+    return new NetworkError('refused', `connection to ${host} refused (is it running?)`, e);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new NetworkError('dns', `cannot resolve host ${host}`, e);
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') {
     return new NetworkError('reset', `connection to ${host} was reset`, e);
   }
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return new NetworkError('timeout', `connecting to ${host} timed out`, e);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT')
+    return new NetworkError('timeout', `connecting to ${host} timed out`, e);
   if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
-    return new NetworkError('tls', `TLS with ${host} failed (${code}): trust its CA with NODE_EXTRA_CA_CERTS or the store's caFile`, e);
+    return new NetworkError(
+      'tls',
+      `TLS with ${host} failed (${code}): trust its CA with NODE_EXTRA_CA_CERTS or the store's caFile`,
+      e,
+    );
   }
   return new NetworkError('other', `request to ${host} failed${code ? ` (${code})` : ''}`, e);
 }

@@ -41,7 +41,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const destination =
     options.destination ??
     (format === 'pretty'
-      ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' })
+      ? pretty({
+          destination: 2,
+          sync: true,
+          colorize: process.stderr.isTTY,
+          translateTime: 'SYS:HH:MM:ss',
+          ignore: 'pid,hostname',
+        })
       : pino.destination({ dest: 2, sync: true }));
   return pino(
     {

@@ -10,9 +10,9 @@ import { vaultStoreSchema } from './vault/schema.ts';
 
 /** Every store type. Adding one: its own folder, one line here, one member of the union below. */
 const providers = new Map<string, StoreProvider<{ type: string }>>();
-providers.set(fileStoreProvider.type, fileStoreProvider as StoreProvider<{ type: string }>);
-providers.set(vaultStoreProvider.type, vaultStoreProvider as StoreProvider<{ type: string }>);
-providers.set(azureKeyVaultStoreProvider.type, azureKeyVaultStoreProvider as StoreProvider<{ type: string }>);
+providers.set(fileStoreProvider.type, fileStoreProvider);
+providers.set(vaultStoreProvider.type, vaultStoreProvider);
+providers.set(azureKeyVaultStoreProvider.type, azureKeyVaultStoreProvider);
 
 export const storeConfigSchema = z.discriminatedUnion(
   'type',
@@ -23,6 +23,7 @@ export type StoreConfig = z.infer<typeof storeConfigSchema>;
 
 export function createStore(name: string, config: StoreConfig, ctx: StoreContext): SecretStore {
   const provider = providers.get(config.type);
-  if (!provider) throw new RotatorError('CONFIG_INVALID', `stores.${name}.type: unknown store type "${config.type}"`);
+  if (!provider)
+    throw new RotatorError('CONFIG_INVALID', `stores.${name}.type: unknown store type "${config.type}"`);
   return provider.create(name, config, ctx);
 }

@@ -43,18 +43,31 @@ function ownership(ns: string, name: string, found: SecretObject): RotatorError 
   const why = isManaged(found.labels)
     ? `is managed for target "${found.labels[TARGET_LABEL] ?? '?'}"`
     : `exists and is not managed by regcred-rotator (no ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} label)`;
-  return new RotatorError('OWNERSHIP', `secret ${ns}/${name} ${why}; the rotator will not touch it — rename or remove it, or change the target's secretName`, {
-    details: { namespace: ns, name },
-  });
+  return new RotatorError(
+    'OWNERSHIP',
+    `secret ${ns}/${name} ${why}; the rotator will not touch it — rename or remove it, or change the target's secretName`,
+    {
+      details: { namespace: ns, name },
+    },
+  );
 }
 
 /** Applies one action; returns true when what we found differs from what we planned on (re-plan). */
-async function applyOne(a: Action, d: DesiredSecret, s: NamespaceState, deps: ApplyDeps, records: ActionRecord[]): Promise<{ replan: boolean; write: boolean }> {
+async function applyOne(
+  a: Action,
+  d: DesiredSecret,
+  s: NamespaceState,
+  deps: ApplyDeps,
+  records: ActionRecord[],
+): Promise<{ replan: boolean; write: boolean }> {
   const g = deps.gateway;
   const ns = s.namespace;
   const stamp = () => ({ ...d.annotations, [ROTATED_AT_ANNOTATION]: deps.now().toISOString() });
   const data = () => ({ [DOCKERCONFIGJSON_KEY]: d.dataB64.reveal() });
-  const conflict = async (name: string, kind: 'secret' | 'sa'): Promise<{ replan: boolean; write: boolean }> => {
+  const conflict = async (
+    name: string,
+    kind: 'secret' | 'sa',
+  ): Promise<{ replan: boolean; write: boolean }> => {
     records.push({ action: a, result: 'conflict' });
     if (kind === 'secret') {
       const fresh = await g.getSecret(ns, name);
@@ -75,16 +88,31 @@ async function applyOne(a: Action, d: DesiredSecret, s: NamespaceState, deps: Ap
     case 'create': {
       const labels = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [TARGET_LABEL]: d.target };
       if (deps.dryRun) {
-        s.secrets.set(a.name, { namespace: ns, name: a.name, uid: `dry-run-${a.name}`, resourceVersion: 'dry-run', type: DOCKERCONFIGJSON_TYPE, labels, annotations: stamp(), data: data(), immutable: false, createdAt: deps.now() });
+        s.secrets.set(a.name, {
+          namespace: ns,
+          name: a.name,
+          uid: `dry-run-${a.name}`,
+          resourceVersion: 'dry-run',
+          type: DOCKERCONFIGJSON_TYPE,
+          labels,
+          annotations: stamp(),
+          data: data(),
+          immutable: false,
+          createdAt: deps.now(),
+        });
         break;
       }
       try {
-        s.secrets.set(a.name, await g.createSecret({ namespace: ns, name: a.name, labels, annotations: stamp(), data: data() }));
+        s.secrets.set(
+          a.name,
+          await g.createSecret({ namespace: ns, name: a.name, labels, annotations: stamp(), data: data() }),
+        );
       } catch (e) {
         if (!isRotatorError(e, 'KUBE_ALREADY_EXISTS')) throw e;
         const found = await g.getSecret(ns, a.name);
         if (!found) return { replan: true, write: true };
-        if (!isManaged(found.labels) || found.labels[TARGET_LABEL] !== d.target) throw ownership(ns, a.name, found);
+        if (!isManaged(found.labels) || found.labels[TARGET_LABEL] !== d.target)
+          throw ownership(ns, a.name, found);
         s.secrets.set(a.name, found);
         records.push({ action: a, result: 'conflict' });
         return { replan: true, write: true };
@@ -94,13 +122,18 @@ async function applyOne(a: Action, d: DesiredSecret, s: NamespaceState, deps: Ap
     case 'update-data': {
       const cur = s.secrets.get(a.name);
       if (deps.dryRun) {
-        if (cur) s.secrets.set(a.name, { ...cur, data: data(), annotations: { ...cur.annotations, ...stamp() } });
+        if (cur)
+          s.secrets.set(a.name, { ...cur, data: data(), annotations: { ...cur.annotations, ...stamp() } });
         break;
       }
       try {
-        s.secrets.set(a.name, await g.updateSecret(ns, a.name, a.resourceVersion, { data: data(), annotations: stamp() }));
+        s.secrets.set(
+          a.name,
+          await g.updateSecret(ns, a.name, a.resourceVersion, { data: data(), annotations: stamp() }),
+        );
       } catch (e) {
-        if (isRotatorError(e, 'KUBE_CONFLICT') || isRotatorError(e, 'KUBE_NOT_FOUND')) return conflict(a.name, 'secret');
+        if (isRotatorError(e, 'KUBE_CONFLICT') || isRotatorError(e, 'KUBE_NOT_FOUND'))
+          return conflict(a.name, 'secret');
         throw e;
       }
       break;
@@ -112,9 +145,13 @@ async function applyOne(a: Action, d: DesiredSecret, s: NamespaceState, deps: Ap
         break;
       }
       try {
-        s.serviceAccounts.set(a.serviceAccount, await g.setImagePullSecrets(ns, a.serviceAccount, a.resourceVersion, a.to));
+        s.serviceAccounts.set(
+          a.serviceAccount,
+          await g.setImagePullSecrets(ns, a.serviceAccount, a.resourceVersion, a.to),
+        );
       } catch (e) {
-        if (isRotatorError(e, 'KUBE_CONFLICT') || isRotatorError(e, 'KUBE_NOT_FOUND')) return conflict(a.serviceAccount, 'sa');
+        if (isRotatorError(e, 'KUBE_CONFLICT') || isRotatorError(e, 'KUBE_NOT_FOUND'))
+          return conflict(a.serviceAccount, 'sa');
         throw e;
       }
       break;
@@ -146,26 +183,40 @@ async function applyOne(a: Action, d: DesiredSecret, s: NamespaceState, deps: Ap
  * a precondition; a failed precondition re-reads that object and re-plans. Stopping between two actions
  * (crash, SIGTERM) leaves a state the next run converges from (I4).
  */
-export async function converge(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceState, deps: ApplyDeps): Promise<ConvergeResult> {
+export async function converge(
+  d: DesiredSecret,
+  retention: RetentionPolicy,
+  s: NamespaceState,
+  deps: ApplyDeps,
+): Promise<ConvergeResult> {
   const records: ActionRecord[] = [];
   let writes = 0;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const p = plan(d, retention, s, deps.now());
     if (p.blocked !== undefined) {
-      throw new RotatorError('OWNERSHIP', `${s.namespace}: ${p.blocked}`, { details: { namespace: s.namespace, target: d.target } });
+      throw new RotatorError('OWNERSHIP', `${s.namespace}: ${p.blocked}`, {
+        details: { namespace: s.namespace, target: d.target },
+      });
     }
     if (p.actions.length === 0) return { records, kept: p.kept, notes: p.notes, writes };
     for (const a of p.actions) {
       if (deps.signal?.aborted === true) {
-        throw new RotatorError('INTERRUPTED', `${s.namespace}: stopped on request between two steps (state is consistent; the next run continues)`);
+        throw new RotatorError(
+          'INTERRUPTED',
+          `${s.namespace}: stopped on request between two steps (state is consistent; the next run continues)`,
+        );
       }
       const r = await applyOne(a, d, s, deps, records);
       if (r.write && a.kind !== 'load-pods' && !deps.dryRun) writes++;
       if (r.replan) break;
     }
   }
-  throw new RotatorError('NOT_CONVERGED', `${s.namespace}: target ${d.target} did not converge after ${MAX_ROUNDS} rounds (another writer keeps changing these objects?)`, {
-    retryable: true,
-    details: { namespace: s.namespace, target: d.target },
-  });
+  throw new RotatorError(
+    'NOT_CONVERGED',
+    `${s.namespace}: target ${d.target} did not converge after ${MAX_ROUNDS} rounds (another writer keeps changing these objects?)`,
+    {
+      retryable: true,
+      details: { namespace: s.namespace, target: d.target },
+    },
+  );
 }

@@ -1,4 +1,9 @@
-import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, ROTATED_AT_ANNOTATION, TARGET_LABEL } from '../kube/labels.ts';
+import {
+  DOCKERCONFIGJSON_KEY,
+  DOCKERCONFIGJSON_TYPE,
+  ROTATED_AT_ANNOTATION,
+  TARGET_LABEL,
+} from '../kube/labels.ts';
 import { isLivePod, type SecretObject } from '../kube/types.ts';
 import { repoint, sameList } from './repoint.ts';
 import type { Action, DesiredSecret, Kept, NamespaceState, Plan, RetentionPolicy } from './types.ts';
@@ -29,12 +34,33 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
   if (current === undefined) {
     actions.push({ kind: 'create', name: d.name });
   } else if (current.labels[TARGET_LABEL] !== d.target) {
-    return { actions: [], kept, notes, blocked: `secret ${d.name} belongs to target "${current.labels[TARGET_LABEL] ?? '?'}"; give the targets different secretNames` };
+    return {
+      actions: [],
+      kept,
+      notes,
+      blocked: `secret ${d.name} belongs to target "${current.labels[TARGET_LABEL] ?? '?'}"; give the targets different secretNames`,
+    };
   } else if (current.type !== DOCKERCONFIGJSON_TYPE) {
-    return { actions: [], kept, notes, blocked: `secret ${d.name} has type ${current.type} (type is immutable); delete it so it can be recreated` };
+    return {
+      actions: [],
+      kept,
+      notes,
+      blocked: `secret ${d.name} has type ${current.type} (type is immutable); delete it so it can be recreated`,
+    };
   } else if (current.data[DOCKERCONFIGJSON_KEY] !== want) {
-    if (current.immutable) return { actions: [], kept, notes, blocked: `secret ${d.name} is immutable and holds other data; delete it so it can be recreated` };
-    actions.push({ kind: 'update-data', name: d.name, resourceVersion: current.resourceVersion, why: d.strategy === 'in-place' ? 'in-place' : 'repair' });
+    if (current.immutable)
+      return {
+        actions: [],
+        kept,
+        notes,
+        blocked: `secret ${d.name} is immutable and holds other data; delete it so it can be recreated`,
+      };
+    actions.push({
+      kind: 'update-data',
+      name: d.name,
+      resourceVersion: current.resourceVersion,
+      why: d.strategy === 'in-place' ? 'in-place' : 'repair',
+    });
   }
 
   // 2. Selected ServiceAccounts reference the desired secret instead of our older ones.
@@ -44,13 +70,20 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
       ? [...s.serviceAccounts.values()]
       : d.serviceAccounts.flatMap((name) => {
           const sa = s.serviceAccounts.get(name);
-          if (!sa) notes.push(`serviceaccount ${name} not found; it will be pointed at ${d.name} on a later run`);
+          if (!sa)
+            notes.push(`serviceaccount ${name} not found; it will be pointed at ${d.name} on a later run`);
           return sa ? [sa] : [];
         });
   for (const sa of selected.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const to = repoint(sa.imagePullSecrets, older, d.name);
     if (!sameList(to, sa.imagePullSecrets)) {
-      actions.push({ kind: 'repoint', serviceAccount: sa.name, resourceVersion: sa.resourceVersion, from: sa.imagePullSecrets, to });
+      actions.push({
+        kind: 'repoint',
+        serviceAccount: sa.name,
+        resourceVersion: sa.resourceVersion,
+        from: sa.imagePullSecrets,
+        to,
+      });
     }
   }
 
@@ -59,7 +92,9 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
   const supersededAt = rotatedAt(current) ?? now.getTime();
   let needPods = false;
   for (const old of ours.filter((x) => x.name !== d.name).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const saRefs = [...s.serviceAccounts.values()].filter((sa) => sa.imagePullSecrets.includes(old.name)).map((sa) => sa.name);
+    const saRefs = [...s.serviceAccounts.values()]
+      .filter((sa) => sa.imagePullSecrets.includes(old.name))
+      .map((sa) => sa.name);
     const retainUntil = supersededAt + retention.retainSupersededMs;
     let reason: string | undefined;
     if (saRefs.length > 0) reason = `referenced by serviceaccount ${saRefs.join(', ')}`;
@@ -70,7 +105,11 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
         reason = 'waiting for the pod list';
       } else {
         const holders = s.pods.filter((p) => isLivePod(p) && p.imagePullSecrets.includes(old.name));
-        if (holders.length > 0) reason = `${holders.length} live pod${holders.length === 1 ? '' : 's'} still reference it (${holders.slice(0, 3).map((p) => p.name).join(', ')}${holders.length > 3 ? ', …' : ''})`;
+        if (holders.length > 0)
+          reason = `${holders.length} live pod${holders.length === 1 ? '' : 's'} still reference it (${holders
+            .slice(0, 3)
+            .map((p) => p.name)
+            .join(', ')}${holders.length > 3 ? ', …' : ''})`;
       }
     }
     if (reason === undefined) {
@@ -79,8 +118,18 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
     }
     if (needPods && reason === 'waiting for the pod list') continue;
     kept.push({ name: old.name, reason });
-    if (retention.refreshSuperseded && old.data[DOCKERCONFIGJSON_KEY] !== want && !old.immutable && old.type === DOCKERCONFIGJSON_TYPE) {
-      actions.push({ kind: 'update-data', name: old.name, resourceVersion: old.resourceVersion, why: 'refresh' });
+    if (
+      retention.refreshSuperseded &&
+      old.data[DOCKERCONFIGJSON_KEY] !== want &&
+      !old.immutable &&
+      old.type === DOCKERCONFIGJSON_TYPE
+    ) {
+      actions.push({
+        kind: 'update-data',
+        name: old.name,
+        resourceVersion: old.resourceVersion,
+        why: 'refresh',
+      });
     }
   }
   if (needPods) actions.push({ kind: 'load-pods' });

@@ -3,7 +3,11 @@
  * of the first), further older names and duplicates of the desired name go, foreign entries stay exactly
  * where they are, and the desired name is appended when none of ours was there.
  */
-export function repoint(current: readonly string[], ourOlder: ReadonlySet<string>, desired: string): string[] {
+export function repoint(
+  current: readonly string[],
+  ourOlder: ReadonlySet<string>,
+  desired: string,
+): string[] {
   const out: string[] = [];
   let placed = false;
   for (const name of current) {

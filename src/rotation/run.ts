@@ -16,7 +16,8 @@ import { plan } from './plan.ts';
 import { selectNamespaces, type Skipped } from './targets.ts';
 import type { DesiredSecret, Kept, NamespaceState, RetentionPolicy } from './types.ts';
 
-export type NamespaceOutcome = 'provisioned' | 'rotated' | 'updated' | 'unchanged' | 'planned' | 'skipped' | 'failed';
+export type NamespaceOutcome =
+  'provisioned' | 'rotated' | 'updated' | 'unchanged' | 'planned' | 'skipped' | 'failed';
 
 export interface NamespaceResult {
   target: string;
@@ -79,7 +80,9 @@ export interface RunOptions {
 }
 
 const errorInfo = (e: unknown): { code: ErrorCode; message: string } =>
-  e instanceof RotatorError ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: describeError(e) };
+  e instanceof RotatorError
+    ? { code: e.code, message: e.message }
+    : { code: 'INTERNAL', message: describeError(e) };
 
 interface ReadyTarget {
   target: Target;
@@ -88,7 +91,11 @@ interface ReadyTarget {
 }
 
 /** Fetch once per target, validate, check policy, verify against the registry. Failures touch nothing. */
-async function prepareTarget(t: Target, deps: RunDeps, cache: FetchCache): Promise<ReadyTarget | TargetResult> {
+async function prepareTarget(
+  t: Target,
+  deps: RunDeps,
+  cache: FetchCache,
+): Promise<ReadyTarget | TargetResult> {
   const { config, logger } = deps;
   const result: TargetResult = {
     target: t.name,
@@ -106,18 +113,33 @@ async function prepareTarget(t: Target, deps: RunDeps, cache: FetchCache): Promi
     const resolved = await resolveCredentials(t, deps.openStore(t.store), cache);
     result.sourceUpdatedAt = resolved.updatedAt;
     result.age = assessAge(resolved.updatedAt, deps.now(), config.policy);
-    if (result.age.state === 'unknown') result.warnings.push('the store reports no age for these credentials; the age policy cannot be checked');
+    if (result.age.state === 'unknown')
+      result.warnings.push(
+        'the store reports no age for these credentials; the age policy cannot be checked',
+      );
     if (config.rotation.verifyCredentials) {
       for (const cred of resolved.creds) {
         const v = await deps.verify(cred);
         result.verification.push(v);
-        logger.info({ target: t.name, registry: v.registry, outcome: v.outcome, flow: v.flow }, 'registry verification');
+        logger.info(
+          { target: t.name, registry: v.registry, outcome: v.outcome, flow: v.flow },
+          'registry verification',
+        );
         if (v.outcome === 'no-auth-required') result.warnings.push(`${v.registry}: ${v.detail}`);
         else if (v.outcome !== 'accepted') {
-          const code: ErrorCode = v.outcome === 'rejected' ? 'REGISTRY_REJECTED' : v.outcome === 'unreachable' ? 'REGISTRY_UNREACHABLE' : 'REGISTRY_NOT_A_REGISTRY';
-          throw new RotatorError(code, `target ${t.name}: registry ${v.registry} ${v.outcome === 'rejected' ? 'rejected the new credentials' : v.outcome === 'unreachable' ? 'is unreachable' : 'did not answer like a registry'} (${v.detail}); no namespace was touched`, {
-            details: { target: t.name, registry: v.registry },
-          });
+          const code: ErrorCode =
+            v.outcome === 'rejected'
+              ? 'REGISTRY_REJECTED'
+              : v.outcome === 'unreachable'
+                ? 'REGISTRY_UNREACHABLE'
+                : 'REGISTRY_NOT_A_REGISTRY';
+          throw new RotatorError(
+            code,
+            `target ${t.name}: registry ${v.registry} ${v.outcome === 'rejected' ? 'rejected the new credentials' : v.outcome === 'unreachable' ? 'is unreachable' : 'did not answer like a registry'} (${v.detail}); no namespace was touched`,
+            {
+              details: { target: t.name, registry: v.registry },
+            },
+          );
         }
       }
     } else {
@@ -127,7 +149,10 @@ async function prepareTarget(t: Target, deps: RunDeps, cache: FetchCache): Promi
   } catch (e) {
     result.outcome = 'failed';
     result.error = errorInfo(e);
-    logger.error({ target: t.name, store: t.store, code: result.error.code, err: result.error.message }, 'target failed before any write');
+    logger.error(
+      { target: t.name, store: t.store, code: result.error.code, err: result.error.message },
+      'target failed before any write',
+    );
     return result;
   }
 }
@@ -142,7 +167,12 @@ function outcomeOf(records: readonly ActionRecord[], dryRun: boolean, hadOlder: 
 }
 
 /** Runs `worker` over `items` with at most `limit` in flight; stops taking new items once `signal` aborts. */
-async function pool<T>(items: readonly T[], limit: number, signal: AbortSignal | undefined, worker: (item: T) => Promise<void>): Promise<T[]> {
+async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal | undefined,
+  worker: (item: T) => Promise<void>,
+): Promise<T[]> {
   const queue = [...items];
   const notStarted: T[] = [];
   const run = async (): Promise<void> => {
@@ -184,9 +214,13 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
     const scopes = new Map(ready.map((r) => [r.target.name, selectNamespaces(r.target, namespaces, only)]));
     const inScope = [...new Set([...scopes.values()].flatMap((s) => s.namespaces))].sort();
     for (const r of ready) {
-      for (const sk of scopes.get(r.target.name)?.skipped ?? []) nsResults.push(skippedResult(r.target.name, sk));
+      for (const sk of scopes.get(r.target.name)?.skipped ?? [])
+        nsResults.push(skippedResult(r.target.name, sk));
     }
-    const [secrets, sas] = inScope.length === 0 ? [[], []] : await Promise.all([gateway.listManagedSecrets(inScope), gateway.listServiceAccounts(inScope)]);
+    const [secrets, sas] =
+      inScope.length === 0
+        ? [[], []]
+        : await Promise.all([gateway.listManagedSecrets(inScope), gateway.listServiceAccounts(inScope)]);
     const byNs = groupState(inScope, secrets, sas);
 
     const desired = new Map<string, DesiredSecret>();
@@ -217,19 +251,49 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
         if (!scopes.get(r.target.name)?.namespaces.includes(ns)) continue;
         const d = desired.get(r.target.name);
         if (!d) continue;
-        const hadOlder = [...state.secrets.values()].some((s) => s.labels[TARGET_LABEL] === d.target && s.name !== d.name);
-        const result: NamespaceResult = { target: d.target, namespace: ns, outcome: 'unchanged', secret: d.name, actions: [], kept: [], notes: [], writes: 0 };
+        const hadOlder = [...state.secrets.values()].some(
+          (s) => s.labels[TARGET_LABEL] === d.target && s.name !== d.name,
+        );
+        const result: NamespaceResult = {
+          target: d.target,
+          namespace: ns,
+          outcome: 'unchanged',
+          secret: d.name,
+          actions: [],
+          kept: [],
+          notes: [],
+          writes: 0,
+        };
         try {
-          const c = await converge(d, retention, state, { gateway, now: deps.now, dryRun: opts.dryRun, loadPods, signal: opts.signal });
+          const c = await converge(d, retention, state, {
+            gateway,
+            now: deps.now,
+            dryRun: opts.dryRun,
+            loadPods,
+            signal: opts.signal,
+          });
           Object.assign(result, { actions: c.records, kept: c.kept, notes: c.notes, writes: c.writes });
           result.outcome = outcomeOf(c.records, opts.dryRun, hadOlder);
         } catch (e) {
           result.outcome = 'failed';
           result.error = errorInfo(e);
-          logger.error({ target: d.target, namespace: ns, code: result.error.code, err: result.error.message }, 'namespace failed');
+          logger.error(
+            { target: d.target, namespace: ns, code: result.error.code, err: result.error.message },
+            'namespace failed',
+          );
         }
         if (result.outcome !== 'unchanged') {
-          logger.info({ target: d.target, namespace: ns, outcome: result.outcome, secret: d.name, actions: result.actions.map((a) => a.action.kind), kept: result.kept.length }, 'namespace converged');
+          logger.info(
+            {
+              target: d.target,
+              namespace: ns,
+              outcome: result.outcome,
+              secret: d.name,
+              actions: result.actions.map((a) => a.action.kind),
+              kept: result.kept.length,
+            },
+            'namespace converged',
+          );
         }
         nsResults.push(result);
         await deps.hooks?.namespaceDone?.(result, d);
@@ -241,13 +305,18 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
       interrupted = true;
       for (const ns of stopped) {
         for (const r of ready) {
-          if (scopes.get(r.target.name)?.namespaces.includes(ns)) nsResults.push(skippedResult(r.target.name, { namespace: ns, reason: 'run stopped before this namespace' }));
+          if (scopes.get(r.target.name)?.namespaces.includes(ns))
+            nsResults.push(
+              skippedResult(r.target.name, { namespace: ns, reason: 'run stopped before this namespace' }),
+            );
         }
       }
     }
   }
   for (const t of targetResults) await deps.hooks?.targetDone?.(t);
-  nsResults.sort((a, b) => (a.target === b.target ? (a.namespace < b.namespace ? -1 : 1) : a.target < b.target ? -1 : 1));
+  nsResults.sort((a, b) =>
+    a.target === b.target ? (a.namespace < b.namespace ? -1 : 1) : a.target < b.target ? -1 : 1,
+  );
   return {
     startedAt,
     finishedAt: deps.now(),
@@ -260,14 +329,27 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
 }
 
 function skippedResult(target: string, sk: Skipped): NamespaceResult {
-  return { target, namespace: sk.namespace, outcome: 'skipped', secret: undefined, actions: [], kept: [], notes: [sk.reason], writes: 0 };
+  return {
+    target,
+    namespace: sk.namespace,
+    outcome: 'skipped',
+    secret: undefined,
+    actions: [],
+    kept: [],
+    notes: [sk.reason],
+    writes: 0,
+  };
 }
 
 function emptyState(namespace: string): NamespaceState {
   return { namespace, secrets: new Map(), serviceAccounts: new Map(), pods: undefined };
 }
 
-function groupState(namespaces: readonly string[], secrets: readonly SecretObject[], sas: readonly ServiceAccountObject[]): Map<string, NamespaceState> {
+function groupState(
+  namespaces: readonly string[],
+  secrets: readonly SecretObject[],
+  sas: readonly ServiceAccountObject[],
+): Map<string, NamespaceState> {
   const m = new Map(namespaces.map((ns) => [ns, emptyState(ns)]));
   for (const s of secrets) m.get(s.namespace)?.secrets.set(s.name, s);
   for (const sa of sas) m.get(sa.namespace)?.serviceAccounts.set(sa.name, sa);

@@ -1,6 +1,11 @@
 import type { Config } from '../config/types.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
-import { ROTATED_AT_ANNOTATION, SOURCE_REVISION_ANNOTATION, SOURCE_UPDATED_AT_ANNOTATION, TARGET_LABEL } from '../kube/labels.ts';
+import {
+  ROTATED_AT_ANNOTATION,
+  SOURCE_REVISION_ANNOTATION,
+  SOURCE_UPDATED_AT_ANNOTATION,
+  TARGET_LABEL,
+} from '../kube/labels.ts';
 import { isLivePod, type SecretObject } from '../kube/types.ts';
 import { assessAge, type AgeVerdict } from '../policy/age.ts';
 import { selectNamespaces } from './targets.ts';
@@ -24,32 +29,71 @@ export interface NamespaceStatus {
   note: string | undefined;
 }
 
-const rotatedAt = (s: SecretObject): string => s.annotations[ROTATED_AT_ANNOTATION] ?? s.createdAt?.toISOString() ?? '';
+const rotatedAt = (s: SecretObject): string =>
+  s.annotations[ROTATED_AT_ANNOTATION] ?? s.createdAt?.toISOString() ?? '';
 
 /** What is in the cluster now, per target × namespace (read-only: no store is contacted). */
-export async function collectStatus(config: Config, gateway: KubeGateway, now: Date, only?: readonly string[]): Promise<NamespaceStatus[]> {
+export async function collectStatus(
+  config: Config,
+  gateway: KubeGateway,
+  now: Date,
+  only?: readonly string[],
+): Promise<NamespaceStatus[]> {
   const namespaces = await gateway.listNamespaces();
   const onlySet = only && only.length > 0 ? new Set(only) : undefined;
   const scopes = config.targets.map((t) => ({ t, scope: selectNamespaces(t, namespaces, onlySet) }));
   const inScope = [...new Set(scopes.flatMap((s) => s.scope.namespaces))].sort();
   const [secrets, sas, pods] =
-    inScope.length === 0 ? [[], [], []] : await Promise.all([gateway.listManagedSecrets(inScope), gateway.listServiceAccounts(inScope), gateway.listPods(inScope)]);
+    inScope.length === 0
+      ? [[], [], []]
+      : await Promise.all([
+          gateway.listManagedSecrets(inScope),
+          gateway.listServiceAccounts(inScope),
+          gateway.listPods(inScope),
+        ]);
   const out: NamespaceStatus[] = [];
   for (const { t, scope } of scopes) {
     for (const sk of scope.skipped) {
-      out.push({ target: t.name, namespace: sk.namespace, secret: undefined, revision: undefined, sourceUpdatedAt: undefined, rotatedAt: undefined, age: assessAge(undefined, now, config.policy), serviceAccounts: [], serviceAccountsMissingIt: [], superseded: [], podsOnOlder: [], state: 'skipped', note: sk.reason });
+      out.push({
+        target: t.name,
+        namespace: sk.namespace,
+        secret: undefined,
+        revision: undefined,
+        sourceUpdatedAt: undefined,
+        rotatedAt: undefined,
+        age: assessAge(undefined, now, config.policy),
+        serviceAccounts: [],
+        serviceAccountsMissingIt: [],
+        superseded: [],
+        podsOnOlder: [],
+        state: 'skipped',
+        note: sk.reason,
+      });
     }
     for (const ns of scope.namespaces) {
-      const ours = secrets.filter((s) => s.namespace === ns && s.labels[TARGET_LABEL] === t.name).sort((a, b) => (rotatedAt(a) < rotatedAt(b) ? 1 : -1));
+      const ours = secrets
+        .filter((s) => s.namespace === ns && s.labels[TARGET_LABEL] === t.name)
+        .sort((a, b) => (rotatedAt(a) < rotatedAt(b) ? 1 : -1));
       const nsSas = sas.filter((s) => s.namespace === ns);
-      const selected = t.serviceAccounts.includes('*') ? nsSas : nsSas.filter((s) => t.serviceAccounts.includes(s.name));
-      const current = t.strategy === 'in-place' ? (ours.find((s) => s.name === t.secretName) ?? ours[0]) : ours[0];
+      const selected = t.serviceAccounts.includes('*')
+        ? nsSas
+        : nsSas.filter((s) => t.serviceAccounts.includes(s.name));
+      const current =
+        t.strategy === 'in-place' ? (ours.find((s) => s.name === t.secretName) ?? ours[0]) : ours[0];
       const older = ours.filter((s) => s !== current).map((s) => s.name);
       const podsOnOlder = pods
-        .filter((p) => p.namespace === ns && isLivePod(p) && p.imagePullSecrets.some((n) => older.includes(n)) && !(current && p.imagePullSecrets.includes(current.name)))
+        .filter(
+          (p) =>
+            p.namespace === ns &&
+            isLivePod(p) &&
+            p.imagePullSecrets.some((n) => older.includes(n)) &&
+            !(current && p.imagePullSecrets.includes(current.name)),
+        )
         .map((p) => p.name);
       const updated = current?.annotations[SOURCE_UPDATED_AT_ANNOTATION];
-      const using = current ? selected.filter((s) => s.imagePullSecrets.includes(current.name)).map((s) => s.name) : [];
+      const using = current
+        ? selected.filter((s) => s.imagePullSecrets.includes(current.name)).map((s) => s.name)
+        : [];
       const missing = selected.filter((s) => !using.includes(s.name)).map((s) => s.name);
       out.push({
         target: t.name,

@@ -16,7 +16,11 @@ export interface TargetScope {
  * The namespaces a target covers: its `names` and those its `selector` matches, minus `exclude` globs,
  * minus Terminating namespaces (they reject creates, F11), limited to `only` when the run is limited (-n).
  */
-export function selectNamespaces(t: Target, all: readonly NamespaceObject[], only?: ReadonlySet<string>): TargetScope {
+export function selectNamespaces(
+  t: Target,
+  all: readonly NamespaceObject[],
+  only?: ReadonlySet<string>,
+): TargetScope {
   const byName = new Map(all.map((n) => [n.name, n]));
   const chosen = new Map<string, NamespaceObject>();
   const skipped: Skipped[] = [];

@@ -35,7 +35,13 @@ export interface NamespaceState {
 export type Action =
   | { kind: 'create'; name: string }
   | { kind: 'update-data'; name: string; resourceVersion: string; why: 'in-place' | 'refresh' | 'repair' }
-  | { kind: 'repoint'; serviceAccount: string; resourceVersion: string; from: readonly string[]; to: readonly string[] }
+  | {
+      kind: 'repoint';
+      serviceAccount: string;
+      resourceVersion: string;
+      from: readonly string[];
+      to: readonly string[];
+    }
   | { kind: 'delete'; name: string; uid: string; resourceVersion: string }
   | { kind: 'load-pods' };
 

@@ -28,11 +28,14 @@ export interface ParsedSchedule {
 /** Parses a schedule; returns an error message instead when it is not valid. */
 export function parseSchedule(schedule: string): ParsedSchedule | { error: string } {
   const text = DESCRIPTORS[schedule.trim()] ?? schedule.trim();
-  if (text.startsWith('@')) return { error: `unknown descriptor "${schedule}" (known: ${Object.keys(DESCRIPTORS).join(', ')})` };
+  if (text.startsWith('@'))
+    return { error: `unknown descriptor "${schedule}" (known: ${Object.keys(DESCRIPTORS).join(', ')})` };
   if (/^(CRON_)?TZ=/.test(text)) return { error: 'put the time zone in `timeZone`, not in the schedule' };
   const fields = text.split(/\s+/);
   if (fields.length !== 5 && fields.length !== 6) {
-    return { error: `"${schedule}" has ${fields.length} fields; expected 5 (minute hour day-of-month month day-of-week)` };
+    return {
+      error: `"${schedule}" has ${fields.length} fields; expected 5 (minute hour day-of-month month day-of-week)`,
+    };
   }
   const check = cron.validateDetailed(fields.join(' '));
   if (!check.valid) {

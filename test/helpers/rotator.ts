@@ -20,9 +20,15 @@ export interface CliResult {
   text: string;
 }
 
-export function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(NODE, [MAIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE, [MAIN, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
@@ -51,7 +57,14 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; tim
           return [j['msg'], j['err']].filter(Boolean).join(': ');
         })
         .join('\n');
-      resolvePromise({ code: code ?? (signal ? 128 : -1), stdout, stderr, logs, text, summary: logs.find((l) => l['msg'] === 'run summary') });
+      resolvePromise({
+        code: code ?? (signal ? 128 : -1),
+        stdout,
+        stderr,
+        logs,
+        text,
+        summary: logs.find((l) => l['msg'] === 'run summary'),
+      });
     });
   });
 }

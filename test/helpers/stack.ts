@@ -8,7 +8,10 @@ import { CoreV1Api, KubeConfig, type V1ServiceAccount } from '@kubernetes/client
 
 export function env(name: string): string {
   const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run the integration tests through 'npm run test:integration' (the stack must be up)`);
+  if (!v)
+    throw new Error(
+      `${name} is not set: run the integration tests through 'npm run test:integration' (the stack must be up)`,
+    );
   return v;
 }
 
@@ -57,14 +60,21 @@ export function api(): CoreV1Api {
 }
 
 export function kubectl(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(stack.kubectlBin, ['--kubeconfig', stack.kubeconfig, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(stack.kubectlBin, ['--kubeconfig', stack.kubeconfig, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 export const suffix = (): string => randomBytes(3).toString('hex');
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn().catch(() => undefined);
@@ -75,13 +85,24 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
 }
 
 /** Creates a namespace and waits for the controller-manager to give it its `default` ServiceAccount. */
-export async function createNamespace(name: string, labels: Record<string, string> = {}): Promise<V1ServiceAccount> {
+export async function createNamespace(
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<V1ServiceAccount> {
   await api().createNamespace({ body: { metadata: { name, labels } } });
-  return waitFor(`default ServiceAccount in ${name}`, () => api().readNamespacedServiceAccount({ namespace: name, name: 'default' }));
+  return waitFor(`default ServiceAccount in ${name}`, () =>
+    api().readNamespacedServiceAccount({ namespace: name, name: 'default' }),
+  );
 }
 
 export async function deleteNamespaces(names: readonly string[]): Promise<void> {
-  await Promise.all(names.map((name) => api().deleteNamespace({ name }).catch(() => undefined)));
+  await Promise.all(
+    names.map((name) =>
+      api()
+        .deleteNamespace({ name })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** Everything about pull secrets in some namespaces, with resourceVersions: "byte-for-byte unchanged" checks. */
@@ -92,8 +113,19 @@ export async function snapshotNamespaces(names: readonly string[]): Promise<stri
     const sas = await api().listNamespacedServiceAccount({ namespace });
     parts.push({
       namespace,
-      secrets: secrets.items.map((s) => ({ name: s.metadata?.name, rv: s.metadata?.resourceVersion, type: s.type, data: s.data, labels: s.metadata?.labels, annotations: s.metadata?.annotations })),
-      sas: sas.items.map((s) => ({ name: s.metadata?.name, rv: s.metadata?.resourceVersion, pulls: s.imagePullSecrets })),
+      secrets: secrets.items.map((s) => ({
+        name: s.metadata?.name,
+        rv: s.metadata?.resourceVersion,
+        type: s.type,
+        data: s.data,
+        labels: s.metadata?.labels,
+        annotations: s.metadata?.annotations,
+      })),
+      sas: sas.items.map((s) => ({
+        name: s.metadata?.name,
+        rv: s.metadata?.resourceVersion,
+        pulls: s.imagePullSecrets,
+      })),
     });
   }
   return JSON.stringify(parts, null, 1);
@@ -105,13 +137,24 @@ export async function pullSecretsOf(namespace: string, sa = 'default'): Promise<
 }
 
 export async function managedSecrets(namespace: string): Promise<string[]> {
-  const l = await api().listNamespacedSecret({ namespace, labelSelector: 'app.kubernetes.io/managed-by=regcred-rotator' });
+  const l = await api().listNamespacedSecret({
+    namespace,
+    labelSelector: 'app.kubernetes.io/managed-by=regcred-rotator',
+  });
   return l.items.map((s) => s.metadata?.name ?? '').sort();
 }
 
 /** A pod under a ServiceAccount; the admission plugin copies the SA's pull secrets into it (F2). */
-export async function createPod(namespace: string, name: string, sa = 'default', image = 'registry.example/app:1'): Promise<string[]> {
-  const p = await api().createNamespacedPod({ namespace, body: { metadata: { name }, spec: { serviceAccountName: sa, containers: [{ name: 'app', image }] } } });
+export async function createPod(
+  namespace: string,
+  name: string,
+  sa = 'default',
+  image = 'registry.example/app:1',
+): Promise<string[]> {
+  const p = await api().createNamespacedPod({
+    namespace,
+    body: { metadata: { name }, spec: { serviceAccountName: sa, containers: [{ name: 'app', image }] } },
+  });
   return (p.spec?.imagePullSecrets ?? []).map((r) => r.name ?? '');
 }
 
@@ -134,7 +177,10 @@ export async function apiserverRequests(): Promise<Map<string, number>> {
 export const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'];
 
 /** Writes between two counter snapshots, by "VERB resource" (only the non-zero ones). */
-export function writesBetween(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+export function writesBetween(
+  before: Map<string, number>,
+  after: Map<string, number>,
+): Record<string, number> {
   const d: Record<string, number> = {};
   for (const [k, v] of after) {
     if (!WRITE_VERBS.includes(k.split(' ')[0] ?? '')) continue;

@@ -4,7 +4,14 @@
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, createNamespace, createPod, deleteNamespaces, pullSecretsOf, suffix } from '../helpers/stack.ts';
+import {
+  api,
+  createNamespace,
+  createPod,
+  deleteNamespaces,
+  pullSecretsOf,
+  suffix,
+} from '../helpers/stack.ts';
 
 const ns = `facts-${suffix()}`;
 afterAll(() => deleteNamespaces([ns]));
@@ -19,7 +26,11 @@ describe('Kubernetes facts (real API server)', () => {
 
   it('F1: a strategic-merge patch of imagePullSecrets replaces the whole list', async () => {
     await api().patchNamespacedServiceAccount(
-      { namespace: ns, name: 'default', body: { imagePullSecrets: [{ name: 'team-a' }, { name: 'team-b' }] } },
+      {
+        namespace: ns,
+        name: 'default',
+        body: { imagePullSecrets: [{ name: 'team-a' }, { name: 'team-b' }] },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
     expect(await pullSecretsOf(ns)).toEqual(['team-a', 'team-b']);
@@ -34,9 +45,21 @@ describe('Kubernetes facts (real API server)', () => {
   it('F1: a replace with a stale resourceVersion gets 409 Conflict', async () => {
     const sa = await api().readNamespacedServiceAccount({ namespace: ns, name: 'default' });
     const stale = sa.metadata?.resourceVersion;
-    await api().replaceNamespacedServiceAccount({ namespace: ns, name: 'default', body: { ...sa, imagePullSecrets: [{ name: 'x' }] } });
+    await api().replaceNamespacedServiceAccount({
+      namespace: ns,
+      name: 'default',
+      body: { ...sa, imagePullSecrets: [{ name: 'x' }] },
+    });
     const err = await api()
-      .replaceNamespacedServiceAccount({ namespace: ns, name: 'default', body: { ...sa, metadata: { ...sa.metadata, resourceVersion: stale }, imagePullSecrets: [{ name: 'y' }] } })
+      .replaceNamespacedServiceAccount({
+        namespace: ns,
+        name: 'default',
+        body: {
+          ...sa,
+          metadata: { ...sa.metadata, resourceVersion: stale },
+          imagePullSecrets: [{ name: 'y' }],
+        },
+      })
       .catch((e: unknown) => e);
     expect((err as { code?: number }).code).toBe(409);
     expect(await pullSecretsOf(ns)).toEqual(['x']);
@@ -44,10 +67,19 @@ describe('Kubernetes facts (real API server)', () => {
 
   it('F1: a merge patch carrying metadata.resourceVersion is conditional too (what the rotator uses)', async () => {
     const sa = await api().readNamespacedServiceAccount({ namespace: ns, name: 'default' });
-    const body = { metadata: { resourceVersion: sa.metadata?.resourceVersion }, imagePullSecrets: [{ name: 'x' }, { name: 'z' }] };
-    await api().patchNamespacedServiceAccount({ namespace: ns, name: 'default', body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const body = {
+      metadata: { resourceVersion: sa.metadata?.resourceVersion },
+      imagePullSecrets: [{ name: 'x' }, { name: 'z' }],
+    };
+    await api().patchNamespacedServiceAccount(
+      { namespace: ns, name: 'default', body },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     const err = await api()
-      .patchNamespacedServiceAccount({ namespace: ns, name: 'default', body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+      .patchNamespacedServiceAccount(
+        { namespace: ns, name: 'default', body },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
       .catch((e: unknown) => e);
     expect((err as { code?: number }).code).toBe(409);
   });
@@ -65,36 +97,63 @@ describe('Kubernetes facts (real API server)', () => {
     const pod = await api().readNamespacedPod({ namespace: ns, name: 'app-1' });
     expect(pod.spec?.imagePullSecrets?.map((r) => r.name)).toEqual(['old-secret']);
     // A pod that lists its own pull secrets does not get the SA's.
-    const own = await api().createNamespacedPod({ namespace: ns, body: { metadata: { name: 'app-2' }, spec: { imagePullSecrets: [{ name: 'mine' }], containers: [{ name: 'a', image: 'x' }] } } });
+    const own = await api().createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'app-2' },
+        spec: { imagePullSecrets: [{ name: 'mine' }], containers: [{ name: 'a', image: 'x' }] },
+      },
+    });
     expect(own.spec?.imagePullSecrets?.map((r) => r.name)).toEqual(['mine']);
   });
 
   it('F7: the API server accepts {} and {"auths":"a string"} as .dockerconfigjson — the rotator must validate', async () => {
-    for (const [name, doc] of [['empty-doc', '{}'], ['auths-string', '{"auths":"a string"}']] as const) {
+    for (const [name, doc] of [
+      ['empty-doc', '{}'],
+      ['auths-string', '{"auths":"a string"}'],
+    ] as const) {
       const s = await api().createNamespacedSecret({
         namespace: ns,
-        body: { metadata: { name }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from(doc).toString('base64') } },
+        body: {
+          metadata: { name },
+          type: 'kubernetes.io/dockerconfigjson',
+          data: { '.dockerconfigjson': Buffer.from(doc).toString('base64') },
+        },
       });
       expect(s.metadata?.name).toBe(name);
     }
     const bad = await api()
-      .createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'not-json' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from('nope').toString('base64') } } })
+      .createNamespacedSecret({
+        namespace: ns,
+        body: {
+          metadata: { name: 'not-json' },
+          type: 'kubernetes.io/dockerconfigjson',
+          data: { '.dockerconfigjson': Buffer.from('nope').toString('base64') },
+        },
+      })
       .catch((e: unknown) => e);
     expect((bad as { code?: number }).code).toBe(422);
   });
 
   it('F7: type is immutable', async () => {
     const s = await api().readNamespacedSecret({ namespace: ns, name: 'empty-doc' });
-    const err = await api().replaceNamespacedSecret({ namespace: ns, name: 'empty-doc', body: { ...s, type: 'Opaque' } }).catch((e: unknown) => e);
+    const err = await api()
+      .replaceNamespacedSecret({ namespace: ns, name: 'empty-doc', body: { ...s, type: 'Opaque' } })
+      .catch((e: unknown) => e);
     expect((err as { code?: number }).code).toBe(422);
   });
 
   it('F9: a create carrying metadata.resourceVersion is rejected (as a 500, not a 4xx)', async () => {
     const err = await api()
-      .createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'copied', resourceVersion: '12345' }, type: 'Opaque', data: {} } })
+      .createNamespacedSecret({
+        namespace: ns,
+        body: { metadata: { name: 'copied', resourceVersion: '12345' }, type: 'Opaque', data: {} },
+      })
       .catch((e: unknown) => e);
     // The storage layer rejects it, so it surfaces as an internal error; a client that copies objects must strip it.
     expect((err as { code?: number }).code).toBe(500);
-    expect(String((err as { body?: unknown }).body)).toMatch(/resourceVersion should not be set on objects to be created/);
+    expect(String((err as { body?: unknown }).body)).toMatch(
+      /resourceVersion should not be set on objects to be created/,
+    );
   });
 });

@@ -15,7 +15,10 @@ describe('no secret leaks (I5)', () => {
   const w = new Workspace();
   const secrets = () => {
     const forms = new Set<string>();
-    for (const [u, p] of [[stack.user, stack.password], [stack.user2, stack.password2]] as const) {
+    for (const [u, p] of [
+      [stack.user, stack.password],
+      [stack.user2, stack.password2],
+    ] as const) {
       forms.add(p);
       forms.add(Buffer.from(`${u}:${p}`).toString('base64'));
       forms.add(Buffer.from(p).toString('base64'));
@@ -27,8 +30,20 @@ describe('no secret leaks (I5)', () => {
     w.writeConfig({
       stores: { local: { type: 'file', path: w.creds } },
       targets: [
-        { name: 'basic', store: 'local', registry: stack.registryBasic, credentials: { username: { key: 'user' }, password: { key: 'pass' } }, namespaces: { names: [nsName] } },
-        { name: 'bearer', store: 'local', registry: stack.registryBearer, credentials: { username: { key: 'user' }, password: { key: 'pass' } }, namespaces: { names: [nsName] } },
+        {
+          name: 'basic',
+          store: 'local',
+          registry: stack.registryBasic,
+          credentials: { username: { key: 'user' }, password: { key: 'pass' } },
+          namespaces: { names: [nsName] },
+        },
+        {
+          name: 'bearer',
+          store: 'local',
+          registry: stack.registryBearer,
+          credentials: { username: { key: 'user' }, password: { key: 'pass' } },
+          namespaces: { names: [nsName] },
+        },
       ],
       rotation: { retainSuperseded: '0' },
       lock: { namespace: 'default' },
@@ -39,15 +54,18 @@ describe('no secret leaks (I5)', () => {
     let argv = '';
     const outputs: string[] = [];
     const go = async (args: string[]) => {
-      const r = await runCli(['--config', w.config, '--log-format', 'json', '--log-level', 'debug', ...args], {
-        onSpawn: (pid) => {
-          try {
-            argv += readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-          } catch {
-            /* already gone */
-          }
+      const r = await runCli(
+        ['--config', w.config, '--log-format', 'json', '--log-level', 'debug', ...args],
+        {
+          onSpawn: (pid) => {
+            try {
+              argv += readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+            } catch {
+              /* already gone */
+            }
+          },
         },
-      });
+      );
       outputs.push(r.stdout, r.stderr);
       return r;
     };
@@ -67,6 +85,7 @@ describe('no secret leaks (I5)', () => {
     const haystack = [...outputs, argv, JSON.stringify(events.items)].join('\n');
     expect(haystack.length).toBeGreaterThan(1000);
     expect(haystack).toContain('registry verification');
-    for (const s of [...secrets(), `${stack.password2}-wrong`]) expect(haystack.includes(s), `leaked a secret form of length ${s.length}`).toBe(false);
+    for (const s of [...secrets(), `${stack.password2}-wrong`])
+      expect(haystack.includes(s), `leaked a secret form of length ${s.length}`).toBe(false);
   });
 });

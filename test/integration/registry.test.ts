@@ -10,7 +10,10 @@ import { env, freePort, stack } from '../helpers/stack.ts';
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers });
 const verify = (registry: string, user: string, pass: string) =>
-  verifyRegistry(checkCredential(registry, user, pass, undefined, { store: 't', key: 'k' }), { insecure: [], timeoutMs: 5000 });
+  verifyRegistry(checkCredential(registry, user, pass, undefined, { store: 't', key: 'k' }), {
+    insecure: [],
+    timeoutMs: 5000,
+  });
 
 describe('docker-registry, Basic (htpasswd)', () => {
   const v2 = () => `https://${stack.registryBasic}/v2/`;
@@ -22,9 +25,17 @@ describe('docker-registry, Basic (htpasswd)', () => {
     expect((await get(v2(), { authorization: basic(stack.user, stack.password) })).status).toBe(200);
   });
   it('verifier: accepted, wrong password rejected, unknown user rejected', async () => {
-    expect(await verify(stack.registryBasic, stack.user, stack.password)).toMatchObject({ outcome: 'accepted', flow: 'basic' });
-    expect(await verify(stack.registryBasic, stack.user, 'wrong-password')).toMatchObject({ outcome: 'rejected', flow: 'basic' });
-    expect(await verify(stack.registryBasic, 'nobody', stack.password)).toMatchObject({ outcome: 'rejected' });
+    expect(await verify(stack.registryBasic, stack.user, stack.password)).toMatchObject({
+      outcome: 'accepted',
+      flow: 'basic',
+    });
+    expect(await verify(stack.registryBasic, stack.user, 'wrong-password')).toMatchObject({
+      outcome: 'rejected',
+      flow: 'basic',
+    });
+    expect(await verify(stack.registryBasic, 'nobody', stack.password)).toMatchObject({
+      outcome: 'rejected',
+    });
   });
 });
 
@@ -37,30 +48,52 @@ describe('docker-registry, Bearer (token server)', () => {
     expect(ch).toMatch(/^Bearer realm="https:\/\/127\.0\.0\.1:\d+\/token",service="regcred-stack-registry"/);
     expect((await get(v2(), { authorization: 'Bearer not-a-token' })).status).toBe(401);
     const realm = /realm="([^"]+)"/.exec(ch)?.[1] ?? '';
-    expect((await get(`${realm}?service=regcred-stack-registry`, { authorization: basic(stack.user, 'wrong') })).status).toBe(401);
-    const tok = (await (await get(`${realm}?service=regcred-stack-registry`, { authorization: basic(stack.user, stack.password) })).json()) as { token: string };
+    expect(
+      (await get(`${realm}?service=regcred-stack-registry`, { authorization: basic(stack.user, 'wrong') }))
+        .status,
+    ).toBe(401);
+    const tok = (await (
+      await get(`${realm}?service=regcred-stack-registry`, {
+        authorization: basic(stack.user, stack.password),
+      })
+    ).json()) as { token: string };
     expect((await get(v2(), { authorization: `Bearer ${tok.token}` })).status).toBe(200);
   });
   it('verifier: follows the challenge to the token server; bad credentials are rejected there', async () => {
-    expect(await verify(stack.registryBearer, stack.user2, stack.password2)).toMatchObject({ outcome: 'accepted', flow: 'bearer' });
-    expect(await verify(stack.registryBearer, stack.user, 'wrong-password')).toMatchObject({ outcome: 'rejected', flow: 'bearer' });
+    expect(await verify(stack.registryBearer, stack.user2, stack.password2)).toMatchObject({
+      outcome: 'accepted',
+      flow: 'bearer',
+    });
+    expect(await verify(stack.registryBearer, stack.user, 'wrong-password')).toMatchObject({
+      outcome: 'rejected',
+      flow: 'bearer',
+    });
   });
 });
 
 describe('verifier on things that are not a working registry', () => {
   it('a stopped registry (nothing listening) is unreachable', async () => {
-    expect(await verify(`127.0.0.1:${await freePort()}`, 'u', 'p')).toMatchObject({ outcome: 'unreachable', detail: expect.stringMatching(/refused/) });
+    expect(await verify(`127.0.0.1:${await freePort()}`, 'u', 'p')).toMatchObject({
+      outcome: 'unreachable',
+      detail: expect.stringMatching(/refused/),
+    });
   });
   it('an HTTPS server that is not a registry is "not a registry"', async () => {
     const bao = new URL(env('REGCRED_STACK_BAO_ADDR')).host;
     expect(await verify(bao, 'u', 'p')).toMatchObject({ outcome: 'not-a-registry' });
   });
   it('a registry whose TLS certificate is not trusted is unreachable, with the reason', async () => {
-    const r = await verifyRegistry(checkCredential('localhost:' + stack.registryBasic.split(':')[1], 'u', 'p', undefined, { store: 't', key: 'k' }), {
-      insecure: [],
-      timeoutMs: 5000,
-      dispatcher: new (await import('undici')).Agent({ connect: { ca: [] } }),
-    });
+    const r = await verifyRegistry(
+      checkCredential(`localhost:${stack.registryBasic.split(':')[1] ?? ''}`, 'u', 'p', undefined, {
+        store: 't',
+        key: 'k',
+      }),
+      {
+        insecure: [],
+        timeoutMs: 5000,
+        dispatcher: new (await import('undici')).Agent({ connect: { ca: [] } }),
+      },
+    );
     expect(r).toMatchObject({ outcome: 'unreachable', detail: expect.stringMatching(/TLS/) });
   });
 });

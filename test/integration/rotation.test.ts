@@ -34,7 +34,15 @@ afterAll(() => deleteNamespaces(created));
 function config(w: Workspace, target: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return w.writeConfig({
     stores: { local: { type: 'file', path: w.creds } },
-    targets: [{ name: 'stack', store: 'local', registry: stack.registryBasic, credentials: { username: { key: 'user' }, password: { key: 'pass' } }, ...target }],
+    targets: [
+      {
+        name: 'stack',
+        store: 'local',
+        registry: stack.registryBasic,
+        credentials: { username: { key: 'user' }, password: { key: 'pass' } },
+        ...target,
+      },
+    ],
     lock: { namespace: 'default' },
     ...extra,
   });
@@ -42,18 +50,27 @@ function config(w: Workspace, target: Record<string, unknown>, extra: Record<str
 const useFirstCreds = (w: Workspace) => (w.cred('user', stack.user), w.cred('pass', `${stack.password}\n`));
 const useSecondCreds = (w: Workspace) => (w.cred('user', stack.user2), w.cred('pass', stack.password2));
 const setPulls = (namespace: string, names: string[], sa = 'default') =>
-  api().patchNamespacedServiceAccount({ namespace, name: sa, body: { imagePullSecrets: names.map((name) => ({ name })) } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  api().patchNamespacedServiceAccount(
+    { namespace, name: sa, body: { imagePullSecrets: names.map((name) => ({ name })) } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
 
 describe('targeting: names, selector, exclude', () => {
   const w = new Workspace();
-  let a = '', b = '', c = '', d = '';
+  let a = '',
+    b = '',
+    c = '',
+    d = '';
   beforeAll(async () => {
     a = await ns('a');
     b = await ns('b', { team: `t${sfx}` });
     c = await ns('c', { team: `t${sfx}` });
     d = await ns('d');
     useFirstCreds(w);
-    config(w, { namespaces: { names: [a], selector: `team=t${sfx}`, exclude: ['*-c'] }, secretName: 'regcred' });
+    config(w, {
+      namespaces: { names: [a], selector: `team=t${sfx}`, exclude: ['*-c'] },
+      secretName: 'regcred',
+    });
   });
 
   it('provisions exactly the selected namespaces and leaves the others byte-for-byte alone', async () => {
@@ -67,8 +84,14 @@ describe('targeting: names, selector, exclude', () => {
       expect(await pullSecretsOf(n)).toEqual([secret]);
       const s = await api().readNamespacedSecret({ namespace: n, name: secret! });
       expect(s.type).toBe('kubernetes.io/dockerconfigjson');
-      const doc = JSON.parse(Buffer.from(s.data?.['.dockerconfigjson'] ?? '', 'base64').toString()) as { auths: Record<string, { username: string; password: string; auth: string }> };
-      expect(doc.auths[stack.registryBasic]).toEqual({ username: stack.user, password: stack.password, auth: Buffer.from(`${stack.user}:${stack.password}`).toString('base64') });
+      const doc = JSON.parse(Buffer.from(s.data?.['.dockerconfigjson'] ?? '', 'base64').toString()) as {
+        auths: Record<string, { username: string; password: string; auth: string }>;
+      };
+      expect(doc.auths[stack.registryBasic]).toEqual({
+        username: stack.user,
+        password: stack.password,
+        auth: Buffer.from(`${stack.user}:${stack.password}`).toString('base64'),
+      });
     }
     expect(await snapshotNamespaces([c, d])).toBe(untouched);
   });
@@ -76,14 +99,26 @@ describe('targeting: names, selector, exclude', () => {
 
 describe('rotation: foreign entries, pods, retention, unmanaged secrets', () => {
   const w = new Workspace();
-  let a = '', b = '';
+  let a = '',
+    b = '';
   beforeAll(async () => {
     a = await ns('pods');
     b = await ns('nopods');
     useFirstCreds(w);
-    config(w, { namespaces: { names: [a, b] }, secretName: 'regcred' }, { rotation: { retainSuperseded: '4s' } });
+    config(
+      w,
+      { namespaces: { names: [a, b] }, secretName: 'regcred' },
+      { rotation: { retainSuperseded: '4s' } },
+    );
     // An unmanaged secret called `regcred` (what the seed recipe leaves behind), referenced first.
-    await api().createNamespacedSecret({ namespace: a, body: { metadata: { name: 'regcred' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } } });
+    await api().createNamespacedSecret({
+      namespace: a,
+      body: {
+        metadata: { name: 'regcred' },
+        type: 'kubernetes.io/dockerconfigjson',
+        data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') },
+      },
+    });
     await setPulls(a, ['regcred', 'foreign-1', 'foreign-2']);
   });
 
@@ -107,8 +142,10 @@ describe('rotation: foreign entries, pods, retention, unmanaged secrets', () => 
     const second = secrets.find((s) => s !== first)!;
     expect(secrets).toEqual([first, second].sort());
     expect(await pullSecretsOf(a)).toEqual(['regcred', 'foreign-1', 'foreign-2', second, 'foreign-3']);
-    const [oldS, newS] = await Promise.all([first!, second].map((name) => api().readNamespacedSecret({ namespace: a, name })));
-    expect(oldS.data).toEqual(newS.data); // web-1 pulls with the new credentials through the old name
+    const [oldS, newS] = await Promise.all(
+      [first!, second].map((name) => api().readNamespacedSecret({ namespace: a, name })),
+    );
+    expect(oldS?.data).toEqual(newS?.data); // web-1 pulls with the new credentials through the old name
     const unmanagedAfter = await api().readNamespacedSecret({ namespace: a, name: 'regcred' });
     expect(unmanagedAfter.metadata?.resourceVersion).toBe(unmanagedBefore.metadata?.resourceVersion);
   });
@@ -207,7 +244,10 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
       const current = ours.filter((n) => pulls.includes(n));
       expect(current, namespace).toHaveLength(1);
       for (const e of appended.get(namespace) ?? []) expect(pulls, namespace).toContain(e);
-      expect(pulls.filter((p) => p.startsWith('writer-')), namespace).toEqual(appended.get(namespace) ?? []);
+      expect(
+        pulls.filter((p) => p.startsWith('writer-')),
+        namespace,
+      ).toEqual(appended.get(namespace) ?? []);
     }
   });
 
@@ -228,18 +268,27 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
 
 describe('namespaces that cannot be written, and bad input', () => {
   const w = new Workspace();
-  let ok = '', term = '';
+  let ok = '',
+    term = '';
   beforeAll(async () => {
     ok = await ns('ok');
     term = await ns('term');
     // A finalizer on an object inside keeps the namespace Terminating.
-    await api().createNamespacedConfigMap({ namespace: term, body: { metadata: { name: 'hold', finalizers: ['regcred-rotator.io/test-hold'] } } });
+    await api().createNamespacedConfigMap({
+      namespace: term,
+      body: { metadata: { name: 'hold', finalizers: ['regcred-rotator.io/test-hold'] } },
+    });
     await api().deleteNamespace({ name: term });
     useFirstCreds(w);
     config(w, { namespaces: { names: [ok, term] } });
   });
   afterAll(async () => {
-    await api().patchNamespacedConfigMap({ namespace: term, name: 'hold', body: { metadata: { finalizers: null } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).catch(() => undefined);
+    await api()
+      .patchNamespacedConfigMap(
+        { namespace: term, name: 'hold', body: { metadata: { finalizers: null } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
+      .catch(() => undefined);
   });
 
   it('a Terminating namespace is skipped with a note; the others are done', async () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
 import { resolveCredentials } from '../../src/credentials/resolve.ts';
-import type { RotatorError } from '../../src/errors.ts';
+import { RotatorError } from '../../src/errors.ts';
 import type { SecretStore } from '../../src/providers/types.ts';
 
 export interface ContractSubject {
@@ -25,7 +25,7 @@ const codeOf = async (p: Promise<unknown>): Promise<string> => {
     await p;
     return 'no error';
   } catch (e) {
-    return (e as RotatorError).code ?? String(e);
+    return e instanceof RotatorError ? e.code : String(e);
   }
 };
 
@@ -78,10 +78,23 @@ export function storeContract(name: string, subject: () => ContractSubject): voi
       const s = subject();
       await s.write(key, '{"username": "u", "password": 12345-not-json');
       const target = validateConfig(
-        { stores: { x: { type: 'file', path: '.' } }, targets: [{ name: 't', store: 'x', registry: 'r.example.com', credentials: { json: { key } }, namespaces: { names: ['n'] } }] },
+        {
+          stores: { x: { type: 'file', path: '.' } },
+          targets: [
+            {
+              name: 't',
+              store: 'x',
+              registry: 'r.example.com',
+              credentials: { json: { key } },
+              namespaces: { names: ['n'] },
+            },
+          ],
+        },
         't.yaml',
       ).targets[0]!;
-      const err = await resolveCredentials(target, s.store(), new Map()).catch((e: unknown) => e as RotatorError);
+      const err = await resolveCredentials(target, s.store(), new Map()).catch(
+        (e: unknown) => e as RotatorError,
+      );
       expect(err).toMatchObject({ code: 'STORE_VALUE_MALFORMED' });
       expect((err as Error).message).toContain(key);
       expect((err as Error).message).not.toContain('12345-not-json');

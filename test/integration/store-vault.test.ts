@@ -13,7 +13,16 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { vaultStoreProvider } from '../../src/providers/vault/index.ts';
 import type { VaultStoreConfig } from '../../src/providers/vault/schema.ts';
 import { bao, baoOk, enableAuth, kvPut, policy, stackCa } from '../helpers/openbao.ts';
-import { api, createNamespace, deleteNamespaces, env, freePort, kubeConfig, sleep, suffix } from '../helpers/stack.ts';
+import {
+  api,
+  createNamespace,
+  deleteNamespaces,
+  env,
+  freePort,
+  kubeConfig,
+  sleep,
+  suffix,
+} from '../helpers/stack.ts';
 import { storeContract } from './store-contract.ts';
 
 const sfx = suffix();
@@ -24,7 +33,11 @@ const ns = `vault-${sfx}`;
 let readerToken = '';
 
 const store = (over: Partial<VaultStoreConfig> & { auth?: VaultStoreConfig['auth'] }) =>
-  vaultStoreProvider.create('team-vault', vaultStoreProvider.schema.parse({ type: 'vault', address: address(), ...over }), ctx);
+  vaultStoreProvider.create(
+    'team-vault',
+    vaultStoreProvider.schema.parse({ type: 'vault', address: address(), ...over }),
+    ctx,
+  );
 
 const tokenFile = (name: string, token: string) => {
   const f = join(dir, name);
@@ -41,11 +54,27 @@ beforeAll(async () => {
 afterAll(() => deleteNamespaces([ns]));
 
 storeContract('vault (OpenBao)', () => ({
-  store: () => store({ auth: { method: 'token', tokenFile: tokenFile('reader', readerToken), tokenEnv: 'VAULT_TOKEN' } }),
-  write: async (key, value) => void (await kvPut(key, { value })),
-  unauthenticated: () => store({ auth: { method: 'token', tokenFile: tokenFile('bogus', 's.not-a-real-token'), tokenEnv: 'VAULT_TOKEN' } }),
+  store: () =>
+    store({
+      auth: { method: 'token', tokenFile: tokenFile('reader', readerToken), tokenEnv: 'VAULT_TOKEN' },
+    }),
+  write: async (key, value) => {
+    await kvPut(key, { value });
+  },
+  unauthenticated: () =>
+    store({
+      auth: { method: 'token', tokenFile: tokenFile('bogus', 's.not-a-real-token'), tokenEnv: 'VAULT_TOKEN' },
+    }),
   unreachable: () =>
-    vaultStoreProvider.create('team-vault', vaultStoreProvider.schema.parse({ type: 'vault', address: `https://127.0.0.1:${portForUnreachable}`, auth: { method: 'token', tokenFile: tokenFile('any', readerToken) } }), ctx),
+    vaultStoreProvider.create(
+      'team-vault',
+      vaultStoreProvider.schema.parse({
+        type: 'vault',
+        address: `https://127.0.0.1:${portForUnreachable}`,
+        auth: { method: 'token', tokenFile: tokenFile('any', readerToken) },
+      }),
+      ctx,
+    ),
 }));
 let portForUnreachable = 0;
 beforeAll(async () => {
@@ -59,27 +88,39 @@ describe('OpenBao KV v2', () => {
     expect(await kvPut(path, { username: 'u', password: 'two' })).toBe(2);
     const v1 = await baoOk('GET', `secret/data/${path}?version=1`);
     expect((v1['data'] as { data: Record<string, string> }).data['password']).toBe('one');
-    const s = store({ auth: { method: 'token', tokenFile: tokenFile('r2', readerToken), tokenEnv: 'VAULT_TOKEN' } });
+    const s = store({
+      auth: { method: 'token', tokenFile: tokenFile('r2', readerToken), tokenEnv: 'VAULT_TOKEN' },
+    });
     const cur = await s.get(`${path}#password`);
     expect(cur.value.reveal()).toBe('two');
     expect(cur.version).toBe(`secret/${path}@2`);
     // Without a field, a multi-field secret is its data as JSON (the `json` credentials shape).
     expect(JSON.parse((await s.get(path)).value.reveal())).toEqual({ username: 'u', password: 'two' });
-    await expect(s.get(`${path}#nope`)).rejects.toThrow(/has no field "nope" \(fields: (username, password|password, username)\)/);
+    await expect(s.get(`${path}#nope`)).rejects.toThrow(
+      /has no field "nope" \(fields: (username, password|password, username)\)/,
+    );
   });
 
   it('a deleted current version is not found', async () => {
     const path = `kv-${sfx}/deleted`;
     await kvPut(path, { value: 'x' });
     await baoOk('DELETE', `secret/data/${path}`);
-    const s = store({ auth: { method: 'token', tokenFile: tokenFile('r3', readerToken), tokenEnv: 'VAULT_TOKEN' } });
+    const s = store({
+      auth: { method: 'token', tokenFile: tokenFile('r3', readerToken), tokenEnv: 'VAULT_TOKEN' },
+    });
     await expect(s.get(path)).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
   });
 
   it('a token without read on the path gives a clear "permission denied for <path>"', async () => {
     await kvPut(`denied-${sfx}/x`, { value: 'v' });
     const t = await baoOk('POST', 'auth/token/create', { policies: [`narrow-${sfx}`], ttl: '10m' });
-    const s = store({ auth: { method: 'token', tokenFile: tokenFile('narrow', (t['auth'] as { client_token: string }).client_token), tokenEnv: 'VAULT_TOKEN' } });
+    const s = store({
+      auth: {
+        method: 'token',
+        tokenFile: tokenFile('narrow', (t['auth'] as { client_token: string }).client_token),
+        tokenEnv: 'VAULT_TOKEN',
+      },
+    });
     const err = await s.get(`denied-${sfx}/x`).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'STORE_PERMISSION' });
     expect((err as Error).message).toMatch(new RegExp(`permission denied for secret/data/denied-${sfx}/x`));
@@ -91,9 +132,16 @@ describe('OpenBao AppRole', () => {
   let secretIdFile = '';
   beforeAll(async () => {
     await enableAuth(`approle-${sfx}`, 'approle');
-    await baoOk('POST', `auth/approle-${sfx}/role/rotator`, { token_policies: [`reader-${sfx}`], token_ttl: '3s', token_max_ttl: '2m' });
-    roleId = ((await baoOk('GET', `auth/approle-${sfx}/role/rotator/role-id`))['data'] as { role_id: string }).role_id;
-    const sid = ((await baoOk('POST', `auth/approle-${sfx}/role/rotator/secret-id`, {}))['data'] as { secret_id: string }).secret_id;
+    await baoOk('POST', `auth/approle-${sfx}/role/rotator`, {
+      token_policies: [`reader-${sfx}`],
+      token_ttl: '3s',
+      token_max_ttl: '2m',
+    });
+    roleId = ((await baoOk('GET', `auth/approle-${sfx}/role/rotator/role-id`))['data'] as { role_id: string })
+      .role_id;
+    const sid = (
+      (await baoOk('POST', `auth/approle-${sfx}/role/rotator/secret-id`, {}))['data'] as { secret_id: string }
+    ).secret_id;
     secretIdFile = tokenFile('secret-id', sid);
     await kvPut(`approle-${sfx}/pw`, { value: 'from-approle' });
   });
@@ -101,13 +149,29 @@ describe('OpenBao AppRole', () => {
   it('logs in (raw API) and the store reads with the AppRole token', async () => {
     const raw = await bao('POST', `auth/approle-${sfx}/login`, { role_id: roleId, secret_id: 'wrong' }, null);
     expect(raw.status).toBe(400);
-    const s = store({ auth: { method: 'approle', mount: `approle-${sfx}`, roleId, secretIdFile, secretIdEnv: 'VAULT_SECRET_ID' } });
+    const s = store({
+      auth: {
+        method: 'approle',
+        mount: `approle-${sfx}`,
+        roleId,
+        secretIdFile,
+        secretIdEnv: 'VAULT_SECRET_ID',
+      },
+    });
     expect((await s.get(`approle-${sfx}/pw`)).value.reveal()).toBe('from-approle');
     expect(await s.check()).toMatch(/authenticated \(token ttl \d+s, renewable\)/);
   });
 
   it('a 3-second token TTL is renewed (or re-logged in) across a run three times longer', async () => {
-    const s = store({ auth: { method: 'approle', mount: `approle-${sfx}`, roleId, secretIdFile, secretIdEnv: 'VAULT_SECRET_ID' } });
+    const s = store({
+      auth: {
+        method: 'approle',
+        mount: `approle-${sfx}`,
+        roleId,
+        secretIdFile,
+        secretIdEnv: 'VAULT_SECRET_ID',
+      },
+    });
     const started = Date.now();
     let reads = 0;
     while (Date.now() - started < 9000) {
@@ -119,8 +183,19 @@ describe('OpenBao AppRole', () => {
   });
 
   it('a wrong secret id is an auth failure that names the role, not the secret', async () => {
-    const s = store({ auth: { method: 'approle', mount: `approle-${sfx}`, roleId, secretIdFile: tokenFile('bad-sid', 'not-a-secret-id-value'), secretIdEnv: 'VAULT_SECRET_ID' } });
-    const err = await s.get(`approle-${sfx}/pw`).catch((e: unknown) => e as Error);
+    const s = store({
+      auth: {
+        method: 'approle',
+        mount: `approle-${sfx}`,
+        roleId,
+        secretIdFile: tokenFile('bad-sid', 'not-a-secret-id-value'),
+        secretIdEnv: 'VAULT_SECRET_ID',
+      },
+    });
+    const err = await s.get(`approle-${sfx}/pw`).then(
+      () => new Error('expected a failure'),
+      (e: unknown) => e as Error,
+    );
     expect(err).toMatchObject({ code: 'STORE_AUTH' });
     expect(err.message).toMatch(/AppRole login/);
     expect(err.message).not.toContain('not-a-secret-id-value');
@@ -131,13 +206,29 @@ describe('OpenBao Kubernetes auth (TokenReview by our kube-apiserver)', () => {
   let jwtFile = '';
   beforeAll(async () => {
     await createNamespace(ns);
-    for (const name of ['token-reviewer', 'regcred-rotator']) await api().createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
+    for (const name of ['token-reviewer', 'regcred-rotator'])
+      await api().createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name } } });
     await kubeConfig()
       .makeApiClient(RbacAuthorizationV1Api)
       .createClusterRoleBinding({
-        body: { metadata: { name: `vault-reviewer-${sfx}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' }, subjects: [{ kind: 'ServiceAccount', name: 'token-reviewer', namespace: ns }] },
+        body: {
+          metadata: { name: `vault-reviewer-${sfx}` },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRole',
+            name: 'system:auth-delegator',
+          },
+          subjects: [{ kind: 'ServiceAccount', name: 'token-reviewer', namespace: ns }],
+        },
       });
-    const token = async (name: string) => (await api().createNamespacedServiceAccountToken({ namespace: ns, name, body: { spec: { expirationSeconds: 3600 } } })).status?.token ?? '';
+    const token = async (name: string) =>
+      (
+        await api().createNamespacedServiceAccountToken({
+          namespace: ns,
+          name,
+          body: { spec: { expirationSeconds: 3600 } },
+        })
+      ).status?.token ?? '';
     await enableAuth(`kubernetes-${sfx}`, 'kubernetes');
     await baoOk('POST', `auth/kubernetes-${sfx}/config`, {
       kubernetes_host: env('REGCRED_STACK_APISERVER'),
@@ -156,13 +247,29 @@ describe('OpenBao Kubernetes auth (TokenReview by our kube-apiserver)', () => {
   });
 
   it('logs in with a TokenRequest token of the ServiceAccount and reads', async () => {
-    const s = store({ auth: { method: 'kubernetes', mount: `kubernetes-${sfx}`, role: 'rotator', tokenFile: jwtFile } });
+    const s = store({
+      auth: { method: 'kubernetes', mount: `kubernetes-${sfx}`, role: 'rotator', tokenFile: jwtFile },
+    });
     expect((await s.get(`k8s-${sfx}/pw`)).value.reveal()).toBe('from-kubernetes-auth');
   });
 
   it('a token of another ServiceAccount is refused by the role', async () => {
-    const other = (await api().createNamespacedServiceAccountToken({ namespace: ns, name: 'token-reviewer', body: { spec: { expirationSeconds: 600 } } })).status?.token ?? '';
-    const s = store({ auth: { method: 'kubernetes', mount: `kubernetes-${sfx}`, role: 'rotator', tokenFile: tokenFile('other-sa', other) } });
+    const other =
+      (
+        await api().createNamespacedServiceAccountToken({
+          namespace: ns,
+          name: 'token-reviewer',
+          body: { spec: { expirationSeconds: 600 } },
+        })
+      ).status?.token ?? '';
+    const s = store({
+      auth: {
+        method: 'kubernetes',
+        mount: `kubernetes-${sfx}`,
+        role: 'rotator',
+        tokenFile: tokenFile('other-sa', other),
+      },
+    });
     await expect(s.get(`k8s-${sfx}/pw`)).rejects.toMatchObject({ code: 'STORE_AUTH' });
   });
 });
@@ -172,25 +279,61 @@ describe('OpenBao namespaces and TLS', () => {
     const name = `team-${sfx}`;
     await baoOk('POST', `sys/namespaces/${name}`, {});
     const inNs = async (method: string, path: string, body?: unknown) => {
-      const r = await fetch(`${address()}/v1/${path}`, { method, headers: { 'x-vault-token': 'root', 'x-vault-namespace': name, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const r = await fetch(`${address()}/v1/${path}`, {
+        method,
+        headers: { 'x-vault-token': 'root', 'x-vault-namespace': name, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       if (r.status >= 300) throw new Error(`${path}: ${r.status} ${await r.text()}`);
     };
     await inNs('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } });
     await inNs('POST', 'secret/data/ns-only', { data: { value: 'inside-namespace' } });
-    const s = store({ namespace: name, auth: { method: 'token', tokenFile: tokenFile('root', 'root'), tokenEnv: 'VAULT_TOKEN' } });
+    const s = store({
+      namespace: name,
+      auth: { method: 'token', tokenFile: tokenFile('root', 'root'), tokenEnv: 'VAULT_TOKEN' },
+    });
     expect((await s.get('ns-only')).value.reveal()).toBe('inside-namespace');
-    const outside = store({ auth: { method: 'token', tokenFile: tokenFile('root2', 'root'), tokenEnv: 'VAULT_TOKEN' } });
+    const outside = store({
+      auth: { method: 'token', tokenFile: tokenFile('root2', 'root'), tokenEnv: 'VAULT_TOKEN' },
+    });
     await expect(outside.get('ns-only')).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
   });
 
   it('caFile replaces the trusted roots: our CA works, another CA fails with a TLS error', async () => {
     await kvPut(`tls-${sfx}`, { value: 'tls-ok' });
-    const good = store({ caFile: env('REGCRED_STACK_CA'), auth: { method: 'token', tokenFile: tokenFile('r4', readerToken), tokenEnv: 'VAULT_TOKEN' } });
+    const good = store({
+      caFile: env('REGCRED_STACK_CA'),
+      auth: { method: 'token', tokenFile: tokenFile('r4', readerToken), tokenEnv: 'VAULT_TOKEN' },
+    });
     expect((await good.get(`tls-${sfx}`)).value.reveal()).toBe('tls-ok');
     const otherCa = join(dir, 'other-ca.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', otherCa, '-days', '1', '-subj', '/CN=other'], { stdio: 'ignore' });
-    const bad = store({ caFile: otherCa, auth: { method: 'token', tokenFile: tokenFile('r5', readerToken), tokenEnv: 'VAULT_TOKEN' } });
-    const err = await bad.get(`tls-${sfx}`).catch((e: unknown) => e as Error);
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'k.pem'),
+        '-out',
+        otherCa,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=other',
+      ],
+      { stdio: 'ignore' },
+    );
+    const bad = store({
+      caFile: otherCa,
+      auth: { method: 'token', tokenFile: tokenFile('r5', readerToken), tokenEnv: 'VAULT_TOKEN' },
+    });
+    const err = await bad.get(`tls-${sfx}`).then(
+      () => new Error('expected a failure'),
+      (e: unknown) => e as Error,
+    );
     expect(err).toMatchObject({ code: 'STORE_UNREACHABLE' });
     expect(err.message).toMatch(/TLS/);
   });

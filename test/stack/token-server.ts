@@ -9,7 +9,7 @@ import { createServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey, randomUUID, sign, timingSafeEqual } from 'node:crypto';
 
-const [port, pki, usersFile, issuer, service] = process.argv.slice(2);
+const [port = '', pki = '', usersFile = '', issuer = '', service = ''] = process.argv.slice(2);
 if (!port || !pki || !usersFile || !issuer || !service) {
   process.stderr.write('usage: token-server.ts <port> <pki-dir> <users.json> <issuer> <service>\n');
   process.exit(2);
@@ -82,7 +82,9 @@ const server = createServer(
     }
     const t = token(user, url.searchParams.getAll('scope'));
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token: t, access_token: t, expires_in: 300, issued_at: new Date().toISOString() }));
+    res.end(
+      JSON.stringify({ token: t, access_token: t, expires_in: 300, issued_at: new Date().toISOString() }),
+    );
   },
 );
 server.listen(Number(port), '127.0.0.1');

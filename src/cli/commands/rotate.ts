@@ -15,7 +15,10 @@ export interface RotateOptions {
 }
 
 /** `--rotate-now [--dry-run]` and `plan`: one pass over every target, then exit. */
-export async function rotateNow(g: GlobalOptions, o: RotateOptions): Promise<{ code: ExitCode; summary: RunSummary }> {
+export async function rotateNow(
+  g: GlobalOptions,
+  o: RotateOptions,
+): Promise<{ code: ExitCode; summary: RunSummary }> {
   const logger = makeLogger(g);
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
@@ -23,13 +26,21 @@ export async function rotateNow(g: GlobalOptions, o: RotateOptions): Promise<{ c
   const progress = progressReporter();
   try {
     const summary = await runRotation(
-      { config, gateway: kube.gateway, logger, openStore: (n) => stores.get(n), verify: makeVerifier(config), now: () => new Date() },
+      {
+        config,
+        gateway: kube.gateway,
+        logger,
+        openStore: (n) => stores.get(n),
+        verify: makeVerifier(config),
+        now: () => new Date(),
+      },
       { dryRun: o.dryRun, only: g.namespace, onProgress: progress.update },
     );
     progress.end();
     const code = exitCodeForRun(summary);
     logger.info({ ...summaryFields(summary), exitCode: code, requests: kube.gateway.counts }, 'run summary');
-    if (o.table === 'always' || process.stdout.isTTY) process.stdout.write(`${renderSummary(summary, o.verbose ?? false)}\n`);
+    if (o.table === 'always' || process.stdout.isTTY)
+      process.stdout.write(`${renderSummary(summary, o.verbose ?? false)}\n`);
     return { code, summary };
   } finally {
     await stores.close();

@@ -6,7 +6,11 @@ import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.
 import { renderTable, truncate } from '../table.ts';
 
 /** `status [-o table|json]`: per target × namespace, what is in use, how old, who still uses older secrets. */
-export async function status(g: GlobalOptions, output: 'table' | 'json', _allSecrets: boolean): Promise<ExitCode> {
+export async function status(
+  g: GlobalOptions,
+  output: 'table' | 'json',
+  _allSecrets: boolean,
+): Promise<ExitCode> {
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
@@ -17,7 +21,19 @@ export async function status(g: GlobalOptions, output: 'table' | 'json', _allSec
     } else {
       process.stdout.write(
         `${renderTable(
-          ['TARGET', 'NAMESPACE', 'SECRET', 'REVISION', 'AGE', 'DAYS LEFT', 'POLICY', 'SERVICEACCOUNTS', 'OLDER', 'PODS ON OLDER', 'STATE'],
+          [
+            'TARGET',
+            'NAMESPACE',
+            'SECRET',
+            'REVISION',
+            'AGE',
+            'DAYS LEFT',
+            'POLICY',
+            'SERVICEACCOUNTS',
+            'OLDER',
+            'PODS ON OLDER',
+            'STATE',
+          ],
           rows.map((r) => [
             r.target,
             r.namespace,
@@ -33,7 +49,10 @@ export async function status(g: GlobalOptions, output: 'table' | 'json', _allSec
           ]),
         )}\n`,
       );
-      if (rows.some((r) => r.serviceAccountsMissingIt.length > 0)) process.stdout.write('(!sa = selected ServiceAccount that does not reference the current secret yet)\n');
+      if (rows.some((r) => r.serviceAccountsMissingIt.length > 0))
+        process.stdout.write(
+          '(!sa = selected ServiceAccount that does not reference the current secret yet)\n',
+        );
     }
     return rows.some((r) => r.age.state === 'violation') ? EXIT.policy : EXIT.ok;
   } finally {

@@ -9,7 +9,9 @@ import { renderTable } from '../table.ts';
 export async function validate(g: GlobalOptions, online: boolean): Promise<ExitCode> {
   const config = loadConfig(configPath(g));
   const out = process.stdout;
-  out.write(`${config.file}: valid (${Object.keys(config.stores).length} stores, ${config.targets.length} targets, schedule "${config.schedule.text}"${config.timeZone ? ` ${config.timeZone}` : ''})\n`);
+  out.write(
+    `${config.file}: valid (${Object.keys(config.stores).length} stores, ${config.targets.length} targets, schedule "${config.schedule.text}"${config.timeZone ? ` ${config.timeZone}` : ''})\n`,
+  );
   if (!online) return EXIT.ok;
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const stores = new StoreSet(config, logger);
@@ -28,12 +30,22 @@ export async function validate(g: GlobalOptions, online: boolean): Promise<ExitC
     for (const t of config.targets) {
       try {
         const r = await resolveCredentials(t, stores.get(t.store), new Map());
-        rows.push(['credentials', t.name, 'ok', `${r.creds.length} registr${r.creds.length === 1 ? 'y' : 'ies'}${r.version ? `, ${r.version}` : ''}`]);
+        rows.push([
+          'credentials',
+          t.name,
+          'ok',
+          `${r.creds.length} registr${r.creds.length === 1 ? 'y' : 'ies'}${r.version ? `, ${r.version}` : ''}`,
+        ]);
         for (const c of r.creds) {
           const v = await verify(c);
           const ok = v.outcome === 'accepted' || v.outcome === 'no-auth-required';
           if (!ok) failed = true;
-          rows.push(['registry', `${t.name} ${v.registry}`, ok ? v.outcome : `FAILED (${v.outcome})`, v.detail]);
+          rows.push([
+            'registry',
+            `${t.name} ${v.registry}`,
+            ok ? v.outcome : `FAILED (${v.outcome})`,
+            v.detail,
+          ]);
         }
       } catch (e) {
         failed = true;

@@ -61,51 +61,92 @@ class AzureKeyVaultStore implements SecretStore {
 
   #fail(code: ErrorCode, key: string | undefined, what: string, cause?: unknown): RotatorError {
     const where = key === undefined ? '' : ` key "${key}"`;
-    return new RotatorError(code, `store "${this.name}" (azure-key-vault ${this.#config.vaultUrl})${where}: ${what}`, {
-      cause,
-      retryable: code === 'STORE_UNREACHABLE' || code === 'STORE_UNAVAILABLE',
-      details: { store: this.name, key },
-    });
+    return new RotatorError(
+      code,
+      `store "${this.name}" (azure-key-vault ${this.#config.vaultUrl})${where}: ${what}`,
+      {
+        cause,
+        retryable: code === 'STORE_UNREACHABLE' || code === 'STORE_UNAVAILABLE',
+        details: { store: this.name, key },
+      },
+    );
   }
 
   #map(e: unknown, key: string | undefined): RotatorError {
     const r = (e ?? {}) as RestLike;
     const msg = (r.message ?? '').split('\n')[0]?.slice(0, 200) ?? '';
-    if (r.name === 'CredentialUnavailableError' || r.name === 'AuthenticationError' || r.name === 'AggregateAuthenticationError') {
+    if (
+      r.name === 'CredentialUnavailableError' ||
+      r.name === 'AuthenticationError' ||
+      r.name === 'AggregateAuthenticationError'
+    ) {
       return this.#fail('STORE_AUTH', key, `no Azure identity could get a token (${r.name}: ${msg})`, e);
     }
     if (r.statusCode === 404) return this.#fail('STORE_NOT_FOUND', key, 'no such secret in the vault', e);
     if (r.statusCode === 401) return this.#fail('STORE_AUTH', key, 'the vault refused our token (401)', e);
     if (r.statusCode === 403) {
-      if (/disabled/i.test(msg) || r.code === 'SecretDisabled') return this.#fail('STORE_SECRET_DISABLED', key, 'the secret is disabled in the vault; enable it or point the target at another secret', e);
-      return this.#fail('STORE_PERMISSION', key, `permission denied: the identity needs "get" on secrets (${r.code ?? 'Forbidden'})`, e);
+      if (/disabled/i.test(msg) || r.code === 'SecretDisabled')
+        return this.#fail(
+          'STORE_SECRET_DISABLED',
+          key,
+          'the secret is disabled in the vault; enable it or point the target at another secret',
+          e,
+        );
+      return this.#fail(
+        'STORE_PERMISSION',
+        key,
+        `permission denied: the identity needs "get" on secrets (${r.code ?? 'Forbidden'})`,
+        e,
+      );
     }
     if (r.statusCode !== undefined && (r.statusCode === 429 || r.statusCode >= 500)) {
       return this.#fail('STORE_UNAVAILABLE', key, `the vault answered HTTP ${r.statusCode}`, e);
     }
     if (r.code === 'REQUEST_SEND_ERROR' || r.statusCode === undefined) {
-      return this.#fail('STORE_UNREACHABLE', key, `cannot reach the vault (${r.code ?? r.name ?? 'network error'})`, e);
+      return this.#fail(
+        'STORE_UNREACHABLE',
+        key,
+        `cannot reach the vault (${r.code ?? r.name ?? 'network error'})`,
+        e,
+      );
     }
-    return this.#fail('STORE_UNAVAILABLE', key, `unexpected answer (HTTP ${r.statusCode}, ${r.code ?? 'no code'})`, e);
+    return this.#fail(
+      'STORE_UNAVAILABLE',
+      key,
+      `unexpected answer (HTTP ${r.statusCode}, ${r.code ?? 'no code'})`,
+      e,
+    );
   }
 
   async get(key: string): Promise<StoreValue> {
     const { client } = await this.#connect();
     let secret;
     try {
-      secret = await client.getSecret(key, { abortSignal: AbortSignal.timeout(this.#config.requestTimeoutSeconds * 1000) });
+      secret = await client.getSecret(key, {
+        abortSignal: AbortSignal.timeout(this.#config.requestTimeoutSeconds * 1000),
+      });
     } catch (e) {
       throw this.#map(e, key);
     }
     const p = secret.properties;
-    if (p.enabled === false) throw this.#fail('STORE_SECRET_DISABLED', key, 'the secret is disabled in the vault');
+    if (p.enabled === false)
+      throw this.#fail('STORE_SECRET_DISABLED', key, 'the secret is disabled in the vault');
     if (p.expiresOn !== undefined && p.expiresOn.getTime() <= Date.now()) {
-      throw this.#fail('STORE_SECRET_EXPIRED', key, `the secret expired on ${p.expiresOn.toISOString()}; store a new version with a later expiry (nothing was rolled out)`);
+      throw this.#fail(
+        'STORE_SECRET_EXPIRED',
+        key,
+        `the secret expired on ${p.expiresOn.toISOString()}; store a new version with a later expiry (nothing was rolled out)`,
+      );
     }
     if (p.notBefore !== undefined && p.notBefore.getTime() > Date.now()) {
-      throw this.#fail('STORE_SECRET_DISABLED', key, `the secret is not valid before ${p.notBefore.toISOString()}`);
+      throw this.#fail(
+        'STORE_SECRET_DISABLED',
+        key,
+        `the secret is not valid before ${p.notBefore.toISOString()}`,
+      );
     }
-    if (typeof secret.value !== 'string') throw this.#fail('STORE_VALUE_MALFORMED', key, 'the secret has no value');
+    if (typeof secret.value !== 'string')
+      throw this.#fail('STORE_VALUE_MALFORMED', key, 'the secret has no value');
     const version = p.version ?? 'unknown';
     return {
       value: new Sensitive(secret.value),
@@ -119,7 +160,9 @@ class AzureKeyVaultStore implements SecretStore {
   async check(): Promise<string> {
     const { client, credential } = await this.#connect();
     try {
-      await credential.getToken(KV_SCOPE, { abortSignal: AbortSignal.timeout(this.#config.requestTimeoutSeconds * 1000) });
+      await credential.getToken(KV_SCOPE, {
+        abortSignal: AbortSignal.timeout(this.#config.requestTimeoutSeconds * 1000),
+      });
     } catch (e) {
       throw this.#map(e, undefined);
     }
@@ -129,7 +172,8 @@ class AzureKeyVaultStore implements SecretStore {
       return 'authenticated; secrets listable';
     } catch (e) {
       const mapped = this.#map(e, undefined);
-      if (mapped.code === 'STORE_PERMISSION') return 'authenticated (the identity may not list secrets; "get" is what rotation needs)';
+      if (mapped.code === 'STORE_PERMISSION')
+        return 'authenticated (the identity may not list secrets; "get" is what rotation needs)';
       throw mapped;
     }
   }

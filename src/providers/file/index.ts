@@ -19,7 +19,12 @@ class FileStore implements SecretStore {
     this.#dir = dir;
   }
 
-  #error(code: 'STORE_NOT_FOUND' | 'STORE_PERMISSION' | 'STORE_UNREACHABLE' | 'STORE_VALUE_MALFORMED', key: string, what: string, cause?: unknown): RotatorError {
+  #error(
+    code: 'STORE_NOT_FOUND' | 'STORE_PERMISSION' | 'STORE_UNREACHABLE' | 'STORE_VALUE_MALFORMED',
+    key: string,
+    what: string,
+    cause?: unknown,
+  ): RotatorError {
     return new RotatorError(code, `store "${this.name}" (file) key "${key}": ${what}`, {
       cause,
       details: { store: this.name, key },
@@ -36,18 +41,29 @@ class FileStore implements SecretStore {
     try {
       const st = await stat(file);
       if (!st.isFile()) throw this.#error('STORE_NOT_FOUND', key, `${file} is not a regular file`);
-      if (st.size > MAX_VALUE_BYTES) throw this.#error('STORE_VALUE_MALFORMED', key, `is larger than 1 MiB (${st.size} bytes)`);
+      if (st.size > MAX_VALUE_BYTES)
+        throw this.#error('STORE_VALUE_MALFORMED', key, `is larger than 1 MiB (${st.size} bytes)`);
       bytes = await readFile(file);
       mtime = st.mtime;
     } catch (e) {
       if (e instanceof RotatorError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
-        const dirExists = await stat(this.#dir).then((d) => d.isDirectory(), () => false);
-        if (!dirExists) throw this.#error('STORE_UNREACHABLE', key, `directory ${this.#dir} does not exist (is the Secret volume mounted?)`, e);
+        const dirExists = await stat(this.#dir).then(
+          (d) => d.isDirectory(),
+          () => false,
+        );
+        if (!dirExists)
+          throw this.#error(
+            'STORE_UNREACHABLE',
+            key,
+            `directory ${this.#dir} does not exist (is the Secret volume mounted?)`,
+            e,
+          );
         throw this.#error('STORE_NOT_FOUND', key, `no file ${file} (directory ${this.#dir})`, e);
       }
-      if (code === 'EACCES' || code === 'EPERM') throw this.#error('STORE_PERMISSION', key, `cannot read ${file}: permission denied`, e);
+      if (code === 'EACCES' || code === 'EPERM')
+        throw this.#error('STORE_PERMISSION', key, `cannot read ${file}: permission denied`, e);
       throw this.#error('STORE_UNREACHABLE', key, `cannot read ${file} (${code ?? 'error'})`, e);
     }
     const text = bytes.toString('utf8');

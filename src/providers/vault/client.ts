@@ -41,7 +41,9 @@ interface AuthBlock {
 
 const errorsOf = (res: HttpResponse): string => {
   const body = jsonBody(res) as { errors?: unknown } | undefined;
-  const list = Array.isArray(body?.errors) ? body.errors.filter((x): x is string => typeof x === 'string') : [];
+  const list = Array.isArray(body?.errors)
+    ? body.errors.filter((x): x is string => typeof x === 'string')
+    : [];
   return list.join('; ').slice(0, 300);
 };
 
@@ -94,7 +96,11 @@ export class VaultClient {
           maxMs: 2000,
           decide: (e) => {
             const res = (e as { res?: HttpResponse }).res;
-            if (res) return { retry: !/sealed/i.test(errorsOf(res)), afterMs: retryAfterMs(res.headers.get('retry-after')) };
+            if (res)
+              return {
+                retry: !/sealed/i.test(errorsOf(res)),
+                afterMs: retryAfterMs(res.headers.get('retry-after')),
+              };
             return { retry: e instanceof NetworkError && e.kind !== 'tls' && e.kind !== 'dns' };
           },
         },
@@ -103,7 +109,8 @@ export class VaultClient {
       const res = (e as { res?: HttpResponse }).res;
       if (res) {
         const why = errorsOf(res);
-        if (/sealed/i.test(why)) throw this.#fail('STORE_UNAVAILABLE', 'the server is sealed; unseal it and run again', e);
+        if (/sealed/i.test(why))
+          throw this.#fail('STORE_UNAVAILABLE', 'the server is sealed; unseal it and run again', e);
         throw this.#fail('STORE_UNAVAILABLE', `HTTP ${res.status} on ${path}${why ? `: ${why}` : ''}`, e);
       }
       if (e instanceof NetworkError) throw this.#fail('STORE_UNREACHABLE', e.message, e);
@@ -116,7 +123,8 @@ export class VaultClient {
     const auth = (jsonBody(res) as { auth?: AuthBlock } | undefined)?.auth;
     if (res.status !== 200 || !auth?.client_token) {
       const why = errorsOf(res);
-      const code: ErrorCode = res.status === 400 || res.status === 403 || res.status === 401 ? 'STORE_AUTH' : 'STORE_UNAVAILABLE';
+      const code: ErrorCode =
+        res.status === 400 || res.status === 403 || res.status === 401 ? 'STORE_AUTH' : 'STORE_UNAVAILABLE';
       throw this.#fail(code, `${what} failed (HTTP ${res.status}${why ? `: ${why}` : ''})`);
     }
     registerSecret(auth.client_token);
@@ -175,22 +183,45 @@ export class VaultClient {
   async readKv(mount: string, path: string): Promise<KvVersion> {
     const apiPath = `${mount}/data/${path}`;
     const res = await this.#authed('GET', apiPath);
-    if (res.status === 404) throw this.#fail('STORE_NOT_FOUND', `no secret at ${apiPath} (or its current version is deleted)`);
+    if (res.status === 404)
+      throw this.#fail('STORE_NOT_FOUND', `no secret at ${apiPath} (or its current version is deleted)`);
     if (res.status === 403) {
       const valid = this.#token ? await this.lookupSelf(this.#token.token) : undefined;
-      if (!valid) throw this.#fail('STORE_AUTH', 'the token was refused (expired or revoked) even after logging in again');
-      throw this.#fail('STORE_PERMISSION', `permission denied for ${apiPath}: the token's policies do not allow "read" there`);
+      if (!valid)
+        throw this.#fail(
+          'STORE_AUTH',
+          'the token was refused (expired or revoked) even after logging in again',
+        );
+      throw this.#fail(
+        'STORE_PERMISSION',
+        `permission denied for ${apiPath}: the token's policies do not allow "read" there`,
+      );
     }
-    if (res.status !== 200) throw this.#fail('STORE_UNAVAILABLE', `HTTP ${res.status} reading ${apiPath}: ${errorsOf(res)}`);
+    if (res.status !== 200)
+      throw this.#fail('STORE_UNAVAILABLE', `HTTP ${res.status} reading ${apiPath}: ${errorsOf(res)}`);
     const body = jsonBody(res) as
-      | { data?: { data?: Record<string, unknown> | null; metadata?: { version?: number; created_time?: string; deletion_time?: string; destroyed?: boolean } } }
+      | {
+          data?: {
+            data?: Record<string, unknown> | null;
+            metadata?: {
+              version?: number;
+              created_time?: string;
+              deletion_time?: string;
+              destroyed?: boolean;
+            };
+          };
+        }
       | undefined;
     const md = body?.data?.metadata;
     if (!body?.data?.data || md?.destroyed === true || (md?.deletion_time ?? '') !== '') {
       throw this.#fail('STORE_NOT_FOUND', `the current version of ${apiPath} is deleted or destroyed`);
     }
     const created = md?.created_time ? new Date(md.created_time) : undefined;
-    return { data: body.data.data, version: md?.version ?? 0, createdTime: created && !Number.isNaN(created.getTime()) ? created : undefined };
+    return {
+      data: body.data.data,
+      version: md?.version ?? 0,
+      createdTime: created && !Number.isNaN(created.getTime()) ? created : undefined,
+    };
   }
 
   /** Authenticates (logging in if needed) and describes the token, for `validate --online`. */
@@ -198,7 +229,9 @@ export class VaultClient {
     const token = await this.#ensureToken();
     const info = await this.lookupSelf(token);
     if (!info) throw this.#fail('STORE_AUTH', 'the token was refused by auth/token/lookup-self');
-    return info.ttl > 0 ? `authenticated (token ttl ${info.ttl}s${info.renewable ? ', renewable' : ''})` : 'authenticated (token without expiry)';
+    return info.ttl > 0
+      ? `authenticated (token ttl ${info.ttl}s${info.renewable ? ', renewable' : ''})`
+      : 'authenticated (token without expiry)';
   }
 
   get tokenExpiresAt(): number | undefined {

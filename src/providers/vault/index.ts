@@ -25,7 +25,9 @@ class VaultStore implements SecretStore {
   constructor(name: string, config: VaultStoreConfig, ctx: StoreContext) {
     this.name = name;
     this.#mount = config.mount.replace(/^\/+|\/+$/g, '');
-    this.#dispatcher = makeDispatcher(config.caFile === undefined ? undefined : resolve(ctx.baseDir, config.caFile));
+    this.#dispatcher = makeDispatcher(
+      config.caFile === undefined ? undefined : resolve(ctx.baseDir, config.caFile),
+    );
     this.#client = new VaultClient({
       storeName: name,
       address: config.address,
@@ -40,14 +42,19 @@ class VaultStore implements SecretStore {
     const hash = key.indexOf('#');
     const path = (hash < 0 ? key : key.slice(0, hash)).replace(/^\/+/, '');
     const field = hash < 0 ? undefined : key.slice(hash + 1);
-    if (path === '') throw new RotatorError('STORE_NOT_FOUND', `store "${this.name}" (vault): key "${key}" has no path`);
+    if (path === '')
+      throw new RotatorError('STORE_NOT_FOUND', `store "${this.name}" (vault): key "${key}" has no path`);
     const kv = await this.#client.readKv(this.#mount, path);
     let value: unknown;
     if (field !== undefined) {
       if (!Object.hasOwn(kv.data, field)) {
-        throw new RotatorError('STORE_NOT_FOUND', `store "${this.name}" (vault) key "${key}": ${this.#mount}/${path} version ${kv.version} has no field "${field}" (fields: ${Object.keys(kv.data).join(', ')})`, {
-          details: { store: this.name, key },
-        });
+        throw new RotatorError(
+          'STORE_NOT_FOUND',
+          `store "${this.name}" (vault) key "${key}": ${this.#mount}/${path} version ${kv.version} has no field "${field}" (fields: ${Object.keys(kv.data).join(', ')})`,
+          {
+            details: { store: this.name, key },
+          },
+        );
       }
       value = kv.data[field];
     } else {
@@ -55,9 +62,13 @@ class VaultStore implements SecretStore {
       value = fields.length === 1 ? kv.data[fields[0] ?? ''] : JSON.stringify(kv.data);
     }
     if (typeof value !== 'string') {
-      throw new RotatorError('STORE_VALUE_MALFORMED', `store "${this.name}" (vault) key "${key}": the field is not a string`, {
-        details: { store: this.name, key },
-      });
+      throw new RotatorError(
+        'STORE_VALUE_MALFORMED',
+        `store "${this.name}" (vault) key "${key}": the field is not a string`,
+        {
+          details: { store: this.name, key },
+        },
+      );
     }
     const version = `${this.#mount}/${path}@${kv.version}`;
     return { value: new Sensitive(value), revision: version, version, updatedAt: kv.createdTime };

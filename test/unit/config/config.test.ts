@@ -18,7 +18,15 @@ const problems = (doc: unknown): string[] => {
 
 const base = () => ({
   stores: { local: { type: 'file', path: './creds' } },
-  targets: [{ name: 'acr', store: 'local', registry: 'r.example.com', credentials: { username: { key: 'u' }, password: { key: 'p' } }, namespaces: { names: ['a'] } }],
+  targets: [
+    {
+      name: 'acr',
+      store: 'local',
+      registry: 'r.example.com',
+      credentials: { username: { key: 'u' }, password: { key: 'p' } },
+      namespaces: { names: ['a'] },
+    },
+  ],
 });
 
 describe('config.example.yaml', () => {
@@ -27,7 +35,16 @@ describe('config.example.yaml', () => {
     expect(c.targets.map((t) => t.name)).toEqual(['acr', 'team-registry', 'local-dev']);
     expect(c.rotation.retainSupersededMs).toBe(24 * 3600 * 1000);
     const raw = parse(readFileSync('config.example.yaml', 'utf8')) as Record<string, Record<string, unknown>>;
-    for (const k of ['verifyCredentials', 'retainSuperseded', 'waitForPods', 'refreshSuperseded', 'concurrency', 'insecureRegistries', 'emitEvents']) expect(raw['rotation']).toHaveProperty(k);
+    for (const k of [
+      'verifyCredentials',
+      'retainSuperseded',
+      'waitForPods',
+      'refreshSuperseded',
+      'concurrency',
+      'insecureRegistries',
+      'emitEvents',
+    ])
+      expect(raw['rotation']).toHaveProperty(k);
     for (const k of ['port', 'pushgateway', 'job']) expect(raw['metrics']).toHaveProperty(k);
     for (const k of ['namespace', 'name', 'leaseDurationSeconds']) expect(raw['lock']).toHaveProperty(k);
     expect(raw).toHaveProperty('timeZone');
@@ -38,16 +55,29 @@ describe('config.example.yaml', () => {
 describe('config validation', () => {
   it('fills defaults', () => {
     const c = validateConfig(base(), 'c.yaml');
-    expect(c.targets[0]).toMatchObject({ secretName: 'regcred-acr', serviceAccounts: ['default'], strategy: 'swap' });
+    expect(c.targets[0]).toMatchObject({
+      secretName: 'regcred-acr',
+      serviceAccounts: ['default'],
+      strategy: 'swap',
+    });
     expect(c.policy).toEqual({ maxAgeDays: 90, warnAgeDays: 75 });
-    expect(c.rotation).toMatchObject({ verifyCredentials: true, retainSupersededMs: 86_400_000, waitForPods: true, concurrency: 16 });
+    expect(c.rotation).toMatchObject({
+      verifyCredentials: true,
+      retainSupersededMs: 86_400_000,
+      waitForPods: true,
+      concurrency: 16,
+    });
     expect(c.schedule.text).toBe('0 3 * * *');
   });
 
   it('reports every problem at once, each with its dotted path', () => {
     const doc = base() as Record<string, unknown>;
     const t = (doc['targets'] as Record<string, unknown>[])[0]!;
-    Object.assign(t, { store: 'nope', colour: 'blue', namespaces: { selector: 'team in (a,', exclude: ['Bad_Glob'] } });
+    Object.assign(t, {
+      store: 'nope',
+      colour: 'blue',
+      namespaces: { selector: 'team in (a,', exclude: ['Bad_Glob'] },
+    });
     (doc['targets'] as unknown[]).push({ ...t, store: 'local', namespaces: { names: ['b'] } });
     doc['policy'] = { maxAgeDays: 30, warnAgeDays: 60 };
     doc['schedule'] = '61 * * * *';
@@ -73,21 +103,68 @@ describe('config validation', () => {
 
   it.each([
     [{ stores: {}, targets: [] }, 'targets: at least one target is needed'],
-    [{ ...base(), stores: { x: { type: 'etcd' } } }, 'stores.x.type: must be one of: file, vault, azure-key-vault'],
-    [{ ...base(), stores: { x: { type: 'vault', address: 'not a url' } } }, 'stores.x.address: address must be a URL such as https://vault.example.com:8200'],
-    [{ ...base(), stores: { x: { type: 'vault', address: 'https://v', auth: { method: 'ldap' } } } }, 'stores.x.auth.method: must be one of: token, approle, kubernetes'],
-    [{ ...base(), targets: [{ ...base().targets[0], credentials: {} }] }, 'targets[0].credentials: give one of: username + password, json, dockerconfigjson'],
-    [{ ...base(), targets: [{ ...base().targets[0], credentials: { json: { key: 'a' }, dockerconfigjson: { key: 'b' } } }] }, 'targets[0].credentials: give only one shape, not json and dockerconfigjson'],
-    [{ ...base(), targets: [{ ...base().targets[0], name: 'Not_A_Label' }] }, 'targets[0].name: name must be a DNS label (lower-case letters, digits and "-")'],
-    [{ ...base(), targets: [{ ...base().targets[0], namespaces: {} }] }, 'targets[0].namespaces: give `names`, a `selector`, or both'],
-    [{ ...base(), targets: [{ ...base().targets[0], registry: undefined }] }, 'targets[0].registry: required (the key under "auths", e.g. myregistry.azurecr.io)'],
-    [{ ...base(), targets: [{ ...base().targets[0], registry: 'has space.example' }] }, 'targets[0].registry: registry "has space.example" contains whitespace'],
-    [{ ...base(), targets: [{ ...base().targets[0], serviceAccounts: ['*', 'default'] }] }, 'targets[0].serviceAccounts: "*" means every ServiceAccount; do not combine it with names'],
-    [{ ...base(), targets: [{ ...base().targets[0], strategy: 'recreate' }] }, expect.stringMatching(/^targets\[0\]\.strategy: /)],
-    [{ ...base(), rotation: { retainSuperseded: 'a day' } }, 'rotation.retainSuperseded: "a day" is not a duration (e.g. 24h, 90m, 7d, 0)'],
+    [
+      { ...base(), stores: { x: { type: 'etcd' } } },
+      'stores.x.type: must be one of: file, vault, azure-key-vault',
+    ],
+    [
+      { ...base(), stores: { x: { type: 'vault', address: 'not a url' } } },
+      'stores.x.address: address must be a URL such as https://vault.example.com:8200',
+    ],
+    [
+      { ...base(), stores: { x: { type: 'vault', address: 'https://v', auth: { method: 'ldap' } } } },
+      'stores.x.auth.method: must be one of: token, approle, kubernetes',
+    ],
+    [
+      { ...base(), targets: [{ ...base().targets[0], credentials: {} }] },
+      'targets[0].credentials: give one of: username + password, json, dockerconfigjson',
+    ],
+    [
+      {
+        ...base(),
+        targets: [
+          { ...base().targets[0], credentials: { json: { key: 'a' }, dockerconfigjson: { key: 'b' } } },
+        ],
+      },
+      'targets[0].credentials: give only one shape, not json and dockerconfigjson',
+    ],
+    [
+      { ...base(), targets: [{ ...base().targets[0], name: 'Not_A_Label' }] },
+      'targets[0].name: name must be a DNS label (lower-case letters, digits and "-")',
+    ],
+    [
+      { ...base(), targets: [{ ...base().targets[0], namespaces: {} }] },
+      'targets[0].namespaces: give `names`, a `selector`, or both',
+    ],
+    [
+      { ...base(), targets: [{ ...base().targets[0], registry: undefined }] },
+      'targets[0].registry: required (the key under "auths", e.g. myregistry.azurecr.io)',
+    ],
+    [
+      { ...base(), targets: [{ ...base().targets[0], registry: 'has space.example' }] },
+      'targets[0].registry: registry "has space.example" contains whitespace',
+    ],
+    [
+      { ...base(), targets: [{ ...base().targets[0], serviceAccounts: ['*', 'default'] }] },
+      'targets[0].serviceAccounts: "*" means every ServiceAccount; do not combine it with names',
+    ],
+    [
+      { ...base(), targets: [{ ...base().targets[0], strategy: 'recreate' }] },
+      expect.stringMatching(/^targets\[0\]\.strategy: /),
+    ],
+    [
+      { ...base(), rotation: { retainSuperseded: 'a day' } },
+      'rotation.retainSuperseded: "a day" is not a duration (e.g. 24h, 90m, 7d, 0)',
+    ],
     [{ ...base(), rotation: { concurrency: 0 } }, expect.stringMatching(/^rotation\.concurrency: /)],
-    [{ ...base(), timeZone: 'Mars/Olympus' }, 'timeZone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Berlin, UTC)'],
-    [{ ...base(), metrics: { pushgateway: 'ftp://x' } }, 'metrics.pushgateway: "ftp://x" is not an http(s) URL'],
+    [
+      { ...base(), timeZone: 'Mars/Olympus' },
+      'timeZone: "Mars/Olympus" is not an IANA time zone (e.g. Europe/Berlin, UTC)',
+    ],
+    [
+      { ...base(), metrics: { pushgateway: 'ftp://x' } },
+      'metrics.pushgateway: "ftp://x" is not an http(s) URL',
+    ],
   ])('%# rejects with a path: %j', (doc, want) => {
     expect(problems(doc)).toContainEqual(want);
   });

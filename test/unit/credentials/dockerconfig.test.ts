@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { buildDockerConfigJson, checkCredential, parseDockerConfigJson } from '../../../src/credentials/dockerconfig.ts';
+import {
+  buildDockerConfigJson,
+  checkCredential,
+  parseDockerConfigJson,
+} from '../../../src/credentials/dockerconfig.ts';
 import { normaliseRegistryKey, registryApiHost } from '../../../src/credentials/registry-key.ts';
 
 const origin = { store: 's', key: 'k' };
@@ -7,7 +11,10 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('buildDockerConfigJson', () => {
   it('writes auths with username, password and auth = base64(user:pass), registries sorted, byte-stable', () => {
-    const creds = [checkCredential('z.example.com', 'u2', 'p:2', undefined, origin), checkCredential('a.example.com', 'u1', 'p1', 'ops@example.com', origin)];
+    const creds = [
+      checkCredential('z.example.com', 'u2', 'p:2', undefined, origin),
+      checkCredential('a.example.com', 'u1', 'p1', 'ops@example.com', origin),
+    ];
     const json = buildDockerConfigJson(creds).reveal();
     expect(json).toBe(
       JSON.stringify({
@@ -22,7 +29,9 @@ describe('buildDockerConfigJson', () => {
   it('round-trips through the parser (passwords may contain ":", unicode)', () => {
     const creds = [checkCredential('r.example.com', 'robot$x', 'pä:ss:wörd', undefined, origin)];
     const parsed = parseDockerConfigJson(buildDockerConfigJson(creds).reveal(), origin);
-    expect(parsed.map((c) => [c.registry, c.username, c.password.reveal()])).toEqual([['r.example.com', 'robot$x', 'pä:ss:wörd']]);
+    expect(parsed.map((c) => [c.registry, c.username, c.password.reveal()])).toEqual([
+      ['r.example.com', 'robot$x', 'pä:ss:wörd'],
+    ]);
   });
 });
 
@@ -36,14 +45,20 @@ describe('parseDockerConfigJson rejects what the kubelet would choke on (F5–F7
     ['{"auths":{"r.io":"x"}}', /auths\["r.io"\] is not an object/],
     ['{"auths":{"r.io":{"auth":"not base64!"}}}', /auth is not standard base64/],
     [`{"auths":{"r.io":{"auth":"${b64('nocolon')}"}}}`, /does not decode to "username:password"/],
-    [`{"auths":{"r.io":{"auth":"${b64('u:p')}","username":"other"}}}`, /auth and username\/password disagree/],
+    [
+      `{"auths":{"r.io":{"auth":"${b64('u:p')}","username":"other"}}}`,
+      /auth and username\/password disagree/,
+    ],
     ['{"auths":{"r.io":{"username":"u"}}}', /neither auth nor both username and password/],
     ['{"auths":{"r.io":{"username":"u:x","password":"p"}}}', /contains ":"/],
     ['{"auths":{"r.io":{"username":"u","password":""}}}', /empty password/],
     ['{"auths":{"r.io":{"username":"","password":"p"}}}', /empty username/],
     ['{"auths":{"r.io":{"username":5,"password":"p"}}}', /username is not a string/],
     ['{"auths":{"":{"username":"u","password":"p"}}}', /registry is empty/],
-    ['{"auths":{"https://R.io/":{"username":"u","password":"p"},"r.io":{"username":"u","password":"q"}}}', /normalise to registry "r.io" with different credentials/],
+    [
+      '{"auths":{"https://R.io/":{"username":"u","password":"p"},"r.io":{"username":"u","password":"q"}}}',
+      /normalise to registry "r.io" with different credentials/,
+    ],
   ])('%s', (text, want) => {
     expect(() => parseDockerConfigJson(text, origin)).toThrow(want);
   });
@@ -51,13 +66,18 @@ describe('parseDockerConfigJson rejects what the kubelet would choke on (F5–F7
     try {
       parseDockerConfigJson('{"auths":{"r.io":{"username":"u:x","password":"hunter2-secret"}}}', origin);
     } catch (e) {
-      expect(String((e as Error).message)).not.toContain('hunter2');
+      expect((e as Error).message).not.toContain('hunter2');
       expect((e as Error).message).toMatch(/store "s" key "k"/);
     }
   });
   it('accepts auth-only entries and normalises keys', () => {
-    const c = parseDockerConfigJson(`{"auths":{"https://index.docker.io/v1/":{"auth":"${b64('u:p:q')}"}}}`, origin);
-    expect(c.map((x) => [x.registry, x.username, x.password.reveal()])).toEqual([['https://index.docker.io/v1/', 'u', 'p:q']]);
+    const c = parseDockerConfigJson(
+      `{"auths":{"https://index.docker.io/v1/":{"auth":"${b64('u:p:q')}"}}}`,
+      origin,
+    );
+    expect(c.map((x) => [x.registry, x.username, x.password.reveal()])).toEqual([
+      ['https://index.docker.io/v1/', 'u', 'p:q'],
+    ]);
   });
 });
 
@@ -71,7 +91,9 @@ describe('registry keys', () => {
     ['harbor.example.com/team', 'harbor.example.com/team'],
     ['*.example.com', '*.example.com'],
   ])('%s -> %s', (raw, key) => expect(normaliseRegistryKey(raw)).toEqual({ key }));
-  it.each(['', 'a b', 'bad_host!', 'http://'])('rejects %j', (raw) => expect(normaliseRegistryKey(raw)).toHaveProperty('error'));
+  it.each(['', 'a b', 'bad_host!', 'http://'])('rejects %j', (raw) =>
+    expect(normaliseRegistryKey(raw)).toHaveProperty('error'),
+  );
   it('Docker Hub is verified on registry-1.docker.io', () => {
     expect(registryApiHost('https://index.docker.io/v1/')).toBe('registry-1.docker.io');
     expect(registryApiHost('harbor.example.com/team')).toBe('harbor.example.com');

@@ -8,6 +8,7 @@ describe('Sensitive', () => {
   const s = new Sensitive('correct horse battery staple');
   it('prints as [redacted] every way a value gets printed', () => {
     expect(String(s)).toBe('[redacted]');
+    // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- the point of the test
     expect(`${s}`).toBe('[redacted]');
     expect(JSON.stringify({ s })).toBe('{"s":"[redacted]"}');
     expect(inspect({ s })).toBe('{ s: [redacted] }');
@@ -28,9 +29,17 @@ describe('Sensitive', () => {
   it('the logger redacts by path and scrubs every line', () => {
     const lines: string[] = [];
     const dest = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) });
-    const log = createLogger({ format: 'json', level: 'debug', destination: dest as never });
+    const log = createLogger({ format: 'json', level: 'debug', destination: dest });
     const secret = new Sensitive('s3cr3t-value-xyz');
-    log.info({ password: 'plain-field', nested: { token: 'tok' }, cred: secret, msgField: `leak ${secret.reveal()}` }, 'constant message');
+    log.info(
+      {
+        password: 'plain-field',
+        nested: { token: 'tok' },
+        cred: secret,
+        msgField: `leak ${secret.reveal()}`,
+      },
+      'constant message',
+    );
     const out = lines.join('');
     expect(out).not.toContain('plain-field');
     expect(out).not.toContain('s3cr3t-value-xyz');

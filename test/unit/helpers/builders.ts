@@ -1,5 +1,12 @@
 import { Sensitive } from '../../../src/credentials/sensitive.ts';
-import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROTATED_AT_ANNOTATION, TARGET_LABEL } from '../../../src/kube/labels.ts';
+import {
+  DOCKERCONFIGJSON_KEY,
+  DOCKERCONFIGJSON_TYPE,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  ROTATED_AT_ANNOTATION,
+  TARGET_LABEL,
+} from '../../../src/kube/labels.ts';
 import type { PodObject, SecretObject, ServiceAccountObject } from '../../../src/kube/types.ts';
 import type { DesiredSecret, NamespaceState, RetentionPolicy } from '../../../src/rotation/types.ts';
 
@@ -30,7 +37,10 @@ export const retention = (over: Partial<RetentionPolicy> = {}): RetentionPolicy 
 });
 
 let uid = 0;
-export function secret(name: string, opts: { target?: string | null; data?: string; rotatedAt?: Date; type?: string; immutable?: boolean } = {}): SecretObject {
+export function secret(
+  name: string,
+  opts: { target?: string | null; data?: string; rotatedAt?: Date; type?: string; immutable?: boolean } = {},
+): SecretObject {
   const labels: Record<string, string> = {};
   if (opts.target !== null) {
     labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE;
@@ -50,11 +60,29 @@ export function secret(name: string, opts: { target?: string | null; data?: stri
   };
 }
 
-export const sa = (name: string, pulls: string[]): ServiceAccountObject => ({ namespace: NS, name, uid: `sa-${name}`, resourceVersion: `rv-sa-${name}`, imagePullSecrets: pulls });
+export const sa = (name: string, pulls: string[]): ServiceAccountObject => ({
+  namespace: NS,
+  name,
+  uid: `sa-${name}`,
+  resourceVersion: `rv-sa-${name}`,
+  imagePullSecrets: pulls,
+});
 
-export const pod = (name: string, pulls: string[], phase = 'Running'): PodObject => ({ namespace: NS, name, phase, serviceAccountName: 'default', imagePullSecrets: pulls, images: [], createdAt: undefined });
+export const pod = (name: string, pulls: string[], phase = 'Running'): PodObject => ({
+  namespace: NS,
+  name,
+  phase,
+  serviceAccountName: 'default',
+  imagePullSecrets: pulls,
+  images: [],
+  createdAt: undefined,
+});
 
-export function state(secrets: SecretObject[], sas: ServiceAccountObject[], pods?: PodObject[]): NamespaceState {
+export function state(
+  secrets: SecretObject[],
+  sas: ServiceAccountObject[],
+  pods?: PodObject[],
+): NamespaceState {
   return {
     namespace: NS,
     secrets: new Map(secrets.map((s) => [s.name, s])),

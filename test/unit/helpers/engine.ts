@@ -19,7 +19,12 @@ export class FakeStore implements SecretStore {
   async get(key: string): Promise<StoreValue> {
     const v = this.values.get(key);
     if (!v) throw new Error(`no key ${key}`);
-    return { value: new Sensitive(v.value), revision: `${key}@${v.version}`, version: `${key}@${v.version}`, updatedAt: v.updatedAt };
+    return {
+      value: new Sensitive(v.value),
+      revision: `${key}@${v.version}`,
+      version: `${key}@${v.version}`,
+      updatedAt: v.updatedAt,
+    };
   }
   async check(): Promise<string> {
     return 'ok';
@@ -27,7 +32,10 @@ export class FakeStore implements SecretStore {
   async close(): Promise<void> {}
 }
 
-export function engineConfig(over: Record<string, unknown> = {}, target: Record<string, unknown> = {}): Config {
+export function engineConfig(
+  over: Record<string, unknown> = {},
+  target: Record<string, unknown> = {},
+): Config {
   return validateConfig(
     {
       stores: { fake: { type: 'file', path: '/nonexistent' } },
@@ -50,7 +58,21 @@ export function engineConfig(over: Record<string, unknown> = {}, target: Record<
   );
 }
 
-export function run(cluster: FakeCluster, store: FakeStore, config: Config, now = () => new Date(), dryRun = false): Promise<RunSummary> {
-  const accepted = async (c: { registry: string }): Promise<VerifyResult> => ({ registry: c.registry, outcome: 'accepted', flow: 'basic', detail: 'ok' });
-  return runRotation({ config, gateway: cluster, logger: silentLogger(), openStore: () => store, verify: accepted, now }, { dryRun });
+export function run(
+  cluster: FakeCluster,
+  store: FakeStore,
+  config: Config,
+  now = () => new Date(),
+  dryRun = false,
+): Promise<RunSummary> {
+  const accepted = async (c: { registry: string }): Promise<VerifyResult> => ({
+    registry: c.registry,
+    outcome: 'accepted',
+    flow: 'basic',
+    detail: 'ok',
+  });
+  return runRotation(
+    { config, gateway: cluster, logger: silentLogger(), openStore: () => store, verify: accepted, now },
+    { dryRun },
+  );
 }

@@ -6,7 +6,14 @@
 import { RotatorError } from '../../../src/errors.ts';
 import type { KubeGateway, NamespaceScope } from '../../../src/kube/gateway.ts';
 import { isManaged } from '../../../src/kube/labels.ts';
-import type { NamespaceObject, NewSecret, PodObject, SecretObject, SecretUpdate, ServiceAccountObject } from '../../../src/kube/types.ts';
+import type {
+  NamespaceObject,
+  NewSecret,
+  PodObject,
+  SecretObject,
+  SecretUpdate,
+  ServiceAccountObject,
+} from '../../../src/kube/types.ts';
 
 export class Crash extends Error {
   constructor() {
@@ -38,20 +45,41 @@ export class FakeCluster implements KubeGateway {
   addNamespace(name: string, labels: Record<string, string> = {}, terminating = false): void {
     this.namespaces.set(name, { name, labels, terminating });
   }
-  addSecret(s: Omit<SecretObject, 'uid' | 'resourceVersion' | 'createdAt'> & { createdAt?: Date }): SecretObject {
-    const full: SecretObject = { ...s, uid: `uid-${++this.#uid}`, resourceVersion: this.nextRv(), createdAt: s.createdAt ?? new Date(0) };
+  addSecret(
+    s: Omit<SecretObject, 'uid' | 'resourceVersion' | 'createdAt'> & { createdAt?: Date },
+  ): SecretObject {
+    const full: SecretObject = {
+      ...s,
+      uid: `uid-${++this.#uid}`,
+      resourceVersion: this.nextRv(),
+      createdAt: s.createdAt ?? new Date(0),
+    };
     this.secrets.set(FakeCluster.key(s.namespace, s.name), full);
     return full;
   }
   addSa(namespace: string, name: string, imagePullSecrets: string[] = []): ServiceAccountObject {
-    const sa = { namespace, name, uid: `uid-${++this.#uid}`, resourceVersion: this.nextRv(), imagePullSecrets };
+    const sa = {
+      namespace,
+      name,
+      uid: `uid-${++this.#uid}`,
+      resourceVersion: this.nextRv(),
+      imagePullSecrets,
+    };
     this.sas.set(FakeCluster.key(namespace, name), sa);
     return sa;
   }
   /** A pod created under a ServiceAccount gets its pull secrets copied at creation (F2). */
   addPodUnder(namespace: string, name: string, saName: string, phase = 'Running'): PodObject {
     const sa = this.sas.get(FakeCluster.key(namespace, saName));
-    const pod = { namespace, name, phase, serviceAccountName: saName, imagePullSecrets: [...(sa?.imagePullSecrets ?? [])], images: ['registry.example/app:1'], createdAt: new Date(0) };
+    const pod = {
+      namespace,
+      name,
+      phase,
+      serviceAccountName: saName,
+      imagePullSecrets: [...(sa?.imagePullSecrets ?? [])],
+      images: ['registry.example/app:1'],
+      createdAt: new Date(0),
+    };
     this.pods.set(FakeCluster.key(namespace, name), pod);
     return pod;
   }
@@ -63,7 +91,8 @@ export class FakeCluster implements KubeGateway {
     this.writes = n;
     const r = fn();
     this.afterWrite?.(this);
-    if (this.loseResponseOf === n) throw new RotatorError('KUBE_TIMEOUT', 'response lost', { retryable: true });
+    if (this.loseResponseOf === n)
+      throw new RotatorError('KUBE_TIMEOUT', 'response lost', { retryable: true });
     return r;
   }
   #inScope = (scope: NamespaceScope, ns: string) => scope === 'all' || scope.includes(ns);
@@ -74,7 +103,9 @@ export class FakeCluster implements KubeGateway {
   }
   async listManagedSecrets(scope: NamespaceScope) {
     this.reads++;
-    return [...this.secrets.values()].filter((s) => isManaged(s.labels) && this.#inScope(scope, s.namespace)).map(clone);
+    return [...this.secrets.values()]
+      .filter((s) => isManaged(s.labels) && this.#inScope(scope, s.namespace))
+      .map(clone);
   }
   async listServiceAccounts(scope: NamespaceScope) {
     this.reads++;
@@ -98,8 +129,16 @@ export class FakeCluster implements KubeGateway {
     return this.#write(() => {
       const k = FakeCluster.key(s.namespace, s.name);
       if (this.secrets.has(k)) throw new RotatorError('KUBE_ALREADY_EXISTS', `secret ${k} already exists`);
-      if (this.namespaces.get(s.namespace)?.terminating) throw new RotatorError('KUBE_FORBIDDEN', `namespace ${s.namespace} is terminating`);
-      const full: SecretObject = { ...s, type: 'kubernetes.io/dockerconfigjson', uid: `uid-${++this.#uid}`, resourceVersion: this.nextRv(), immutable: false, createdAt: new Date() };
+      if (this.namespaces.get(s.namespace)?.terminating)
+        throw new RotatorError('KUBE_FORBIDDEN', `namespace ${s.namespace} is terminating`);
+      const full: SecretObject = {
+        ...s,
+        type: 'kubernetes.io/dockerconfigjson',
+        uid: `uid-${++this.#uid}`,
+        resourceVersion: this.nextRv(),
+        immutable: false,
+        createdAt: new Date(),
+      };
       this.secrets.set(k, full);
       return clone(full);
     });
@@ -110,7 +149,12 @@ export class FakeCluster implements KubeGateway {
       const cur = this.secrets.get(k);
       if (!cur) throw new RotatorError('KUBE_NOT_FOUND', `secret ${k} not found`);
       if (cur.resourceVersion !== rv) throw new RotatorError('KUBE_CONFLICT', `secret ${k} changed`);
-      const next = { ...cur, data: { ...u.data }, annotations: { ...cur.annotations, ...u.annotations }, resourceVersion: this.nextRv() };
+      const next = {
+        ...cur,
+        data: { ...u.data },
+        annotations: { ...cur.annotations, ...u.annotations },
+        resourceVersion: this.nextRv(),
+      };
       this.secrets.set(k, next);
       return clone(next);
     });
@@ -120,7 +164,8 @@ export class FakeCluster implements KubeGateway {
       const k = FakeCluster.key(ns, name);
       const cur = this.secrets.get(k);
       if (!cur) throw new RotatorError('KUBE_NOT_FOUND', `secret ${k} not found`);
-      if (cur.uid !== uid || cur.resourceVersion !== rv) throw new RotatorError('KUBE_CONFLICT', `secret ${k} precondition failed`);
+      if (cur.uid !== uid || cur.resourceVersion !== rv)
+        throw new RotatorError('KUBE_CONFLICT', `secret ${k} precondition failed`);
       this.secrets.delete(k);
     });
   }

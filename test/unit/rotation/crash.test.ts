@@ -19,7 +19,15 @@ function seed(): { cluster: FakeCluster; store: FakeStore } {
     cluster.addNamespace(ns);
     cluster.addSa(ns, 'default', ['foreign-a']);
     cluster.addSa(ns, 'builder', ['foreign-a']);
-    cluster.addSecret({ namespace: ns, name: 'regcred', type: 'kubernetes.io/dockerconfigjson', labels: {}, annotations: {}, data: { '.dockerconfigjson': 'e30=' }, immutable: false });
+    cluster.addSecret({
+      namespace: ns,
+      name: 'regcred',
+      type: 'kubernetes.io/dockerconfigjson',
+      labels: {},
+      annotations: {},
+      data: { '.dockerconfigjson': 'e30=' },
+      immutable: false,
+    });
   }
   return { cluster, store };
 }
@@ -31,17 +39,32 @@ function seed(): { cluster: FakeCluster; store: FakeStore } {
 function snapshot(c: FakeCluster) {
   const label = new Map<string, string>();
   for (const s of c.secrets.values()) {
-    if (isManaged(s.labels)) label.set(`${s.namespace}/${s.name}`, `managed@${s.annotations['regcred-rotator.io/source-revision'] ?? '?'}`);
+    if (isManaged(s.labels))
+      label.set(
+        `${s.namespace}/${s.name}`,
+        `managed@${s.annotations['regcred-rotator.io/source-revision'] ?? '?'}`,
+      );
   }
   const show = (ns: string, n: string) => label.get(`${ns}/${n}`) ?? n;
   return {
-    secrets: [...c.secrets.values()].map((s) => `${s.namespace}/${show(s.namespace, s.name)} ${s.data['.dockerconfigjson'] ?? ''}`).sort(),
-    sas: [...c.sas.values()].map((s) => `${s.namespace}/${s.name}: ${s.imagePullSecrets.map((n) => show(s.namespace, n)).join(',')}`).sort(),
+    secrets: [...c.secrets.values()]
+      .map((s) => `${s.namespace}/${show(s.namespace, s.name)} ${s.data['.dockerconfigjson'] ?? ''}`)
+      .sort(),
+    sas: [...c.sas.values()]
+      .map(
+        (s) => `${s.namespace}/${s.name}: ${s.imagePullSecrets.map((n) => show(s.namespace, n)).join(',')}`,
+      )
+      .sort(),
   };
 }
 
 /** Checks I1 and I2 against the cluster as it is now. */
-function invariants(c: FakeCluster, everManaged: Set<string>, initialForeign: Map<string, string>, violations: string[]): void {
+function invariants(
+  c: FakeCluster,
+  everManaged: Set<string>,
+  initialForeign: Map<string, string>,
+  violations: string[],
+): void {
   const fail = (m: string) => violations.push(m);
   for (const s of c.secrets.values()) if (isManaged(s.labels)) everManaged.add(`${s.namespace}/${s.name}`);
   const exists = (ns: string, n: string) => c.secrets.has(FakeCluster.key(ns, n));
@@ -49,18 +72,24 @@ function invariants(c: FakeCluster, everManaged: Set<string>, initialForeign: Ma
   for (const h of holders) {
     const managedRefs = h.imagePullSecrets.filter((n) => everManaged.has(`${h.namespace}/${n}`));
     if (managedRefs.length > 0 && !managedRefs.some((n) => exists(h.namespace, n))) {
-      fail(`I1 violated: ${h.namespace}/${h.name} references only missing managed secrets ${managedRefs.join(',')}`);
+      fail(
+        `I1 violated: ${h.namespace}/${h.name} references only missing managed secrets ${managedRefs.join(',')}`,
+      );
     }
     const foreign = h.imagePullSecrets.filter((n) => !everManaged.has(`${h.namespace}/${n}`)).join(',');
     const key = `${h.namespace}/${h.name}`;
-    if (initialForeign.has(key) && initialForeign.get(key) !== foreign) fail(`I2 violated: ${key} foreign entries ${initialForeign.get(key)} -> ${foreign}`);
+    if (initialForeign.has(key) && initialForeign.get(key) !== foreign)
+      fail(`I2 violated: ${key} foreign entries ${initialForeign.get(key)} -> ${foreign}`);
   }
   for (const s of c.secrets.values()) {
-    if (!isManaged(s.labels) && s.data['.dockerconfigjson'] !== 'e30=') fail(`I2 violated: foreign secret ${s.namespace}/${s.name} changed`);
+    if (!isManaged(s.labels) && s.data['.dockerconfigjson'] !== 'e30=')
+      fail(`I2 violated: foreign secret ${s.namespace}/${s.name} changed`);
   }
   for (const s of c.sas.values()) {
-    if (s.name === 'builder' && s.imagePullSecrets.join(',') !== 'foreign-a') fail('I2 violated: builder (not selected) was changed');
-    if (s.name === 'legacy' && (s.imagePullSecrets.length !== 2 || s.imagePullSecrets[0] !== 'foreign-c')) fail('I2 violated: legacy (not selected) was changed');
+    if (s.name === 'builder' && s.imagePullSecrets.join(',') !== 'foreign-a')
+      fail('I2 violated: builder (not selected) was changed');
+    if (s.name === 'legacy' && (s.imagePullSecrets.length !== 2 || s.imagePullSecrets[0] !== 'foreign-c'))
+      fail('I2 violated: legacy (not selected) was changed');
   }
 }
 
@@ -80,7 +109,12 @@ async function scenario(crashAt: { crashBefore?: number; loseResponseOf?: number
   cluster.addPodUnder('ns-1', 'web-1', 'default');
   store.set('pass', 'second-password');
   const everManaged = new Set<string>();
-  const initialForeign = new Map([...cluster.sas.values(), ...cluster.pods.values()].map((h) => [`${h.namespace}/${h.name}`, h.imagePullSecrets.filter((n) => !n.startsWith('regcred-')).join(',')]));
+  const initialForeign = new Map(
+    [...cluster.sas.values(), ...cluster.pods.values()].map((h) => [
+      `${h.namespace}/${h.name}`,
+      h.imagePullSecrets.filter((n) => !n.startsWith('regcred-')).join(','),
+    ]),
+  );
   const violations: string[] = [];
   cluster.afterWrite = (c) => invariants(c, everManaged, initialForeign, violations);
   invariants(cluster, everManaged, initialForeign, violations);

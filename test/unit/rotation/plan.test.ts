@@ -4,10 +4,23 @@ import type { Action } from '../../../src/rotation/types.ts';
 import { b64, desired, HOUR, NOW, pod, retention, sa, secret, state } from '../helpers/builders.ts';
 
 const NEW_DATA = desired().dataB64.reveal();
-const kinds = (as: Action[]) => as.map((a) => (a.kind === 'repoint' ? `repoint ${a.serviceAccount} -> ${a.to.join(',')}` : `${a.kind}${'name' in a ? ` ${a.name}` : ''}`));
+const kinds = (as: Action[]) =>
+  as.map((a) =>
+    a.kind === 'repoint'
+      ? `repoint ${a.serviceAccount} -> ${a.to.join(',')}`
+      : `${a.kind}${'name' in a ? ` ${a.name}` : ''}`,
+  );
 
 describe('plan (swap strategy)', () => {
-  const cases: { name: string; d?: Parameters<typeof desired>[0]; r?: Parameters<typeof retention>[0]; st: ReturnType<typeof state>; want: string[]; kept?: string[]; notes?: RegExp }[] = [
+  const cases: {
+    name: string;
+    d?: Parameters<typeof desired>[0];
+    r?: Parameters<typeof retention>[0];
+    st: ReturnType<typeof state>;
+    want: string[];
+    kept?: string[];
+    notes?: RegExp;
+  }[] = [
     {
       name: 'first provisioning: create, then append to the SA',
       st: state([], [sa('default', [])]),
@@ -20,35 +33,59 @@ describe('plan (swap strategy)', () => {
     },
     {
       name: 'no-op: secret current, SA points at it',
-      st: state([secret('regcred-new', { data: NEW_DATA, rotatedAt: NOW })], [sa('default', ['foreign', 'regcred-new'])]),
+      st: state(
+        [secret('regcred-new', { data: NEW_DATA, rotatedAt: NOW })],
+        [sa('default', ['foreign', 'regcred-new'])],
+      ),
       want: [],
     },
     {
       name: 'rotation: create new; the old name is replaced in place, foreign entries around it untouched',
-      st: state([secret('regcred-old', { rotatedAt: new Date(NOW.getTime() - 48 * HOUR) })], [sa('default', ['foreign-a', 'regcred-old', 'foreign-b'])]),
+      st: state(
+        [secret('regcred-old', { rotatedAt: new Date(NOW.getTime() - 48 * HOUR) })],
+        [sa('default', ['foreign-a', 'regcred-old', 'foreign-b'])],
+      ),
       want: ['create regcred-new', 'repoint default -> foreign-a,regcred-new,foreign-b'],
     },
     {
       name: 'superseded secret referenced by an SA is kept (and refreshed)',
-      st: state([secret('regcred-new', { data: NEW_DATA, rotatedAt: NOW }), secret('regcred-old')], [sa('default', ['regcred-new']), sa('other', ['regcred-old'])]),
+      st: state(
+        [secret('regcred-new', { data: NEW_DATA, rotatedAt: NOW }), secret('regcred-old')],
+        [sa('default', ['regcred-new']), sa('other', ['regcred-old'])],
+      ),
       want: ['update-data regcred-old'],
       kept: ['regcred-old: referenced by serviceaccount other'],
     },
     {
       name: 'superseded secret within retention is kept (and refreshed)',
-      st: state([secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - HOUR) }), secret('regcred-old')], [sa('default', ['regcred-new'])]),
+      st: state(
+        [
+          secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - HOUR) }),
+          secret('regcred-old'),
+        ],
+        [sa('default', ['regcred-new'])],
+      ),
       want: ['update-data regcred-old'],
       kept: ['regcred-old: retained until 2026-11-30T11:00:00.000Z'],
     },
     {
       name: 'past retention, pods not read yet: ask for pods (no refresh yet)',
-      st: state([secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }), secret('regcred-old')], [sa('default', ['regcred-new'])]),
+      st: state(
+        [
+          secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }),
+          secret('regcred-old'),
+        ],
+        [sa('default', ['regcred-new'])],
+      ),
       want: ['load-pods'],
     },
     {
       name: 'past retention, a live pod still references it: kept',
       st: state(
-        [secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }), secret('regcred-old', { data: NEW_DATA })],
+        [
+          secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }),
+          secret('regcred-old', { data: NEW_DATA }),
+        ],
         [sa('default', ['regcred-new'])],
         [pod('web-1', ['regcred-old'])],
       ),
@@ -58,7 +95,10 @@ describe('plan (swap strategy)', () => {
     {
       name: 'past retention, only finished pods reference it: deleted',
       st: state(
-        [secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }), secret('regcred-old')],
+        [
+          secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }),
+          secret('regcred-old'),
+        ],
         [sa('default', ['regcred-new'])],
         [pod('job-1', ['regcred-old'], 'Succeeded'), pod('web-2', ['regcred-new'])],
       ),
@@ -67,13 +107,22 @@ describe('plan (swap strategy)', () => {
     {
       name: 'waitForPods: false deletes past retention without reading pods',
       r: { waitForPods: false },
-      st: state([secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }), secret('regcred-old')], [sa('default', ['regcred-new'])]),
+      st: state(
+        [
+          secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }),
+          secret('regcred-old'),
+        ],
+        [sa('default', ['regcred-new'])],
+      ),
       want: ['delete regcred-old'],
     },
     {
       name: 'refreshSuperseded: false leaves old data alone',
       r: { refreshSuperseded: false },
-      st: state([secret('regcred-new', { data: NEW_DATA, rotatedAt: NOW }), secret('regcred-old')], [sa('default', ['regcred-new'])]),
+      st: state(
+        [secret('regcred-new', { data: NEW_DATA, rotatedAt: NOW }), secret('regcred-old')],
+        [sa('default', ['regcred-new'])],
+      ),
       want: [],
       kept: ['regcred-old: retained until 2026-11-30T12:00:00.000Z'],
     },
@@ -84,12 +133,22 @@ describe('plan (swap strategy)', () => {
     },
     {
       name: 'drifted data of the current secret is repaired before anything else',
-      st: state([secret('regcred-new', { data: b64('tampered'), rotatedAt: NOW })], [sa('default', ['regcred-new'])]),
+      st: state(
+        [secret('regcred-new', { data: b64('tampered'), rotatedAt: NOW })],
+        [sa('default', ['regcred-new'])],
+      ),
       want: ['update-data regcred-new'],
     },
     {
       name: 'other targets’ secrets and unmanaged secrets are not ours: never repointed or deleted',
-      st: state([secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(0) }), secret('other-target-x', { target: 'ghcr' })], [sa('default', ['other-target-x', 'regcred-new', 'regcred'])], []),
+      st: state(
+        [
+          secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(0) }),
+          secret('other-target-x', { target: 'ghcr' }),
+        ],
+        [sa('default', ['other-target-x', 'regcred-new', 'regcred'])],
+        [],
+      ),
       want: [],
     },
     {
@@ -107,7 +166,10 @@ describe('plan (swap strategy)', () => {
     },
     {
       name: 'duplicate references to our secrets collapse to one',
-      st: state([secret('regcred-new', { data: NEW_DATA, rotatedAt: NOW }), secret('regcred-old')], [sa('default', ['regcred-old', 'f', 'regcred-new', 'regcred-old'])]),
+      st: state(
+        [secret('regcred-new', { data: NEW_DATA, rotatedAt: NOW }), secret('regcred-old')],
+        [sa('default', ['regcred-old', 'f', 'regcred-new', 'regcred-old'])],
+      ),
       want: ['repoint default -> regcred-new,f', 'update-data regcred-old'],
       kept: ['regcred-old: referenced by serviceaccount default'],
     },
@@ -126,30 +188,63 @@ describe('plan (swap strategy)', () => {
 describe('plan (in-place strategy)', () => {
   const d = desired({ strategy: 'in-place', name: 'regcred' });
   it('creates the stable name and appends it', () => {
-    expect(kinds(plan(d, retention(), state([], [sa('default', ['f'])]), NOW).actions)).toEqual(['create regcred', 'repoint default -> f,regcred']);
+    expect(kinds(plan(d, retention(), state([], [sa('default', ['f'])]), NOW).actions)).toEqual([
+      'create regcred',
+      'repoint default -> f,regcred',
+    ]);
   });
   it('updates data in place when the source changed, without touching the SA', () => {
-    const p = plan(d, retention(), state([secret('regcred', { rotatedAt: NOW })], [sa('default', ['regcred'])]), NOW);
-    expect(p.actions).toEqual([{ kind: 'update-data', name: 'regcred', resourceVersion: 'rv-regcred', why: 'in-place' }]);
+    const p = plan(
+      d,
+      retention(),
+      state([secret('regcred', { rotatedAt: NOW })], [sa('default', ['regcred'])]),
+      NOW,
+    );
+    expect(p.actions).toEqual([
+      { kind: 'update-data', name: 'regcred', resourceVersion: 'rv-regcred', why: 'in-place' },
+    ]);
   });
   it('takes over from swap-era secrets: repoints to the stable name', () => {
-    const p = plan(d, retention(), state([secret('regcred', { data: d.dataB64.reveal(), rotatedAt: NOW }), secret('regcred-1a2b')], [sa('default', ['regcred-1a2b'])]), NOW);
+    const p = plan(
+      d,
+      retention(),
+      state(
+        [secret('regcred', { data: d.dataB64.reveal(), rotatedAt: NOW }), secret('regcred-1a2b')],
+        [sa('default', ['regcred-1a2b'])],
+      ),
+      NOW,
+    );
     expect(kinds(p.actions)).toEqual(['repoint default -> regcred', 'update-data regcred-1a2b']);
   });
 });
 
 describe('plan refuses what it does not own', () => {
   it('a secret of our name that belongs to another target blocks', () => {
-    const p = plan(desired(), retention(), state([secret('regcred-new', { target: 'ghcr' })], [sa('default', [])]), NOW);
+    const p = plan(
+      desired(),
+      retention(),
+      state([secret('regcred-new', { target: 'ghcr' })], [sa('default', [])]),
+      NOW,
+    );
     expect(p.blocked).toMatch(/belongs to target "ghcr"/);
     expect(p.actions).toEqual([]);
   });
   it('a secret of the wrong type blocks (type is immutable)', () => {
-    const p = plan(desired(), retention(), state([secret('regcred-new', { type: 'Opaque' })], [sa('default', [])]), NOW);
+    const p = plan(
+      desired(),
+      retention(),
+      state([secret('regcred-new', { type: 'Opaque' })], [sa('default', [])]),
+      NOW,
+    );
     expect(p.blocked).toMatch(/type Opaque/);
   });
   it('an immutable secret with other data blocks', () => {
-    const p = plan(desired(), retention(), state([secret('regcred-new', { immutable: true })], [sa('default', [])]), NOW);
+    const p = plan(
+      desired(),
+      retention(),
+      state([secret('regcred-new', { immutable: true })], [sa('default', [])]),
+      NOW,
+    );
     expect(p.blocked).toMatch(/immutable/);
   });
 });

@@ -6,11 +6,23 @@ describe('repoint', () => {
   it.each([
     [[], ['new']],
     [['a'], ['a', 'new']],
-    [['a', 'old-1', 'b'], ['a', 'new', 'b']],
-    [['old-2', 'a', 'old-1'], ['new', 'a']],
+    [
+      ['a', 'old-1', 'b'],
+      ['a', 'new', 'b'],
+    ],
+    [
+      ['old-2', 'a', 'old-1'],
+      ['new', 'a'],
+    ],
     [['new', 'old-1'], ['new']],
-    [['a', 'new', 'b', 'new'], ['a', 'new', 'b']],
-    [['regcred', 'a'], ['regcred', 'a', 'new']],
+    [
+      ['a', 'new', 'b', 'new'],
+      ['a', 'new', 'b'],
+    ],
+    [
+      ['regcred', 'a'],
+      ['regcred', 'a', 'new'],
+    ],
   ])('%j -> %j', (cur, want) => {
     expect(repoint(cur, ours, 'new')).toEqual(want);
   });

@@ -4,7 +4,10 @@ import { selectNamespaces } from '../../../src/rotation/targets.ts';
 
 const target = (namespaces: Record<string, unknown>) =>
   validateConfig(
-    { stores: { s: { type: 'file', path: '.' } }, targets: [{ name: 't', store: 's', registry: 'r.io', credentials: { json: { key: 'k' } }, namespaces }] },
+    {
+      stores: { s: { type: 'file', path: '.' } },
+      targets: [{ name: 't', store: 's', registry: 'r.io', credentials: { json: { key: 'k' } }, namespaces }],
+    },
     'c.yaml',
   ).targets[0]!;
 
@@ -18,7 +21,10 @@ const all = [
 
 describe('selectNamespaces', () => {
   it('names and selector are a union; exclude applies last; terminating are skipped with a note', () => {
-    const s = selectNamespaces(target({ names: ['api', 'ghost'], selector: 'team=web', exclude: ['kube-*', '*-dev'] }), all);
+    const s = selectNamespaces(
+      target({ names: ['api', 'ghost'], selector: 'team=web', exclude: ['kube-*', '*-dev'] }),
+      all,
+    );
     expect(s.namespaces).toEqual(['api', 'web-prod']);
     expect(s.skipped).toEqual([
       { namespace: 'ghost', reason: 'namespace not found' },
@@ -26,6 +32,8 @@ describe('selectNamespaces', () => {
     ]);
   });
   it('-n limits the run', () => {
-    expect(selectNamespaces(target({ selector: 'team=web' }), all, new Set(['web-dev'])).namespaces).toEqual(['web-dev']);
+    expect(selectNamespaces(target({ selector: 'team=web' }), all, new Set(['web-dev'])).namespaces).toEqual([
+      'web-dev',
+    ]);
   });
 });

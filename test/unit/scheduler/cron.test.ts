@@ -23,7 +23,12 @@ describe('schedules mean what they mean in a CronJob', () => {
     const p = parseSchedule('0 0 13 * 5');
     if ('error' in p) throw new Error(p.error);
     expect(p.expressions).toEqual(['0 0 13 * *', '0 0 * * 5']);
-    expect(fires(p.expressions, new Date('2026-11-01T00:00:00Z'), 30)).toEqual(['2026-11-06T00:00', '2026-11-13T00:00', '2026-11-20T00:00', '2026-11-27T00:00']);
+    expect(fires(p.expressions, new Date('2026-11-01T00:00:00Z'), 30)).toEqual([
+      '2026-11-06T00:00',
+      '2026-11-13T00:00',
+      '2026-11-20T00:00',
+      '2026-11-27T00:00',
+    ]);
   });
   it('a restricted field with a * in the other keeps AND semantics (nothing to split)', () => {
     const p = parseSchedule('30 2 * * 1-5');
@@ -40,7 +45,10 @@ describe('schedules mean what they mean in a CronJob', () => {
     ['@hourly', ['0 * * * *']],
     ['*/10 * * * * *', ['*/10 * * * * *']],
   ])('%s', (s, want) => expect(parseSchedule(s)).toMatchObject({ expressions: want }));
-  it.each([['61 * * * *'], ['* * *'], ['@fortnightly'], ['TZ=UTC 0 3 * * *']])('rejects %j with a reason', (s) => {
-    expect(parseSchedule(s)).toHaveProperty('error');
-  });
+  it.each([['61 * * * *'], ['* * *'], ['@fortnightly'], ['TZ=UTC 0 3 * * *']])(
+    'rejects %j with a reason',
+    (s) => {
+      expect(parseSchedule(s)).toHaveProperty('error');
+    },
+  );
 });
