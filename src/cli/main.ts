@@ -85,7 +85,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
           ).code,
         );
       } else {
-        run(await runScheduler(g));
+        run(await runScheduler(g, o.waitForLock === true));
       }
     });
 

@@ -44,3 +44,65 @@ export interface KubeGateway {
     names: readonly string[],
   ): Promise<ServiceAccountObject>;
 }
+
+/** A coordination.k8s.io/v1 Lease, reduced to what the run lock uses. */
+export interface LeaseRecord {
+  resourceVersion: string;
+  holderIdentity: string;
+  leaseDurationSeconds: number;
+  renewTime: Date | undefined;
+  acquireTime: Date | undefined;
+  leaseTransitions: number;
+  uid: string;
+}
+
+export type LeaseSpec = Omit<LeaseRecord, 'resourceVersion' | 'uid'>;
+
+export interface LeaseGateway {
+  getLease(namespace: string, name: string): Promise<LeaseRecord | undefined>;
+  /** KUBE_ALREADY_EXISTS when someone created it first. */
+  createLease(namespace: string, name: string, spec: LeaseSpec): Promise<LeaseRecord>;
+  /** KUBE_CONFLICT when the Lease changed since `resourceVersion`. */
+  updateLease(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    spec: LeaseSpec,
+  ): Promise<LeaseRecord>;
+}
+
+export interface EventInput {
+  namespace: string;
+  involved: {
+    kind: string;
+    name: string;
+    namespace?: string | undefined;
+    uid?: string | undefined;
+    apiVersion: string;
+  };
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface EventRecord {
+  namespace: string;
+  involvedKind: string;
+  involvedName: string;
+  type: string;
+  reason: string;
+  message: string;
+  count: number;
+  lastSeen: Date | undefined;
+}
+
+export interface EventGateway {
+  createEvent(e: EventInput): Promise<void>;
+  listEvents(namespace: string): Promise<EventRecord[]>;
+}
+
+/** Read-only views for `doctor` and `status --all-secrets`. */
+export interface InspectGateway {
+  listSecretsIn(namespace: string): Promise<SecretObject[]>;
+  listPullSecretsEverywhere(): Promise<SecretObject[]>;
+}

@@ -1,6 +1,10 @@
+import { hostname } from 'node:os';
 import {
   PatchStrategy,
   setHeaderOptions,
+  V1MicroTime,
+  type CoreV1Event,
+  type V1Lease,
   type V1Namespace,
   type V1Pod,
   type V1Secret,
@@ -11,7 +15,17 @@ import { withRetry } from '../net/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { KubeClients } from './client.ts';
 import { mapKubeError, type KubeOp } from './errors.ts';
-import type { KubeGateway, NamespaceScope } from './gateway.ts';
+import type {
+  EventGateway,
+  EventInput,
+  EventRecord,
+  InspectGateway,
+  KubeGateway,
+  LeaseGateway,
+  LeaseRecord,
+  LeaseSpec,
+  NamespaceScope,
+} from './gateway.ts';
 import { MANAGED_SELECTOR } from './labels.ts';
 import type {
   NamespaceObject,
@@ -62,6 +76,9 @@ export const toPod = (p: V1Pod): PodObject => ({
   imagePullSecrets: (p.spec?.imagePullSecrets ?? []).map((r) => r.name ?? ''),
   images: [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].map((c) => c.image ?? ''),
   createdAt: p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp) : undefined,
+  owner: ((o) => (o ? `${o.kind}/${o.name}` : undefined))(
+    p.metadata?.ownerReferences?.find((r) => r.controller === true),
+  ),
 });
 
 const toNamespace = (n: V1Namespace): NamespaceObject => ({
@@ -74,7 +91,7 @@ const toNamespace = (n: V1Namespace): NamespaceObject => ({
 export type RequestCounts = Record<string, number>;
 
 /** The real gateway: client-node calls with retries (429/5xx/timeouts, honouring Retry-After) and error mapping. */
-export class K8sGateway implements KubeGateway {
+export class K8sGateway implements KubeGateway, LeaseGateway, EventGateway, InspectGateway {
   readonly #k: KubeClients;
   readonly #log: Logger;
   readonly counts: RequestCounts = {};
@@ -297,7 +314,136 @@ export class K8sGateway implements KubeGateway {
       ),
     );
   }
+
+  async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
+    try {
+      return toLease(
+        await this.#call({ verb: 'get', resource: 'leases', namespace, name }, () =>
+          this.#k.coordination.readNamespacedLease({ namespace, name }),
+        ),
+      );
+    } catch (e) {
+      if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
+      throw e;
+    }
+  }
+
+  async createLease(namespace: string, name: string, spec: LeaseSpec): Promise<LeaseRecord> {
+    return toLease(
+      await this.#call({ verb: 'create', resource: 'leases', namespace, name }, () =>
+        this.#k.coordination.createNamespacedLease({ namespace, body: leaseBody(namespace, name, spec) }),
+      ),
+    );
+  }
+
+  async updateLease(
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    spec: LeaseSpec,
+  ): Promise<LeaseRecord> {
+    return toLease(
+      await this.#call({ verb: 'update', resource: 'leases', namespace, name }, () =>
+        this.#k.coordination.replaceNamespacedLease({
+          namespace,
+          name,
+          body: leaseBody(namespace, name, spec, resourceVersion),
+        }),
+      ),
+    );
+  }
+
+  async createEvent(e: EventInput): Promise<void> {
+    const now = new Date();
+    const body: CoreV1Event = {
+      metadata: { generateName: `${e.involved.name}.`, namespace: e.namespace },
+      involvedObject: {
+        kind: e.involved.kind,
+        name: e.involved.name,
+        namespace: e.involved.namespace,
+        uid: e.involved.uid,
+        apiVersion: e.involved.apiVersion,
+      },
+      type: e.type,
+      reason: e.reason,
+      message: e.message.slice(0, 1024),
+      source: { component: 'regcred-rotator' },
+      reportingComponent: 'regcred-rotator',
+      reportingInstance: hostname(),
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    await this.#call({ verb: 'create', resource: 'events', namespace: e.namespace }, () =>
+      this.#k.core.createNamespacedEvent({ namespace: e.namespace, body }),
+    );
+  }
+
+  async listEvents(namespace: string): Promise<EventRecord[]> {
+    const items = await this.#paginate({ verb: 'list', resource: 'events', namespace }, (cont) =>
+      this.#k.core.listNamespacedEvent({ namespace, limit: PAGE, _continue: cont }),
+    );
+    return items.map(toEvent);
+  }
+
+  async listSecretsIn(namespace: string): Promise<SecretObject[]> {
+    const items = await this.#paginate({ verb: 'list', resource: 'secrets', namespace }, (cont) =>
+      this.#k.core.listNamespacedSecret({ namespace, limit: PAGE, _continue: cont }),
+    );
+    return items.map(toSecret);
+  }
+
+  async listPullSecretsEverywhere(): Promise<SecretObject[]> {
+    const items = await this.#paginate({ verb: 'list', resource: 'secrets' }, (cont) =>
+      this.#k.core.listSecretForAllNamespaces({
+        fieldSelector: 'type=kubernetes.io/dockerconfigjson',
+        limit: PAGE,
+        _continue: cont,
+      }),
+    );
+    return items.map(toSecret);
+  }
 }
+
+const toLease = (l: V1Lease): LeaseRecord => ({
+  resourceVersion: l.metadata?.resourceVersion ?? '',
+  uid: l.metadata?.uid ?? '',
+  holderIdentity: l.spec?.holderIdentity ?? '',
+  leaseDurationSeconds: l.spec?.leaseDurationSeconds ?? 0,
+  renewTime: l.spec?.renewTime ? new Date(l.spec.renewTime) : undefined,
+  acquireTime: l.spec?.acquireTime ? new Date(l.spec.acquireTime) : undefined,
+  leaseTransitions: l.spec?.leaseTransitions ?? 0,
+});
+
+const leaseBody = (namespace: string, name: string, spec: LeaseSpec, resourceVersion?: string): V1Lease => ({
+  apiVersion: 'coordination.k8s.io/v1',
+  kind: 'Lease',
+  metadata: {
+    name,
+    namespace,
+    resourceVersion,
+    labels: { 'app.kubernetes.io/managed-by': 'regcred-rotator' },
+  },
+  spec: {
+    holderIdentity: spec.holderIdentity,
+    leaseDurationSeconds: spec.leaseDurationSeconds,
+    leaseTransitions: spec.leaseTransitions,
+    renewTime: spec.renewTime ? new V1MicroTime(spec.renewTime) : undefined,
+    acquireTime: spec.acquireTime ? new V1MicroTime(spec.acquireTime) : undefined,
+  },
+});
+
+const toEvent = (e: CoreV1Event): EventRecord => ({
+  namespace: e.metadata.namespace ?? '',
+  involvedKind: e.involvedObject.kind ?? '',
+  involvedName: e.involvedObject.name ?? '',
+  type: e.type ?? '',
+  reason: e.reason ?? '',
+  message: e.message ?? '',
+  count: e.count ?? 1,
+  lastSeen:
+    e.lastTimestamp ?? (e.eventTime ? new Date(e.eventTime) : undefined) ?? e.metadata.creationTimestamp,
+});
 
 function retryAfter(e: unknown): number | undefined {
   const v = (e as { details?: { retryAfterMs?: unknown } }).details?.retryAfterMs;

@@ -36,6 +36,8 @@ export interface PodObject {
   imagePullSecrets: string[];
   images: string[];
   createdAt: Date | undefined;
+  /** The controller that owns the pod, as `Kind/name`, if any. */
+  owner?: string | undefined;
 }
 
 export interface NewSecret {

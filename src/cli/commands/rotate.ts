@@ -1,15 +1,17 @@
 import { loadConfig } from '../../config/load.ts';
-import { runRotation, type RunSummary } from '../../rotation/run.ts';
-import { exitCodeForRun, type ExitCode } from '../exit-codes.ts';
+import { Metrics, pushMetrics } from '../../observability/metrics.ts';
+import type { RunSummary } from '../../rotation/run.ts';
+import { executeRun } from '../execute.ts';
+import type { ExitCode } from '../exit-codes.ts';
 import { progressReporter } from '../progress.ts';
-import { configPath, connect, makeLogger, makeVerifier, StoreSet, type GlobalOptions } from '../runtime.ts';
-import { renderSummary, summaryFields } from '../summary.ts';
+import { configPath, connect, makeLogger, StoreSet, type GlobalOptions } from '../runtime.ts';
+import { renderSummary } from '../summary.ts';
 
 export interface RotateOptions {
   dryRun: boolean;
   /** Print the summary table: always for `plan`, on a TTY for `--rotate-now`. */
   table: 'always' | 'tty';
-  verbose?: boolean;
+  verbose?: boolean | undefined;
   /** Wait for another run's lock instead of exiting 4. */
   waitForLock: boolean;
 }
@@ -23,26 +25,39 @@ export async function rotateNow(
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
   const stores = new StoreSet(config, logger);
+  const metrics = new Metrics();
   const progress = progressReporter();
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(130);
+    logger.warn(
+      { signal },
+      'stop requested: finishing the current step, then exiting (send again to exit at once)',
+    );
+    stop.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
-    const summary = await runRotation(
+    const r = await executeRun(
+      { config, gateway: kube.gateway, stores, logger, metrics },
       {
-        config,
-        gateway: kube.gateway,
-        logger,
-        openStore: (n) => stores.get(n),
-        verify: makeVerifier(config),
-        now: () => new Date(),
+        dryRun: o.dryRun,
+        only: g.namespace,
+        waitForLock: o.waitForLock,
+        signal: stop.signal,
+        onProgress: progress.update,
       },
-      { dryRun: o.dryRun, only: g.namespace, onProgress: progress.update },
     );
     progress.end();
-    const code = exitCodeForRun(summary);
-    logger.info({ ...summaryFields(summary), exitCode: code, requests: kube.gateway.counts }, 'run summary');
+    if (!o.dryRun && config.metrics.pushgateway)
+      await pushMetrics(config.metrics.pushgateway, config.metrics.job, metrics, logger);
     if (o.table === 'always' || process.stdout.isTTY)
-      process.stdout.write(`${renderSummary(summary, o.verbose ?? false)}\n`);
-    return { code, summary };
+      process.stdout.write(`${renderSummary(r.summary, o.verbose ?? false)}\n`);
+    return r;
   } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     await stores.close();
     await kube.clients.close();
   }

@@ -1,4 +1,7 @@
 import { loadConfig } from '../../config/load.ts';
+import { decodePullSecret } from '../../doctor/checks.ts';
+import type { InspectGateway } from '../../kube/gateway.ts';
+import { isManaged } from '../../kube/labels.ts';
 import { formatDays } from '../../policy/age.ts';
 import { collectStatus } from '../../rotation/status.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
@@ -9,15 +12,19 @@ import { renderTable, truncate } from '../table.ts';
 export async function status(
   g: GlobalOptions,
   output: 'table' | 'json',
-  _allSecrets: boolean,
+  allSecrets: boolean,
 ): Promise<ExitCode> {
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
   try {
-    const rows = await collectStatus(config, kube.gateway, new Date(), g.namespace);
+    const now = new Date();
+    const rows = await collectStatus(config, kube.gateway, now, g.namespace);
+    const stale = allSecrets ? await staleUnmanaged(kube.gateway, config.policy.maxAgeDays, now) : undefined;
     if (output === 'json') {
-      process.stdout.write(`${JSON.stringify({ policy: config.policy, namespaces: rows }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ policy: config.policy, namespaces: rows, ...(stale ? { unmanagedOlderThanMaxAge: stale } : {}) }, null, 2)}\n`,
+      );
     } else {
       process.stdout.write(
         `${renderTable(
@@ -49,13 +56,45 @@ export async function status(
           ]),
         )}\n`,
       );
+      if (stale) {
+        process.stdout.write(
+          stale.length === 0
+            ? `\nno unmanaged pull secrets older than ${config.policy.maxAgeDays} days\n`
+            : `\nUNMANAGED PULL SECRETS OLDER THAN ${config.policy.maxAgeDays} DAYS (reported, never touched)\n${renderTable(
+                ['NAMESPACE', 'SECRET', 'AGE', 'REGISTRIES'],
+                stale.map((s) => [s.namespace, s.name, `${s.ageDays}d`, s.registries.join(',') || '-']),
+              )}\n`,
+        );
+      }
       if (rows.some((r) => r.serviceAccountsMissingIt.length > 0))
         process.stdout.write(
           '(!sa = selected ServiceAccount that does not reference the current secret yet)\n',
         );
     }
-    return rows.some((r) => r.age.state === 'violation') ? EXIT.policy : EXIT.ok;
+    return rows.some((r) => r.age.state === 'violation') || (stale?.length ?? 0) > 0 ? EXIT.policy : EXIT.ok;
   } finally {
     await kube.clients.close();
   }
+}
+
+/** Unmanaged dockerconfigjson secrets older than the maximum age (by creation time; only reported). */
+async function staleUnmanaged(gateway: InspectGateway, maxAgeDays: number, now: Date) {
+  const all = await gateway.listPullSecretsEverywhere();
+  return all
+    .filter(
+      (s) =>
+        !isManaged(s.labels) &&
+        s.createdAt !== undefined &&
+        now.getTime() - s.createdAt.getTime() > maxAgeDays * 86_400_000,
+    )
+    .map((s) => {
+      const d = decodePullSecret(s);
+      return {
+        namespace: s.namespace,
+        name: s.name,
+        ageDays: Math.floor((now.getTime() - (s.createdAt?.getTime() ?? 0)) / 86_400_000),
+        registries: d.ok ? d.creds.map((c) => c.registry) : [],
+      };
+    })
+    .sort((a, b) => b.ageDays - a.ageDays);
 }

@@ -1,0 +1,91 @@
+import type { Config } from '../config/types.ts';
+import type { K8sGateway } from '../kube/k8s-gateway.ts';
+import { EventRecorder } from '../observability/events.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { runRotation, type RunSummary } from '../rotation/run.ts';
+import { RunLock } from '../scheduler/lock.ts';
+import { exitCodeForRun, EXIT, type ExitCode } from './exit-codes.ts';
+import { makeVerifier, type StoreSet } from './runtime.ts';
+import { summaryFields } from './summary.ts';
+
+export interface ExecuteDeps {
+  config: Config;
+  gateway: K8sGateway;
+  stores: StoreSet;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface ExecuteOptions {
+  dryRun: boolean;
+  only?: readonly string[] | undefined;
+  waitForLock: boolean;
+  signal: AbortSignal;
+  onProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+const resultOf = (
+  code: ExitCode,
+  s: RunSummary,
+): 'success' | 'failed' | 'policy_violation' | 'interrupted' =>
+  s.interrupted
+    ? 'interrupted'
+    : code === EXIT.ok
+      ? 'success'
+      : code === EXIT.policy
+        ? 'policy_violation'
+        : 'failed';
+
+/**
+ * One run with everything around it: the Lease lock (not for dry runs), Events, metrics and the
+ * `run summary` log line. Shared by `--rotate-now`, `plan` and every scheduler tick.
+ */
+export async function executeRun(
+  d: ExecuteDeps,
+  o: ExecuteOptions,
+): Promise<{ code: ExitCode; summary: RunSummary }> {
+  const { config, gateway, logger } = d;
+  const stop = new AbortController();
+  const relay = () => stop.abort();
+  o.signal.addEventListener('abort', relay, { once: true });
+  const events = new EventRecorder(
+    o.dryRun || !config.rotation.emitEvents ? undefined : gateway,
+    { namespace: config.lock.namespace, leaseName: config.lock.name },
+    logger,
+  );
+  const lock = o.dryRun ? undefined : new RunLock(gateway, config.lock, logger);
+  try {
+    if (lock) {
+      await lock.acquire(o.waitForLock, o.signal);
+      lock.startRenewing(() => stop.abort());
+    }
+    const summary = await runRotation(
+      {
+        config,
+        gateway,
+        logger,
+        openStore: (n) => d.stores.get(n),
+        verify: makeVerifier(config),
+        now: () => new Date(),
+        hooks: {
+          namespaceDone: (r, desired) => events.namespaceDone(r, desired),
+          targetDone: (t) => events.targetDone(t),
+        },
+      },
+      { dryRun: o.dryRun, only: o.only, signal: stop.signal, onProgress: o.onProgress },
+    );
+    const code = exitCodeForRun(summary);
+    if (!o.dryRun) d.metrics.record(summary, resultOf(code, summary));
+    await events.flush();
+    logger.info(
+      { ...summaryFields(summary), exitCode: code, events: events.sent, requests: { ...gateway.counts } },
+      'run summary',
+    );
+    return { code, summary };
+  } finally {
+    o.signal.removeEventListener('abort', relay);
+    await lock?.release();
+    await events.flush();
+  }
+}

@@ -1,0 +1,190 @@
+import { parseDockerConfigJson, type RegistryCredential } from '../credentials/dockerconfig.ts';
+import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, isManaged } from '../kube/labels.ts';
+import type { EventRecord } from '../kube/gateway.ts';
+import { isLivePod, type PodObject, type SecretObject, type ServiceAccountObject } from '../kube/types.ts';
+import { imageRegistry, keyServes } from './image-ref.ts';
+
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface Finding {
+  severity: Severity;
+  namespace: string;
+  object: string;
+  problem: string;
+  fix: string;
+}
+
+export interface NamespaceView {
+  namespace: string;
+  secrets: SecretObject[];
+  serviceAccounts: ServiceAccountObject[];
+  pods: PodObject[];
+  events: EventRecord[];
+}
+
+/** A pull secret as the kubelet would read it: its credentials, or why it cannot be read. */
+export type Decoded = { ok: true; creds: RegistryCredential[] } | { ok: false; why: string };
+
+export function decodePullSecret(s: SecretObject): Decoded {
+  if (s.type === 'kubernetes.io/dockercfg') {
+    const raw = Buffer.from(s.data['.dockercfg'] ?? '', 'base64').toString('utf8');
+    try {
+      return {
+        ok: true,
+        creds: parseDockerConfigJson(JSON.stringify({ auths: JSON.parse(raw) as unknown }), {
+          store: 'secret',
+          key: s.name,
+        }),
+      };
+    } catch (e) {
+      return {
+        ok: false,
+        why: (e as Error).message
+          .replace(/^store "secret" key "[^"]*": /, '')
+          .replace(/; fix the value.*$/, ''),
+      };
+    }
+  }
+  if (s.type !== DOCKERCONFIGJSON_TYPE) return { ok: false, why: `type is ${s.type}` };
+  const raw = s.data[DOCKERCONFIGJSON_KEY];
+  if (!raw) return { ok: false, why: 'it has no .dockerconfigjson key' };
+  try {
+    return {
+      ok: true,
+      creds: parseDockerConfigJson(Buffer.from(raw, 'base64').toString('utf8'), {
+        store: 'secret',
+        key: s.name,
+      }),
+    };
+  } catch (e) {
+    return {
+      ok: false,
+      why: (e as Error).message
+        .replace(/^store "secret" key "[^"]*": /, '')
+        .replace(/; fix the value.*$/, ''),
+    };
+  }
+}
+
+const PULL_REASONS = new Set(['FailedToRetrieveImagePullSecret', 'ErrImagePull', 'ImagePullBackOff']);
+
+/** Everything `doctor` can tell from the objects alone (registry logins are checked separately). */
+export function checkNamespace(v: NamespaceView, looksManaged: (name: string) => boolean): Finding[] {
+  const out: Finding[] = [];
+  const ns = v.namespace;
+  const byName = new Map(v.secrets.map((s) => [s.name, s]));
+  const add = (severity: Severity, object: string, problem: string, fix: string) =>
+    out.push({ severity, namespace: ns, object, problem, fix });
+  const rotateFix = `regcred-rotator --rotate-now -n ${ns}`;
+
+  for (const sa of v.serviceAccounts) {
+    for (const name of sa.imagePullSecrets) {
+      if (byName.has(name)) continue;
+      add(
+        'error',
+        `serviceaccount/${sa.name}`,
+        `references pull secret "${name}", which does not exist: new pods log FailedToRetrieveImagePullSecret and private pulls fail`,
+        looksManaged(name)
+          ? `run \`${rotateFix}\` (it repoints ServiceAccounts at the current secret)`
+          : `create secret ${name}, or remove the entry with \`kubectl -n ${ns} edit serviceaccount ${sa.name}\` (not \`kubectl patch\`: it replaces the whole list)`,
+      );
+    }
+  }
+
+  const live = v.pods.filter(isLivePod);
+  const referenced = new Set<string>([
+    ...v.serviceAccounts.flatMap((s) => s.imagePullSecrets),
+    ...live.flatMap((p) => p.imagePullSecrets),
+  ]);
+  for (const p of live) {
+    const missing = p.imagePullSecrets.filter((n) => !byName.has(n));
+    if (missing.length > 0) {
+      add(
+        'error',
+        `pod/${p.name}`,
+        `references missing pull secret${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}: its next image pull (restart, reschedule, node drain) fails`,
+        p.owner
+          ? `restart it so new pods take the ServiceAccount's current secrets: \`kubectl -n ${ns} rollout restart ${p.owner.toLowerCase()}\``
+          : `recreate the pod (\`kubectl -n ${ns} delete pod ${p.name}\` if a controller owns it)`,
+      );
+    }
+  }
+
+  const decoded = new Map<string, Decoded>();
+  for (const name of [...referenced].sort()) {
+    const s = byName.get(name);
+    if (!s) continue;
+    const d = decodePullSecret(s);
+    decoded.set(name, d);
+    if (d.ok) continue;
+    const wrongType = s.type !== DOCKERCONFIGJSON_TYPE && s.type !== 'kubernetes.io/dockercfg';
+    add(
+      'error',
+      `secret/${name}`,
+      wrongType
+        ? `is used as a pull secret but has type ${s.type}: the kubelet only reads kubernetes.io/dockerconfigjson`
+        : `does not parse as a .dockerconfigjson (${d.why}): the kubelet then fails EVERY pull of pods listing it, even with other valid secrets`,
+      isManaged(s.labels)
+        ? `run \`${rotateFix}\` to rewrite it`
+        : `recreate it: \`kubectl -n ${ns} create secret docker-registry ${name} --docker-server=... \` (type is immutable: delete it first), or let regcred-rotator manage it`,
+    );
+  }
+
+  for (const p of live) {
+    const creds = p.imagePullSecrets.flatMap((n) => {
+      const s = byName.get(n);
+      const d = decoded.get(n) ?? (s ? decodePullSecret(s) : undefined);
+      return d?.ok ? d.creds : [];
+    });
+    for (const image of new Set(p.images)) {
+      if (creds.length === 0 && p.imagePullSecrets.length === 0) continue;
+      if (!creds.some((c) => keyServes(c.registry, image))) {
+        add(
+          'warning',
+          `pod/${p.name}`,
+          `pulls ${image} from ${imageRegistry(image)}, but none of its pull secrets has credentials for that registry (keys: ${[...new Set(creds.map((c) => c.registry))].join(', ') || 'none'})`,
+          `if ${imageRegistry(image)} is private, add it to a target's \`registry\` list, or fix the secret's "auths" key`,
+        );
+      }
+    }
+  }
+
+  const seen = new Set<string>();
+  for (const e of v.events.filter(
+    (x) => PULL_REASONS.has(x.reason) || (x.reason === 'Failed' && /pull/i.test(x.message)),
+  )) {
+    const key = `${e.involvedKind}/${e.involvedName}/${e.reason}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    add(
+      e.reason === 'FailedToRetrieveImagePullSecret' ? 'warning' : 'error',
+      `${e.involvedKind.toLowerCase()}/${e.involvedName}`,
+      `event ${e.reason}${e.count > 1 ? ` (x${e.count})` : ''}: ${e.message.slice(0, 200)}`,
+      e.reason === 'FailedToRetrieveImagePullSecret'
+        ? 'see the missing-secret findings above'
+        : 'check the findings above for its pull secrets; then `kubectl -n ' +
+            ns +
+            ' describe ' +
+            e.involvedKind.toLowerCase() +
+            ' ' +
+            e.involvedName +
+            '`',
+    );
+  }
+  return out;
+}
+
+/** Pull secrets worth a registry login: referenced, parseable. */
+export function secretsToVerify(v: NamespaceView): { secret: string; cred: RegistryCredential }[] {
+  const referenced = new Set([
+    ...v.serviceAccounts.flatMap((s) => s.imagePullSecrets),
+    ...v.pods.filter(isLivePod).flatMap((p) => p.imagePullSecrets),
+  ]);
+  const out: { secret: string; cred: RegistryCredential }[] = [];
+  for (const s of v.secrets) {
+    if (!referenced.has(s.name)) continue;
+    const d = decodePullSecret(s);
+    if (d.ok) for (const cred of d.creds) out.push({ secret: s.name, cred });
+  }
+  return out;
+}

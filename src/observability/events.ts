@@ -1,0 +1,171 @@
+import type { EventGateway, EventInput } from '../kube/gateway.ts';
+import type { NamespaceResult, TargetResult } from '../rotation/run.ts';
+import type { DesiredSecret } from '../rotation/types.ts';
+import type { Logger } from './logger.ts';
+
+/** Where target-level Events go: the run Lease in the rotator's namespace. */
+export interface EventHome {
+  namespace: string;
+  leaseName: string;
+}
+
+/** At most this many Events per run; the rest are summarised in one Event on the Lease. */
+const BUDGET = 200;
+const CONCURRENCY = 4;
+
+/**
+ * Kubernetes Events for what the rotator did: Rotated (new Secret, repointed ServiceAccounts),
+ * RotationFailed, PolicyViolation, CredentialVerificationFailed. Deduplicated per run, capped, written off
+ * the critical path; an Event that cannot be written is logged once and never fails a rotation.
+ */
+export class EventRecorder {
+  readonly #g: EventGateway | undefined;
+  readonly #log: Logger;
+  readonly #home: EventHome;
+  readonly #seen = new Set<string>();
+  readonly #queue: EventInput[] = [];
+  #inflight = 0;
+  #pending: Promise<void>[] = [];
+  #dropped = new Map<string, number>();
+  #warned = false;
+  sent = 0;
+
+  constructor(gateway: EventGateway | undefined, home: EventHome, logger: Logger) {
+    this.#g = gateway;
+    this.#home = home;
+    this.#log = logger;
+  }
+
+  emit(e: EventInput): void {
+    if (!this.#g) return;
+    const key = `${e.namespace}/${e.involved.kind}/${e.involved.name}/${e.reason}/${e.message}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    if (this.#seen.size > BUDGET) {
+      this.#dropped.set(e.reason, (this.#dropped.get(e.reason) ?? 0) + 1);
+      return;
+    }
+    this.#queue.push(e);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#inflight < CONCURRENCY && this.#queue.length > 0) {
+      const e = this.#queue.shift();
+      if (!e || !this.#g) return;
+      this.#inflight++;
+      const p = this.#g
+        .createEvent(e)
+        .then(() => {
+          this.sent++;
+        })
+        .catch((err: unknown) => {
+          if (!this.#warned)
+            this.#log.warn(
+              { reason: e.reason, err: (err as Error).message },
+              'could not write a Kubernetes Event (further failures not logged)',
+            );
+          this.#warned = true;
+        })
+        .finally(() => {
+          this.#inflight--;
+          this.#pump();
+        });
+      this.#pending.push(p);
+    }
+  }
+
+  #onHome(type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.emit({
+      namespace: this.#home.namespace,
+      involved: {
+        kind: 'Lease',
+        name: this.#home.leaseName,
+        namespace: this.#home.namespace,
+        apiVersion: 'coordination.k8s.io/v1',
+      },
+      type,
+      reason,
+      message,
+    });
+  }
+
+  namespaceDone(r: NamespaceResult, d: DesiredSecret | undefined): void {
+    const core = (kind: string, name: string) => ({ kind, name, namespace: r.namespace, apiVersion: 'v1' });
+    if (r.outcome === 'failed') {
+      this.emit({
+        namespace: r.namespace,
+        involved: core('ServiceAccount', 'default'),
+        type: 'Warning',
+        reason: 'RotationFailed',
+        message: `target ${r.target}: ${r.error?.message ?? 'failed'}`,
+      });
+      return;
+    }
+    for (const a of r.actions) {
+      if (a.result !== 'ok') continue;
+      if (a.action.kind === 'create') {
+        this.emit({
+          namespace: r.namespace,
+          involved: core('Secret', a.action.name),
+          type: 'Normal',
+          reason: 'Rotated',
+          message: `created for target ${r.target} from source revision ${d?.annotations['regcred-rotator.io/source-revision'] ?? '?'}`,
+        });
+      } else if (a.action.kind === 'repoint') {
+        this.emit({
+          namespace: r.namespace,
+          involved: core('ServiceAccount', a.action.serviceAccount),
+          type: 'Normal',
+          reason: 'Rotated',
+          message: `imagePullSecrets now use ${d?.name ?? '?'} (target ${r.target}); was [${a.action.from.join(', ')}]`,
+        });
+      } else if (a.action.kind === 'update-data' && a.action.why === 'in-place') {
+        this.emit({
+          namespace: r.namespace,
+          involved: core('Secret', a.action.name),
+          type: 'Normal',
+          reason: 'Rotated',
+          message: `data updated in place for target ${r.target}`,
+        });
+      }
+    }
+  }
+
+  targetDone(t: TargetResult): void {
+    if (t.age.state === 'violation') {
+      this.#onHome(
+        'Warning',
+        'PolicyViolation',
+        `target ${t.target}: credentials are ${Math.floor(t.age.ageDays ?? 0)} days old (policy.maxAgeDays exceeded); rotate them in store "${t.store}"`,
+      );
+    }
+    if (t.error && /^REGISTRY_/.test(t.error.code))
+      this.#onHome('Warning', 'CredentialVerificationFailed', t.error.message);
+    else if (t.error) this.#onHome('Warning', 'RotationFailed', t.error.message);
+  }
+
+  /** Waits for queued Events; summarises what the budget dropped. */
+  async flush(): Promise<void> {
+    if (this.#dropped.size > 0) {
+      const parts = [...this.#dropped].map(([reason, n]) => `${n} ${reason}`);
+      this.#dropped.clear();
+      this.#seen.delete('__summary');
+      const e: EventInput = {
+        namespace: this.#home.namespace,
+        involved: {
+          kind: 'Lease',
+          name: this.#home.leaseName,
+          namespace: this.#home.namespace,
+          apiVersion: 'coordination.k8s.io/v1',
+        },
+        type: 'Normal',
+        reason: 'EventsSuppressed',
+        message: `${parts.join(', ')} Events not written (more than ${BUDGET} this run); see \`regcred-rotator status\``,
+      };
+      this.#queue.push(e);
+      this.#pump();
+    }
+    while (this.#pending.length > 0) await Promise.all(this.#pending.splice(0));
+  }
+}

@@ -1,0 +1,146 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { httpRequest } from '../net/http.ts';
+import type { RunSummary } from '../rotation/run.ts';
+import type { Logger } from './logger.ts';
+
+/** Every metric the rotator exports, declared in one place. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly runs = new Counter({
+    name: 'regcred_rotator_runs_total',
+    help: 'Rotation runs by result (success, failed, policy_violation, interrupted).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly actions = new Counter({
+    name: 'regcred_rotator_actions_total',
+    help: 'Cluster writes by kind (create, update, refresh, repoint, delete) and result (ok, conflict, gone).',
+    labelNames: ['kind', 'result'],
+    registers: [this.registry],
+  });
+  readonly lastSuccess = new Gauge({
+    name: 'regcred_rotator_last_success_timestamp_seconds',
+    help: 'Unix time of the last run that completed without failures.',
+    registers: [this.registry],
+  });
+  readonly lastRun = new Gauge({
+    name: 'regcred_rotator_last_run_timestamp_seconds',
+    help: 'Unix time the last run finished.',
+    registers: [this.registry],
+  });
+  readonly credentialAge = new Gauge({
+    name: 'regcred_rotator_credential_age_days',
+    help: "Age of each target's current credentials in the store, in days.",
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly daysLeft = new Gauge({
+    name: 'regcred_rotator_credential_days_left',
+    help: "Days until each target's credentials reach policy.maxAgeDays (negative when past).",
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly policyViolation = new Gauge({
+    name: 'regcred_rotator_policy_violation',
+    help: "1 when a target's credentials are older than policy.maxAgeDays.",
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly namespaces = new Gauge({
+    name: 'regcred_rotator_namespaces',
+    help: 'Namespaces of the last run by target and outcome.',
+    labelNames: ['target', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly namespacesFailed = new Gauge({
+    name: 'regcred_rotator_namespaces_failed',
+    help: 'Namespaces that failed in the last run, by target.',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly verificationFailures = new Counter({
+    name: 'regcred_rotator_verification_failures_total',
+    help: 'Registry logins that did not accept the new credentials, by target and outcome.',
+    labelNames: ['target', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly targetFailed = new Gauge({
+    name: 'regcred_rotator_target_failed',
+    help: '1 when a target failed before touching any namespace in the last run.',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly runDuration = new Histogram({
+    name: 'regcred_rotator_run_duration_seconds',
+    help: 'Duration of rotation runs.',
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+
+  constructor(withProcessMetrics = false) {
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'regcred_rotator_' });
+  }
+
+  /** Records a finished run; `result` is the run's verdict for the runs counter. */
+  record(s: RunSummary, result: 'success' | 'failed' | 'policy_violation' | 'interrupted'): void {
+    this.runs.inc({ result });
+    const finished = s.finishedAt.getTime() / 1000;
+    this.lastRun.set(finished);
+    if (result === 'success' || result === 'policy_violation') this.lastSuccess.set(finished);
+    this.runDuration.observe((s.finishedAt.getTime() - s.startedAt.getTime()) / 1000);
+    this.namespaces.reset();
+    for (const t of s.targets) {
+      if (t.age.ageDays !== undefined)
+        this.credentialAge.set({ target: t.target }, Math.round(t.age.ageDays * 100) / 100);
+      if (t.age.daysLeft !== undefined)
+        this.daysLeft.set({ target: t.target }, Math.round(t.age.daysLeft * 100) / 100);
+      this.policyViolation.set({ target: t.target }, t.age.state === 'violation' ? 1 : 0);
+      this.targetFailed.set({ target: t.target }, t.outcome === 'failed' ? 1 : 0);
+      for (const v of t.verification)
+        if (v.outcome !== 'accepted' && v.outcome !== 'no-auth-required')
+          this.verificationFailures.inc({ target: t.target, outcome: v.outcome });
+      const mine = s.namespaces.filter((n) => n.target === t.target);
+      this.namespacesFailed.set({ target: t.target }, mine.filter((n) => n.outcome === 'failed').length);
+      const byOutcome = new Map<string, number>();
+      for (const n of mine) byOutcome.set(n.outcome, (byOutcome.get(n.outcome) ?? 0) + 1);
+      for (const [outcome, n] of byOutcome) this.namespaces.set({ target: t.target, outcome }, n);
+    }
+    for (const n of s.namespaces) {
+      for (const a of n.actions) {
+        if (a.action.kind === 'load-pods') continue;
+        const kind =
+          a.action.kind === 'update-data'
+            ? a.action.why === 'refresh'
+              ? 'refresh'
+              : 'update'
+            : a.action.kind;
+        this.actions.inc({ kind, result: a.result });
+      }
+    }
+  }
+}
+
+/**
+ * Pushes the registry to a Pushgateway (POST: replaces only the metrics it sends, so a failed run does
+ * not wipe the last success timestamp). A failed push is a warning, never a failed rotation.
+ */
+export async function pushMetrics(url: string, job: string, m: Metrics, logger: Logger): Promise<boolean> {
+  const target = `${url.replace(/\/+$/, '')}/metrics/job/${encodeURIComponent(job)}`;
+  try {
+    const res = await httpRequest(target, {
+      method: 'POST',
+      headers: { 'content-type': m.registry.contentType },
+      body: await m.registry.metrics(),
+      timeoutMs: 10_000,
+    });
+    if (res.status >= 300) {
+      logger.warn({ pushgateway: url, status: res.status }, 'pushing metrics failed');
+      return false;
+    }
+    logger.debug({ pushgateway: url }, 'metrics pushed');
+    return true;
+  } catch (e) {
+    logger.warn({ pushgateway: url, err: (e as Error).message }, 'pushing metrics failed');
+    return false;
+  }
+}
