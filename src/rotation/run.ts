@@ -2,7 +2,7 @@ import type { Config, Target } from '../config/types.ts';
 import { resolveCredentials, type FetchCache, type ResolvedCredentials } from '../credentials/resolve.ts';
 import type { VerifyResult } from '../credentials/verify.ts';
 import type { RegistryCredential } from '../credentials/dockerconfig.ts';
-import { describeError, RotatorError, type ErrorCode } from '../errors.ts';
+import { describeError, isRotatorError, RotatorError, type ErrorCode } from '../errors.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import { TARGET_LABEL } from '../kube/labels.ts';
 import type { NamespaceObject, PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
@@ -210,18 +210,35 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
   const only = opts.only && opts.only.length > 0 ? new Set(opts.only) : undefined;
   let interrupted = false;
   if (ready.length > 0) {
-    const namespaces: NamespaceObject[] = await gateway.listNamespaces();
+    const namespaces = await observeNamespaces(
+      gateway,
+      ready.map((r) => r.target),
+      logger,
+    );
     const scopes = new Map(ready.map((r) => [r.target.name, selectNamespaces(r.target, namespaces, only)]));
     const inScope = [...new Set([...scopes.values()].flatMap((s) => s.namespaces))].sort();
     for (const r of ready) {
       for (const sk of scopes.get(r.target.name)?.skipped ?? [])
         nsResults.push(skippedResult(r.target.name, sk));
     }
-    const [secrets, sas] =
-      inScope.length === 0
-        ? [[], []]
-        : await Promise.all([gateway.listManagedSecrets(inScope), gateway.listServiceAccounts(inScope)]);
-    const byNs = groupState(inScope, secrets, sas);
+    const { secrets, sas, unreadable } = await observeState(gateway, inScope);
+    for (const [ns, e] of unreadable) {
+      for (const r of ready) {
+        if (!scopes.get(r.target.name)?.namespaces.includes(ns)) continue;
+        nsResults.push({
+          ...skippedResult(r.target.name, { namespace: ns, reason: '' }),
+          outcome: 'failed',
+          notes: [],
+          error: errorInfo(e),
+        });
+        logger.error(
+          { target: r.target.name, namespace: ns, code: e.code, err: e.message },
+          'namespace failed',
+        );
+      }
+    }
+    const workList = inScope.filter((ns) => !unreadable.has(ns));
+    const byNs = groupState(workList, secrets, sas);
 
     const desired = new Map<string, DesiredSecret>();
     for (const r of ready) {
@@ -244,8 +261,8 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
     };
 
     let done = 0;
-    const total = inScope.length;
-    const stopped = await pool(inScope, config.rotation.concurrency, opts.signal, async (ns) => {
+    const total = workList.length;
+    const stopped = await pool(workList, config.rotation.concurrency, opts.signal, async (ns) => {
       const state = byNs.get(ns) ?? emptyState(ns);
       for (const r of ready) {
         if (!scopes.get(r.target.name)?.namespaces.includes(ns)) continue;
@@ -328,6 +345,70 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
   };
 }
 
+/**
+ * All namespaces, or — when the rotator may not list Namespace objects (the namespaced-Role install) and
+ * every target names its namespaces — those names, assumed active (a Terminating one then fails its create).
+ */
+async function observeNamespaces(
+  gateway: KubeGateway,
+  targets: readonly Target[],
+  logger: Logger,
+): Promise<NamespaceObject[]> {
+  try {
+    return await gateway.listNamespaces();
+  } catch (e) {
+    if (!isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
+    const selecting = targets.filter((t) => t.selector !== undefined).map((t) => t.name);
+    if (selecting.length > 0) {
+      throw new RotatorError(
+        'KUBE_FORBIDDEN',
+        `${e.message}; targets ${selecting.join(', ')} use a namespace selector, which needs "list namespaces" (or list their namespaces by name)`,
+        {
+          details: e.details,
+        },
+      );
+    }
+    logger.info({}, 'may not list namespaces; using the namespaces the targets name');
+    const names = [...new Set(targets.flatMap((t) => t.namespaces.names ?? []))];
+    return names.map((name) => ({ name, labels: {}, terminating: false }));
+  }
+}
+
+/**
+ * Managed secrets and ServiceAccounts of the namespaces in scope, in batched lists. If a batched list is
+ * forbidden (a namespaced-Role install that covers only some of them), each namespace is read on its own
+ * and those that cannot be read are reported as failed — the others still run.
+ */
+async function observeState(
+  gateway: KubeGateway,
+  inScope: readonly string[],
+): Promise<{ secrets: SecretObject[]; sas: ServiceAccountObject[]; unreadable: Map<string, RotatorError> }> {
+  const unreadable = new Map<string, RotatorError>();
+  if (inScope.length === 0) return { secrets: [], sas: [], unreadable };
+  try {
+    const [secrets, sas] = await Promise.all([
+      gateway.listManagedSecrets(inScope),
+      gateway.listServiceAccounts(inScope),
+    ]);
+    return { secrets, sas, unreadable };
+  } catch (e) {
+    if (!isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
+  }
+  const secrets: SecretObject[] = [];
+  const sas: ServiceAccountObject[] = [];
+  await pool(inScope, 8, undefined, async (ns) => {
+    try {
+      const [s, a] = await Promise.all([gateway.listManagedSecrets([ns]), gateway.listServiceAccounts([ns])]);
+      secrets.push(...s);
+      sas.push(...a);
+    } catch (e) {
+      if (!isRotatorError(e)) throw e;
+      unreadable.set(ns, e);
+    }
+  });
+  return { secrets, sas, unreadable };
+}
+
 function skippedResult(target: string, sk: Skipped): NamespaceResult {
   return {
     target,
@@ -380,7 +461,14 @@ async function prefetchPods(
   }
   const out = new Map<string, PodObject[]>();
   if (want.size < 2) return out;
+  let pods: PodObject[];
+  try {
+    pods = await gateway.listPods([...want]);
+  } catch (e) {
+    if (isRotatorError(e, 'KUBE_FORBIDDEN')) return out; // read them per namespace later; failures land there
+    throw e;
+  }
   for (const ns of want) out.set(ns, []);
-  for (const p of await gateway.listPods([...want])) out.get(p.namespace)?.push(p);
+  for (const p of pods) out.get(p.namespace)?.push(p);
   return out;
 }

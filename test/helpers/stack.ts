@@ -202,3 +202,33 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** A kubeconfig that authenticates as a ServiceAccount with a TokenRequest token (as the pod would). */
+export async function serviceAccountKubeconfig(
+  namespace: string,
+  name: string,
+  file: string,
+): Promise<string> {
+  const token =
+    (
+      await api().createNamespacedServiceAccountToken({
+        namespace,
+        name,
+        body: { spec: { expirationSeconds: 3600 } },
+      })
+    ).status?.token ?? '';
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{ name: stack, cluster: { server: "${env('REGCRED_STACK_APISERVER')}", certificate-authority: "${env('REGCRED_STACK_CA')}" } }]`,
+      `users: [{ name: ${name}, user: { token: "${token}" } }]`,
+      `contexts: [{ name: sa, context: { cluster: stack, user: ${name} } }]`,
+      'current-context: sa',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}

@@ -11,6 +11,7 @@ import {
   deleteNamespaces,
   pullSecretsOf,
   suffix,
+  waitFor,
 } from '../helpers/stack.ts';
 
 const ns = `facts-${suffix()}`;
@@ -22,6 +23,28 @@ describe('Kubernetes facts (real API server)', () => {
     const sa = await createNamespace(ns);
     expect(sa.metadata?.name).toBe('default');
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('F11: a deleted namespace finishes deleting through the controller-manager (its objects go first)', async () => {
+    const doomed = `facts-gone-${suffix()}`;
+    await createNamespace(doomed);
+    await api().createNamespacedConfigMap({
+      namespace: doomed,
+      body: { metadata: { name: 'x' }, data: { a: 'b' } },
+    });
+    await api().deleteNamespace({ name: doomed });
+    expect((await api().readNamespace({ name: doomed })).status?.phase).toBe('Terminating');
+    await waitFor(
+      'the namespace to be gone',
+      () =>
+        api()
+          .readNamespace({ name: doomed })
+          .then(
+            () => undefined,
+            () => true,
+          ),
+      60_000,
+    );
   });
 
   it('F1: a strategic-merge patch of imagePullSecrets replaces the whole list', async () => {

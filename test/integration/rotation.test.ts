@@ -262,8 +262,13 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
     const nonLease = Object.entries(writes).filter(([k]) => !k.endsWith(' leases'));
     expect(Object.fromEntries(nonLease)).toEqual({});
     // Our own count agrees: besides the run Lease (taken and given back), only reads.
-    const ours = Object.entries(r.summary?.['requests'] as Record<string, number>).filter(([k]) => !k.endsWith(' leases'));
-    expect(ours.every(([k]) => k.startsWith('list ') || k.startsWith('get ')), JSON.stringify(ours)).toBe(true);
+    const ours = Object.entries(r.summary?.['requests'] as Record<string, number>).filter(
+      ([k]) => !k.endsWith(' leases'),
+    );
+    expect(
+      ours.every(([k]) => k.startsWith('list ') || k.startsWith('get ')),
+      JSON.stringify(ours),
+    ).toBe(true);
     expect(ours.reduce((n, [, v]) => n + v, 0)).toBeLessThanOrEqual(4);
     const leaseWrites = Object.entries(writes).filter(([k]) => k.endsWith(' leases'));
     expect(leaseWrites.reduce((n, [, v]) => n + v, 0)).toBeLessThanOrEqual(3);

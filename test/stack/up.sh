@@ -110,6 +110,7 @@ start kube-controller-manager "$STACK_BIN/kube-controller-manager-$KUBE_VERSION"
   --authorization-kubeconfig="$STACK_RUN/controller-manager.kubeconfig" \
   --controllers=serviceaccount-controller,namespace-controller,garbage-collector-controller,root-ca-certificate-publisher-controller \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+  --use-service-account-credentials=true \
   --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 --concurrent-namespace-syncs=10 \
   --kube-api-qps=200 --kube-api-burst=400 --v=0
 wait_for kube-controller-manager 60 "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" -n default get serviceaccount default

@@ -1,7 +1,5 @@
 import { loadConfig } from '../../config/load.ts';
-import { decodePullSecret } from '../../doctor/checks.ts';
-import type { InspectGateway } from '../../kube/gateway.ts';
-import { isManaged } from '../../kube/labels.ts';
+import { staleUnmanaged } from '../../policy/unmanaged.ts';
 import { formatDays } from '../../policy/age.ts';
 import { collectStatus } from '../../rotation/status.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
@@ -20,7 +18,9 @@ export async function status(
   try {
     const now = new Date();
     const rows = await collectStatus(config, kube.gateway, now, g.namespace);
-    const stale = allSecrets ? await staleUnmanaged(kube.gateway, config.policy.maxAgeDays, now) : undefined;
+    const stale = allSecrets
+      ? staleUnmanaged(await kube.gateway.listPullSecretsEverywhere(), config.policy.maxAgeDays, now)
+      : undefined;
     if (output === 'json') {
       process.stdout.write(
         `${JSON.stringify({ policy: config.policy, namespaces: rows, ...(stale ? { unmanagedOlderThanMaxAge: stale } : {}) }, null, 2)}\n`,
@@ -75,26 +75,4 @@ export async function status(
   } finally {
     await kube.clients.close();
   }
-}
-
-/** Unmanaged dockerconfigjson secrets older than the maximum age (by creation time; only reported). */
-async function staleUnmanaged(gateway: InspectGateway, maxAgeDays: number, now: Date) {
-  const all = await gateway.listPullSecretsEverywhere();
-  return all
-    .filter(
-      (s) =>
-        !isManaged(s.labels) &&
-        s.createdAt !== undefined &&
-        now.getTime() - s.createdAt.getTime() > maxAgeDays * 86_400_000,
-    )
-    .map((s) => {
-      const d = decodePullSecret(s);
-      return {
-        namespace: s.namespace,
-        name: s.name,
-        ageDays: Math.floor((now.getTime() - (s.createdAt?.getTime() ?? 0)) / 86_400_000),
-        registries: d.ok ? d.creds.map((c) => c.registry) : [],
-      };
-    })
-    .sort((a, b) => b.ageDays - a.ageDays);
 }

@@ -1,0 +1,371 @@
+/**
+ * Operating it (issue 5) on the real stack: the Lease lock between concurrent runs and after a killed
+ * run, scheduler mode with /metrics, SIGTERM mid-run, the age policy with Events and metrics, the
+ * Pushgateway, and `doctor`.
+ */
+import { spawn } from 'node:child_process';
+import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAIN, NODE, Workspace, runCli, type CliResult } from '../helpers/rotator.ts';
+import {
+  api,
+  createNamespace,
+  createPod,
+  deleteNamespaces,
+  env,
+  freePort,
+  kubeConfig,
+  managedSecrets,
+  pullSecretsOf,
+  sleep,
+  stack,
+  suffix,
+  waitFor,
+} from '../helpers/stack.ts';
+
+const sfx = suffix();
+const created: string[] = [];
+const lockNs = `lock-${sfx}`;
+async function ns(name: string, labels: Record<string, string> = {}): Promise<string> {
+  const full = `op-${sfx}-${name}`;
+  await createNamespace(full, labels);
+  created.push(full);
+  return full;
+}
+beforeAll(async () => {
+  await createNamespace(lockNs);
+  created.push(lockNs);
+});
+afterAll(() => deleteNamespaces(created));
+
+function config(
+  w: Workspace,
+  namespaces: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): string {
+  const leaseName = `run-${Math.random().toString(36).slice(2, 7)}`;
+  w.writeConfig({
+    stores: { local: { type: 'file', path: w.creds } },
+    targets: [
+      {
+        name: 'op',
+        store: 'local',
+        registry: stack.registryBasic,
+        credentials: { username: { key: 'user' }, password: { key: 'pass' } },
+        namespaces,
+      },
+    ],
+    lock: { namespace: lockNs, name: leaseName, leaseDurationSeconds: 6 },
+    rotation: { retainSuperseded: '0' },
+    ...extra,
+  });
+  return leaseName;
+}
+const creds = (w: Workspace, second = false, mtime?: Date) => {
+  w.cred('user', second ? stack.user2 : stack.user, mtime);
+  w.cred('pass', second ? stack.password2 : stack.password, mtime);
+};
+const lease = (name: string) =>
+  kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: lockNs, name });
+
+/** Spawns the CLI and resolves once its JSON log shows `msg`; returns the child and its stderr so far. */
+function spawnUntil(args: string[], msg: RegExp) {
+  const child = spawn(NODE, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const closed = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+  const seen = waitFor(`log ${msg}`, async () => (msg.test(err) ? true : undefined), 60_000);
+  return { child, seen, closed, stderr: () => err };
+}
+
+/** I1 over namespaces: every ServiceAccount referencing a managed secret references one that exists. */
+async function assertNoDanglingRefs(namespaces: string[]): Promise<void> {
+  for (const n of namespaces) {
+    const existing = await managedSecrets(n);
+    const pulls = await pullSecretsOf(n);
+    const ours = pulls.filter((p) => p.startsWith('regcred-op-'));
+    if (ours.length > 0)
+      expect(
+        ours.some((p) => existing.includes(p)),
+        `${n}: ${pulls.join(',')} vs ${existing.join(',')}`,
+      ).toBe(true);
+  }
+}
+
+describe('the run lock (coordination.k8s.io Lease)', () => {
+  const w = new Workspace();
+  let leaseName = '';
+  beforeAll(async () => {
+    for (let i = 0; i < 30; i++) await ns(`l${i}`, { lk: sfx });
+    creds(w);
+    leaseName = config(w, { selector: `lk=${sfx}` }, { rotation: { retainSuperseded: '0', concurrency: 2 } });
+  });
+
+  it('two concurrent --rotate-now: exactly one rotates, the other exits 4 naming the holder', async () => {
+    const [a, b] = await Promise.all([w.rotate(), w.rotate()]);
+    expect([a.code, b.code].sort()).toEqual([0, 4]);
+    const loser = a.code === 4 ? a : b;
+    const winner = a.code === 0 ? a : b;
+    expect(loser.text).toMatch(
+      /another run holds the lease .* \(holder .*\); not starting\. Use --wait-for-lock/,
+    );
+    expect(loser.summary).toBeUndefined();
+    expect(winner.summary?.['outcomes']).toEqual({ provisioned: 30 });
+  });
+
+  it('--wait-for-lock waits for the holder instead of exiting', async () => {
+    creds(w, true);
+    // Another holder that renewed just now (a CronJob run on another node, say).
+    const coord = kubeConfig().makeApiClient(CoordinationV1Api);
+    const cur = await coord.readNamespacedLease({ namespace: lockNs, name: leaseName });
+    await coord.replaceNamespacedLease({
+      namespace: lockNs,
+      name: leaseName,
+      body: {
+        ...cur,
+        spec: {
+          ...cur.spec,
+          holderIdentity: 'other-runner',
+          leaseDurationSeconds: 4,
+          renewTime: new V1MicroTime(),
+        },
+      },
+    });
+    const started = Date.now();
+    const waiter = await w.rotate(['--wait-for-lock']);
+    expect(waiter.code, waiter.text).toBe(0);
+    expect(waiter.text).toMatch(/waiting for the run lock/);
+    expect(Date.now() - started).toBeGreaterThan(3000);
+    expect(waiter.text).toMatch(/taking over an expired run lock/);
+  });
+
+  it('a lease left by a killed run is taken over once it expires', async () => {
+    creds(w);
+    const run = spawnUntil(
+      ['--config', w.config, '--log-format', 'json', '--rotate-now'],
+      /registry verification/,
+    );
+    await run.seen;
+    run.child.kill('SIGKILL');
+    await run.closed;
+    expect((await lease(leaseName)).spec?.holderIdentity).toMatch(/.+/);
+    expect((await w.rotate()).code).toBe(4);
+    await sleep(6500);
+    const r = await w.rotate();
+    expect(r.code, r.text).toBe(0);
+    expect(r.text).toMatch(/taking over an expired run lock/);
+    const after = await lease(leaseName);
+    expect(after.spec?.holderIdentity ?? '').toBe('');
+    expect(after.spec?.leaseTransitions).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('scheduler mode', () => {
+  it('runs on a seconds-level schedule, serves /metrics between runs, rotates on change, stops on SIGTERM', async () => {
+    const w = new Workspace();
+    const a = await ns('sched');
+    const port = await freePort();
+    creds(w);
+    config(w, { names: [a] }, { schedule: '*/2 * * * * *', metrics: { port } });
+    const run = spawnUntil(['--config', w.config, '--log-format', 'json'], /"msg":"run summary"/);
+    await run.seen;
+    const first = (await managedSecrets(a))[0];
+    const m1 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(m1).toMatch(/regcred_rotator_runs_total\{result="success"\} [1-9]/);
+    expect(m1).toMatch(/regcred_rotator_last_success_timestamp_seconds \d+/);
+    expect(m1).toMatch(/regcred_rotator_process_cpu_seconds_total/);
+    creds(w, true);
+    await waitFor(
+      'a second run to rotate',
+      async () =>
+        (await managedSecrets(a)).length === 1 && (await managedSecrets(a))[0] !== first ? true : undefined,
+      20_000,
+    );
+    const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as {
+      status: string;
+      runs: number;
+      nextRun: string;
+    };
+    expect(health.status).toBe('ok');
+    expect(health.runs).toBeGreaterThanOrEqual(2);
+    const m2 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const runs = (t: string) =>
+      Number(/regcred_rotator_runs_total\{result="success"\} (\d+)/.exec(t)?.[1] ?? 0);
+    expect(runs(m2)).toBeGreaterThan(runs(m1));
+    expect(m2).toMatch(/regcred_rotator_actions_total\{kind="create",result="ok"\} [2-9]/);
+    run.child.kill('SIGTERM');
+    expect(await run.closed).toBe(0);
+    expect(run.stderr()).toMatch(/"msg":"stopped"/);
+  });
+});
+
+describe('SIGTERM in the middle of a run', () => {
+  it('stops between two steps, leaves no dangling reference, and the next run converges', async () => {
+    const w = new Workspace();
+    const names: string[] = [];
+    for (let i = 0; i < 20; i++) names.push(await ns(`t${i}`, { tm: sfx }));
+    creds(w);
+    config(w, { selector: `tm=${sfx}` }, { rotation: { retainSuperseded: '0', concurrency: 1 } });
+    expect((await w.rotate()).code).toBe(0);
+    for (const n of names.slice(0, 5)) await createPod(n, 'app');
+    creds(w, true);
+    const run = spawnUntil(
+      ['--config', w.config, '--log-format', 'json', '--rotate-now'],
+      /"msg":"namespace converged"/,
+    );
+    await run.seen;
+    run.child.kill('SIGTERM');
+    const code = await run.closed;
+    expect(code).toBe(1);
+    expect(run.stderr()).toMatch(/stop requested/);
+    expect(run.stderr()).toMatch(/"interrupted":true/);
+    await assertNoDanglingRefs(names);
+    const done = await w.rotate();
+    expect(done.code, done.text).toBe(0);
+    await assertNoDanglingRefs(names);
+    const after = await Promise.all(
+      names.map(async (n) => (await pullSecretsOf(n)).filter((p) => p.startsWith('regcred-op-'))),
+    );
+    expect(new Set(after.map((x) => x.join()))).toHaveLength(1);
+  });
+});
+
+describe('age policy, Events, metrics, Pushgateway', () => {
+  it('a 100-day-old source: still rolled out, exit 3, a PolicyViolation Warning Event, metrics in the Pushgateway', async () => {
+    const w = new Workspace();
+    const a = await ns('policy');
+    const old = new Date(Date.now() - 100 * 86_400_000);
+    creds(w, false, old);
+    const leaseName = config(
+      w,
+      { names: [a] },
+      { metrics: { pushgateway: env('REGCRED_STACK_PUSHGATEWAY'), job: `regcred-${sfx}` } },
+    );
+    const r = await w.rotate();
+    expect(r.code, r.text).toBe(3);
+    expect((await managedSecrets(a)).length).toBe(1);
+    const t = (r.summary?.['targets'] as { policy: string; ageDays: number }[])[0];
+    expect(t).toMatchObject({ policy: 'violation', ageDays: 100 });
+    const events = (await api().listNamespacedEvent({ namespace: lockNs })).items.filter(
+      (e) => e.involvedObject.name === leaseName,
+    );
+    expect(events.map((e) => [e.type, e.reason])).toContainEqual(['Warning', 'PolicyViolation']);
+    expect(events.find((e) => e.reason === 'PolicyViolation')?.message).toMatch(
+      /credentials are 100 days old/,
+    );
+    const pushed = await (await fetch(`${env('REGCRED_STACK_PUSHGATEWAY')}/metrics`)).text();
+    const mine = pushed.split('\n').filter((l) => l.includes(`job="regcred-${sfx}"`));
+    expect(mine.join('\n')).toMatch(/regcred_rotator_policy_violation\{.*target="op".*\} 1/);
+    expect(mine.join('\n')).toMatch(/regcred_rotator_credential_age_days\{.*target="op".*\} 100/);
+    expect(mine.join('\n')).toMatch(/regcred_rotator_runs_total\{.*result="policy_violation".*\} 1/);
+    const status = await runCli(['--config', w.config, 'status', '-o', 'json']);
+    expect(status.code).toBe(3);
+    expect(
+      (JSON.parse(status.stdout) as { namespaces: { age: { state: string; daysLeft: number } }[] })
+        .namespaces[0]?.age,
+    ).toMatchObject({ state: 'violation' });
+  });
+
+  it('a rotation writes Rotated Events on the new Secret and the ServiceAccount; a failed push is only a warning', async () => {
+    const w = new Workspace();
+    const a = await ns('events');
+    creds(w);
+    config(w, { names: [a] }, { metrics: { pushgateway: `http://127.0.0.1:${await freePort()}` } });
+    const r = await w.rotate();
+    expect(r.code, r.text).toBe(0);
+    expect(r.text).toMatch(/pushing metrics failed/);
+    const events = (await api().listNamespacedEvent({ namespace: a })).items;
+    const rotated = events
+      .filter((e) => e.reason === 'Rotated')
+      .map((e) => e.involvedObject.kind)
+      .sort();
+    expect(rotated).toEqual(['Secret', 'ServiceAccount']);
+    expect(events.every((e) => e.source?.component === 'regcred-rotator' || e.reason !== 'Rotated')).toBe(
+      true,
+    );
+  });
+});
+
+describe('doctor', () => {
+  it('finds each cause of a failing pull, with a one-line fix', async () => {
+    const w = new Workspace();
+    const a = await ns('doctor');
+    creds(w);
+    config(w, { names: [a] });
+    expect((await w.rotate()).code).toBe(0);
+    const [ours] = await managedSecrets(a);
+    // 1. a pod that references a secret that was then deleted
+    await api().createNamespacedSecret({
+      namespace: a,
+      body: {
+        metadata: { name: 'gone-soon' },
+        type: 'kubernetes.io/dockerconfigjson',
+        data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') },
+      },
+    });
+    await api().createNamespacedPod({
+      namespace: a,
+      body: {
+        metadata: { name: 'orphan' },
+        spec: {
+          imagePullSecrets: [{ name: 'gone-soon' }],
+          containers: [{ name: 'c', image: `${stack.registryBasic}/app:1` }],
+        },
+      },
+    });
+    await api().deleteNamespacedSecret({ namespace: a, name: 'gone-soon' });
+    // 2. a ServiceAccount pointing at a missing secret, 3. a secret of the wrong type in use
+    await api().createNamespacedSecret({
+      namespace: a,
+      body: { metadata: { name: 'opaque-one' }, type: 'Opaque', data: { x: 'eQ==' } },
+    });
+    await api().createNamespacedServiceAccount({
+      namespace: a,
+      body: {
+        metadata: { name: 'builder' },
+        imagePullSecrets: [{ name: 'never-created' }, { name: 'opaque-one' }],
+      },
+    });
+    // 4. credentials the registry rejects
+    const bad = JSON.stringify({
+      auths: {
+        [stack.registryBasic]: {
+          username: stack.user,
+          password: 'wrong-password',
+          auth: Buffer.from(`${stack.user}:wrong-password`).toString('base64'),
+        },
+      },
+    });
+    await api().createNamespacedSecret({
+      namespace: a,
+      body: {
+        metadata: { name: 'stale-creds' },
+        type: 'kubernetes.io/dockerconfigjson',
+        data: { '.dockerconfigjson': Buffer.from(bad).toString('base64') },
+      },
+    });
+    await api().createNamespacedServiceAccount({
+      namespace: a,
+      body: { metadata: { name: 'deployer' }, imagePullSecrets: [{ name: 'stale-creds' }] },
+    });
+    const r: CliResult = await runCli(['--config', w.config, 'doctor', '-n', a, '-o', 'json']);
+    expect(r.code).toBe(1);
+    const findings = (
+      JSON.parse(r.stdout) as {
+        findings: { severity: string; object: string; problem: string; fix: string }[];
+      }
+    ).findings;
+    const f = (object: string, re: RegExp) => findings.find((x) => x.object === object && re.test(x.problem));
+    expect(f('pod/orphan', /references missing pull secret "gone-soon"/)?.fix).toMatch(/recreate the pod/);
+    expect(
+      f('serviceaccount/builder', /references pull secret "never-created", which does not exist/)?.fix,
+    ).toMatch(/kubectl -n .* edit serviceaccount builder/);
+    expect(f('secret/opaque-one', /has type Opaque/)?.fix).toMatch(/recreate it/);
+    expect(f('secret/stale-creds', /rejects its credentials/)?.fix).toMatch(/--rotate-now -n/);
+    expect(findings.some((x) => x.object === `secret/${ours}`)).toBe(false);
+    expect(findings.every((x) => x.fix.length > 10)).toBe(true);
+    expect(r.stdout).not.toContain('wrong-password');
+    const table = await runCli(['--config', w.config, 'doctor', '-n', a]);
+    expect(table.stdout).toMatch(/^SEVERITY\s+NAMESPACE\s+OBJECT\s+PROBLEM\s+FIX/m);
+  });
+});
