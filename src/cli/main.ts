@@ -61,6 +61,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .option('--dry-run', 'with --rotate-now: print the actions, write nothing')
     .option('--wait-for-lock', 'if another run holds the lock, wait for it instead of exiting 4')
     .option('-v, --verbose', 'list unchanged namespaces in the summary too')
+    .option('--summary', 'print the summary table even when stdout is not a terminal')
     .showHelpAfterError()
     .exitOverride()
     .action(async (_o, cmd: Command) => {
@@ -70,6 +71,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
         dryRun?: boolean;
         waitForLock?: boolean;
         verbose?: boolean;
+        summary?: boolean;
       }>();
       if (o.dryRun && !o.rotateNow)
         throw new RotatorError('USAGE', '--dry-run needs --rotate-now (or use `plan`)');
@@ -78,7 +80,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
           (
             await rotateNow(g, {
               dryRun: o.dryRun === true,
-              table: 'tty',
+              table: o.summary === true ? 'always' : 'tty',
               verbose: o.verbose,
               waitForLock: o.waitForLock === true,
             })

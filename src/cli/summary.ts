@@ -74,10 +74,17 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
     .join(', ');
   const secs = ((s.finishedAt.getTime() - s.startedAt.getTime()) / 1000).toFixed(1);
   out.push('');
+  if (Object.keys(s.provisionalNames).length > 0) {
+    out.push(
+      '(first provisioning: "??????????" stands for the revision id, which the first real run chooses)',
+    );
+  }
   out.push(
     `${s.dryRun ? 'dry run: nothing written · ' : ''}${s.namespaces.length} namespace results${counts ? ` (${counts})` : ''} · ${s.writes} writes · ${secs}s${s.interrupted ? ' · STOPPED EARLY' : ''}`,
   );
-  return out.join('\n');
+  let text = out.join('\n');
+  for (const [real, shown] of Object.entries(s.provisionalNames)) text = text.replaceAll(real, shown);
+  return text;
 }
 
 /** The `run summary` log line: machine-readable, no secrets. */

@@ -106,7 +106,7 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
       } else {
         const holders = s.pods.filter((p) => isLivePod(p) && p.imagePullSecrets.includes(old.name));
         if (holders.length > 0)
-          reason = `${holders.length} live pod${holders.length === 1 ? '' : 's'} still reference it (${holders
+          reason = `${holders.length === 1 ? '1 live pod still references' : `${holders.length} live pods still reference`} it (${holders
             .slice(0, 3)
             .map((p) => p.name)
             .join(', ')}${holders.length > 3 ? ', …' : ''})`;

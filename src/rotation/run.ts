@@ -53,6 +53,11 @@ export interface RunSummary {
   namespaces: NamespaceResult[];
   writes: number;
   interrupted: boolean;
+  /**
+   * Dry run of a first provisioning: the names' revision id depends on a salt that is only chosen when the
+   * first Secret is written, so these names are placeholders (real name -> shown name).
+   */
+  provisionalNames: Record<string, string>;
 }
 
 /** Side channels of a run (Events, metrics); all optional. */
@@ -207,6 +212,7 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
   const targetResults = prepared.map((p) => ('resolved' in p ? p.result : p));
 
   const nsResults: NamespaceResult[] = [];
+  const provisionalNames: Record<string, string> = {};
   const only = opts.only && opts.only.length > 0 ? new Set(opts.only) : undefined;
   let interrupted = false;
   if (ready.length > 0) {
@@ -242,9 +248,12 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
 
     const desired = new Map<string, DesiredSecret>();
     for (const r of ready) {
-      const salt = existingSalt(r.target.name, secrets) ?? newSalt();
-      const d = desiredSecret(r.target, r.resolved, salt);
+      const existing = existingSalt(r.target.name, secrets);
+      const d = desiredSecret(r.target, r.resolved, existing ?? newSalt());
       desired.set(r.target.name, d);
+      if (existing === undefined && opts.dryRun && d.strategy === 'swap') {
+        provisionalNames[d.name] = `${r.target.secretName}-${'?'.repeat(d.revisionId.length)}`;
+      }
       r.result.secret = d.name;
       r.result.revision = r.resolved.version ?? `r-${d.revisionId}`;
       r.result.namespaces = scopes.get(r.target.name)?.namespaces.length ?? 0;
@@ -342,6 +351,7 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
     namespaces: nsResults,
     writes: nsResults.reduce((n, r) => n + r.writes, 0),
     interrupted: interrupted || opts.signal?.aborted === true,
+    provisionalNames,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import {
+  REVISION_ID_ANNOTATION,
   ROTATED_AT_ANNOTATION,
   SOURCE_REVISION_ANNOTATION,
   SOURCE_UPDATED_AT_ANNOTATION,
@@ -78,8 +79,16 @@ export async function collectStatus(
       const selected = t.serviceAccounts.includes('*')
         ? nsSas
         : nsSas.filter((s) => t.serviceAccounts.includes(s.name));
+      // The current secret is the newest one created for the revision it holds (a superseded secret that
+      // was refreshed holds newer data under an older name, so "newest write" is not enough).
+      const created = (s: SecretObject) => s.createdAt?.getTime() ?? 0;
+      const own = ours
+        .filter((s) => s.name === `${t.secretName}-${s.annotations[REVISION_ID_ANNOTATION] ?? ''}`)
+        .sort((a, b) => created(b) - created(a));
       const current =
-        t.strategy === 'in-place' ? (ours.find((s) => s.name === t.secretName) ?? ours[0]) : ours[0];
+        t.strategy === 'in-place'
+          ? (ours.find((s) => s.name === t.secretName) ?? own[0] ?? ours[0])
+          : (own[0] ?? ours[0]);
       const older = ours.filter((s) => s !== current).map((s) => s.name);
       const podsOnOlder = pods
         .filter(

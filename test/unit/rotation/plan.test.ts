@@ -90,7 +90,7 @@ describe('plan (swap strategy)', () => {
         [pod('web-1', ['regcred-old'])],
       ),
       want: [],
-      kept: ['regcred-old: 1 live pod still reference it (web-1)'],
+      kept: ['regcred-old: 1 live pod still references it (web-1)'],
     },
     {
       name: 'past retention, only finished pods reference it: deleted',
