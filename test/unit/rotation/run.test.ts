@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/observability/logger.ts';
+import { runRotation } from '../../../src/rotation/run.ts';
+import { FakeCluster } from '../helpers/fake-cluster.ts';
+import { engineConfig, FakeStore, run } from '../helpers/engine.ts';
+
+function seed(): { cluster: FakeCluster; store: FakeStore } {
+  const cluster = new FakeCluster();
+  const store = new FakeStore();
+  store.set('user', 'robot');
+  store.set('pass', 'pw-1');
+  for (const ns of ['ns-1', 'ns-2']) {
+    cluster.addNamespace(ns);
+    cluster.addSa(ns, 'default');
+  }
+  return { cluster, store };
+}
+
+describe('runRotation', () => {
+  it('a registry that rejects the credentials stops the target before any write', async () => {
+    const { cluster, store } = seed();
+    const s = await runRotation(
+      {
+        config: engineConfig(),
+        gateway: cluster,
+        logger: silentLogger(),
+        openStore: () => store,
+        verify: async (c) => ({
+          registry: c.registry,
+          outcome: 'rejected',
+          flow: 'basic',
+          detail: 'HTTP 401',
+        }),
+        now: () => new Date(),
+      },
+      { dryRun: false },
+    );
+    expect(s.targets[0]).toMatchObject({ outcome: 'failed', error: { code: 'REGISTRY_REJECTED' } });
+    expect(cluster.writes).toBe(0);
+    expect(cluster.reads).toBe(0);
+  });
+
+  it('verifyCredentials: false goes ahead with a warning', async () => {
+    const { cluster, store } = seed();
+    const config = engineConfig({ rotation: { verifyCredentials: false } });
+    const verify = async () => {
+      throw new Error('must not be called');
+    };
+    const s = await runRotation(
+      {
+        config,
+        gateway: cluster,
+        logger: silentLogger(),
+        openStore: () => store,
+        verify,
+        now: () => new Date(),
+      },
+      { dryRun: false },
+    );
+    expect(s.targets[0]?.warnings).toContain(
+      'credential verification is disabled (rotation.verifyCredentials: false)',
+    );
+    expect(s.namespaces.map((n) => n.outcome)).toEqual(['provisioned', 'provisioned']);
+  });
+
+  it('one namespace failing does not stop the others', async () => {
+    const { cluster, store } = seed();
+    cluster.addNamespace('ns-2', {}, false);
+    cluster.beforeWrite = (c, n) => {
+      if (n === 1) c.namespaces.set('ns-1', { name: 'ns-1', labels: {}, terminating: true });
+    };
+    const s = await run(cluster, store, engineConfig({ rotation: { concurrency: 1 } }));
+    expect(s.namespaces.map((n) => [n.namespace, n.outcome])).toEqual([
+      ['ns-1', 'failed'],
+      ['ns-2', 'provisioned'],
+    ]);
+  });
+
+  it('a dry run writes nothing and reports what it would do', async () => {
+    const { cluster, store } = seed();
+    const s = await run(cluster, store, engineConfig(), () => new Date(), true);
+    expect(cluster.writes).toBe(0);
+    expect(s.namespaces.map((n) => n.outcome)).toEqual(['planned', 'planned']);
+    expect(s.namespaces[0]?.actions.map((a) => a.action.kind)).toEqual(['create', 'repoint']);
+    expect(Object.keys(s.provisionalNames)).toHaveLength(1);
+  });
+
+  it('an unchanged source makes zero writes; reads are a few lists', async () => {
+    const { cluster, store } = seed();
+    await run(cluster, store, engineConfig());
+    const writes = cluster.writes;
+    cluster.reads = 0;
+    const s = await run(cluster, store, engineConfig());
+    expect(cluster.writes).toBe(writes);
+    expect(s.writes).toBe(0);
+    expect(cluster.reads).toBe(3);
+  });
+});
