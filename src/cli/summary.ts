@@ -92,6 +92,7 @@ export function summaryFields(s: RunSummary): Record<string, unknown> {
   return {
     dryRun: s.dryRun,
     durationMs: s.finishedAt.getTime() - s.startedAt.getTime(),
+    maxRssKb: process.resourceUsage().maxRSS,
     writes: s.writes,
     interrupted: s.interrupted,
     outcomes: outcomeCounts(s),

@@ -61,9 +61,11 @@ describe('verification before rollout', () => {
     down = '',
     bearer = '';
   beforeAll(async () => {
-    [good, wrongPw, unknown, down, bearer] = await Promise.all(
-      ['good', 'wrongpw', 'unknown', 'down', 'bearer'].map(ns),
-    );
+    good = await ns('good');
+    wrongPw = await ns('wrongpw');
+    unknown = await ns('unknown');
+    down = await ns('down');
+    bearer = await ns('bearer');
     w.cred('user', stack.user);
     w.cred('pass', stack.password);
     w.cred('bad-pass', 'not-the-password');
