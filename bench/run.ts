@@ -1,0 +1,253 @@
+/**
+ * `npm run bench`: regcred-rotator against the seed recipe (a bash loop of kubectl) and against a minimal
+ * concurrent client, on the same stack, for N namespaces each (BENCH_SIZES, default 10,100,1000).
+ * Every namespace has a `default` ServiceAccount with one foreign pull secret; one in five has a pod
+ * created under it. Requests are counted by the API server (apiserver_request_total). Writes
+ * bench/results/<timestamp>.json and prints a Markdown table for bench/README.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Workspace } from '../test/helpers/rotator.ts';
+import { api, apiserverRequests, env, kubectl, stack, suffix, waitFor } from '../test/helpers/stack.ts';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { adminTarget, minimalRotation } from './minimal-client.ts';
+
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+const SIZES = (process.env['BENCH_SIZES'] ?? '10,100,1000').split(',').map(Number);
+const SEED_MAX = Number(process.env['BENCH_SEED_MAX'] ?? '1000');
+const ROOT = resolve(import.meta.dirname, '..');
+const RESOURCES = new Set(['secrets', 'serviceaccounts', 'pods', 'namespaces', 'leases', 'events']);
+const id = suffix();
+
+type Counts = Record<string, number>;
+interface Measure {
+  ms: number;
+  requests: Counts;
+  total: number;
+  writes: number;
+  maxRssMb?: number | undefined;
+}
+
+function delta(before: Map<string, number>, after: Map<string, number>): Counts {
+  const d: Counts = {};
+  for (const [k, v] of after) {
+    const [verb, resource] = k.split(' ');
+    if (!RESOURCES.has(resource ?? '')) continue;
+    if (verb === 'WATCH') continue;
+    const n = v - (before.get(k) ?? 0);
+    if (n > 0) d[k] = n;
+  }
+  return d;
+}
+
+async function measure(fn: () => Promise<number | undefined>): Promise<Measure> {
+  const before = await apiserverRequests();
+  const t0 = performance.now();
+  const rss = await fn();
+  const ms = performance.now() - t0;
+  const requests = delta(before, await apiserverRequests());
+  const total = Object.values(requests).reduce((a, b) => a + b, 0);
+  const writes = Object.entries(requests)
+    .filter(([k]) => /^(POST|PUT|PATCH|DELETE) /.test(k))
+    .reduce((a, [, v]) => a + v, 0);
+  return { ms, requests, total, writes, maxRssMb: rss === undefined ? undefined : Math.round(rss / 1024) };
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const dockercfg = (u: string, p: string) =>
+  b64(
+    JSON.stringify({
+      auths: { [stack.registryBasic]: { username: u, password: p, auth: b64(`${u}:${p}`) } },
+    }),
+  );
+
+/** N namespaces labelled bench=<label>, each default SA with a foreign pull secret, 1 in 5 with a pod. */
+async function setup(
+  label: string,
+  n: number,
+  withOld: 'regcred-old' | 'regcred' | undefined,
+): Promise<string[]> {
+  const names = Array.from({ length: n }, (_, i) => `b${label}-${String(i).padStart(4, '0')}`);
+  const queue = [...names];
+  const worker = async () => {
+    for (let ns = queue.shift(); ns !== undefined; ns = queue.shift()) {
+      const name = ns;
+      await api().createNamespace({ body: { metadata: { name, labels: { bench: label } } } });
+      await waitFor(
+        `SA in ${name}`,
+        () => api().readNamespacedServiceAccount({ namespace: name, name: 'default' }),
+        60_000,
+      );
+      const pulls = [{ name: 'team-mirror' }];
+      await api().createNamespacedSecret({
+        namespace: name,
+        body: {
+          metadata: { name: 'team-mirror' },
+          type: 'kubernetes.io/dockerconfigjson',
+          data: { '.dockerconfigjson': dockercfg('mirror', 'mirror-pw') },
+        },
+      });
+      if (withOld) {
+        await api().createNamespacedSecret({
+          namespace: name,
+          body: {
+            metadata: { name: withOld },
+            type: 'kubernetes.io/dockerconfigjson',
+            data: { '.dockerconfigjson': dockercfg(stack.user, stack.password) },
+          },
+        });
+        pulls.push({ name: withOld });
+      }
+      await api().patchNamespacedServiceAccount(
+        { namespace: name, name: 'default', body: { imagePullSecrets: pulls } },
+        MERGE,
+      );
+      if (Number(name.slice(-4)) % 5 === 0) {
+        await api().createNamespacedPod({
+          namespace: name,
+          body: {
+            metadata: { name: 'app' },
+            spec: {
+              serviceAccountName: 'default',
+              containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
+            },
+          },
+        });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 24 }, worker));
+  return names;
+}
+
+async function tool(n: number) {
+  const label = `t${id}${n}`;
+  await setup(label, n, undefined);
+  const w = new Workspace();
+  w.writeConfig({
+    stores: { local: { type: 'file', path: w.creds } },
+    targets: [
+      {
+        name: 'bench',
+        store: 'local',
+        registry: stack.registryBasic,
+        credentials: { username: { key: 'u' }, password: { key: 'p' } },
+        namespaces: { selector: `bench=${label}` },
+      },
+    ],
+    rotation: { retainSuperseded: '0', concurrency: 16 },
+    lock: { namespace: 'default', name: `bench-${label}` },
+  });
+  const run = async (): Promise<number | undefined> => {
+    const r = spawnSync(
+      join(ROOT, 'node_modules/.bin/node'),
+      [
+        join(ROOT, 'src/cli/main.ts'),
+        '--config',
+        w.config,
+        '--log-format',
+        'json',
+        '--log-level',
+        'warn',
+        '--rotate-now',
+      ],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
+    );
+    const summary = r.stderr
+      .split('\n')
+      .filter((l) => l.includes('"run summary"'))
+      .map((l) => JSON.parse(l) as { maxRssKb: number; outcomes: Counts })[0];
+    if (r.status !== 0 || !summary) throw new Error(`rotator failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    return summary.maxRssKb;
+  };
+  w.cred('u', stack.user);
+  w.cred('p', stack.password);
+  const provision = await measure(run);
+  w.cred('u', stack.user2);
+  w.cred('p', stack.password2);
+  const rotation = await measure(run);
+  const noop = await measure(run);
+  return { provision, rotation, noop };
+}
+
+async function minimal(n: number) {
+  const names = await setup(`m${id}${n}`, n, 'regcred-old');
+  const t = adminTarget(join(stack.run, 'pki'), env('REGCRED_STACK_APISERVER'));
+  return measure(async () => {
+    await minimalRotation(t, names, dockercfg(stack.user2, stack.password2), 'team-mirror');
+    return undefined;
+  });
+}
+
+async function seed(n: number) {
+  const names = await setup(`s${id}${n}`, n, 'regcred');
+  const script = join(ROOT, 'bench/seed-recipe.sh');
+  const m = await measure(async () => {
+    const r = spawnSync('bash', [script, ...names], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        REGISTRY: stack.registryBasic,
+        REG_USER: stack.user2,
+        REG_PASS: stack.password2,
+      },
+      maxBuffer: 64 << 20,
+    });
+    if (r.status !== 0) throw new Error(`seed recipe failed: ${r.stderr.slice(-1000)}`);
+    return undefined;
+  });
+  // What the seed recipe leaves behind.
+  let foreignLost = 0;
+  let dangling = 0;
+  for (const ns of names) {
+    const pulls = (
+      (await api().readNamespacedServiceAccount({ namespace: ns, name: 'default' })).imagePullSecrets ?? []
+    ).map((r) => r.name ?? '');
+    const secrets = new Set(
+      (await api().listNamespacedSecret({ namespace: ns })).items.map((s) => s.metadata?.name),
+    );
+    if (!pulls.includes('team-mirror')) foreignLost++;
+    if (pulls.some((p) => !secrets.has(p))) dangling++;
+  }
+  return { ...m, foreignLost, dangling };
+}
+
+function machine(): string {
+  const k = kubectl('version', '-o', 'json');
+  const server =
+    (JSON.parse(k.stdout) as { serverVersion?: { gitVersion?: string } }).serverVersion?.gitVersion ?? '?';
+  return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, kube-apiserver ${server} + etcd 3.6.16 on the same machine`;
+}
+
+const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), sizes: SIZES };
+const rows: string[] = [];
+const s = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
+for (const n of SIZES) {
+  process.stderr.write(`[bench] N=${n}: regcred-rotator\n`);
+  const t = await tool(n);
+  process.stderr.write(`[bench] N=${n}: minimal client\n`);
+  const m = await minimal(n);
+  const sd =
+    n <= SEED_MAX
+      ? (process.stderr.write(`[bench] N=${n}: seed recipe (kubectl loop)\n`), await seed(n))
+      : undefined;
+  results[`N=${n}`] = { tool: t, minimal: m, seed: sd };
+  rows.push(
+    `| ${n} | ${s(t.provision.ms)} s / ${t.provision.total} (${t.provision.writes} w) | ${s(t.rotation.ms)} s / ${t.rotation.total} (${t.rotation.writes} w) | ${s(t.noop.ms)} s / ${t.noop.total} (${t.noop.writes} w) | ${(t.rotation.total / n).toFixed(2)} | ${t.rotation.maxRssMb ?? '?'} MB | ${s(m.ms)} s / ${m.total} | ${sd ? `${s(sd.ms)} s / ${sd.total}` : 'not run'} | ${sd ? `${(sd.ms / t.rotation.ms).toFixed(1)}×` : '-'} | ${(t.rotation.ms / m.ms).toFixed(2)}× | ${sd ? `${sd.foreignLost}/${n} lost the foreign entry, ${sd.dangling}/${n} point at a deleted secret` : '-'} |`,
+  );
+  process.stderr.write(`${rows.at(-1) ?? ''}\n`);
+}
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+const file = join(ROOT, `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify(results, null, 2));
+const table = [
+  `Machine: ${String(results['machine'])}. Date: ${String(results['date'])}.`,
+  '',
+  '| N | provision: wall / requests (writes) | rotation | no-op rerun | requests per namespace (rotation) | peak RSS (rotation) | minimal client (rotation only) | seed recipe (rotation only) | seed ÷ rotator | rotator ÷ minimal | state the seed recipe left |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows,
+].join('\n');
+process.stdout.write(`${table}\n\nraw: ${file}\n`);
