@@ -150,8 +150,6 @@ async function tool(n: number) {
         w.config,
         '--log-format',
         'json',
-        '--log-level',
-        'warn',
         '--rotate-now',
       ],
       { encoding: 'utf8', maxBuffer: 64 << 20 },

@@ -20,8 +20,11 @@ export interface ApplyDeps {
   gateway: KubeGateway;
   now: () => Date;
   dryRun: boolean;
-  /** Reads the namespace's pods (for deletions that wait for pods). */
-  loadPods: (namespace: string) => Promise<PodObject[]>;
+  /**
+   * Reads the namespace's pods (for deletions that wait for pods), or returns undefined to defer: the
+   * run then lists pods for all deferred namespaces at once and calls `converge` again.
+   */
+  loadPods: (namespace: string) => Promise<PodObject[] | undefined>;
   /** Checked between actions: a stop request ends the loop at a consistent point. */
   signal?: AbortSignal | undefined;
 }
@@ -37,6 +40,8 @@ export interface ConvergeResult {
   kept: Kept[];
   notes: string[];
   writes: number;
+  /** True when the run must list pods before this namespace can finish (see ApplyDeps.loadPods). */
+  deferred: boolean;
 }
 
 function ownership(ns: string, name: string, found: SecretObject): RotatorError {
@@ -59,7 +64,7 @@ async function applyOne(
   s: NamespaceState,
   deps: ApplyDeps,
   records: ActionRecord[],
-): Promise<{ replan: boolean; write: boolean }> {
+): Promise<{ replan: boolean; write: boolean; deferred?: boolean }> {
   const g = deps.gateway;
   const ns = s.namespace;
   const stamp = () => ({ ...d.annotations, [ROTATED_AT_ANNOTATION]: deps.now().toISOString() });
@@ -82,9 +87,12 @@ async function applyOne(
   };
 
   switch (a.kind) {
-    case 'load-pods':
-      s.pods = await deps.loadPods(ns);
+    case 'load-pods': {
+      const pods = await deps.loadPods(ns);
+      if (pods === undefined) return { replan: false, write: false, deferred: true };
+      s.pods = pods;
       return { replan: false, write: false };
+    }
     case 'create': {
       const labels = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [TARGET_LABEL]: d.target };
       if (deps.dryRun) {
@@ -198,7 +206,7 @@ export async function converge(
         details: { namespace: s.namespace, target: d.target },
       });
     }
-    if (p.actions.length === 0) return { records, kept: p.kept, notes: p.notes, writes };
+    if (p.actions.length === 0) return { records, kept: p.kept, notes: p.notes, writes, deferred: false };
     for (const a of p.actions) {
       if (deps.signal?.aborted === true) {
         throw new RotatorError(
@@ -207,6 +215,7 @@ export async function converge(
         );
       }
       const r = await applyOne(a, d, s, deps, records);
+      if (r.deferred === true) return { records, kept: p.kept, notes: p.notes, writes, deferred: true };
       if (r.write && a.kind !== 'load-pods' && !deps.dryRun) writes++;
       if (r.replan) break;
     }

@@ -9,10 +9,9 @@ import type { NamespaceObject, PodObject, SecretObject, ServiceAccountObject } f
 import type { Logger } from '../observability/logger.ts';
 import { assessAge, type AgeVerdict } from '../policy/age.ts';
 import type { SecretStore } from '../providers/types.ts';
-import { converge, type ActionRecord } from './apply.ts';
+import { converge, type ActionRecord, type ApplyDeps } from './apply.ts';
 import { desiredSecret } from './desired.ts';
 import { existingSalt, newSalt } from './naming.ts';
-import { plan } from './plan.ts';
 import { selectNamespaces, type Skipped } from './targets.ts';
 import type { DesiredSecret, Kept, NamespaceState, RetentionPolicy } from './types.ts';
 
@@ -259,14 +258,56 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
       r.result.namespaces = scopes.get(r.target.name)?.namespaces.length ?? 0;
     }
 
-    const prefetched = await prefetchPods(gateway, ready, desired, scopes, byNs, retention, deps.now());
-    const loadPods = async (ns: string): Promise<PodObject[]> => {
-      const pre = prefetched.get(ns);
-      if (pre) {
-        prefetched.delete(ns);
-        return pre;
+    // Pass 1 converges every namespace up to the point where a deletion waits for the pod list; the
+    // pods of all those namespaces are then listed at once (after all repoints, so the list is fresh) and
+    // pass 2 finishes them. A few list calls per run instead of one per namespace.
+    const pending = new Map<string, { result: NamespaceResult; d: DesiredSecret; hadOlder: boolean }[]>();
+    const finish = async (result: NamespaceResult, d: DesiredSecret) => {
+      if (result.outcome !== 'unchanged' && result.outcome !== 'failed') {
+        logger.info(
+          {
+            target: d.target,
+            namespace: result.namespace,
+            outcome: result.outcome,
+            secret: d.name,
+            actions: result.actions.map((a) => a.action.kind),
+            kept: result.kept.length,
+          },
+          'namespace converged',
+        );
       }
-      return gateway.listPods([ns]);
+      nsResults.push(result);
+      await deps.hooks?.namespaceDone?.(result, d);
+    };
+    const step = async (
+      ns: string,
+      d: DesiredSecret,
+      result: NamespaceResult,
+      hadOlder: boolean,
+      loadPods: ApplyDeps['loadPods'],
+    ): Promise<boolean> => {
+      const state = byNs.get(ns) ?? emptyState(ns);
+      try {
+        const c = await converge(d, retention, state, {
+          gateway,
+          now: deps.now,
+          dryRun: opts.dryRun,
+          loadPods,
+          signal: opts.signal,
+        });
+        result.actions.push(...c.records);
+        Object.assign(result, { kept: c.kept, notes: c.notes, writes: result.writes + c.writes });
+        result.outcome = outcomeOf(result.actions, opts.dryRun, hadOlder);
+        return c.deferred;
+      } catch (e) {
+        result.outcome = 'failed';
+        result.error = errorInfo(e);
+        logger.error(
+          { target: d.target, namespace: ns, code: result.error.code, err: result.error.message },
+          'namespace failed',
+        );
+        return false;
+      }
     };
 
     let done = 0;
@@ -274,9 +315,8 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
     const stopped = await pool(workList, config.rotation.concurrency, opts.signal, async (ns) => {
       const state = byNs.get(ns) ?? emptyState(ns);
       for (const r of ready) {
-        if (!scopes.get(r.target.name)?.namespaces.includes(ns)) continue;
         const d = desired.get(r.target.name);
-        if (!d) continue;
+        if (!d || !scopes.get(r.target.name)?.namespaces.includes(ns)) continue;
         const hadOlder = [...state.secrets.values()].some(
           (s) => s.labels[TARGET_LABEL] === d.target && s.name !== d.name,
         );
@@ -290,43 +330,48 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
           notes: [],
           writes: 0,
         };
-        try {
-          const c = await converge(d, retention, state, {
-            gateway,
-            now: deps.now,
-            dryRun: opts.dryRun,
-            loadPods,
-            signal: opts.signal,
-          });
-          Object.assign(result, { actions: c.records, kept: c.kept, notes: c.notes, writes: c.writes });
-          result.outcome = outcomeOf(c.records, opts.dryRun, hadOlder);
-        } catch (e) {
-          result.outcome = 'failed';
-          result.error = errorInfo(e);
-          logger.error(
-            { target: d.target, namespace: ns, code: result.error.code, err: result.error.message },
-            'namespace failed',
-          );
+        if (await step(ns, d, result, hadOlder, async () => undefined)) {
+          pending.set(ns, [...(pending.get(ns) ?? []), { result, d, hadOlder }]);
+        } else {
+          await finish(result, d);
         }
-        if (result.outcome !== 'unchanged') {
-          logger.info(
-            {
-              target: d.target,
-              namespace: ns,
-              outcome: result.outcome,
-              secret: d.name,
-              actions: result.actions.map((a) => a.action.kind),
-              kept: result.kept.length,
-            },
-            'namespace converged',
-          );
-        }
-        nsResults.push(result);
-        await deps.hooks?.namespaceDone?.(result, d);
       }
       done++;
       opts.onProgress?.(done, total);
     });
+
+    if (pending.size > 0) {
+      const podsByNs = new Map<string, PodObject[]>([...pending.keys()].map((ns) => [ns, []]));
+      let listed = true;
+      try {
+        for (const p of await gateway.listPods([...pending.keys()])) podsByNs.get(p.namespace)?.push(p);
+      } catch (e) {
+        if (!isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
+        listed = false; // read them per namespace; namespaces that cannot be read fail there
+      }
+      const stoppedLate = await pool(
+        [...pending.keys()],
+        config.rotation.concurrency,
+        opts.signal,
+        async (ns) => {
+          const st = byNs.get(ns);
+          if (st && listed) st.pods = podsByNs.get(ns) ?? [];
+          for (const { result, d, hadOlder } of pending.get(ns) ?? []) {
+            await step(ns, d, result, hadOlder, (n) => gateway.listPods([n]));
+            await finish(result, d);
+          }
+          pending.delete(ns);
+        },
+      );
+      for (const ns of stoppedLate) {
+        for (const { result, d } of pending.get(ns) ?? []) {
+          result.notes.push('run stopped before superseded secrets were checked against pods');
+          await finish(result, d);
+        }
+      }
+      if (stoppedLate.length > 0) interrupted = true;
+    }
+
     if (stopped.length > 0) {
       interrupted = true;
       for (const ns of stopped) {
@@ -445,40 +490,4 @@ function groupState(
   for (const s of secrets) m.get(s.namespace)?.secrets.set(s.name, s);
   for (const sa of sas) m.get(sa.namespace)?.serviceAccounts.set(sa.name, sa);
   return m;
-}
-
-/**
- * Namespaces whose first plan already waits for pods (a superseded secret past retention, no longer
- * referenced by any ServiceAccount) get their pods in one batched list instead of one call each.
- */
-async function prefetchPods(
-  gateway: KubeGateway,
-  ready: readonly ReadyTarget[],
-  desired: ReadonlyMap<string, DesiredSecret>,
-  scopes: ReadonlyMap<string, { namespaces: string[] }>,
-  byNs: ReadonlyMap<string, NamespaceState>,
-  retention: RetentionPolicy,
-  now: Date,
-): Promise<Map<string, PodObject[]>> {
-  const want = new Set<string>();
-  for (const r of ready) {
-    const d = desired.get(r.target.name);
-    if (!d) continue;
-    for (const ns of scopes.get(r.target.name)?.namespaces ?? []) {
-      const st = byNs.get(ns);
-      if (st && plan(d, retention, st, now).actions.some((a) => a.kind === 'load-pods')) want.add(ns);
-    }
-  }
-  const out = new Map<string, PodObject[]>();
-  if (want.size < 2) return out;
-  let pods: PodObject[];
-  try {
-    pods = await gateway.listPods([...want]);
-  } catch (e) {
-    if (isRotatorError(e, 'KUBE_FORBIDDEN')) return out; // read them per namespace later; failures land there
-    throw e;
-  }
-  for (const ns of want) out.set(ns, []);
-  for (const p of pods) out.get(p.namespace)?.push(p);
-  return out;
 }
