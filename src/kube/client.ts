@@ -14,6 +14,7 @@ import {
 } from '@kubernetes/client-node';
 import { Agent } from 'undici';
 import { RotatorError } from '../errors.ts';
+import { UndiciHttpLibrary } from './http.ts';
 
 export interface KubeConnectOptions {
   kubeconfig?: string | undefined;
@@ -101,13 +102,24 @@ export function podNamespace(): string | undefined {
   }
 }
 
+/** How long resolved credentials (headers, TLS files) are reused before client-node resolves them again. */
+const CREDENTIAL_REFRESH_MS = 10_000;
+
+interface ResolvedAuth {
+  headers: [string, string][];
+  agent: Agent;
+  at: number;
+}
+
 /**
- * client-node builds a new undici Agent (and so a new TLS connection) for every request. This applies the
- * same credentials but keeps one pooled, keep-alive Agent per set of TLS material.
+ * client-node builds a new undici Agent (and so a new TLS connection) and re-reads the kubeconfig's
+ * certificate files on every request. This resolves credentials at most every 10 s (token files and exec
+ * plugins rotate on a scale of minutes) and keeps one pooled, keep-alive Agent per set of TLS material.
  */
 class PooledAuth implements SecurityAuthentication {
   readonly #kc: KubeConfig;
-  #agent: Agent | undefined;
+  #resolved: ResolvedAuth | undefined;
+  #pending: Promise<ResolvedAuth> | undefined;
   #agentKey = '';
 
   constructor(kc: KubeConfig) {
@@ -118,11 +130,7 @@ class PooledAuth implements SecurityAuthentication {
     return 'pooled kubeconfig authentication';
   }
 
-  async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    if (this.#kc.getCurrentCluster()?.proxyUrl) {
-      await this.#kc.applySecurityAuthentication(context);
-      return;
-    }
+  async #resolve(): Promise<ResolvedAuth> {
     const opts: {
       headers?: Record<string, unknown>;
       ca?: unknown;
@@ -133,9 +141,8 @@ class PooledAuth implements SecurityAuthentication {
       servername?: string;
     } = {};
     await this.#kc.applyToHTTPSOptions(opts);
-    for (const [k, v] of Object.entries(opts.headers ?? {})) context.setHeaderParam(k, String(v));
-    if (opts.auth)
-      context.setHeaderParam('Authorization', `Basic ${Buffer.from(opts.auth).toString('base64')}`);
+    const headers: [string, string][] = Object.entries(opts.headers ?? {}).map(([k, v]) => [k, String(v)]);
+    if (opts.auth) headers.push(['Authorization', `Basic ${Buffer.from(opts.auth).toString('base64')}`]);
     const tls = {
       ca: opts.ca,
       cert: opts.cert,
@@ -146,16 +153,31 @@ class PooledAuth implements SecurityAuthentication {
     const key = createHash('sha256')
       .update(JSON.stringify(tls, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v)))
       .digest('hex');
-    if (key !== this.#agentKey || !this.#agent) {
-      void this.#agent?.close();
-      this.#agent = new Agent({ connect: tls as never, keepAliveTimeout: 30_000, connections: 64 });
+    let agent = this.#resolved?.agent;
+    if (key !== this.#agentKey || !agent) {
+      void agent?.close();
+      agent = new Agent({ connect: tls as never, keepAliveTimeout: 30_000, connections: 64 });
       this.#agentKey = key;
     }
-    context.setDispatcher(this.#agent);
+    return { headers, agent, at: Date.now() };
+  }
+
+  async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    if (this.#kc.getCurrentCluster()?.proxyUrl) {
+      await this.#kc.applySecurityAuthentication(context);
+      return;
+    }
+    let r = this.#resolved;
+    if (!r || Date.now() - r.at > CREDENTIAL_REFRESH_MS) {
+      this.#pending ??= this.#resolve().finally(() => (this.#pending = undefined));
+      r = this.#resolved = await this.#pending;
+    }
+    for (const [k, v] of r.headers) context.setHeaderParam(k, v);
+    context.setDispatcher(r.agent);
   }
 
   async close(): Promise<void> {
-    await this.#agent?.close();
+    await this.#resolved?.agent.close();
   }
 }
 
@@ -187,6 +209,7 @@ export function connectKube(opts: KubeConnectOptions): KubeClients {
     baseServer: new ServerConfiguration(server, {}),
     authMethods: { default: auth },
     promiseMiddleware: [timeoutMiddleware(opts.requestTimeoutMs ?? 30_000)],
+    httpApi: new UndiciHttpLibrary(),
   });
   return {
     kc,

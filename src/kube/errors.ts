@@ -75,14 +75,14 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
         return make('KUBE_INVALID', `unexpected HTTP ${code}${msg ? `: ${msg}` : ''}`);
     }
   }
-  const err = e as Error & { cause?: { code?: string } };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+  const err = e as Error & { code?: unknown; cause?: { code?: string; name?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError' || err.cause?.name === 'TimeoutError') {
     return new RotatorError('KUBE_TIMEOUT', `${what}: no answer from the API server in time`, {
       retryable: true,
       details,
     });
   }
-  const cause = err.cause?.code ?? '';
+  const cause = err.cause?.code ?? (typeof err.code === 'string' ? err.code : '');
   if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause)) {
     return new RotatorError(
       'KUBE_UNAVAILABLE',

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { stack } from './stack.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -91,4 +92,34 @@ export class Workspace {
   rotate(args: string[] = [], env?: Record<string, string>): Promise<CliResult> {
     return runCli(['--config', this.config, '--log-format', 'json', '--rotate-now', ...args], { env });
   }
+}
+
+/**
+ * The usual test config: a file store over the workspace's creds/ directory and one target on the stack's
+ * Basic registry reading `user` and `pass`; `target` and `extra` override or add keys.
+ */
+export function fileConfig(
+  w: Workspace,
+  target: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): string {
+  return w.writeConfig({
+    stores: { local: { type: 'file', path: w.creds } },
+    targets: [
+      {
+        name: 'stack',
+        store: 'local',
+        registry: stack.registryBasic,
+        credentials: { username: { key: 'user' }, password: { key: 'pass' } },
+        ...target,
+      },
+    ],
+    ...extra,
+  });
+}
+
+/** Writes the first (or second) real registry user of the stack as the `user` / `pass` keys. */
+export function useCreds(w: Workspace, which: 1 | 2, mtime?: Date): void {
+  w.cred('user', which === 1 ? stack.user : stack.user2, mtime);
+  w.cred('pass', which === 1 ? stack.password : stack.password2, mtime);
 }

@@ -232,3 +232,22 @@ export async function serviceAccountKubeconfig(
   );
   return file;
 }
+
+/** Namespaces a test file creates (prefixed, labelled as asked) and deletes when done. */
+export function testNamespaces(prefix: string): {
+  make: (name: string, labels?: Record<string, string>) => Promise<string>;
+  all: string[];
+  cleanup: () => Promise<void>;
+} {
+  const all: string[] = [];
+  return {
+    all,
+    make: async (name, labels = {}) => {
+      const full = `${prefix}-${name}`;
+      await createNamespace(full, labels);
+      all.push(full);
+      return full;
+    },
+    cleanup: () => deleteNamespaces(all),
+  };
+}

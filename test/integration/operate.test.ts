@@ -6,12 +6,11 @@
 import { spawn } from 'node:child_process';
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAIN, NODE, Workspace, runCli, type CliResult } from '../helpers/rotator.ts';
+import { fileConfig, MAIN, NODE, Workspace, runCli, useCreds, type CliResult } from '../helpers/rotator.ts';
 import {
   api,
   createNamespace,
   createPod,
-  deleteNamespaces,
   env,
   freePort,
   kubeConfig,
@@ -20,23 +19,19 @@ import {
   sleep,
   stack,
   suffix,
+  testNamespaces,
   waitFor,
 } from '../helpers/stack.ts';
 
 const sfx = suffix();
-const created: string[] = [];
 const lockNs = `lock-${sfx}`;
-async function ns(name: string, labels: Record<string, string> = {}): Promise<string> {
-  const full = `op-${sfx}-${name}`;
-  await createNamespace(full, labels);
-  created.push(full);
-  return full;
-}
+const spaces = testNamespaces(`op-${sfx}`);
+const ns = spaces.make;
 beforeAll(async () => {
   await createNamespace(lockNs);
-  created.push(lockNs);
+  spaces.all.push(lockNs);
 });
-afterAll(() => deleteNamespaces(created));
+afterAll(spaces.cleanup);
 
 function config(
   w: Workspace,
@@ -44,27 +39,18 @@ function config(
   extra: Record<string, unknown> = {},
 ): string {
   const leaseName = `run-${Math.random().toString(36).slice(2, 7)}`;
-  w.writeConfig({
-    stores: { local: { type: 'file', path: w.creds } },
-    targets: [
-      {
-        name: 'op',
-        store: 'local',
-        registry: stack.registryBasic,
-        credentials: { username: { key: 'user' }, password: { key: 'pass' } },
-        namespaces,
-      },
-    ],
-    lock: { namespace: lockNs, name: leaseName, leaseDurationSeconds: 6 },
-    rotation: { retainSuperseded: '0' },
-    ...extra,
-  });
+  fileConfig(
+    w,
+    { name: 'op', namespaces },
+    {
+      lock: { namespace: lockNs, name: leaseName, leaseDurationSeconds: 6 },
+      rotation: { retainSuperseded: '0' },
+      ...extra,
+    },
+  );
   return leaseName;
 }
-const creds = (w: Workspace, second = false, mtime?: Date) => {
-  w.cred('user', second ? stack.user2 : stack.user, mtime);
-  w.cred('pass', second ? stack.password2 : stack.password, mtime);
-};
+const creds = (w: Workspace, second = false, mtime?: Date) => useCreds(w, second ? 2 : 1, mtime);
 const lease = (name: string) =>
   kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: lockNs, name });
 

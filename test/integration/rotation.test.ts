@@ -5,48 +5,28 @@
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Workspace } from '../helpers/rotator.ts';
+import { fileConfig, Workspace } from '../helpers/rotator.ts';
 import {
   api,
   apiserverRequests,
-  createNamespace,
   createPod,
-  deleteNamespaces,
   managedSecrets,
   pullSecretsOf,
   sleep,
   snapshotNamespaces,
   stack,
   suffix,
+  testNamespaces,
   writesBetween,
 } from '../helpers/stack.ts';
 
 const sfx = suffix();
-const created: string[] = [];
-async function ns(name: string, labels: Record<string, string> = {}): Promise<string> {
-  const full = `rot-${sfx}-${name}`;
-  await createNamespace(full, labels);
-  created.push(full);
-  return full;
-}
-afterAll(() => deleteNamespaces(created));
+const spaces = testNamespaces(`rot-${sfx}`);
+const ns = spaces.make;
+afterAll(spaces.cleanup);
 
-function config(w: Workspace, target: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  return w.writeConfig({
-    stores: { local: { type: 'file', path: w.creds } },
-    targets: [
-      {
-        name: 'stack',
-        store: 'local',
-        registry: stack.registryBasic,
-        credentials: { username: { key: 'user' }, password: { key: 'pass' } },
-        ...target,
-      },
-    ],
-    lock: { namespace: 'default' },
-    ...extra,
-  });
-}
+const config = (w: Workspace, target: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  fileConfig(w, target, { lock: { namespace: 'default' }, ...extra });
 const useFirstCreds = (w: Workspace) => (w.cred('user', stack.user), w.cred('pass', `${stack.password}\n`));
 const useSecondCreds = (w: Workspace) => (w.cred('user', stack.user2), w.cred('pass', stack.password2));
 const setPulls = (namespace: string, names: string[], sa = 'default') =>

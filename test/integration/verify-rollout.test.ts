@@ -12,26 +12,20 @@ import { kvPut } from '../helpers/openbao.ts';
 import { Workspace, runCli } from '../helpers/rotator.ts';
 import {
   api,
-  createNamespace,
-  deleteNamespaces,
   env,
   freePort,
   managedSecrets,
   snapshotNamespaces,
   stack,
   suffix,
+  testNamespaces,
   waitFor,
 } from '../helpers/stack.ts';
 
 const sfx = suffix();
-const created: string[] = [];
-async function ns(name: string): Promise<string> {
-  const full = `vr-${sfx}-${name}`;
-  await createNamespace(full);
-  created.push(full);
-  return full;
-}
-afterAll(() => deleteNamespaces(created));
+const spaces = testNamespaces(`vr-${sfx}`);
+const ns = (name: string) => spaces.make(name);
+afterAll(spaces.cleanup);
 
 /** A third docker-registry, started for this test and then stopped: "the registry is down". */
 async function stoppedRegistry(w: Workspace): Promise<string> {

@@ -1,0 +1,121 @@
+/**
+ * A small HTTPS proxy between the rotator and the API server that injects faults: 429 with Retry-After,
+ * 500/503, connection resets, 2 s latency, and a dropped response after the server applied a write.
+ * It forwards the bearer token unchanged (the rotator uses a token kubeconfig pointed at the proxy).
+ */
+import { createServer, type Server } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+
+export type Fault = '429' | '500' | '503' | 'reset' | 'latency' | 'drop-after-apply';
+
+export class FaultProxy {
+  readonly stats: Record<Fault | 'forwarded', number> = {
+    '429': 0,
+    '500': 0,
+    '503': 0,
+    reset: 0,
+    latency: 0,
+    'drop-after-apply': 0,
+    forwarded: 0,
+  };
+  #server: Server | undefined;
+  #agent: Agent;
+  #seed: number;
+  rate: number;
+  faults: Fault[];
+
+  readonly upstream: string;
+
+  constructor(upstream: string, pki: string, opts: { rate: number; faults: Fault[]; seed?: number }) {
+    this.upstream = upstream;
+    this.rate = opts.rate;
+    this.faults = opts.faults;
+    this.#seed = opts.seed ?? 12345;
+    this.#agent = new Agent({ connect: { ca: readFileSync(join(pki, 'ca.crt'), 'utf8') } });
+    this.#server = createServer(
+      { cert: readFileSync(join(pki, 'serving.crt')), key: readFileSync(join(pki, 'serving.key')) },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => void this.#handle(req, res, Buffer.concat(chunks)));
+      },
+    );
+  }
+
+  #random(): number {
+    this.#seed = (this.#seed * 48271) % 2147483647;
+    return this.#seed / 2147483647;
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((r) => this.#server?.listen(0, '127.0.0.1', () => r()));
+    return (this.#server?.address() as { port: number }).port;
+  }
+
+  async close(): Promise<void> {
+    this.#server?.closeAllConnections();
+    await new Promise((r) => this.#server?.close(r));
+    await this.#agent.close();
+  }
+
+  async #handle(
+    req: import('node:http').IncomingMessage,
+    res: import('node:http').ServerResponse,
+    body: Buffer,
+  ): Promise<void> {
+    const write = req.method !== 'GET';
+    let fault: Fault | undefined;
+    if (this.faults.length > 0 && this.#random() < this.rate) {
+      const eligible = this.faults.filter((f) => f !== 'drop-after-apply' || write);
+      fault = eligible[Math.floor(this.#random() * eligible.length)];
+    }
+    if (fault) this.stats[fault]++;
+    switch (fault) {
+      case '429':
+        res
+          .writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' })
+          .end('{"kind":"Status","status":"Failure","reason":"TooManyRequests","code":429}');
+        return;
+      case '500':
+      case '503':
+        res
+          .writeHead(Number(fault), { 'content-type': 'application/json' })
+          .end(`{"kind":"Status","status":"Failure","code":${fault}}`);
+        return;
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'latency':
+        await new Promise((r) => setTimeout(r, 2000));
+        break;
+      default:
+        break;
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers))
+      if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers[k] = v;
+    try {
+      const up = await request(`${this.upstream}${req.url ?? '/'}`, {
+        method: req.method as 'GET',
+        headers,
+        body: body.length > 0 ? body : undefined,
+        dispatcher: this.#agent,
+      });
+      const text = await up.body.text();
+      this.stats.forwarded++;
+      if (fault === 'drop-after-apply') {
+        req.socket.destroy();
+        return;
+      }
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(up.headers))
+        if (typeof v === 'string' && !['transfer-encoding', 'connection', 'content-length'].includes(k))
+          out[k] = v;
+      res.writeHead(up.statusCode, out).end(text);
+    } catch {
+      req.socket.destroy();
+    }
+  }
+}
