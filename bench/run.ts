@@ -145,14 +145,7 @@ async function tool(n: number) {
   const run = async (): Promise<number | undefined> => {
     const r = spawnSync(
       join(ROOT, 'node_modules/.bin/node'),
-      [
-        join(ROOT, 'src/cli/main.ts'),
-        '--config',
-        w.config,
-        '--log-format',
-        'json',
-        '--rotate-now',
-      ],
+      [join(ROOT, 'src/cli/main.ts'), '--config', w.config, '--log-format', 'json', '--rotate-now'],
       { encoding: 'utf8', maxBuffer: 64 << 20 },
     );
     const summary = r.stderr
@@ -166,8 +159,17 @@ async function tool(n: number) {
   w.cred('p', stack.password);
   const provision = await measure(run);
   // Pods created now carry the first secret (F2): the rotation must keep it for them.
-  const podSpec = { serviceAccountName: 'default', containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }] };
-  await Promise.all(names.filter((_, i) => i % 5 === 0).map((namespace) => api().createNamespacedPod({ namespace, body: { metadata: { name: 'app' }, spec: podSpec } })));
+  const podSpec = {
+    serviceAccountName: 'default',
+    containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
+  };
+  await Promise.all(
+    names
+      .filter((_, i) => i % 5 === 0)
+      .map((namespace) =>
+        api().createNamespacedPod({ namespace, body: { metadata: { name: 'app' }, spec: podSpec } }),
+      ),
+  );
   w.cred('u', stack.user2);
   w.cred('p', stack.password2);
   const rotation = await measure(run);
@@ -226,7 +228,12 @@ function machine(): string {
 
 /** Waits until no namespace is Terminating: the namespace controller's deletions would pollute the counts. */
 async function quiesce(): Promise<void> {
-  await waitFor('no Terminating namespaces', async () => ((await api().listNamespace()).items.some((n) => n.status?.phase === 'Terminating') ? undefined : true), 600_000);
+  await waitFor(
+    'no Terminating namespaces',
+    async () =>
+      (await api().listNamespace()).items.some((n) => n.status?.phase === 'Terminating') ? undefined : true,
+    600_000,
+  );
 }
 
 await quiesce();

@@ -39,7 +39,16 @@ function zodProblems(error: z.ZodError): ConfigProblem[] {
 /** Validates an already-parsed document: schema, then cross-field rules. Throws ConfigError with every problem. */
 export function validateConfig(doc: unknown, file: string): Config {
   if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
-    throw new ConfigError([{ path: '', message: 'the config must be a YAML mapping with `stores:` and `targets:` (see config.example.yaml)' }], file);
+    throw new ConfigError(
+      [
+        {
+          path: '',
+          message:
+            'the config must be a YAML mapping with `stores:` and `targets:` (see config.example.yaml)',
+        },
+      ],
+      file,
+    );
   }
   const parsed = configSchema.safeParse(doc ?? {});
   if (!parsed.success) throw new ConfigError(zodProblems(parsed.error), file);

@@ -25,37 +25,10 @@ export interface NamespaceView {
 /** A pull secret as the kubelet would read it: its credentials, or why it cannot be read. */
 export type Decoded = { ok: true; creds: RegistryCredential[] } | { ok: false; why: string };
 
-export function decodePullSecret(s: SecretObject): Decoded {
-  if (s.type === 'kubernetes.io/dockercfg') {
-    const raw = Buffer.from(s.data['.dockercfg'] ?? '', 'base64').toString('utf8');
-    try {
-      return {
-        ok: true,
-        creds: parseDockerConfigJson(JSON.stringify({ auths: JSON.parse(raw) as unknown }), {
-          store: 'secret',
-          key: s.name,
-        }),
-      };
-    } catch (e) {
-      return {
-        ok: false,
-        why: (e as Error).message
-          .replace(/^store "secret" key "[^"]*": /, '')
-          .replace(/; fix the value.*$/, ''),
-      };
-    }
-  }
-  if (s.type !== DOCKERCONFIGJSON_TYPE) return { ok: false, why: `type is ${s.type}` };
-  const raw = s.data[DOCKERCONFIGJSON_KEY];
-  if (!raw) return { ok: false, why: 'it has no .dockerconfigjson key' };
+/** Parses a document the way the kubelet would, turning a failure into the reason alone. */
+function parsed(name: string, text: () => string): Decoded {
   try {
-    return {
-      ok: true,
-      creds: parseDockerConfigJson(Buffer.from(raw, 'base64').toString('utf8'), {
-        store: 'secret',
-        key: s.name,
-      }),
-    };
+    return { ok: true, creds: parseDockerConfigJson(text(), { store: 'secret', key: name }) };
   } catch (e) {
     return {
       ok: false,
@@ -64,6 +37,16 @@ export function decodePullSecret(s: SecretObject): Decoded {
         .replace(/; fix the value.*$/, ''),
     };
   }
+}
+
+export function decodePullSecret(s: SecretObject): Decoded {
+  const decode = (key: string) => Buffer.from(s.data[key] ?? '', 'base64').toString('utf8');
+  // The legacy .dockercfg format is the `auths` map alone.
+  if (s.type === 'kubernetes.io/dockercfg')
+    return parsed(s.name, () => JSON.stringify({ auths: JSON.parse(decode('.dockercfg')) as unknown }));
+  if (s.type !== DOCKERCONFIGJSON_TYPE) return { ok: false, why: `type is ${s.type}` };
+  if (!s.data[DOCKERCONFIGJSON_KEY]) return { ok: false, why: 'it has no .dockerconfigjson key' };
+  return parsed(s.name, () => decode(DOCKERCONFIGJSON_KEY));
 }
 
 const PULL_REASONS = new Set(['FailedToRetrieveImagePullSecret', 'ErrImagePull', 'ImagePullBackOff']);

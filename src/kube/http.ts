@@ -14,13 +14,19 @@ export class UndiciHttpLibrary implements HttpLibrary {
         const res = await request(ctx.getUrl(), {
           method: ctx.getHttpMethod() as 'GET',
           headers: ctx.getHeaders(),
-          body: body === undefined ? undefined : typeof body === 'string' ? body : body.toString(),
+          body:
+            typeof body === 'string' || body === undefined
+              ? body
+              : body instanceof URLSearchParams
+                ? body.toString()
+                : undefined,
           dispatcher: ctx.getDispatcher(),
           signal: ctx.getSignal(),
         });
         const text = await res.body.text();
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
         return new ResponseContext(res.statusCode, headers, {
           text: () => Promise.resolve(text),
           binary: () => Promise.resolve(Buffer.from(text)),

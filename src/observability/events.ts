@@ -75,19 +75,20 @@ export class EventRecorder {
     }
   }
 
-  #onHome(type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.emit({
-      namespace: this.#home.namespace,
-      involved: {
-        kind: 'Lease',
-        name: this.#home.leaseName,
-        namespace: this.#home.namespace,
-        apiVersion: 'coordination.k8s.io/v1',
-      },
+  /** An Event on the run Lease (target-level news that belongs to no one namespace). */
+  #homeEvent(type: 'Normal' | 'Warning', reason: string, message: string): EventInput {
+    const { namespace, leaseName } = this.#home;
+    return {
+      namespace,
+      involved: { kind: 'Lease', name: leaseName, namespace, apiVersion: 'coordination.k8s.io/v1' },
       type,
       reason,
       message,
-    });
+    };
+  }
+
+  #onHome(type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.emit(this.#homeEvent(type, reason, message));
   }
 
   namespaceDone(r: NamespaceResult, d: DesiredSecret | undefined): void {
@@ -150,19 +151,11 @@ export class EventRecorder {
     if (this.#dropped.size > 0) {
       const parts = [...this.#dropped].map(([reason, n]) => `${n} ${reason}`);
       this.#dropped.clear();
-      this.#seen.delete('__summary');
-      const e: EventInput = {
-        namespace: this.#home.namespace,
-        involved: {
-          kind: 'Lease',
-          name: this.#home.leaseName,
-          namespace: this.#home.namespace,
-          apiVersion: 'coordination.k8s.io/v1',
-        },
-        type: 'Normal',
-        reason: 'EventsSuppressed',
-        message: `${parts.join(', ')} Events not written (more than ${BUDGET} this run); see \`regcred-rotator status\``,
-      };
+      const e = this.#homeEvent(
+        'Normal',
+        'EventsSuppressed',
+        `${parts.join(', ')} Events not written (more than ${BUDGET} this run); see \`regcred-rotator status\``,
+      );
       this.#queue.push(e);
       this.#pump();
     }

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Workspace } from '../helpers/rotator.ts';
+import { fileConfig, useCreds, Workspace } from '../helpers/rotator.ts';
 import {
   api,
   createNamespace,
@@ -96,26 +96,16 @@ describe('RBAC: the deploy ServiceAccount', () => {
     created.push(ns);
     await createPod(ns, 'pre-existing');
     const w = new Workspace();
-    w.writeConfig({
-      stores: { local: { type: 'file', path: w.creds } },
-      // A selector, so that the run needs "list namespaces" (a names-only config works without it).
-      targets: [
-        {
-          name: 'rbac',
-          store: 'local',
-          registry: stack.registryBasic,
-          credentials: { username: { key: 'u' }, password: { key: 'p' } },
-          namespaces: { selector: `rbac-test=${ns}` },
-        },
-      ],
-      rotation: { retainSuperseded: '0' },
-    });
-    w.cred('u', stack.user);
-    w.cred('p', stack.password);
+    // A selector, so that the run needs "list namespaces" (a names-only config works without it).
+    fileConfig(
+      w,
+      { name: 'rbac', namespaces: { selector: `rbac-test=${ns}` } },
+      { rotation: { retainSuperseded: '0' } },
+    );
+    useCreds(w, 1);
     const a = await w.rotate(['--kubeconfig', kubeconfig]);
     if (a.code !== 0) return { code: a.code, text: a.text, ns };
-    w.cred('u', stack.user2);
-    w.cred('p', stack.password2);
+    useCreds(w, 2);
     const b = await w.rotate(['--kubeconfig', kubeconfig]);
     return { code: b.code, text: `${a.text}\n${b.text}`, ns };
   }
@@ -186,21 +176,8 @@ describe('the namespaced variant', () => {
       join(new Workspace().dir, 'team.kubeconfig'),
     );
     const w = new Workspace();
-    w.writeConfig({
-      stores: { local: { type: 'file', path: w.creds } },
-      targets: [
-        {
-          name: 'team',
-          store: 'local',
-          registry: stack.registryBasic,
-          credentials: { username: { key: 'u' }, password: { key: 'p' } },
-          namespaces: { names: [team, other] },
-        },
-      ],
-      lock: { namespace: team },
-    });
-    w.cred('u', stack.user);
-    w.cred('p', stack.password);
+    fileConfig(w, { name: 'team', namespaces: { names: [team, other] } }, { lock: { namespace: team } });
+    useCreds(w, 1);
     const before = await api().readNamespacedServiceAccount({ namespace: other, name: 'default' });
     const r = await w.rotate(['--kubeconfig', kubeconfig]);
     expect(r.code).toBe(1);

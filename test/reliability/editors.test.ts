@@ -1,7 +1,7 @@
 /** Concurrent editors: another process adds and removes its own entries during a rotation; all survive. */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { NODE, Workspace } from '../helpers/rotator.ts';
+import { fileConfig, NODE, useCreds, Workspace } from '../helpers/rotator.ts';
 import { createNamespace, deleteNamespaces, pullSecretsOf, stack, suffix } from '../helpers/stack.ts';
 
 const sfx = suffix();
@@ -13,21 +13,14 @@ beforeAll(async () => {
 
 it('every add and remove of the other writer survives three rotations it races with', async () => {
   const w = new Workspace();
-  w.writeConfig({
-    stores: { local: { type: 'file', path: w.creds } },
-    targets: [
-      {
-        name: 'edit',
-        store: 'local',
-        registry: stack.registryBasic,
-        credentials: { username: { key: 'u' }, password: { key: 'p' } },
-        secretName: 'regcred',
-        namespaces: { selector: `edit=${sfx}` },
-      },
-    ],
-    rotation: { retainSuperseded: '0', concurrency: 8 },
-    lock: { namespace: 'default', name: `edit-${sfx}` },
-  });
+  fileConfig(
+    w,
+    { name: 'edit', secretName: 'regcred', namespaces: { selector: `edit=${sfx}` } },
+    {
+      rotation: { retainSuperseded: '0', concurrency: 8 },
+      lock: { namespace: 'default', name: `edit-${sfx}` },
+    },
+  );
   const editor = spawn(NODE, [new URL('./editor.ts', import.meta.url).pathname, stack.kubeconfig, ...names], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -35,8 +28,7 @@ it('every add and remove of the other writer survives three rotations it races w
   editor.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const done = new Promise((r) => editor.on('close', r));
   for (const second of [false, true, false]) {
-    w.cred('u', second ? stack.user2 : stack.user);
-    w.cred('p', second ? stack.password2 : stack.password);
+    useCreds(w, second ? 2 : 1);
     const r = await w.rotate();
     expect(r.code, r.text).toBe(0);
   }

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Workspace } from '../helpers/rotator.ts';
+import { fileConfig, useCreds, Workspace } from '../helpers/rotator.ts';
 import {
   api,
   createNamespace,
@@ -55,25 +55,17 @@ describe('API server faults through the proxy', () => {
   let second = false;
   const rotateCreds = () => {
     second = !second;
-    w.cred('u', second ? stack.user2 : stack.user);
-    w.cred('p', second ? stack.password2 : stack.password);
+    useCreds(w, second ? 2 : 1);
   };
   beforeAll(async () => {
-    w.writeConfig({
-      stores: { local: { type: 'file', path: w.creds } },
-      targets: [
-        {
-          name: 'fault',
-          store: 'local',
-          registry: stack.registryBasic,
-          credentials: { username: { key: 'u' }, password: { key: 'p' } },
-          secretName: 'regcred',
-          namespaces: { selector: `fault=${sfx}` },
-        },
-      ],
-      rotation: { retainSuperseded: '0', concurrency: 4 },
-      lock: { namespace: 'default', name: `fault-${sfx}`, leaseDurationSeconds: 15 },
-    });
+    fileConfig(
+      w,
+      { name: 'fault', secretName: 'regcred', namespaces: { selector: `fault=${sfx}` } },
+      {
+        rotation: { retainSuperseded: '0', concurrency: 4 },
+        lock: { namespace: 'default', name: `fault-${sfx}`, leaseDurationSeconds: 15 },
+      },
+    );
     rotateCreds();
     expect((await w.rotate()).code).toBe(0);
     for (const ns of names.slice(0, 4)) await createPod(ns, 'app');
@@ -98,7 +90,13 @@ describe('API server faults through the proxy', () => {
       });
       const port = await proxy.listen();
       rotateCreds();
-      const r = await w.rotate(['--kubeconfig', proxiedKubeconfig(w, port), '--request-timeout', '1.5', '--wait-for-lock']);
+      const r = await w.rotate([
+        '--kubeconfig',
+        proxiedKubeconfig(w, port),
+        '--request-timeout',
+        '1.5',
+        '--wait-for-lock',
+      ]);
       await proxy.close();
       const injected = faults.reduce((n, f) => n + proxy.stats[f], 0);
       expect(injected, JSON.stringify(proxy.stats)).toBeGreaterThan(0);

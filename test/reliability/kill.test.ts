@@ -5,14 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MAIN, NODE, Workspace } from '../helpers/rotator.ts';
+import { fileConfig, MAIN, NODE, useCreds, Workspace } from '../helpers/rotator.ts';
 import {
   api,
   createNamespace,
   createPod,
   deleteNamespaces,
   pullSecretsOf,
-  stack,
   suffix,
 } from '../helpers/stack.ts';
 import { currentRevision, InvariantProber } from './prober.ts';
@@ -57,27 +56,17 @@ beforeAll(async () => {
 it('survives ≥50 SIGKILLs mid-rotation with I1/I2 intact at every event, and converges each time', async () => {
   const w = new Workspace();
   const write = (iteration: number) =>
-    w.writeConfig({
-      stores: { local: { type: 'file', path: w.creds } },
-      targets: [
-        {
-          name: 'kill',
-          store: 'local',
-          registry: stack.registryBasic,
-          credentials: { username: { key: 'u' }, password: { key: 'p' } },
-          secretName: 'regcred',
-          namespaces: { selector: `kill=${sfx}` },
-        },
-      ],
-      rotation: { retainSuperseded: '0', concurrency: 4 },
-      // A killed run leaves its Lease held until it expires; a fresh lock name per iteration keeps the
-      // test fast (taking over an expired lock is tested in operate.test.ts).
-      lock: { namespace: 'default', name: `kill-${sfx}-${iteration}` },
-    });
-  const creds = (second: boolean) => {
-    w.cred('u', second ? stack.user2 : stack.user);
-    w.cred('p', second ? stack.password2 : stack.password);
-  };
+    fileConfig(
+      w,
+      { name: 'kill', secretName: 'regcred', namespaces: { selector: `kill=${sfx}` } },
+      {
+        rotation: { retainSuperseded: '0', concurrency: 4 },
+        // A killed run leaves its Lease held until it expires; a fresh lock name per iteration keeps the
+        // test fast (taking over an expired lock is tested in operate.test.ts).
+        lock: { namespace: 'default', name: `kill-${sfx}-${iteration}` },
+      },
+    );
+  const creds = (second: boolean) => useCreds(w, second ? 2 : 1);
   creds(false);
   write(0);
   expect((await w.rotate()).code).toBe(0);

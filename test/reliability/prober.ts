@@ -78,7 +78,8 @@ export class InvariantProber {
       if (this.#stopped) return;
       // The client ends a quiet watch after a while; resuming from the last revision loses nothing.
       const quiet = err instanceof Error && /aborted due to timeout/.test(err.message);
-      if (err && !quiet) this.errors.push(`${path}: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
+      if (err && !quiet)
+        this.errors.push(`${path}: ${err instanceof Error ? err.message : JSON.stringify(err)}`);
       this.restarts++;
       void this.#watch(path, kind);
     };
