@@ -24,5 +24,6 @@ COPY --from=build /src/dist ./dist
 COPY package.json config.example.yaml ./
 USER 65532:65532
 EXPOSE 9095
-ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+# A smaller young generation: about 90 MB less peak memory on large runs, at no cost in speed (bench/README.md).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/dist/cli/main.js"]
 CMD ["--help"]

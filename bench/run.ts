@@ -145,7 +145,15 @@ async function tool(n: number) {
   const run = async (): Promise<number | undefined> => {
     const r = spawnSync(
       join(ROOT, 'node_modules/.bin/node'),
-      [join(ROOT, 'src/cli/main.ts'), '--config', w.config, '--log-format', 'json', '--rotate-now'],
+      [
+        '--max-semi-space-size=8', // as the image runs it (Dockerfile)
+        join(ROOT, 'src/cli/main.ts'),
+        '--config',
+        w.config,
+        '--log-format',
+        'json',
+        '--rotate-now',
+      ],
       { encoding: 'utf8', maxBuffer: 64 << 20 },
     );
     const summary = r.stderr
