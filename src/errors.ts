@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'OWNERSHIP'
   | 'NOT_CONVERGED'
   | 'LOCK_HELD'
+  | 'LOCK_FAILED'
   | 'INTERRUPTED'
   | 'INTERNAL';
 

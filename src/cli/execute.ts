@@ -4,6 +4,7 @@ import { EventRecorder } from '../observability/events.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { runRotation, type RunSummary } from '../rotation/run.ts';
+import { describeError, isRotatorError, RotatorError } from '../errors.ts';
 import { RunLock } from '../scheduler/lock.ts';
 import { exitCodeForRun, EXIT, type ExitCode } from './exit-codes.ts';
 import { makeVerifier, type StoreSet } from './runtime.ts';
@@ -55,11 +56,25 @@ export async function executeRun(
     logger,
   );
   const lock = o.dryRun ? undefined : new RunLock(gateway, config.lock, logger);
+  let locked: Promise<void> | undefined;
+  // The lock is taken just before the first write: a run with nothing to do writes nothing at all.
+  const beforeFirstWrite = lock
+    ? () =>
+        (locked ??= (async () => {
+          try {
+            await lock.acquire(o.waitForLock, o.signal);
+          } catch (e) {
+            if (isRotatorError(e, 'LOCK_HELD')) throw e;
+            throw new RotatorError(
+              'LOCK_FAILED',
+              `cannot take the run lock (${lock.where}): ${describeError(e)}`,
+              { cause: e },
+            );
+          }
+          lock.startRenewing(() => stop.abort());
+        })())
+    : undefined;
   try {
-    if (lock) {
-      await lock.acquire(o.waitForLock, o.signal);
-      lock.startRenewing(() => stop.abort());
-    }
     const summary = await runRotation(
       {
         config,
@@ -72,6 +87,7 @@ export async function executeRun(
           namespaceDone: (r, desired) => events.namespaceDone(r, desired),
           targetDone: (t) => events.targetDone(t),
         },
+        beforeFirstWrite,
       },
       { dryRun: o.dryRun, only: o.only, signal: stop.signal, onProgress: o.onProgress },
     );
@@ -85,7 +101,7 @@ export async function executeRun(
     return { code, summary };
   } finally {
     o.signal.removeEventListener('abort', relay);
-    await lock?.release();
+    if (locked) await lock?.release();
     await events.flush();
   }
 }

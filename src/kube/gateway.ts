@@ -19,9 +19,13 @@ export type NamespaceScope = readonly string[] | 'all';
  * KUBE_UNAVAILABLE / KUBE_TIMEOUT (after retries).
  */
 export interface KubeGateway {
-  listNamespaces(): Promise<NamespaceObject[]>;
-  /** Secrets labelled as ours (all targets) in the scope. */
-  listManagedSecrets(scope: NamespaceScope): Promise<SecretObject[]>;
+  /** Namespaces, filtered by the server when a label selector is given. */
+  listNamespaces(labelSelector?: string): Promise<NamespaceObject[]>;
+  getNamespace(name: string): Promise<NamespaceObject | undefined>;
+  /** Optional: learn the cluster's size so lists can choose cluster-wide vs per namespace. */
+  estimateNamespaceCount?(): Promise<number | undefined>;
+  /** Secrets labelled as ours in the scope: of the given targets, or of every target. */
+  listManagedSecrets(scope: NamespaceScope, targets?: readonly string[]): Promise<SecretObject[]>;
   listServiceAccounts(scope: NamespaceScope): Promise<ServiceAccountObject[]>;
   listPods(scope: NamespaceScope): Promise<PodObject[]>;
   getSecret(namespace: string, name: string): Promise<SecretObject | undefined>;

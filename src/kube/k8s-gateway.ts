@@ -26,7 +26,7 @@ import type {
   LeaseSpec,
   NamespaceScope,
 } from './gateway.ts';
-import { MANAGED_SELECTOR } from './labels.ts';
+import { MANAGED_SELECTOR, TARGET_LABEL } from './labels.ts';
 import type {
   NamespaceObject,
   NewSecret,
@@ -37,8 +37,15 @@ import type {
 } from './types.ts';
 
 const PAGE = 500;
-/** Below this many namespaces, per-namespace lists are cheaper than one cluster-wide list. */
-const CLUSTER_WIDE_THRESHOLD = 8;
+/**
+ * One cluster-wide list, or one list per namespace? Per namespace is cheaper for a few namespaces of a big
+ * cluster; one list is cheaper as soon as the scope is a fair share of the cluster, or large.
+ */
+export function listClusterWide(inScope: number, clusterNamespaces: number | undefined): boolean {
+  if (inScope <= 8) return false;
+  if (inScope > 50 || clusterNamespaces === undefined) return true;
+  return inScope * 5 >= clusterNamespaces;
+}
 const PER_NAMESPACE_CONCURRENCY = 8;
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -95,6 +102,8 @@ export class K8sGateway implements KubeGateway, LeaseGateway, EventGateway, Insp
   readonly #k: KubeClients;
   readonly #log: Logger;
   readonly counts: RequestCounts = {};
+  /** Namespaces in the cluster, when known (see estimateNamespaceCount): guides listClusterWide. */
+  clusterNamespaces: number | undefined;
   readonly #attempts: number;
 
   constructor(clients: KubeClients, logger: Logger, options: { attempts?: number } = {}) {
@@ -156,7 +165,7 @@ export class K8sGateway implements KubeGateway, LeaseGateway, EventGateway, Insp
     one: (ns: string, cont: string | undefined) => Promise<ListResult<T>>,
     nsOf: (t: T) => string,
   ): Promise<T[]> {
-    if (scope === 'all' || scope.length > CLUSTER_WIDE_THRESHOLD) {
+    if (scope === 'all' || listClusterWide(scope.length, this.clusterNamespaces)) {
       try {
         const items = await this.#paginate({ verb: 'list', resource }, all);
         if (scope === 'all') return items;
@@ -181,30 +190,48 @@ export class K8sGateway implements KubeGateway, LeaseGateway, EventGateway, Insp
     return out;
   }
 
-  async listNamespaces(): Promise<NamespaceObject[]> {
+  async listNamespaces(labelSelector?: string): Promise<NamespaceObject[]> {
     const items = await this.#paginate({ verb: 'list', resource: 'namespaces' }, (cont) =>
-      this.#k.core.listNamespace({ limit: PAGE, _continue: cont }),
+      this.#k.core.listNamespace({ labelSelector, limit: PAGE, _continue: cont }),
     );
     return items.map(toNamespace);
   }
 
-  async listManagedSecrets(scope: NamespaceScope): Promise<SecretObject[]> {
+  /** How many namespaces the cluster has, from a one-item list (undefined if the server does not say). */
+  async estimateNamespaceCount(): Promise<number | undefined> {
+    const r = await this.#call({ verb: 'list', resource: 'namespaces' }, () =>
+      this.#k.core.listNamespace({ limit: 1 }),
+    );
+    const more = r.metadata?.remainingItemCount;
+    this.clusterNamespaces =
+      more === undefined ? (r.metadata?._continue ? undefined : r.items.length) : r.items.length + more;
+    return this.clusterNamespaces;
+  }
+
+  async getNamespace(name: string): Promise<NamespaceObject | undefined> {
+    try {
+      return toNamespace(
+        await this.#call({ verb: 'get', resource: 'namespaces', name }, () =>
+          this.#k.core.readNamespace({ name }),
+        ),
+      );
+    } catch (e) {
+      if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
+      throw e;
+    }
+  }
+
+  async listManagedSecrets(scope: NamespaceScope, targets?: readonly string[]): Promise<SecretObject[]> {
+    // Only this config's targets, filtered by the server: other installs' secrets are not our business.
+    const labelSelector = targets?.length
+      ? `${MANAGED_SELECTOR},${TARGET_LABEL} in (${targets.join(',')})`
+      : MANAGED_SELECTOR;
     const items = await this.#scoped(
       'secrets',
       scope,
-      (cont) =>
-        this.#k.core.listSecretForAllNamespaces({
-          labelSelector: MANAGED_SELECTOR,
-          limit: PAGE,
-          _continue: cont,
-        }),
+      (cont) => this.#k.core.listSecretForAllNamespaces({ labelSelector, limit: PAGE, _continue: cont }),
       (namespace, cont) =>
-        this.#k.core.listNamespacedSecret({
-          namespace,
-          labelSelector: MANAGED_SELECTOR,
-          limit: PAGE,
-          _continue: cont,
-        }),
+        this.#k.core.listNamespacedSecret({ namespace, labelSelector, limit: PAGE, _continue: cont }),
       (s) => s.metadata?.namespace ?? '',
     );
     return items.map(toSecret);

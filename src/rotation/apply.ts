@@ -27,6 +27,8 @@ export interface ApplyDeps {
   loadPods: (namespace: string) => Promise<PodObject[] | undefined>;
   /** Checked between actions: a stop request ends the loop at a consistent point. */
   signal?: AbortSignal | undefined;
+  /** Awaited before every write (not in dry runs): where the run takes its lock, lazily. */
+  beforeWrite?: (() => Promise<void>) | undefined;
 }
 
 export interface ActionRecord {
@@ -214,6 +216,7 @@ export async function converge(
           `${s.namespace}: stopped on request between two steps (state is consistent; the next run continues)`,
         );
       }
+      if (a.kind !== 'load-pods' && !deps.dryRun) await deps.beforeWrite?.();
       const r = await applyOne(a, d, s, deps, records);
       if (r.deferred === true) return { records, kept: p.kept, notes: p.notes, writes, deferred: true };
       if (r.write && a.kind !== 'load-pods' && !deps.dryRun) writes++;

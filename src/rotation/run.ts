@@ -5,13 +5,14 @@ import type { RegistryCredential } from '../credentials/dockerconfig.ts';
 import { describeError, isRotatorError, RotatorError, type ErrorCode } from '../errors.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import { TARGET_LABEL } from '../kube/labels.ts';
-import type { NamespaceObject, PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
+import type { PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { assessAge, type AgeVerdict } from '../policy/age.ts';
 import type { SecretStore } from '../providers/types.ts';
 import { converge, type ActionRecord, type ApplyDeps } from './apply.ts';
 import { desiredSecret } from './desired.ts';
 import { existingSalt, newSalt } from './naming.ts';
+import { observeNamespaces } from './observe.ts';
 import { selectNamespaces, type Skipped } from './targets.ts';
 import type { DesiredSecret, Kept, NamespaceState, RetentionPolicy } from './types.ts';
 
@@ -73,6 +74,11 @@ export interface RunDeps {
   verify: (cred: RegistryCredential) => Promise<VerifyResult>;
   now: () => Date;
   hooks?: RunHooks | undefined;
+  /**
+   * Awaited before the first write of the run (the run lock). A run that has nothing to write never
+   * calls it, so an unchanged source costs no write at all — not even the lock's (I3).
+   */
+  beforeFirstWrite?: (() => Promise<void>) | undefined;
 }
 
 export interface RunOptions {
@@ -226,7 +232,11 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
       for (const sk of scopes.get(r.target.name)?.skipped ?? [])
         nsResults.push(skippedResult(r.target.name, sk));
     }
-    const { secrets, sas, unreadable } = await observeState(gateway, inScope);
+    const { secrets, sas, unreadable } = await observeState(
+      gateway,
+      inScope,
+      ready.map((r) => r.target.name),
+    );
     for (const [ns, e] of unreadable) {
       for (const r of ready) {
         if (!scopes.get(r.target.name)?.namespaces.includes(ns)) continue;
@@ -294,12 +304,15 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
           dryRun: opts.dryRun,
           loadPods,
           signal: opts.signal,
+          beforeWrite: deps.beforeFirstWrite,
         });
         result.actions.push(...c.records);
         Object.assign(result, { kept: c.kept, notes: c.notes, writes: result.writes + c.writes });
         result.outcome = outcomeOf(result.actions, opts.dryRun, hadOlder);
         return c.deferred;
       } catch (e) {
+        // Another run is rotating, or the lock cannot be taken at all: this run stops altogether.
+        if (isRotatorError(e, 'LOCK_HELD') || isRotatorError(e, 'LOCK_FAILED')) throw e;
         result.outcome = 'failed';
         result.error = errorInfo(e);
         logger.error(
@@ -401,35 +414,6 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
 }
 
 /**
- * All namespaces, or — when the rotator may not list Namespace objects (the namespaced-Role install) and
- * every target names its namespaces — those names, assumed active (a Terminating one then fails its create).
- */
-async function observeNamespaces(
-  gateway: KubeGateway,
-  targets: readonly Target[],
-  logger: Logger,
-): Promise<NamespaceObject[]> {
-  try {
-    return await gateway.listNamespaces();
-  } catch (e) {
-    if (!isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
-    const selecting = targets.filter((t) => t.selector !== undefined).map((t) => t.name);
-    if (selecting.length > 0) {
-      throw new RotatorError(
-        'KUBE_FORBIDDEN',
-        `${e.message}; targets ${selecting.join(', ')} use a namespace selector, which needs "list namespaces" (or list their namespaces by name)`,
-        {
-          details: e.details,
-        },
-      );
-    }
-    logger.info({}, 'may not list namespaces; using the namespaces the targets name');
-    const names = [...new Set(targets.flatMap((t) => t.namespaces.names ?? []))];
-    return names.map((name) => ({ name, labels: {}, terminating: false }));
-  }
-}
-
-/**
  * Managed secrets and ServiceAccounts of the namespaces in scope, in batched lists. If a batched list is
  * forbidden (a namespaced-Role install that covers only some of them), each namespace is read on its own
  * and those that cannot be read are reported as failed — the others still run.
@@ -437,12 +421,13 @@ async function observeNamespaces(
 async function observeState(
   gateway: KubeGateway,
   inScope: readonly string[],
+  targets: readonly string[],
 ): Promise<{ secrets: SecretObject[]; sas: ServiceAccountObject[]; unreadable: Map<string, RotatorError> }> {
   const unreadable = new Map<string, RotatorError>();
   if (inScope.length === 0) return { secrets: [], sas: [], unreadable };
   try {
     const [secrets, sas] = await Promise.all([
-      gateway.listManagedSecrets(inScope),
+      gateway.listManagedSecrets(inScope, targets),
       gateway.listServiceAccounts(inScope),
     ]);
     return { secrets, sas, unreadable };
@@ -453,7 +438,10 @@ async function observeState(
   const sas: ServiceAccountObject[] = [];
   await pool(inScope, 8, undefined, async (ns) => {
     try {
-      const [s, a] = await Promise.all([gateway.listManagedSecrets([ns]), gateway.listServiceAccounts([ns])]);
+      const [s, a] = await Promise.all([
+        gateway.listManagedSecrets([ns], targets),
+        gateway.listServiceAccounts([ns]),
+      ]);
       secrets.push(...s);
       sas.push(...a);
     } catch (e) {

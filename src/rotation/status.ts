@@ -9,6 +9,8 @@ import {
 } from '../kube/labels.ts';
 import { isLivePod, type SecretObject } from '../kube/types.ts';
 import { assessAge, type AgeVerdict } from '../policy/age.ts';
+import { silentLogger } from '../observability/logger.ts';
+import { observeNamespaces } from './observe.ts';
 import { selectNamespaces } from './targets.ts';
 
 export interface NamespaceStatus {
@@ -40,7 +42,7 @@ export async function collectStatus(
   now: Date,
   only?: readonly string[],
 ): Promise<NamespaceStatus[]> {
-  const namespaces = await gateway.listNamespaces();
+  const namespaces = await observeNamespaces(gateway, config.targets, silentLogger());
   const onlySet = only && only.length > 0 ? new Set(only) : undefined;
   const scopes = config.targets.map((t) => ({ t, scope: selectNamespaces(t, namespaces, onlySet) }));
   const inScope = [...new Set(scopes.flatMap((s) => s.scope.namespaces))].sort();
@@ -48,7 +50,10 @@ export async function collectStatus(
     inScope.length === 0
       ? [[], [], []]
       : await Promise.all([
-          gateway.listManagedSecrets(inScope),
+          gateway.listManagedSecrets(
+            inScope,
+            config.targets.map((t) => t.name),
+          ),
           gateway.listServiceAccounts(inScope),
           gateway.listPods(inScope),
         ]);

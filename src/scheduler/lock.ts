@@ -111,7 +111,7 @@ export class RunLock {
     for (;;) {
       const r = await this.tryAcquire();
       if (r.acquired) {
-        this.#log.debug({ lease: this.where, identity: this.identity }, 'run lock acquired');
+        this.#log.info({ lease: this.where, identity: this.identity }, 'run lock acquired');
         return;
       }
       if (!wait) {

@@ -151,7 +151,9 @@ describe('RBAC: the deploy ServiceAccount', () => {
     await sleep(300);
     const r = await fullCycle('no-lease');
     expect(r.code).toBe(1);
-    expect(r.text).toMatch(/cannot get resource "leases"/);
+    expect(r.text).toMatch(
+      /cannot take the run lock \(lease regcred-rotator\/regcred-rotator\): .*cannot get resource "leases"/,
+    );
     expect(await managedSecrets(r.ns)).toEqual([]);
     expect(kubectl('apply', '-k', join(ROOT, 'deploy')).code).toBe(0);
   });

@@ -84,19 +84,50 @@ describe('the run lock (coordination.k8s.io Lease)', () => {
   beforeAll(async () => {
     for (let i = 0; i < 30; i++) await ns(`l${i}`, { lk: sfx });
     creds(w);
-    leaseName = config(w, { selector: `lk=${sfx}` }, { rotation: { retainSuperseded: '0', concurrency: 2 } });
+    leaseName = config(w, { selector: `lk=${sfx}` }, { rotation: { retainSuperseded: '0', concurrency: 1 } });
   });
 
-  it('two concurrent --rotate-now: exactly one rotates, the other exits 4 naming the holder', async () => {
-    const [a, b] = await Promise.all([w.rotate(), w.rotate()]);
-    expect([a.code, b.code].sort()).toEqual([0, 4]);
-    const loser = a.code === 4 ? a : b;
-    const winner = a.code === 0 ? a : b;
-    expect(loser.text).toMatch(
-      /another run holds the lease .* \(holder .*\); not starting\. Use --wait-for-lock/,
+  it('two concurrent --rotate-now: exactly one rotates; the other exits 4 or finds nothing left to do', async () => {
+    const runs = await Promise.all([w.rotate(), w.rotate()]);
+    for (const r of runs) expect([0, 4], r.text).toContain(r.code);
+    const rotated = runs.filter((r) => Number(r.summary?.['writes'] ?? 0) > 0);
+    expect(rotated).toHaveLength(1);
+    expect(rotated[0]?.summary?.['outcomes']).toEqual({ provisioned: 30 });
+    for (const n of spaces.all.filter((x) => x.includes('-l')))
+      expect(await managedSecrets(n), n).toHaveLength(1);
+  });
+
+  it('a run that has work while another holds the lock exits 4, naming the holder', async () => {
+    creds(w, true);
+    const coord = kubeConfig().makeApiClient(CoordinationV1Api);
+    const cur = await coord.readNamespacedLease({ namespace: lockNs, name: leaseName });
+    await coord.replaceNamespacedLease({
+      namespace: lockNs,
+      name: leaseName,
+      body: {
+        ...cur,
+        spec: {
+          ...cur.spec,
+          holderIdentity: 'cronjob-pod-1',
+          leaseDurationSeconds: 60,
+          renewTime: new V1MicroTime(),
+        },
+      },
+    });
+    const r = await w.rotate();
+    expect(r.code, r.text).toBe(4);
+    expect(r.text).toMatch(
+      /another run holds the lease .* \(holder cronjob-pod-1, expires in \d+s unless renewed\); not starting\. Use --wait-for-lock/,
     );
-    expect(loser.summary).toBeUndefined();
-    expect(winner.summary?.['outcomes']).toEqual({ provisioned: 30 });
+    expect(r.summary).toBeUndefined();
+    await coord.replaceNamespacedLease({
+      namespace: lockNs,
+      name: leaseName,
+      body: {
+        ...(await coord.readNamespacedLease({ namespace: lockNs, name: leaseName })),
+        spec: { ...cur.spec, holderIdentity: '' },
+      },
+    });
   });
 
   it('--wait-for-lock waits for the holder instead of exiting', async () => {
@@ -129,7 +160,7 @@ describe('the run lock (coordination.k8s.io Lease)', () => {
     creds(w);
     const run = spawnUntil(
       ['--config', w.config, '--log-format', 'json', '--rotate-now'],
-      /registry verification/,
+      /run lock acquired/,
     );
     await run.seen;
     run.child.kill('SIGKILL');
@@ -173,7 +204,10 @@ describe('scheduler mode', () => {
       nextRun: string;
     };
     expect(health.status).toBe('ok');
-    expect(health.runs).toBeGreaterThanOrEqual(2);
+    await waitFor('two finished runs', async () => {
+      const h = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { runs: number };
+      return h.runs >= 2 ? true : undefined;
+    });
     const m2 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const runs = (t: string) =>
       Number(/regcred_rotator_runs_total\{result="success"\} (\d+)/.exec(t)?.[1] ?? 0);
@@ -189,7 +223,7 @@ describe('SIGTERM in the middle of a run', () => {
   it('stops between two steps, leaves no dangling reference, and the next run converges', async () => {
     const w = new Workspace();
     const names: string[] = [];
-    for (let i = 0; i < 20; i++) names.push(await ns(`t${i}`, { tm: sfx }));
+    for (let i = 0; i < 40; i++) names.push(await ns(`t${i}`, { tm: sfx }));
     creds(w);
     config(w, { selector: `tm=${sfx}` }, { rotation: { retainSuperseded: '0', concurrency: 1 } });
     expect((await w.rotate()).code).toBe(0);

@@ -238,20 +238,17 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
     expect(r.code, r.stderr).toBe(0);
     expect(r.summary?.['writes']).toBe(0);
     const writes = writesBetween(before, after);
-    // The API server renews its own identity Lease every 10 s; the rotator's run Lease is a lease too.
-    const nonLease = Object.entries(writes).filter(([k]) => !k.endsWith(' leases'));
-    expect(Object.fromEntries(nonLease)).toEqual({});
-    // Our own count agrees: besides the run Lease (taken and given back), only reads.
-    const ours = Object.entries(r.summary?.['requests'] as Record<string, number>).filter(
-      ([k]) => !k.endsWith(' leases'),
-    );
+    // The API server renews its own identity Lease (kube-system) every 10 s: the only write allowed here.
+    // The rotator takes its run Lease only before a first write, so an unchanged source writes nothing.
+    const others = Object.entries(writes).filter(([k]) => k !== 'PUT leases' || writes[k]! > 1);
+    expect(Object.fromEntries(others)).toEqual({});
+    // Our own count agrees: a handful of reads, not one request per namespace, and no Lease at all.
+    const ours = Object.entries(r.summary?.['requests'] as Record<string, number>);
     expect(
-      ours.every(([k]) => k.startsWith('list ') || k.startsWith('get ')),
+      ours.every(([k]) => k === 'list namespaces' || k === 'list secrets' || k === 'list serviceaccounts'),
       JSON.stringify(ours),
     ).toBe(true);
     expect(ours.reduce((n, [, v]) => n + v, 0)).toBeLessThanOrEqual(4);
-    const leaseWrites = Object.entries(writes).filter(([k]) => k.endsWith(' leases'));
-    expect(leaseWrites.reduce((n, [, v]) => n + v, 0)).toBeLessThanOrEqual(3);
   });
 });
 

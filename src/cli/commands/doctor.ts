@@ -4,6 +4,7 @@ import type { Config } from '../../config/types.ts';
 import { verifyRegistry } from '../../credentials/verify.ts';
 import { checkNamespace, secretsToVerify, type Finding } from '../../doctor/checks.ts';
 import { RotatorError } from '../../errors.ts';
+import { observeNamespaces } from '../../rotation/observe.ts';
 import { selectNamespaces } from '../../rotation/targets.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
@@ -20,7 +21,7 @@ export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promis
     if (namespaces.length === 0) {
       if (!config)
         throw new RotatorError('USAGE', `no config at ${file}: name the namespaces to check with -n`);
-      const all = await kube.gateway.listNamespaces();
+      const all = await observeNamespaces(kube.gateway, config.targets, logger);
       namespaces = [...new Set(config.targets.flatMap((t) => selectNamespaces(t, all).namespaces))].sort();
     }
     const bases = config?.targets.map((t) => t.secretName) ?? [];

@@ -6,6 +6,7 @@
 import { RotatorError } from '../../../src/errors.ts';
 import type { KubeGateway, NamespaceScope } from '../../../src/kube/gateway.ts';
 import { isManaged } from '../../../src/kube/labels.ts';
+import { matchesSelector, parseSelector } from '../../../src/kube/selector.ts';
 import type {
   NamespaceObject,
   NewSecret,
@@ -97,14 +98,21 @@ export class FakeCluster implements KubeGateway {
   }
   #inScope = (scope: NamespaceScope, ns: string) => scope === 'all' || scope.includes(ns);
 
-  async listNamespaces() {
+  async listNamespaces(labelSelector?: string) {
     this.reads++;
-    return [...this.namespaces.values()].map((n) => ({ ...n }));
+    const sel = parseSelector(labelSelector ?? '');
+    return [...this.namespaces.values()].filter((n) => matchesSelector(sel, n.labels)).map((n) => ({ ...n }));
   }
-  async listManagedSecrets(scope: NamespaceScope) {
+  async getNamespace(name: string) {
+    this.reads++;
+    const n = this.namespaces.get(name);
+    return n ? { ...n } : undefined;
+  }
+  async listManagedSecrets(scope: NamespaceScope, targets?: readonly string[]) {
     this.reads++;
     return [...this.secrets.values()]
       .filter((s) => isManaged(s.labels) && this.#inScope(scope, s.namespace))
+      .filter((s) => !targets?.length || targets.includes(s.labels['regcred-rotator.io/target'] ?? ''))
       .map(clone);
   }
   async listServiceAccounts(scope: NamespaceScope) {
