@@ -21,6 +21,7 @@ import {
   sleep,
   stack,
   suffix,
+  waitFor,
 } from '../helpers/stack.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -41,10 +42,23 @@ function kubectlIn(input: string, ...args: string[]) {
 const render = (dir: string) => kubectl('kustomize', join(ROOT, dir)).stdout;
 
 describe('deploy/ kustomizations', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     // A server-side dry run cannot create the namespace its other objects go into; the real apply can.
-    kubectl('create', 'namespace', 'regcred-rotator');
-    kubectl('create', 'namespace', 'team-a');
+    // (A previous run may still be deleting them: wait for that first.)
+    for (const name of ['regcred-rotator', 'team-a']) {
+      await waitFor(
+        `namespace ${name} to be usable`,
+        async () => {
+          const ns = await api()
+            .readNamespace({ name })
+            .catch(() => undefined);
+          if (ns?.status?.phase === 'Terminating') return undefined;
+          if (!ns) kubectl('create', 'namespace', name);
+          return true;
+        },
+        120_000,
+      );
+    }
     created.push('team-a');
   });
   it.each(['deploy', 'deploy/overlays/scheduler', 'deploy/overlays/namespaced'])(
@@ -184,8 +198,10 @@ describe('the namespaced variant', () => {
     const r = await w.rotate(['--kubeconfig', kubeconfig]);
     expect(r.code).toBe(1);
     expect(r.summary?.['outcomes']).toEqual({ provisioned: 1, failed: 1 });
-    expect(r.text).toMatch(
-      new RegExp(`cannot list resource "secrets" in API group "" in the namespace "${other}"`),
+    expect(r.text, r.text).toMatch(
+      new RegExp(
+        `cannot list resource "(secrets|serviceaccounts)" in API group "" in the namespace "${other}"`,
+      ),
     );
     expect(await managedSecrets(team)).toHaveLength(1);
     expect(await managedSecrets(other)).toEqual([]);
