@@ -146,43 +146,56 @@ export class K8sGateway implements KubeGateway, LeaseGateway, EventGateway, Insp
     );
   }
 
-  async #paginate<T>(op: KubeOp, page: (cont: string | undefined) => Promise<ListResult<T>>): Promise<T[]> {
-    const out: T[] = [];
+  /** Follows `continue` tokens; each page is reduced to our types (or dropped) before the next is read. */
+  async #paginate<T, R>(
+    op: KubeOp,
+    page: (cont: string | undefined) => Promise<ListResult<T>>,
+    map: (t: T) => R | undefined,
+  ): Promise<R[]> {
+    const out: R[] = [];
     let cont: string | undefined;
     do {
       const res = await this.#call(op, () => page(cont));
-      out.push(...res.items);
+      for (const item of res.items) {
+        const r = map(item);
+        if (r !== undefined) out.push(r);
+      }
       cont = res.metadata?._continue || undefined;
     } while (cont);
     return out;
   }
 
   /** Cluster-wide (filtered locally) for many namespaces, per namespace for a few; per namespace on 403. */
-  async #scoped<T>(
+  async #scoped<T, R>(
     resource: string,
     scope: NamespaceScope,
     all: (cont: string | undefined) => Promise<ListResult<T>>,
     one: (ns: string, cont: string | undefined) => Promise<ListResult<T>>,
     nsOf: (t: T) => string,
-  ): Promise<T[]> {
+    map: (t: T) => R,
+  ): Promise<R[]> {
     if (scope === 'all' || listClusterWide(scope.length, this.clusterNamespaces)) {
       try {
-        const items = await this.#paginate({ verb: 'list', resource }, all);
-        if (scope === 'all') return items;
-        const wanted = new Set(scope);
-        return items.filter((i) => wanted.has(nsOf(i)));
+        const wanted = scope === 'all' ? undefined : new Set(scope);
+        return await this.#paginate({ verb: 'list', resource }, all, (i) =>
+          wanted && !wanted.has(nsOf(i)) ? undefined : map(i),
+        );
       } catch (e) {
         if (scope === 'all' || !isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
         this.#log.info({ resource }, 'cluster-wide list forbidden; listing per namespace');
       }
     }
-    const out: T[] = [];
+    const out: R[] = [];
     const queue = [...scope];
     const worker = async (): Promise<void> => {
       for (let ns = queue.shift(); ns !== undefined; ns = queue.shift()) {
         const namespace = ns;
         out.push(
-          ...(await this.#paginate({ verb: 'list', resource, namespace }, (cont) => one(namespace, cont))),
+          ...(await this.#paginate(
+            { verb: 'list', resource, namespace },
+            (cont) => one(namespace, cont),
+            map,
+          )),
         );
       }
     };
@@ -191,10 +204,11 @@ export class K8sGateway implements KubeGateway, LeaseGateway, EventGateway, Insp
   }
 
   async listNamespaces(labelSelector?: string): Promise<NamespaceObject[]> {
-    const items = await this.#paginate({ verb: 'list', resource: 'namespaces' }, (cont) =>
-      this.#k.core.listNamespace({ labelSelector, limit: PAGE, _continue: cont }),
+    return this.#paginate(
+      { verb: 'list', resource: 'namespaces' },
+      (cont) => this.#k.core.listNamespace({ labelSelector, limit: PAGE, _continue: cont }),
+      toNamespace,
     );
-    return items.map(toNamespace);
   }
 
   /** How many namespaces the cluster has, from a one-item list (undefined if the server does not say). */
@@ -226,38 +240,38 @@ export class K8sGateway implements KubeGateway, LeaseGateway, EventGateway, Insp
     const labelSelector = targets?.length
       ? `${MANAGED_SELECTOR},${TARGET_LABEL} in (${targets.join(',')})`
       : MANAGED_SELECTOR;
-    const items = await this.#scoped(
+    return this.#scoped(
       'secrets',
       scope,
       (cont) => this.#k.core.listSecretForAllNamespaces({ labelSelector, limit: PAGE, _continue: cont }),
       (namespace, cont) =>
         this.#k.core.listNamespacedSecret({ namespace, labelSelector, limit: PAGE, _continue: cont }),
       (s) => s.metadata?.namespace ?? '',
+      toSecret,
     );
-    return items.map(toSecret);
   }
 
   async listServiceAccounts(scope: NamespaceScope): Promise<ServiceAccountObject[]> {
-    const items = await this.#scoped(
+    return this.#scoped(
       'serviceaccounts',
       scope,
       (cont) => this.#k.core.listServiceAccountForAllNamespaces({ limit: PAGE, _continue: cont }),
       (namespace, cont) =>
         this.#k.core.listNamespacedServiceAccount({ namespace, limit: PAGE, _continue: cont }),
       (s) => s.metadata?.namespace ?? '',
+      toServiceAccount,
     );
-    return items.map(toServiceAccount);
   }
 
   async listPods(scope: NamespaceScope): Promise<PodObject[]> {
-    const items = await this.#scoped(
+    return this.#scoped(
       'pods',
       scope,
       (cont) => this.#k.core.listPodForAllNamespaces({ limit: PAGE, _continue: cont }),
       (namespace, cont) => this.#k.core.listNamespacedPod({ namespace, limit: PAGE, _continue: cont }),
       (p) => p.metadata?.namespace ?? '',
+      toPod,
     );
-    return items.map(toPod);
   }
 
   async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {
@@ -407,28 +421,32 @@ export class K8sGateway implements KubeGateway, LeaseGateway, EventGateway, Insp
   }
 
   async listEvents(namespace: string): Promise<EventRecord[]> {
-    const items = await this.#paginate({ verb: 'list', resource: 'events', namespace }, (cont) =>
-      this.#k.core.listNamespacedEvent({ namespace, limit: PAGE, _continue: cont }),
+    return this.#paginate(
+      { verb: 'list', resource: 'events', namespace },
+      (cont) => this.#k.core.listNamespacedEvent({ namespace, limit: PAGE, _continue: cont }),
+      toEvent,
     );
-    return items.map(toEvent);
   }
 
   async listSecretsIn(namespace: string): Promise<SecretObject[]> {
-    const items = await this.#paginate({ verb: 'list', resource: 'secrets', namespace }, (cont) =>
-      this.#k.core.listNamespacedSecret({ namespace, limit: PAGE, _continue: cont }),
+    return this.#paginate(
+      { verb: 'list', resource: 'secrets', namespace },
+      (cont) => this.#k.core.listNamespacedSecret({ namespace, limit: PAGE, _continue: cont }),
+      toSecret,
     );
-    return items.map(toSecret);
   }
 
   async listPullSecretsEverywhere(): Promise<SecretObject[]> {
-    const items = await this.#paginate({ verb: 'list', resource: 'secrets' }, (cont) =>
-      this.#k.core.listSecretForAllNamespaces({
-        fieldSelector: 'type=kubernetes.io/dockerconfigjson',
-        limit: PAGE,
-        _continue: cont,
-      }),
+    return this.#paginate(
+      { verb: 'list', resource: 'secrets' },
+      (cont) =>
+        this.#k.core.listSecretForAllNamespaces({
+          fieldSelector: 'type=kubernetes.io/dockerconfigjson',
+          limit: PAGE,
+          _continue: cont,
+        }),
+      toSecret,
     );
-    return items.map(toSecret);
   }
 }
 

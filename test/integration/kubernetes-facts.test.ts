@@ -9,6 +9,7 @@ import {
   createNamespace,
   createPod,
   deleteNamespaces,
+  kubectl,
   pullSecretsOf,
   suffix,
   waitFor,
@@ -164,6 +165,28 @@ describe('Kubernetes facts (real API server)', () => {
       .replaceNamespacedSecret({ namespace: ns, name: 'empty-doc', body: { ...s, type: 'Opaque' } })
       .catch((e: unknown) => e);
     expect((err as { code?: number }).code).toBe(422);
+  });
+
+  it('F6: kubectl create secret docker-registry defaults the server key to https://index.docker.io/v1/, auth = base64(user:pass)', async () => {
+    const r = kubectl(
+      '-n',
+      ns,
+      'create',
+      'secret',
+      'docker-registry',
+      'kubectl-made',
+      '--docker-username=robot',
+      '--docker-password=pa:ss',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const s = await api().readNamespacedSecret({ namespace: ns, name: 'kubectl-made' });
+    const doc = JSON.parse(Buffer.from(s.data?.['.dockerconfigjson'] ?? '', 'base64').toString()) as {
+      auths: Record<string, { auth: string }>;
+    };
+    expect(Object.keys(doc.auths)).toEqual(['https://index.docker.io/v1/']);
+    expect(Buffer.from(doc.auths['https://index.docker.io/v1/']?.auth ?? '', 'base64').toString()).toBe(
+      'robot:pa:ss',
+    );
   });
 
   it('F9: a create carrying metadata.resourceVersion is rejected (as a 500, not a 4xx)', async () => {
