@@ -251,3 +251,17 @@ export function testNamespaces(prefix: string): {
     cleanup: () => deleteNamespaces(all),
   };
 }
+
+/** Sets a ServiceAccount's whole pull-secret list (read, then replace with its resourceVersion). */
+export async function setServiceAccountPulls(
+  namespace: string,
+  names: string[],
+  name = 'default',
+): Promise<void> {
+  const sa = await api().readNamespacedServiceAccount({ namespace, name });
+  await api().replaceNamespacedServiceAccount({
+    namespace,
+    name,
+    body: { ...sa, imagePullSecrets: names.map((n) => ({ name: n })) },
+  });
+}

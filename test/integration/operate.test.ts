@@ -54,6 +54,24 @@ const creds = (w: Workspace, second = false, mtime?: Date) => useCreds(w, second
 const lease = (name: string) =>
   kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: lockNs, name });
 
+/** Makes the run Lease look held by another process that renewed it just now. */
+async function holdLease(
+  leaseName: string,
+  holderIdentity: string,
+  leaseDurationSeconds: number,
+): Promise<void> {
+  const coord = kubeConfig().makeApiClient(CoordinationV1Api);
+  const cur = await coord.readNamespacedLease({ namespace: lockNs, name: leaseName });
+  await coord.replaceNamespacedLease({
+    namespace: lockNs,
+    name: leaseName,
+    body: {
+      ...cur,
+      spec: { ...cur.spec, holderIdentity, leaseDurationSeconds, renewTime: new V1MicroTime() },
+    },
+  });
+}
+
 /** Spawns the CLI and resolves once its JSON log shows `msg`; returns the child and its stderr so far. */
 function spawnUntil(args: string[], msg: RegExp) {
   const child = spawn(NODE, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -99,55 +117,20 @@ describe('the run lock (coordination.k8s.io Lease)', () => {
 
   it('a run that has work while another holds the lock exits 4, naming the holder', async () => {
     creds(w, true);
-    const coord = kubeConfig().makeApiClient(CoordinationV1Api);
-    const cur = await coord.readNamespacedLease({ namespace: lockNs, name: leaseName });
-    await coord.replaceNamespacedLease({
-      namespace: lockNs,
-      name: leaseName,
-      body: {
-        ...cur,
-        spec: {
-          ...cur.spec,
-          holderIdentity: 'cronjob-pod-1',
-          leaseDurationSeconds: 60,
-          renewTime: new V1MicroTime(),
-        },
-      },
-    });
+    await holdLease(leaseName, 'cronjob-pod-1', 60);
     const r = await w.rotate();
     expect(r.code, r.text).toBe(4);
     expect(r.text).toMatch(
       /another run holds the lease .* \(holder cronjob-pod-1, expires in \d+s unless renewed\); not starting\. Use --wait-for-lock/,
     );
     expect(r.summary).toBeUndefined();
-    await coord.replaceNamespacedLease({
-      namespace: lockNs,
-      name: leaseName,
-      body: {
-        ...(await coord.readNamespacedLease({ namespace: lockNs, name: leaseName })),
-        spec: { ...cur.spec, holderIdentity: '' },
-      },
-    });
+    await holdLease(leaseName, '', 60);
   });
 
   it('--wait-for-lock waits for the holder instead of exiting', async () => {
     creds(w, true);
     // Another holder that renewed just now (a CronJob run on another node, say).
-    const coord = kubeConfig().makeApiClient(CoordinationV1Api);
-    const cur = await coord.readNamespacedLease({ namespace: lockNs, name: leaseName });
-    await coord.replaceNamespacedLease({
-      namespace: lockNs,
-      name: leaseName,
-      body: {
-        ...cur,
-        spec: {
-          ...cur.spec,
-          holderIdentity: 'other-runner',
-          leaseDurationSeconds: 4,
-          renewTime: new V1MicroTime(),
-        },
-      },
-    });
+    await holdLease(leaseName, 'other-runner', 4);
     const started = Date.now();
     const waiter = await w.rotate(['--wait-for-lock']);
     expect(waiter.code, waiter.text).toBe(0);

@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileConfig, useCreds, Workspace } from '../helpers/rotator.ts';
 import {
-  api,
   createNamespace,
   createPod,
   deleteNamespaces,
   env,
   managedSecrets,
   pullSecretsOf,
+  setServiceAccountPulls,
   stack,
   suffix,
 } from '../helpers/stack.ts';
@@ -31,12 +31,7 @@ beforeAll(async () => {
   await prober.start();
   for (const ns of names) {
     await createNamespace(ns, { fault: sfx });
-    const sa = await api().readNamespacedServiceAccount({ namespace: ns, name: 'default' });
-    await api().replaceNamespacedServiceAccount({
-      namespace: ns,
-      name: 'default',
-      body: { ...sa, imagePullSecrets: [{ name: 'team-mirror' }] },
-    });
+    await setServiceAccountPulls(ns, ['team-mirror']);
   }
   setupDone = await currentRevision();
 });

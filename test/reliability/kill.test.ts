@@ -12,6 +12,7 @@ import {
   createPod,
   deleteNamespaces,
   pullSecretsOf,
+  setServiceAccountPulls,
   suffix,
 } from '../helpers/stack.ts';
 import { currentRevision, InvariantProber } from './prober.ts';
@@ -43,12 +44,7 @@ beforeAll(async () => {
         },
       },
     });
-    const sa = await api().readNamespacedServiceAccount({ namespace: ns, name: 'default' });
-    await api().replaceNamespacedServiceAccount({
-      namespace: ns,
-      name: 'default',
-      body: { ...sa, imagePullSecrets: [{ name: 'team-mirror' }] },
-    });
+    await setServiceAccountPulls(ns, ['team-mirror']);
   }
   setupDone = await currentRevision();
 });

@@ -12,14 +12,14 @@ const saved = {
 };
 afterEach(() => {
   for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
+    if (v === undefined) Reflect.deleteProperty(process.env, k);
     else process.env[k] = v;
   }
 });
 function nowhere(): void {
   process.env['HOME'] = mkdtempSync(join(tmpdir(), 'home-'));
-  delete process.env['KUBECONFIG'];
-  delete process.env['KUBERNETES_SERVICE_HOST'];
+  Reflect.deleteProperty(process.env, 'KUBECONFIG');
+  Reflect.deleteProperty(process.env, 'KUBERNETES_SERVICE_HOST');
 }
 
 describe('cluster access (F12)', () => {
