@@ -1,8 +1,10 @@
 import type { Target } from '../config/types.ts';
 import { isRotatorError, RotatorError } from '../errors.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
-import type { NamespaceObject } from '../kube/types.ts';
+import type { NamespaceObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
 import type { Logger } from '../observability/logger.ts';
+import { pool } from './pool.ts';
+import type { NamespaceState } from './types.ts';
 
 /** Targets naming at most this many namespaces read them one by one instead of listing every namespace. */
 const NAMED_GET_LIMIT = 50;
@@ -46,4 +48,58 @@ export async function observeNamespaces(
     logger.info({}, 'may not read namespaces; using the namespaces the targets name');
     return names.map((name) => ({ name, labels: {}, terminating: false }));
   }
+}
+
+/**
+ * Managed secrets and ServiceAccounts of the namespaces in scope, in batched lists. If a batched list is
+ * forbidden (a namespaced-Role install that covers only some of them), each namespace is read on its own
+ * and those that cannot be read are reported as failed — the others still run.
+ */
+export async function observeState(
+  gateway: KubeGateway,
+  inScope: readonly string[],
+  targets: readonly string[],
+): Promise<{ secrets: SecretObject[]; sas: ServiceAccountObject[]; unreadable: Map<string, RotatorError> }> {
+  const unreadable = new Map<string, RotatorError>();
+  if (inScope.length === 0) return { secrets: [], sas: [], unreadable };
+  try {
+    const [secrets, sas] = await Promise.all([
+      gateway.listManagedSecrets(inScope, targets),
+      gateway.listServiceAccounts(inScope),
+    ]);
+    return { secrets, sas, unreadable };
+  } catch (e) {
+    if (!isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
+  }
+  const secrets: SecretObject[] = [];
+  const sas: ServiceAccountObject[] = [];
+  await pool(inScope, 8, undefined, async (ns) => {
+    try {
+      const [s, a] = await Promise.all([
+        gateway.listManagedSecrets([ns], targets),
+        gateway.listServiceAccounts([ns]),
+      ]);
+      secrets.push(...s);
+      sas.push(...a);
+    } catch (e) {
+      if (!isRotatorError(e)) throw e;
+      unreadable.set(ns, e);
+    }
+  });
+  return { secrets, sas, unreadable };
+}
+
+export function emptyState(namespace: string): NamespaceState {
+  return { namespace, secrets: new Map(), serviceAccounts: new Map(), pods: undefined };
+}
+
+export function groupState(
+  namespaces: readonly string[],
+  secrets: readonly SecretObject[],
+  sas: readonly ServiceAccountObject[],
+): Map<string, NamespaceState> {
+  const m = new Map(namespaces.map((ns) => [ns, emptyState(ns)]));
+  for (const s of secrets) m.get(s.namespace)?.secrets.set(s.name, s);
+  for (const sa of sas) m.get(sa.namespace)?.serviceAccounts.set(sa.name, sa);
+  return m;
 }

@@ -1,171 +1,26 @@
-import type { Config, Target } from '../config/types.ts';
-import { resolveCredentials, type FetchCache, type ResolvedCredentials } from '../credentials/resolve.ts';
-import type { VerifyResult } from '../credentials/verify.ts';
-import type { RegistryCredential } from '../credentials/dockerconfig.ts';
-import { describeError, isRotatorError, RotatorError, type ErrorCode } from '../errors.ts';
-import type { KubeGateway } from '../kube/gateway.ts';
+import type { FetchCache } from '../credentials/resolve.ts';
+import { isRotatorError } from '../errors.ts';
 import { TARGET_LABEL } from '../kube/labels.ts';
-import type { PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
-import type { Logger } from '../observability/logger.ts';
-import { assessAge, type AgeVerdict } from '../policy/age.ts';
-import type { SecretStore } from '../providers/types.ts';
+import type { PodObject } from '../kube/types.ts';
 import { converge, type ActionRecord, type ApplyDeps } from './apply.ts';
 import { desiredSecret } from './desired.ts';
 import { existingSalt, newSalt } from './naming.ts';
-import { observeNamespaces } from './observe.ts';
+import { emptyState, groupState, observeNamespaces, observeState } from './observe.ts';
+import { pool } from './pool.ts';
+import { errorInfo, prepareTarget, type ReadyTarget } from './prepare.ts';
+import type { NamespaceOutcome, NamespaceResult, RunDeps, RunOptions, RunSummary } from './results.ts';
 import { selectNamespaces, type Skipped } from './targets.ts';
-import type { DesiredSecret, Kept, NamespaceState, RetentionPolicy } from './types.ts';
+import type { DesiredSecret, RetentionPolicy } from './types.ts';
 
-export type NamespaceOutcome =
-  'provisioned' | 'rotated' | 'updated' | 'unchanged' | 'planned' | 'skipped' | 'failed';
-
-export interface NamespaceResult {
-  target: string;
-  namespace: string;
-  outcome: NamespaceOutcome;
-  secret: string | undefined;
-  actions: ActionRecord[];
-  kept: Kept[];
-  notes: string[];
-  writes: number;
-  error?: { code: ErrorCode; message: string } | undefined;
-}
-
-export interface TargetResult {
-  target: string;
-  store: string;
-  outcome: 'ok' | 'failed';
-  secret: string | undefined;
-  revision: string | undefined;
-  sourceUpdatedAt: Date | undefined;
-  age: AgeVerdict;
-  verification: VerifyResult[];
-  namespaces: number;
-  warnings: string[];
-  error?: { code: ErrorCode; message: string } | undefined;
-}
-
-export interface RunSummary {
-  startedAt: Date;
-  finishedAt: Date;
-  dryRun: boolean;
-  targets: TargetResult[];
-  namespaces: NamespaceResult[];
-  writes: number;
-  interrupted: boolean;
-  /**
-   * Dry run of a first provisioning: the names' revision id depends on a salt that is only chosen when the
-   * first Secret is written, so these names are placeholders (real name -> shown name).
-   */
-  provisionalNames: Record<string, string>;
-}
-
-/** Side channels of a run (Events, metrics); all optional. */
-export interface RunHooks {
-  namespaceDone?(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
-  targetDone?(r: TargetResult): Promise<void> | void;
-}
-
-export interface RunDeps {
-  config: Config;
-  gateway: KubeGateway;
-  logger: Logger;
-  openStore: (name: string) => SecretStore;
-  verify: (cred: RegistryCredential) => Promise<VerifyResult>;
-  now: () => Date;
-  hooks?: RunHooks | undefined;
-  /**
-   * Awaited before the first write of the run (the run lock). A run that has nothing to write never
-   * calls it, so an unchanged source costs no write at all — not even the lock's (I3).
-   */
-  beforeFirstWrite?: (() => Promise<void>) | undefined;
-}
-
-export interface RunOptions {
-  dryRun: boolean;
-  /** Limit the run to these namespaces (-n). */
-  only?: readonly string[] | undefined;
-  signal?: AbortSignal | undefined;
-  onProgress?: ((done: number, total: number) => void) | undefined;
-}
-
-const errorInfo = (e: unknown): { code: ErrorCode; message: string } =>
-  e instanceof RotatorError
-    ? { code: e.code, message: e.message }
-    : { code: 'INTERNAL', message: describeError(e) };
-
-interface ReadyTarget {
-  target: Target;
-  resolved: ResolvedCredentials;
-  result: TargetResult;
-}
-
-/** Fetch once per target, validate, check policy, verify against the registry. Failures touch nothing. */
-async function prepareTarget(
-  t: Target,
-  deps: RunDeps,
-  cache: FetchCache,
-): Promise<ReadyTarget | TargetResult> {
-  const { config, logger } = deps;
-  const result: TargetResult = {
-    target: t.name,
-    store: t.store,
-    outcome: 'ok',
-    secret: undefined,
-    revision: undefined,
-    sourceUpdatedAt: undefined,
-    age: { state: 'unknown', ageDays: undefined, daysLeft: undefined },
-    verification: [],
-    namespaces: 0,
-    warnings: [],
-  };
-  try {
-    const resolved = await resolveCredentials(t, deps.openStore(t.store), cache);
-    result.sourceUpdatedAt = resolved.updatedAt;
-    result.age = assessAge(resolved.updatedAt, deps.now(), config.policy);
-    if (result.age.state === 'unknown')
-      result.warnings.push(
-        'the store reports no age for these credentials; the age policy cannot be checked',
-      );
-    if (config.rotation.verifyCredentials) {
-      for (const cred of resolved.creds) {
-        const v = await deps.verify(cred);
-        result.verification.push(v);
-        logger.info(
-          { target: t.name, registry: v.registry, outcome: v.outcome, flow: v.flow },
-          'registry verification',
-        );
-        if (v.outcome === 'no-auth-required') result.warnings.push(`${v.registry}: ${v.detail}`);
-        else if (v.outcome !== 'accepted') {
-          const code: ErrorCode =
-            v.outcome === 'rejected'
-              ? 'REGISTRY_REJECTED'
-              : v.outcome === 'unreachable'
-                ? 'REGISTRY_UNREACHABLE'
-                : 'REGISTRY_NOT_A_REGISTRY';
-          throw new RotatorError(
-            code,
-            `target ${t.name}: registry ${v.registry} ${v.outcome === 'rejected' ? 'rejected the new credentials' : v.outcome === 'unreachable' ? 'is unreachable' : 'did not answer like a registry'} (${v.detail}); no namespace was touched`,
-            {
-              details: { target: t.name, registry: v.registry },
-            },
-          );
-        }
-      }
-    } else {
-      result.warnings.push('credential verification is disabled (rotation.verifyCredentials: false)');
-    }
-    return { target: t, resolved, result };
-  } catch (e) {
-    result.outcome = 'failed';
-    result.error = errorInfo(e);
-    logger.error(
-      { target: t.name, store: t.store, code: result.error.code, err: result.error.message },
-      'target failed before any write',
-    );
-    return result;
-  }
-}
+export type {
+  NamespaceOutcome,
+  NamespaceResult,
+  RunDeps,
+  RunHooks,
+  RunOptions,
+  RunSummary,
+  TargetResult,
+} from './results.ts';
 
 function outcomeOf(records: readonly ActionRecord[], dryRun: boolean, hadOlder: boolean): NamespaceOutcome {
   const ok = records.filter((r) => r.result === 'ok' && r.action.kind !== 'load-pods');
@@ -174,28 +29,6 @@ function outcomeOf(records: readonly ActionRecord[], dryRun: boolean, hadOlder: 
   if (ok.some((r) => r.action.kind === 'create')) return hadOlder ? 'rotated' : 'provisioned';
   if (ok.some((r) => r.action.kind === 'update-data' && r.action.why === 'in-place')) return 'rotated';
   return 'updated';
-}
-
-/** Runs `worker` over `items` with at most `limit` in flight; stops taking new items once `signal` aborts. */
-async function pool<T>(
-  items: readonly T[],
-  limit: number,
-  signal: AbortSignal | undefined,
-  worker: (item: T) => Promise<void>,
-): Promise<T[]> {
-  const queue = [...items];
-  const notStarted: T[] = [];
-  const run = async (): Promise<void> => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
-      if (signal?.aborted === true) {
-        notStarted.push(item, ...queue.splice(0));
-        return;
-      }
-      await worker(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, run));
-  return notStarted;
 }
 
 /**
@@ -413,45 +246,6 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
   };
 }
 
-/**
- * Managed secrets and ServiceAccounts of the namespaces in scope, in batched lists. If a batched list is
- * forbidden (a namespaced-Role install that covers only some of them), each namespace is read on its own
- * and those that cannot be read are reported as failed — the others still run.
- */
-async function observeState(
-  gateway: KubeGateway,
-  inScope: readonly string[],
-  targets: readonly string[],
-): Promise<{ secrets: SecretObject[]; sas: ServiceAccountObject[]; unreadable: Map<string, RotatorError> }> {
-  const unreadable = new Map<string, RotatorError>();
-  if (inScope.length === 0) return { secrets: [], sas: [], unreadable };
-  try {
-    const [secrets, sas] = await Promise.all([
-      gateway.listManagedSecrets(inScope, targets),
-      gateway.listServiceAccounts(inScope),
-    ]);
-    return { secrets, sas, unreadable };
-  } catch (e) {
-    if (!isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
-  }
-  const secrets: SecretObject[] = [];
-  const sas: ServiceAccountObject[] = [];
-  await pool(inScope, 8, undefined, async (ns) => {
-    try {
-      const [s, a] = await Promise.all([
-        gateway.listManagedSecrets([ns], targets),
-        gateway.listServiceAccounts([ns]),
-      ]);
-      secrets.push(...s);
-      sas.push(...a);
-    } catch (e) {
-      if (!isRotatorError(e)) throw e;
-      unreadable.set(ns, e);
-    }
-  });
-  return { secrets, sas, unreadable };
-}
-
 function skippedResult(target: string, sk: Skipped): NamespaceResult {
   return {
     target,
@@ -463,19 +257,4 @@ function skippedResult(target: string, sk: Skipped): NamespaceResult {
     notes: [sk.reason],
     writes: 0,
   };
-}
-
-function emptyState(namespace: string): NamespaceState {
-  return { namespace, secrets: new Map(), serviceAccounts: new Map(), pods: undefined };
-}
-
-function groupState(
-  namespaces: readonly string[],
-  secrets: readonly SecretObject[],
-  sas: readonly ServiceAccountObject[],
-): Map<string, NamespaceState> {
-  const m = new Map(namespaces.map((ns) => [ns, emptyState(ns)]));
-  for (const s of secrets) m.get(s.namespace)?.secrets.set(s.name, s);
-  for (const sa of sas) m.get(sa.namespace)?.serviceAccounts.set(sa.name, sa);
-  return m;
 }

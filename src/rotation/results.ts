@@ -1,0 +1,84 @@
+import type { RegistryCredential } from '../credentials/dockerconfig.ts';
+import type { VerifyResult } from '../credentials/verify.ts';
+import type { Config } from '../config/types.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { KubeGateway } from '../kube/gateway.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { AgeVerdict } from '../policy/age.ts';
+import type { SecretStore } from '../providers/types.ts';
+import type { ActionRecord } from './apply.ts';
+import type { DesiredSecret, Kept } from './types.ts';
+
+/** What a run reports, and what it needs. */
+export type NamespaceOutcome =
+  'provisioned' | 'rotated' | 'updated' | 'unchanged' | 'planned' | 'skipped' | 'failed';
+
+export interface NamespaceResult {
+  target: string;
+  namespace: string;
+  outcome: NamespaceOutcome;
+  secret: string | undefined;
+  actions: ActionRecord[];
+  kept: Kept[];
+  notes: string[];
+  writes: number;
+  error?: { code: ErrorCode; message: string } | undefined;
+}
+
+export interface TargetResult {
+  target: string;
+  store: string;
+  outcome: 'ok' | 'failed';
+  secret: string | undefined;
+  revision: string | undefined;
+  sourceUpdatedAt: Date | undefined;
+  age: AgeVerdict;
+  verification: VerifyResult[];
+  namespaces: number;
+  warnings: string[];
+  error?: { code: ErrorCode; message: string } | undefined;
+}
+
+export interface RunSummary {
+  startedAt: Date;
+  finishedAt: Date;
+  dryRun: boolean;
+  targets: TargetResult[];
+  namespaces: NamespaceResult[];
+  writes: number;
+  interrupted: boolean;
+  /**
+   * Dry run of a first provisioning: the names' revision id depends on a salt that is only chosen when the
+   * first Secret is written, so these names are placeholders (real name -> shown name).
+   */
+  provisionalNames: Record<string, string>;
+}
+
+/** Side channels of a run (Events, metrics); all optional. */
+export interface RunHooks {
+  namespaceDone?(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
+  targetDone?(r: TargetResult): Promise<void> | void;
+}
+
+export interface RunDeps {
+  config: Config;
+  gateway: KubeGateway;
+  logger: Logger;
+  openStore: (name: string) => SecretStore;
+  verify: (cred: RegistryCredential) => Promise<VerifyResult>;
+  now: () => Date;
+  hooks?: RunHooks | undefined;
+  /**
+   * Awaited before the first write of the run (the run lock). A run that has nothing to write never
+   * calls it, so an unchanged source costs no write at all — not even the lock's (I3).
+   */
+  beforeFirstWrite?: (() => Promise<void>) | undefined;
+}
+
+export interface RunOptions {
+  dryRun: boolean;
+  /** Limit the run to these namespaces (-n). */
+  only?: readonly string[] | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((done: number, total: number) => void) | undefined;
+}
