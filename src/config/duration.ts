@@ -13,13 +13,3 @@ export function parseDuration(text: string): number | undefined {
   }
   return consumed === s.length && consumed > 0 && Number.isFinite(total) ? total : undefined;
 }
-
-export function formatDuration(ms: number): string {
-  if (ms <= 0) return '0s';
-  const d = Math.floor(ms / 86_400_000);
-  const h = Math.floor((ms % 86_400_000) / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = Math.floor((ms % 60_000) / 1000);
-  const parts = [d ? `${d}d` : '', h ? `${h}h` : '', m ? `${m}m` : '', !d && !h && s ? `${s}s` : ''];
-  return parts.join('') || `${ms}ms`;
-}

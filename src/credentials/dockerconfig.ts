@@ -144,8 +144,3 @@ export function buildDockerConfigJson(creds: readonly RegistryCredential[]): Sen
   for (const entry of Object.values(auths)) registerSecret(entry['auth'] ?? '');
   return json;
 }
-
-/** Registry keys present in a built document (for annotations, status and verification). */
-export function registriesOf(creds: readonly RegistryCredential[]): string[] {
-  return creds.map((c) => c.registry);
-}

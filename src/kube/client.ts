@@ -23,7 +23,6 @@ export interface KubeConnectOptions {
 }
 
 const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 /**
  * Loads cluster access the way kubectl does (--kubeconfig, then KUBECONFIG, then ~/.kube/config, then the
@@ -89,17 +88,6 @@ export function loadKubeConfig(opts: KubeConnectOptions): { kc: KubeConfig; sour
     );
   }
   return { kc, source };
-}
-
-/** The namespace the rotator's own pod runs in, when in a cluster. */
-export function podNamespace(): string | undefined {
-  try {
-    return existsSync(IN_CLUSTER_NAMESPACE)
-      ? (process.env['POD_NAMESPACE'] ?? undefined)
-      : process.env['POD_NAMESPACE'];
-  } catch {
-    return undefined;
-  }
 }
 
 /** How long resolved credentials (headers, TLS files) are reused before client-node resolves them again. */
