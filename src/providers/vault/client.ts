@@ -109,9 +109,10 @@ export class VaultClient {
       const res = (e as { res?: HttpResponse }).res;
       if (res) {
         const why = errorsOf(res);
+        // No `cause`: the HTTP error carries the raw response, which must never be kept on an error.
         if (/sealed/i.test(why))
-          throw this.#fail('STORE_UNAVAILABLE', 'the server is sealed; unseal it and run again', e);
-        throw this.#fail('STORE_UNAVAILABLE', `HTTP ${res.status} on ${path}${why ? `: ${why}` : ''}`, e);
+          throw this.#fail('STORE_UNAVAILABLE', 'the server is sealed; unseal it and run again');
+        throw this.#fail('STORE_UNAVAILABLE', `HTTP ${res.status} on ${path}${why ? `: ${why}` : ''}`);
       }
       if (e instanceof NetworkError) throw this.#fail('STORE_UNREACHABLE', e.message, e);
       throw e;
