@@ -130,6 +130,16 @@ describe('OpenBao KV v2', () => {
 describe('OpenBao AppRole', () => {
   let roleId = '';
   let secretIdFile = '';
+  const approleStore = (sidFile: string) =>
+    store({
+      auth: {
+        method: 'approle',
+        mount: `approle-${sfx}`,
+        roleId,
+        secretIdFile: sidFile,
+        secretIdEnv: 'VAULT_SECRET_ID',
+      },
+    });
   beforeAll(async () => {
     await enableAuth(`approle-${sfx}`, 'approle');
     await baoOk('POST', `auth/approle-${sfx}/role/rotator`, {
@@ -149,29 +159,13 @@ describe('OpenBao AppRole', () => {
   it('logs in (raw API) and the store reads with the AppRole token', async () => {
     const raw = await bao('POST', `auth/approle-${sfx}/login`, { role_id: roleId, secret_id: 'wrong' }, null);
     expect(raw.status).toBe(400);
-    const s = store({
-      auth: {
-        method: 'approle',
-        mount: `approle-${sfx}`,
-        roleId,
-        secretIdFile,
-        secretIdEnv: 'VAULT_SECRET_ID',
-      },
-    });
+    const s = approleStore(secretIdFile);
     expect((await s.get(`approle-${sfx}/pw`)).value.reveal()).toBe('from-approle');
     expect(await s.check()).toMatch(/authenticated \(token ttl \d+s, renewable\)/);
   });
 
   it('a 3-second token TTL is renewed (or re-logged in) across a run three times longer', async () => {
-    const s = store({
-      auth: {
-        method: 'approle',
-        mount: `approle-${sfx}`,
-        roleId,
-        secretIdFile,
-        secretIdEnv: 'VAULT_SECRET_ID',
-      },
-    });
+    const s = approleStore(secretIdFile);
     const started = Date.now();
     let reads = 0;
     while (Date.now() - started < 9000) {
@@ -183,15 +177,7 @@ describe('OpenBao AppRole', () => {
   });
 
   it('a wrong secret id is an auth failure that names the role, not the secret', async () => {
-    const s = store({
-      auth: {
-        method: 'approle',
-        mount: `approle-${sfx}`,
-        roleId,
-        secretIdFile: tokenFile('bad-sid', 'not-a-secret-id-value'),
-        secretIdEnv: 'VAULT_SECRET_ID',
-      },
-    });
+    const s = approleStore(tokenFile('bad-sid', 'not-a-secret-id-value'));
     const err = await s.get(`approle-${sfx}/pw`).then(
       () => new Error('expected a failure'),
       (e: unknown) => e as Error,
