@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Workspace } from '../test/helpers/rotator.ts';
+import { Workspace, fileConfig, useCreds } from '../test/helpers/rotator.ts';
 import { api, apiserverRequests, env, kubectl, stack, suffix, waitFor } from '../test/helpers/stack.ts';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { adminTarget, minimalRotation } from './minimal-client.ts';
@@ -128,20 +128,14 @@ async function tool(n: number) {
   const label = `t${id}${n}`;
   const names = await setup(label, n, undefined, false);
   const w = new Workspace();
-  w.writeConfig({
-    stores: { local: { type: 'file', path: w.creds } },
-    targets: [
-      {
-        name: 'bench',
-        store: 'local',
-        registry: stack.registryBasic,
-        credentials: { username: { key: 'u' }, password: { key: 'p' } },
-        namespaces: { selector: `bench=${label}` },
-      },
-    ],
-    rotation: { retainSuperseded: '0', concurrency: 16 },
-    lock: { namespace: 'default', name: `bench-${label}` },
-  });
+  fileConfig(
+    w,
+    { name: 'bench', namespaces: { selector: `bench=${label}` } },
+    {
+      rotation: { retainSuperseded: '0', concurrency: 16 },
+      lock: { namespace: 'default', name: `bench-${label}` },
+    },
+  );
   const run = async (): Promise<number | undefined> => {
     const r = spawnSync(
       join(ROOT, 'node_modules/.bin/node'),
@@ -163,8 +157,7 @@ async function tool(n: number) {
     if (r.status !== 0 || !summary) throw new Error(`rotator failed (${r.status}): ${r.stderr.slice(-2000)}`);
     return summary.maxRssKb;
   };
-  w.cred('u', stack.user);
-  w.cred('p', stack.password);
+  useCreds(w, 1);
   const provision = await measure(run);
   // Pods created now carry the first secret (F2): the rotation must keep it for them.
   const podSpec = {
@@ -178,8 +171,7 @@ async function tool(n: number) {
         api().createNamespacedPod({ namespace, body: { metadata: { name: 'app' }, spec: podSpec } }),
       ),
   );
-  w.cred('u', stack.user2);
-  w.cred('p', stack.password2);
+  useCreds(w, 2);
   const rotation = await measure(run);
   const noop = await measure(run);
   return { provision, rotation, noop };
