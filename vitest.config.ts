@@ -16,6 +16,17 @@ export default defineConfig({
         },
       },
       {
+        // Against the stack's node (kubelet + containerd): real image pulls. One file at a time: some
+        // restart the kubelet with another pull-credential policy.
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: 'reliability',
           include: ['test/reliability/**/*.test.ts'],

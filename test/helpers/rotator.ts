@@ -21,13 +21,21 @@ export interface CliResult {
   text: string;
 }
 
+/** Environment overrides for a child process: a value sets the variable, `undefined` removes it. */
+export type EnvOverrides = Record<string, string | undefined>;
+
+export function childEnv(over: EnvOverrides = {}): NodeJS.ProcessEnv {
+  const merged = { ...process.env, ...over };
+  return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined));
+}
+
 export function runCli(
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
+  opts: { env?: EnvOverrides; timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(NODE, [MAIN, ...args], {
-      env: { ...process.env, ...opts.env },
+      env: childEnv(opts.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     if (child.pid !== undefined) opts.onSpawn?.(child.pid);
@@ -89,7 +97,7 @@ export class Workspace {
       utimesSync(f, mtime, mtime);
     }
   }
-  rotate(args: string[] = [], env?: Record<string, string>): Promise<CliResult> {
+  rotate(args: string[] = [], env?: EnvOverrides): Promise<CliResult> {
     return runCli(['--config', this.config, '--log-format', 'json', '--rotate-now', ...args], { env });
   }
 }

@@ -122,7 +122,7 @@ describe('verification before rollout', () => {
     );
     expect(r.stdout).toMatch(
       new RegExp(
-        `registry\\s+bearer ${stack.registryBearer}\\s+accepted\\s+logged in \\(Bearer via 127.0.0.1:\\d+\\)`,
+        `registry\\s+bearer ${stack.registryBearer}\\s+accepted\\s+logged in \\(Bearer via ${new URL(env('REGCRED_STACK_TOKEN_SERVER')).host}\\)`,
       ),
     );
     expect(r.stdout).toMatch(/registry\s+wrong-password \S+\s+FAILED \(rejected\)/);

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Builds (once) every program of the real test stack into $STACK_CACHE/bin.
-# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|lowkey|all]...
+# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|all]...
 # Each component is skipped when its binary exists and reports the expected version.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
 build_kube() {
-  local want="$KUBE_VERSION" bins=(kube-apiserver kube-controller-manager kubectl) ok=1
+  local want="$KUBE_VERSION" bins=("${KUBE_BINS[@]}") ok=1
   for b in "${bins[@]}"; do [[ -x "$STACK_BIN/$b-$want" ]] || ok=0; done
   [[ $ok == 1 ]] && { log "kubernetes $want: cached"; return; }
-  log "kubernetes $want: building kube-apiserver, kube-controller-manager, kubectl (cold build takes 15-25 min on 2 cores)"
+  log "kubernetes $want: building ${bins[*]} (cold build takes 20-35 min on 2 cores)"
   local w="$STACK_CACHE/src/kube-$want"
   rm -rf "$w" && mkdir -p "$w" && cd "$w"
   go mod init regcred-rotator/stack/kube >/dev/null 2>&1
@@ -22,25 +22,26 @@ build_kube() {
     go mod edit -replace="$m=$m@v0.${minor}.${want##*.}"
   done
   go mod edit -require="k8s.io/kubernetes@$want"
-  cat > tools.go <<'GO'
+  cat > tools.go <<GO
 //go:build tools
 
 package tools
 
 import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kubectl"
+$(for b in "${bins[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b"; done)
 )
 GO
   go mod tidy -e >/dev/null 2>&1 || true
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@$want" "k8s.io/kubernetes/cmd/kube-controller-manager@$want" "k8s.io/kubernetes/cmd/kubectl@$want"
+  local b gets=()
+  for b in "${bins[@]}"; do gets+=("k8s.io/kubernetes/cmd/$b@$want"); done
+  go get "${gets[@]}"
   local ld="" pkg
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $pkg.gitVersion=$want -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
     ld+=" -X $pkg.buildDate=1970-01-01T00:00:00Z -X $pkg.gitCommit=module-proxy"
   done
   for b in "${bins[@]}"; do
+    [[ -x "$STACK_BIN/$b-$want" ]] && continue
     log "kubernetes $want: go build $b"
     go build -trimpath -ldflags "-s -w $ld" -o "$STACK_BIN/$b-$want.tmp" "k8s.io/kubernetes/cmd/$b"
     mv "$STACK_BIN/$b-$want.tmp" "$STACK_BIN/$b-$want"
@@ -103,28 +104,9 @@ build_pushgateway() {
   deb_extract prometheus-pushgateway usr/bin/prometheus-pushgateway "$STACK_BIN/pushgateway"
 }
 
-build_lowkey() {
-  local jar="$STACK_BIN/lowkey-vault-app-$LOWKEY_VERSION.jar"
-  [[ -f "$jar" ]] && { log "lowkey-vault $LOWKEY_VERSION: cached"; return; }
-  if [[ -n ${REGCRED_LOWKEY_JAR:-} ]]; then
-    [[ -f $REGCRED_LOWKEY_JAR ]] || die "REGCRED_LOWKEY_JAR=$REGCRED_LOWKEY_JAR does not exist"
-    cp "$REGCRED_LOWKEY_JAR" "$jar" && return
-  fi
-  # lowkey-vault-app is published to GitHub Packages only, not to Maven Central (checked 2026-11-29:
-  # only lowkey-vault-client and lowkey-vault-testcontainers are there). Try once, quietly; without the jar
-  # the stack runs without the Azure Key Vault emulator and those tests report themselves skipped.
-  local url="https://repo.maven.apache.org/maven2/com/github/nagyesta/lowkey-vault/lowkey-vault-app/$LOWKEY_VERSION/lowkey-vault-app-$LOWKEY_VERSION.jar"
-  if curl -fsSL -m 60 -o "$jar.tmp" "$url" 2>/dev/null; then
-    mv "$jar.tmp" "$jar"
-  else
-    rm -f "$jar.tmp"
-    log "lowkey-vault $LOWKEY_VERSION: not available from Maven Central; set REGCRED_LOWKEY_JAR to a local jar to enable it"
-  fi
-}
-
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway lowkey etcd kube openbao)
+  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway etcd kube openbao)
   for p in "${parts[@]}"; do ( "build_$p" ) || die "building $p failed (see the output above)"; done
 }
 main "$@"

@@ -1,21 +1,47 @@
 #!/usr/bin/env bash
-# Stops every stack process by the PID it recorded (never by name), then removes the run directory.
+# Stops every stack process by the PID it recorded (never by name), removes what the node leaves behind
+# (containers and their shims, mounts, the CNI bridge, kube-proxy's iptables chains, the stack address),
+# then removes the run directory.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
 shopt -s nullglob
-pids=()
-for f in "$STACK_RUN"/*.pid; do
-  name="$(basename "$f" .pid)" pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null && pids+=("$pid") && log "stopping $name (pid $pid)"
-  fi
+
+stop_pid() { # stop_pid NAME: TERM, wait up to 10 s, KILL
+  local f="$STACK_RUN/$1.pid" pid
+  [[ -f $f ]] || return 0
+  pid="$(cat "$f")"
+  kill -0 "$pid" 2>/dev/null || return 0
+  log "stopping $1 (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# The node first: no kubelet to restart containers, then the containers themselves (their shims outlive
+# containerd), then containerd.
+stop_pid kubelet
+if pid_alive containerd; then
+  ctr_() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@" 2>/dev/null; }
+  for t in $(ctr_ tasks ls -q); do ctr_ tasks kill -s KILL "$t"; done
+  sleep 0.5
+  for t in $(ctr_ tasks ls -q); do ctr_ tasks delete -f "$t"; done
+  for c in $(ctr_ containers ls -q); do ctr_ containers delete "$c"; done
+fi
+stop_pid kube-proxy
+[[ -x $STACK_BIN/kube-proxy-$KUBE_VERSION ]] && "$STACK_BIN/kube-proxy-$KUBE_VERSION" --cleanup >/dev/null 2>&1 || true
+for f in "$STACK_RUN"/*.pid; do stop_pid "$(basename "$f" .pid)"; done
+# Shims of our containerd (started with its socket in their arguments), should any have survived.
+for p in /proc/[0-9]*; do
+  if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $CONTAINERD_SOCK"; then kill -KILL "${p#/proc/}" 2>/dev/null; fi
 done
-for _ in $(seq 1 50); do
-  alive=0
-  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-  [[ $alive == 0 ]] && break
-  sleep 0.2
-done
-for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null; done
+# Mounts under the run directory (container rootfs, volumes, network namespaces), deepest first.
+if [[ -d $STACK_RUN ]]; then
+  awk -v root="$STACK_RUN" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+fi
+ip link del rcs-br0 2>/dev/null || true
+rm -rf /var/lib/cni/results/regcred-stack-* 2>/dev/null || true
+ip addr del "$STACK_IP/32" dev lo 2>/dev/null || true
 rm -rf "$STACK_RUN"
 log "stack stopped"

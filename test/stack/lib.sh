@@ -1,4 +1,4 @@
-# Shared settings for the stack scripts. Sourced, never executed.
+# Shared settings and helpers for the stack scripts. Sourced, never executed.
 # Everything built or downloaded lives in $STACK_CACHE, outside the checkout, so CI and later runs reuse it.
 set -euo pipefail
 
@@ -9,36 +9,107 @@ export GOMODCACHE="$STACK_CACHE/gomod"
 export GOCACHE="$STACK_CACHE/gocache"
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
 export CGO_ENABLED=0
+# Kubernetes 1.37 needs Go 1.27; the module proxy serves that toolchain and the go command fetches it once.
+export GOTOOLCHAIN="${GOTOOLCHAIN_STACK:-go1.27.3}"
 
-KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
+KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
+# The control plane and the node: every Kubernetes program the stack runs, built from one wrapper module.
+KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 OPENBAO_VERSION="${OPENBAO_VERSION:-2.7.2}"
-LOWKEY_VERSION="3.4.33"
 
 mkdir -p "$STACK_BIN" "$STACK_RUN" "$GOMODCACHE" "$GOCACHE"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 
-# Ports of the stack, all on 127.0.0.1. Chosen away from the defaults so a developer's own services don't clash.
-PORT_ETCD=12379
-PORT_ETCD_PEER=12380
+# The stack's address: an extra address on the loopback interface, so that pods on the node reach the API
+# server (through the `kubernetes` Service), the registries, OpenBao and the Pushgateway the way they would
+# reach a cluster's own services, while nothing listens on the machine's real network interfaces.
+STACK_IP=10.213.0.1
+POD_SUBNET=10.214.0.0/24
+SERVICE_CIDR=10.0.0.0/24
+NODE_NAME=regcred-node
+
+# Ports of the stack, chosen away from the defaults so a developer's own services don't clash.
+PORT_ETCD=12379          # 127.0.0.1
+PORT_ETCD_PEER=12380     # 127.0.0.1
 PORT_APISERVER=16443
-PORT_BAO=18200          # TLS listener (our CA)
-PORT_BAO_HTTP=18201     # the dev listener (plain HTTP)
+PORT_BAO=18200           # TLS listener (our CA)
+PORT_BAO_HTTP=18201      # the dev listener (plain HTTP), 127.0.0.1
 PORT_REGISTRY_BASIC=15000
 PORT_REGISTRY_BEARER=15001
 PORT_TOKEN_SERVER=15002
+PORT_REGISTRY_PUBLIC=15003 # no auth: the sandbox (pause) image, like registry.k8s.io
 PORT_PUSHGATEWAY=19091
-PORT_LOWKEY=18443
-PORT_LOWKEY_TOKEN=18080
+# The Azure double's HTTPS listener must be 443 (127.0.0.1): MSAL reaches login.microsoftonline.com there
+# (its built-in public-cloud metadata), and vault URLs then look exactly like production ones.
+PORT_AZURE=443
+PORT_AZURE_MI=18080      # managed identity (IMDS, App Service) and the double's admin API, plain HTTP
+PORT_KUBELET=20250
+PORT_KUBELET_HEALTHZ=20248
+PORT_KUBE_PROXY_METRICS=20249
+PORT_KUBE_PROXY_HEALTHZ=20256
+
+# Every process the stack runs, in start order (status.sh and up.sh read this list).
+STACK_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler openbao token-server registry-basic
+  registry-bearer registry-public pushgateway azure containerd kubelet kube-proxy)
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STACK_NODE="$STACK_ROOT/node_modules/.bin/node"
 PKI="$STACK_RUN/pki"
+NODE_DIR="$STACK_RUN/node"
+CONTAINERD_SOCK="$NODE_DIR/containerd/containerd.sock"
+KUBECTL="$STACK_BIN/kubectl-$KUBE_VERSION"
+KUBECONFIG_FILE="$STACK_RUN/admin.kubeconfig"
 
 pid_alive() { # pid_alive NAME -> 0 if the recorded process of NAME is running
   local f="$STACK_RUN/$1.pid"
   [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
 }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+start() { # start NAME CMD... : runs CMD in its own session, records its PID
+  local name=$1; shift
+  setsid "$@" >>"$STACK_RUN/logs/$name.log" 2>&1 < /dev/null &
+  echo $! >"$STACK_RUN/$name.pid"
+}
+wait_for() { # wait_for NAME SECONDS CHECK...
+  local name=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$name"; then
+      tail -n 30 "$STACK_RUN/logs/$name.log" >&2
+      die "$name exited during start-up (log above, full log: $STACK_RUN/logs/$name.log)"
+    fi
+    if ((SECONDS > deadline)); then
+      tail -n 30 "$STACK_RUN/logs/$name.log" >&2
+      die "$name not ready after ${secs}s (log above, full log: $STACK_RUN/logs/$name.log)"
+    fi
+    sleep 0.2
+  done
+  log "$name ready"
+}
+rand() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "${1:-24}"; }
+kubectl_() { "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+kubeconfig() { # kubeconfig FILE USER-CERT-BASENAME
+  cat >"$1" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: stack
+  cluster:
+    server: https://$STACK_IP:$PORT_APISERVER
+    certificate-authority: $PKI/ca.crt
+users:
+- name: $2
+  user:
+    client-certificate: $PKI/$2.crt
+    client-key: $PKI/$2.key
+contexts:
+- name: stack
+  context: { cluster: stack, user: $2, namespace: default }
+current-context: stack
+KC
+}

@@ -15,4 +15,5 @@ npx vitest run --project unit
 # One project at a time: the reliability suite seals OpenBao and injects faults, which must not overlap
 # with the integration tests.
 bash "$HERE/with-env.sh" npx vitest run --project integration
+bash "$HERE/with-env.sh" npx vitest run --project node
 bash "$HERE/with-env.sh" npx vitest run --project reliability --passWithNoTests

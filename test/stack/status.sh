@@ -3,11 +3,9 @@
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
 rc=0
-for c in etcd kube-apiserver kube-controller-manager openbao token-server registry-basic registry-bearer pushgateway lowkey-vault; do
+for c in "${STACK_COMPONENTS[@]}"; do
   if pid_alive "$c"; then
     printf '%-26s running (pid %s)\n' "$c" "$(cat "$STACK_RUN/$c.pid")"
-  elif [[ $c == lowkey-vault && ! -f $STACK_RUN/lowkey-vault.enabled ]]; then
-    printf '%-26s not available (no jar)\n' "$c"
   else
     printf '%-26s stopped\n' "$c"; rc=1
   fi

@@ -3,15 +3,15 @@
  * token-auth docker-registry. It implements the distribution token spec: GET /token with HTTP Basic
  * credentials, answered with an RS256 JWT whose x5c chain ends at the CA the registry trusts.
  *
- * Usage: node token-server.ts <port> <pki-dir> <users.json> <issuer> <service>
+ * Usage: node token-server.ts <host:port> <pki-dir> <users.json> <issuer> <service>
  */
 import { createServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey, randomUUID, sign, timingSafeEqual } from 'node:crypto';
 
-const [port = '', pki = '', usersFile = '', issuer = '', service = ''] = process.argv.slice(2);
-if (!port || !pki || !usersFile || !issuer || !service) {
-  process.stderr.write('usage: token-server.ts <port> <pki-dir> <users.json> <issuer> <service>\n');
+const [listen = '', pki = '', usersFile = '', issuer = '', service = ''] = process.argv.slice(2);
+if (!listen || !pki || !usersFile || !issuer || !service) {
+  process.stderr.write('usage: token-server.ts <host:port> <pki-dir> <users.json> <issuer> <service>\n');
   process.exit(2);
 }
 const key = createPrivateKey(readFileSync(`${pki}/token-signing.key`));
@@ -87,5 +87,6 @@ const server = createServer(
     );
   },
 );
-server.listen(Number(port), '127.0.0.1');
+const colon = listen.lastIndexOf(':');
+server.listen(Number(listen.slice(colon + 1)), listen.slice(0, colon));
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => server.close(() => process.exit(0)));
