@@ -1,15 +1,17 @@
 /**
- * Store and registry faults: OpenBao sealed, OpenBao stopped, the registry down. Each stops its target
- * before any write — nothing half-written — with a clear message and exit 1; the run recovers once the
- * fault is gone. (Key Vault 5xx needs the lowkey-vault emulator, which is not available here.)
+ * Store and registry faults: OpenBao sealed, OpenBao stopped, Key Vault answering 503 and stopped, the
+ * registry down. Each stops its target before any write — nothing half-written — with a clear message and
+ * exit 1; the run recovers once the fault is gone.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { azure, azureAdmin, azureEnv, vaultWriter } from '../helpers/azure.ts';
 import { bao, kvPut } from '../helpers/openbao.ts';
 import { Workspace } from '../helpers/rotator.ts';
 import {
+  api,
   createNamespace,
   deleteNamespaces,
   env,
@@ -120,7 +122,56 @@ describe('registry', () => {
 });
 
 describe('Azure Key Vault', () => {
-  it('5xx from the vault stops the target before any write', (t) => {
-    t.skip('needs the lowkey-vault emulator, whose jar is not on Maven Central (README, "Known gaps")');
+  const mi = () => azureEnv({ kind: 'imds' });
+  const kvConfig = async (w: Workspace) => {
+    await vaultWriter().setSecret(
+      `sf-${sfx}`,
+      JSON.stringify({ username: stack.user, password: stack.password }),
+    );
+    config(w, { type: 'azure-key-vault', vaultUrl: azure.vaultUrl, credential: 'managed-identity' });
+  };
+
+  it('503 on every attempt: exit 1 after the SDK retries, nothing written; runs once the vault recovers', async () => {
+    const w = new Workspace();
+    await kvConfig(w);
+    await api().deleteCollectionNamespacedSecret({
+      namespace: ns,
+      labelSelector: 'regcred-rotator.io/target=sf',
+    });
+    const before = await snapshotNamespaces([ns]);
+    await azureAdmin('POST', 'faults', { status: 503, retryAfterSeconds: 1, times: 1000 });
+    try {
+      const r = await w.rotate([], mi());
+      expect(r.code).toBe(1);
+      expect(r.text).toMatch(
+        /store "s" \(azure-key-vault https:\/\/[a-z-]+\.vault\.azure\.net\) key "sf-[0-9a-f]+": the vault answered HTTP 503/,
+      );
+      expect(await snapshotNamespaces([ns])).toBe(before);
+      outcomes.push('Key Vault 503: exit 1, nothing written');
+    } finally {
+      await azureAdmin('DELETE', 'faults');
+    }
+    const ok = await w.rotate([], mi());
+    expect(ok.code, ok.text).toBe(0);
+  });
+
+  it('stopped: unreachable, nothing written', async () => {
+    const w = new Workspace();
+    await kvConfig(w);
+    await vaultWriter().setSecret(
+      `sf-${sfx}`,
+      JSON.stringify({ username: stack.user2, password: stack.password2 }),
+    );
+    const before = await snapshotNamespaces([ns]);
+    await azureAdmin('POST', 'faults', { stopped: true });
+    try {
+      const r = await w.rotate([], mi());
+      expect(r.code).toBe(1);
+      expect(r.text).toMatch(/key "sf-[0-9a-f]+": cannot reach the vault/);
+      expect(await snapshotNamespaces([ns])).toBe(before);
+      outcomes.push('Key Vault stopped: exit 1, nothing written');
+    } finally {
+      await azureAdmin('DELETE', 'faults');
+    }
   });
 });

@@ -12,7 +12,10 @@ export const azureKeyVaultStoreSchema = z.strictObject({
     .default('default'),
   /** Client id of a user-assigned managed identity. */
   managedIdentityClientId: z.string().optional(),
-  /** Only for emulators whose host is not *.vault.azure.net (e.g. lowkey-vault). */
+  /**
+   * Escape hatch for a vault reached under a name that is not *.vault.azure.net (a private endpoint alias,
+   * an emulator): the SDK otherwise refuses a challenge whose resource does not match the vault's host.
+   */
   disableChallengeResourceVerification: z.boolean().default(false),
   requestTimeoutSeconds: z.number().positive().default(15),
 });
