@@ -2,6 +2,7 @@ import { parseDockerConfigJson, type RegistryCredential } from '../credentials/d
 import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, isManaged } from '../kube/labels.ts';
 import type { EventRecord } from '../kube/gateway.ts';
 import { isLivePod, type PodObject, type SecretObject, type ServiceAccountObject } from '../kube/types.ts';
+import { pullCause } from './events.ts';
 import { imageRegistry, keyServes } from './image-ref.ts';
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -48,8 +49,6 @@ export function decodePullSecret(s: SecretObject): Decoded {
   if (!s.data[DOCKERCONFIGJSON_KEY]) return { ok: false, why: 'it has no .dockerconfigjson key' };
   return parsed(s.name, () => decode(DOCKERCONFIGJSON_KEY));
 }
-
-const PULL_REASONS = new Set(['FailedToRetrieveImagePullSecret', 'ErrImagePull', 'ImagePullBackOff']);
 
 /** Everything `doctor` can tell from the objects alone (registry logins are checked separately). */
 export function checkNamespace(v: NamespaceView, looksManaged: (name: string) => boolean): Finding[] {
@@ -132,26 +131,19 @@ export function checkNamespace(v: NamespaceView, looksManaged: (name: string) =>
     }
   }
 
+  // The kubelet's own account of failed pulls: one finding per pod and cause, the most specific first.
   const seen = new Set<string>();
-  for (const e of v.events.filter(
-    (x) => PULL_REASONS.has(x.reason) || (x.reason === 'Failed' && /pull/i.test(x.message)),
-  )) {
-    const key = `${e.involvedKind}/${e.involvedName}/${e.reason}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+  for (const e of v.events) {
+    const c = pullCause(e, ns);
+    if (!c) continue;
+    const object = `${e.involvedKind.toLowerCase()}/${e.involvedName}`;
+    if (seen.has(`${object}\u0000${c.cause}`)) continue;
+    seen.add(`${object}\u0000${c.cause}`);
     add(
       e.reason === 'FailedToRetrieveImagePullSecret' ? 'warning' : 'error',
-      `${e.involvedKind.toLowerCase()}/${e.involvedName}`,
-      `event ${e.reason}${e.count > 1 ? ` (x${e.count})` : ''}: ${e.message.slice(0, 200)}`,
-      e.reason === 'FailedToRetrieveImagePullSecret'
-        ? 'see the missing-secret findings above'
-        : 'check the findings above for its pull secrets; then `kubectl -n ' +
-            ns +
-            ' describe ' +
-            e.involvedKind.toLowerCase() +
-            ' ' +
-            e.involvedName +
-            '`',
+      object,
+      `cannot pull: ${c.cause} (kubelet event ${e.reason}${e.count > 1 ? ` x${e.count}` : ''})`,
+      c.fix,
     );
   }
   return out;

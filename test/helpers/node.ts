@@ -5,7 +5,6 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { api, env, sleep, stack, waitFor } from './stack.ts';
@@ -136,53 +135,15 @@ export async function pullSecret(
   });
 }
 
-/**
- * Users of the stack's registries: Basic reads the htpasswd file (docker-registry re-reads it when its
- * mtime changes), Bearer's token server reads users.json on every request. Revoking a user makes both
- * refuse it from the next login on.
- */
+const REGISTRY_USER = resolve(import.meta.dirname, '../stack/registry-user.sh');
+
+/** Users of the stack's registries (test/stack/registry-user.sh): revocation takes effect at the next login. */
 export const registryUsers = {
   add(user: string, password: string): void {
-    const hash = execFileSync(
-      'python3',
-      [
-        '-W',
-        'ignore',
-        '-c',
-        'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<5)))',
-        password,
-      ],
-      { encoding: 'utf8' },
-    ).trim();
-    this.edit((ht, users) => {
-      ht.set(user, hash);
-      users.set(user, password);
-    });
+    execFileSync('bash', [REGISTRY_USER, 'add', user], { input: `${password}\n` });
   },
   revoke(user: string): void {
-    this.edit((ht, users) => {
-      ht.delete(user);
-      users.delete(user);
-    });
-  },
-  edit(f: (htpasswd: Map<string, string>, users: Map<string, string>) => void): void {
-    const dir = join(stack.run, 'registry');
-    const ht = new Map(
-      readFileSync(join(dir, 'htpasswd'), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)] as [string, string]),
-    );
-    const users = new Map(
-      Object.entries(JSON.parse(readFileSync(join(dir, 'users.json'), 'utf8')) as Record<string, string>),
-    );
-    f(ht, users);
-    const write = (file: string, text: string) => {
-      writeFileSync(`${file}.tmp`, text);
-      renameSync(`${file}.tmp`, file);
-    };
-    write(join(dir, 'htpasswd'), [...ht].map(([u, h]) => `${u}:${h}\n`).join(''));
-    write(join(dir, 'users.json'), JSON.stringify(Object.fromEntries(users)));
+    execFileSync('bash', [REGISTRY_USER, 'revoke', user]);
   },
 };
 

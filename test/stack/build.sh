@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) every program of the real test stack into $STACK_CACHE/bin.
-# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|all]...
+# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|all]...
 # Each component is skipped when its binary exists and reports the expected version.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -98,6 +98,12 @@ build_registry() {
   deb_extract docker-registry usr/bin/docker-registry "$STACK_BIN/docker-registry"
 }
 
+build_prometheus() { # not part of the running stack: the kubelet-metrics test starts one to evaluate PromQL
+  [[ -x "$STACK_BIN/prometheus" ]] && { log "prometheus: cached"; return; }
+  log "prometheus: extracting from the Debian package"
+  deb_extract prometheus usr/bin/prometheus "$STACK_BIN/prometheus"
+}
+
 build_pushgateway() {
   [[ -x "$STACK_BIN/pushgateway" ]] && { log "pushgateway: cached"; return; }
   log "pushgateway: extracting from the Debian package"
@@ -106,7 +112,7 @@ build_pushgateway() {
 
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway etcd kube openbao)
+  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao)
   for p in "${parts[@]}"; do ( "build_$p" ) || die "building $p failed (see the output above)"; done
 }
 main "$@"

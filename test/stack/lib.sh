@@ -27,7 +27,7 @@ die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 # server (through the `kubernetes` Service), the registries, OpenBao and the Pushgateway the way they would
 # reach a cluster's own services, while nothing listens on the machine's real network interfaces.
 STACK_IP=10.213.0.1
-POD_SUBNET=10.214.0.0/24
+POD_SUBNET=10.214.0.0/16
 SERVICE_CIDR=10.0.0.0/24
 NODE_NAME=regcred-node
 

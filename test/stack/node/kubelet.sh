@@ -24,6 +24,9 @@ failCgroupV1: false
 failSwapOn: false
 podLogsDir: $NODE_DIR/pod-logs
 serializeImagePulls: false
+# No kubelet-side pull throttling: the pull tests must see the registries' answers, not "pull QPS exceeded".
+registryPullQPS: 0
+maxPods: 250
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: { memory.available: "200Mi", nodefs.available: "1%", imagefs.available: "1%" }

@@ -1,0 +1,178 @@
+/**
+ * A pull workload on the node, and the detector that counts what went wrong with its pulls.
+ *
+ * Each namespace gets long-lived pods whose containers exit every few seconds and are restarted by the
+ * kubelet (restartPolicy Always, imagePullPolicy Always: every restart pulls again, with the pull secret
+ * names the pod was created with), and a stream of short-lived pods (two containers: one image from the
+ * Basic registry, one from the Bearer registry) created under the default ServiceAccount. Finished pods
+ * are deleted by a janitor; pods whose pulls failed stay and are counted.
+ *
+ * A pull failure is what the kubelet reports for it: a Warning Event `Failed` about a pull (including the
+ * keyring errors of an unparsable pull secret, which never reach ErrImagePull), `FailedToRetrieveImagePullSecret`,
+ * a `BackOff` on pulling, or a container waiting in ErrImagePull / ImagePullBackOff.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { api, sleep } from '../helpers/stack.ts';
+import { image, runPod } from '../helpers/node.ts';
+
+export interface PullReport {
+  pods: number;
+  /** Pods that ended in ErrImagePull / ImagePullBackOff (retired by the janitor, or still there at the end). */
+  podsEndedInPullBackOff: number;
+  /** Pods never scheduled or never started (a workload that did not run proves nothing). */
+  podsNeverStarted: number;
+  /** Successful pulls (kubelet `Pulled` Events). */
+  pulled: number;
+  /** Pull failures, by Event reason. */
+  failures: Record<string, number>;
+  failureTotal: number;
+  /** Other Warning Events (not about pulls), for the record. */
+  otherWarnings: Record<string, number>;
+  samples: string[];
+}
+
+const RESTARTING = ['sh', '-c', 'sleep 3; exit 0'];
+
+const stuckOnPull = (p: V1Pod): boolean =>
+  (p.status?.containerStatuses ?? []).some((s) =>
+    ['ErrImagePull', 'ImagePullBackOff'].includes(s.state?.waiting?.reason ?? ''),
+  );
+
+function isPullFailure(reason: string, message: string): boolean {
+  if (reason === 'FailedToRetrieveImagePullSecret' || reason === 'ErrImageNeverPull') return true;
+  if (reason === 'BackOff') return /pulling image/i.test(message);
+  if (reason === 'Failed')
+    return /pull|ErrImagePull|ImagePullBackOff|unmarshal|base64|unauthorized|denied|401|403/i.test(message);
+  return false;
+}
+
+export class PullWorkload {
+  readonly #namespaces: string[];
+  readonly #pullSecrets: string[] | undefined;
+  readonly #intervalMs: number;
+  #stop = false;
+  #loops: Promise<void>[] = [];
+  #created = 0;
+  #longLived = 0;
+  /** Pods the janitor retired after they sat in ImagePullBackOff (counted before deletion). */
+  #retiredStuck = 0;
+  readonly #stuckSince = new Map<string, number>();
+  errors: string[] = [];
+
+  /** `pullSecrets` undefined: pods take the ServiceAccount's list (the managed case). */
+  constructor(namespaces: string[], opts: { intervalMs: number; pullSecrets?: string[] }) {
+    this.#namespaces = namespaces;
+    this.#pullSecrets = opts.pullSecrets;
+    this.#intervalMs = opts.intervalMs;
+  }
+
+  get created(): number {
+    return this.#created;
+  }
+
+  /** One more long-lived, restarting pod in every namespace (holding the secret names of this moment). */
+  async addLongLived(): Promise<void> {
+    const k = this.#longLived++;
+    for (const ns of this.#namespaces) {
+      await runPod(ns, `ll-${k}`, {
+        images: [image('basic'), image('bearer')],
+        pullSecrets: this.#pullSecrets,
+        pullPolicy: 'Always',
+        command: RESTARTING,
+        labels: { workload: 'long-lived' },
+      });
+      this.#created++;
+    }
+  }
+
+  start(): void {
+    this.#loops.push(this.#creator(), this.#janitor());
+  }
+
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await Promise.all(this.#loops);
+  }
+
+  async #creator(): Promise<void> {
+    let n = 0;
+    while (!this.#stop) {
+      const ns = this.#namespaces[n % this.#namespaces.length]!;
+      try {
+        await runPod(ns, `sl-${n}`, {
+          images: [image('basic'), image('bearer')],
+          pullSecrets: this.#pullSecrets,
+          pullPolicy: 'Always',
+          restartPolicy: 'Never',
+          command: ['true'],
+          labels: { workload: 'short-lived' },
+        });
+        this.#created++;
+      } catch (e) {
+        this.errors.push(`create ${ns}/sl-${n}: ${(e as Error).message.slice(0, 200)}`);
+      }
+      n++;
+      await sleep(this.#intervalMs);
+    }
+  }
+
+  async #janitor(): Promise<void> {
+    while (!this.#stop) {
+      for (const ns of this.#namespaces) {
+        try {
+          const pods = await api().listNamespacedPod({
+            namespace: ns,
+            labelSelector: 'workload=short-lived',
+          });
+          for (const p of pods.items.filter((x) => x.status?.phase === 'Succeeded'))
+            await api().deleteNamespacedPod({
+              namespace: ns,
+              name: p.metadata?.name ?? '',
+              gracePeriodSeconds: 0,
+            });
+        } catch (e) {
+          this.errors.push(`janitor ${ns}: ${(e as Error).message.slice(0, 200)}`);
+        }
+      }
+      await sleep(2000);
+    }
+  }
+
+  /** What the kubelet reported for this workload's pulls, from Events and pod statuses. */
+  async report(): Promise<PullReport> {
+    const r: PullReport = {
+      pods: this.#created,
+      podsEndedInPullBackOff: this.#retiredStuck,
+      podsNeverStarted: 0,
+      pulled: 0,
+      failures: {},
+      failureTotal: 0,
+      otherWarnings: {},
+      samples: [],
+    };
+    for (const ns of this.#namespaces) {
+      for (const e of (await api().listNamespacedEvent({ namespace: ns })).items) {
+        const reason = e.reason ?? '';
+        const message = e.message ?? '';
+        const count = e.count ?? 1;
+        if (reason === 'Pulled') r.pulled += count;
+        else if (isPullFailure(reason, message)) {
+          r.failures[reason] = (r.failures[reason] ?? 0) + count;
+          r.failureTotal += count;
+          if (r.samples.length < 8)
+            r.samples.push(`${ns}/${e.involvedObject.name ?? ''}: ${reason}: ${message.slice(0, 220)}`);
+        } else if (
+          e.type === 'Warning' &&
+          !(reason === 'BackOff' && /restarting failed container/.test(message))
+        )
+          r.otherWarnings[reason] = (r.otherWarnings[reason] ?? 0) + count;
+      }
+      for (const p of (await api().listNamespacedPod({ namespace: ns })).items) {
+        if (stuckOnPull(p)) r.podsEndedInPullBackOff++;
+        else if (p.status?.phase === 'Pending' && !(p.status.containerStatuses ?? []).some((c) => c.imageID))
+          r.podsNeverStarted++;
+      }
+    }
+    return r;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The product's promise, measured: no image pull fails because of a rotation.
+ *
+ * A pull workload (pull-workload.ts) runs on the node in four namespaces managed by the rotator, pulling
+ * private images from the Basic and the Bearer registry, while ≥20 rotations run: each rolls out a new
+ * registry user, and once the rotator reports it rolled out (exit 0), the previous user is revoked at both
+ * registries. A quarter of the rotations are SIGKILLed at a random moment and rerun; a quarter run through
+ * the fault proxy (429, 5xx, resets, latency, dropped responses) and are rerun clean. How causes are told
+ * apart: the registries stay up throughout and the managed namespaces see nothing but rotations, so any
+ * pull failure there is the rotation's; a control namespace whose pods use a wrong password runs the same
+ * detector and must show failures (the detector sees what it should).
+ *
+ * Beside it, the seed recipe (bench/seed-recipe.sh, once per registry) runs against the same workload with
+ * the same rotation and revocation schedule; its numbers go in the README and bench/README.md.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { FaultProxy } from '../reliability/fault-proxy.ts';
+import { nodeNamespace, pullSecret, registryUsers } from '../helpers/node.ts';
+import { MAIN, NODE, runCli, Workspace } from '../helpers/rotator.ts';
+import { api, deleteNamespaces, env, sleep, stack, suffix } from '../helpers/stack.ts';
+import { PullWorkload, type PullReport } from './pull-workload.ts';
+
+const sfx = suffix();
+const ROTATIONS = Number(process.env['ZERO_PULL_ROTATIONS'] ?? 24);
+const ours = Array.from({ length: 4 }, (_, i) => `zp-${sfx}-${i}`);
+const seeds = Array.from({ length: 4 }, (_, i) => `zs-${sfx}-${i}`);
+const control = `zp-${sfx}-control`;
+const SEED = resolve(import.meta.dirname, '../../bench/seed-recipe.sh');
+
+let seed = Number(process.env['ZERO_PULL_SEED'] ?? Date.now() % 100_000);
+const random = () => ((seed = (seed * 48271) % 2147483647), seed / 2147483647);
+
+const user = (side: 'r' | 's', k: number) => `zp-${sfx}-${side}${k}`;
+const password = (side: 'r' | 's', k: number) => `pw-${sfx}-${side}${k}-${Math.floor(k * 7919 + 13)}`;
+const addUser = (side: 'r' | 's', k: number) => registryUsers.add(user(side, k), password(side, k));
+
+const w = new Workspace();
+function writeConfig(lock: string): void {
+  w.writeConfig({
+    stores: { local: { type: 'file', path: w.creds } },
+    targets: (['basic', 'bearer'] as const).map((r) => ({
+      name: r,
+      store: 'local',
+      registry: r === 'basic' ? stack.registryBasic : stack.registryBearer,
+      credentials: { username: { key: 'user' }, password: { key: 'pass' } },
+      secretName: `regcred-${r}`,
+      namespaces: { selector: `zp=${sfx}` },
+    })),
+    rotation: { retainSuperseded: '0', concurrency: 4 },
+    lock: { namespace: 'default', name: lock, leaseDurationSeconds: 15 },
+  });
+}
+function proxiedKubeconfig(port: number): string {
+  const f = join(w.dir, 'proxy.kubeconfig');
+  writeFileSync(
+    f,
+    `apiVersion: v1\nkind: Config\nclusters: [{ name: p, cluster: { server: "https://127.0.0.1:${port}", certificate-authority: "${env('REGCRED_STACK_CA')}" } }]\nusers: [{ name: admin, user: { token: "${env('REGCRED_STACK_ADMIN_TOKEN')}" } }]\ncontexts: [{ name: p, context: { cluster: p, user: admin } }]\ncurrent-context: p\n`,
+  );
+  return f;
+}
+
+function seedRecipe(k: number): void {
+  for (const [secret, registry] of [
+    ['regcred-basic', stack.registryBasic],
+    ['regcred-bearer', stack.registryBearer],
+  ] as const) {
+    const r = spawnSync('bash', [SEED, ...seeds], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        SECRET: secret,
+        REGISTRY: registry,
+        REG_USER: user('s', k),
+        REG_PASS: password('s', k),
+      },
+    });
+    if (r.status !== 0) throw new Error(`seed recipe failed: ${r.stderr}`);
+  }
+}
+
+const workloads = {
+  ours: new PullWorkload(ours, { intervalMs: 1200 }),
+  seed: new PullWorkload(seeds, { intervalMs: 1200 }),
+  control: new PullWorkload([control], { intervalMs: 6000, pullSecrets: ['broken'] }),
+};
+
+beforeAll(async () => {
+  for (const ns of ours) await nodeNamespace(ns, { zp: sfx });
+  for (const ns of seeds) await nodeNamespace(ns);
+  await nodeNamespace(control);
+  await pullSecret(control, 'broken', {
+    [stack.registryBasic]: { username: stack.user, password: 'not-the-password' },
+    [stack.registryBearer]: { username: stack.user, password: 'not-the-password' },
+  });
+  // Generation 0 on both sides: the rotator provisions; the seed side starts the way its users set it up.
+  addUser('r', 0);
+  addUser('s', 0);
+  w.cred('user', user('r', 0));
+  w.cred('pass', password('r', 0));
+  writeConfig(`zp-${sfx}-0`);
+  expect((await w.rotate()).code).toBe(0);
+  for (const ns of seeds) {
+    for (const [name, reg] of [
+      ['regcred-basic', stack.registryBasic],
+      ['regcred-bearer', stack.registryBearer],
+    ] as const)
+      await pullSecret(ns, name, { [reg]: { username: user('s', 0), password: password('s', 0) } });
+    const sa = await api().readNamespacedServiceAccount({ namespace: ns, name: 'default' });
+    await api().replaceNamespacedServiceAccount({
+      namespace: ns,
+      name: 'default',
+      body: { ...sa, imagePullSecrets: [{ name: 'regcred-basic' }, { name: 'regcred-bearer' }] },
+    });
+  }
+});
+afterAll(() => deleteNamespaces([...ours, ...seeds, control]));
+
+it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs and API faults; the seed recipe beside it`, async () => {
+  for (const wl of Object.values(workloads)) {
+    await wl.addLongLived();
+    wl.start();
+  }
+  const log: string[] = [];
+  let kills = 0;
+  let faulted = 0;
+  for (let k = 1; k <= ROTATIONS; k++) {
+    if (k % 6 === 0) {
+      await workloads.ours.addLongLived();
+      await workloads.seed.addLongLived();
+    }
+    addUser('r', k);
+    addUser('s', k);
+    w.cred('user', user('r', k));
+    w.cred('pass', password('r', k));
+    const mode = k % 4 === 1 ? 'sigkill' : k % 4 === 2 ? 'faults' : 'plain';
+    writeConfig(`zp-${sfx}-${k}`);
+    if (mode === 'sigkill') {
+      const child = spawn(NODE, [MAIN, '--config', w.config, '--log-format', 'json', '--rotate-now'], {
+        stdio: 'ignore',
+      });
+      const exited = new Promise((r) => child.on('close', r));
+      await Promise.race([exited, sleep(150 + random() * 900)]);
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        kills++;
+      }
+      await exited;
+      writeConfig(`zp-${sfx}-${k}-rerun`); // the killed run's Lease is held until it expires
+    } else if (mode === 'faults') {
+      const proxy = new FaultProxy(env('REGCRED_STACK_APISERVER'), join(stack.run, 'pki'), {
+        rate: 0.25,
+        faults: ['429', '500', '503', 'reset', 'latency', 'drop-after-apply'],
+        seed: k * 7919,
+      });
+      const port = await proxy.listen();
+      const r = await runCli([
+        '--config',
+        w.config,
+        '--log-format',
+        'json',
+        '--rotate-now',
+        '--kubeconfig',
+        proxiedKubeconfig(port),
+        '--request-timeout',
+        '1.5',
+        '--wait-for-lock',
+      ]);
+      await proxy.close();
+      faulted += Object.entries(proxy.stats)
+        .filter(([f]) => f !== 'forwarded')
+        .reduce((n, [, v]) => n + v, 0);
+      expect([0, 1], r.text).toContain(r.code);
+    }
+    const clean = await w.rotate(['--wait-for-lock']);
+    expect(clean.code, `rotation ${k} (${mode}): ${clean.text}`).toBe(0);
+    // Rolled out: revoke the previous credential at both registries, as a security team would.
+    registryUsers.revoke(user('r', k - 1));
+    // The seed recipe, same schedule: new user, then revoke the previous one.
+    seedRecipe(k);
+    registryUsers.revoke(user('s', k - 1));
+    log.push(`${k}:${mode}`);
+    await sleep(3000);
+  }
+  await sleep(20_000); // let restarts and in-flight pulls after the last revocation happen
+  for (const wl of Object.values(workloads)) await wl.stop();
+  const [r, s, c] = [
+    await workloads.ours.report(),
+    await workloads.seed.report(),
+    await workloads.control.report(),
+  ];
+  const line = (name: string, x: PullReport) =>
+    `${name}: ${x.pods} pods, ${x.pulled} successful pulls, ${x.failureTotal} pull failures ${JSON.stringify(x.failures)}, ${x.podsEndedInPullBackOff} pods ended in ErrImagePull/ImagePullBackOff, ${x.podsNeverStarted} never started, other warnings ${JSON.stringify(x.otherWarnings)}`;
+  console.log(
+    `[node] zero-failed-pulls: ${ROTATIONS} rotations (${log.join(' ')}), ${kills} SIGKILLs, ${faulted} API faults injected, seed ${seed}`,
+  );
+  console.log(`[node] ${line('regcred-rotator', r)}`);
+  console.log(
+    `[node] ${line('seed recipe', s)}${s.samples.length ? `\n  e.g. ${s.samples.slice(0, 3).join('\n  e.g. ')}` : ''}`,
+  );
+  console.log(`[node] ${line('control (wrong password)', c)}`);
+  for (const wl of Object.values(workloads))
+    expect(wl.errors.filter((e) => !/AlreadyExists|NotFound|404/.test(e))).toEqual([]);
+  // The detector sees failures where there are some…
+  expect(c.failureTotal).toBeGreaterThan(0);
+  expect(c.podsEndedInPullBackOff).toBeGreaterThan(0);
+  // …and the workload was real: every pod pulled, many times.
+  expect(r.pulled).toBeGreaterThan(ROTATIONS * 10);
+  expect(kills).toBeGreaterThan(0);
+  expect(faulted).toBeGreaterThan(0);
+  // The bar: zero pull failures caused by the rotation.
+  expect(r.samples).toEqual([]);
+  expect(r.failureTotal).toBe(0);
+  expect(r.podsEndedInPullBackOff).toBe(0);
+  expect(r.podsNeverStarted).toBeLessThanOrEqual(ours.length * 2); // at most the last few, just created
+}, 1_800_000);
