@@ -3,18 +3,17 @@ import type { NamespaceResult, RunSummary } from '../rotation/run.ts';
 import type { Action } from '../rotation/types.ts';
 import { renderTable, truncate } from './table.ts';
 
-export function describeAction(a: Action): string {
+/** One action in words; `shown` maps a Secret name to how it is displayed (provisional names in a dry run). */
+export function describeAction(a: Action, shown: (name: string) => string = (n) => n): string {
   switch (a.kind) {
     case 'create':
-      return `create secret ${a.name}`;
+      return `create secret ${shown(a.name)}`;
     case 'update-data':
-      return `${a.why === 'refresh' ? 'refresh' : 'update'} secret ${a.name}`;
+      return `${a.why === 'refresh' ? 'refresh' : 'update'} secret ${shown(a.name)}`;
     case 'repoint':
-      return `serviceaccount ${a.serviceAccount}: [${a.from.join(', ')}] -> [${a.to.join(', ')}]`;
+      return `serviceaccount ${a.serviceAccount}: [${a.from.map(shown).join(', ')}] -> [${a.to.map(shown).join(', ')}]`;
     case 'delete':
-      return `delete secret ${a.name}`;
-    case 'load-pods':
-      return 'read pods';
+      return `delete secret ${shown(a.name)}`;
   }
 }
 
@@ -49,6 +48,7 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
       ]),
     ),
   );
+  const shown = (name: string) => s.provisionalNames[name] ?? name;
   const rows = s.namespaces.filter((r) => verbose || r.outcome !== 'unchanged');
   if (rows.length > 0) {
     out.push('');
@@ -59,11 +59,8 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
           r.target,
           r.namespace,
           r.outcome,
-          r.secret ?? '-',
-          r.actions
-            .filter((a) => a.action.kind !== 'load-pods')
-            .map((a) => describeAction(a.action))
-            .join('; ') || '-',
+          r.secret === undefined ? '-' : shown(r.secret),
+          r.actions.map((a) => describeAction(a.action, shown)).join('; ') || '-',
           truncate(note(r), 160),
         ]),
       ),
@@ -82,9 +79,7 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
   out.push(
     `${s.dryRun ? 'dry run: nothing written · ' : ''}${s.namespaces.length} namespace results${counts ? ` (${counts})` : ''} · ${s.writes} writes · ${secs}s${s.interrupted ? ' · STOPPED EARLY' : ''}`,
   );
-  let text = out.join('\n');
-  for (const [real, shown] of Object.entries(s.provisionalNames)) text = text.replaceAll(real, shown);
-  return text;
+  return out.join('\n');
 }
 
 /** The `run summary` log line: machine-readable, no secrets. */
@@ -95,6 +90,7 @@ export function summaryFields(s: RunSummary): Record<string, unknown> {
     maxRssKb: process.resourceUsage().maxRSS,
     writes: s.writes,
     interrupted: s.interrupted,
+    settledAt: s.settledAt?.toISOString(),
     outcomes: outcomeCounts(s),
     targets: s.targets.map((t) => ({
       target: t.target,

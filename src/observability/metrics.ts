@@ -107,7 +107,6 @@ export class Metrics {
     }
     for (const n of s.namespaces) {
       for (const a of n.actions) {
-        if (a.action.kind === 'load-pods') continue;
         const kind =
           a.action.kind === 'update-data'
             ? a.action.why === 'refresh'

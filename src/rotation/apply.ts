@@ -21,10 +21,10 @@ export interface ApplyDeps {
   now: () => Date;
   dryRun: boolean;
   /**
-   * Reads the namespace's pods (for deletions that wait for pods), or returns undefined to defer: the
-   * run then lists pods for all deferred namespaces at once and calls `converge` again.
+   * Observes the namespace's pods when a plan needs them (a deletion depends on them). Absent, `converge`
+   * stops there and reports the need: the batch run then lists pods for all such namespaces at once.
    */
-  loadPods: (namespace: string) => Promise<PodObject[] | undefined>;
+  pods?: ((namespace: string) => Promise<PodObject[]>) | undefined;
   /** Checked between actions: a stop request ends the loop at a consistent point. */
   signal?: AbortSignal | undefined;
   /** Awaited before every write (not in dry runs): where the run takes its lock, lazily. */
@@ -42,8 +42,8 @@ export interface ConvergeResult {
   kept: Kept[];
   notes: string[];
   writes: number;
-  /** True when the run must list pods before this namespace can finish (see ApplyDeps.loadPods). */
-  deferred: boolean;
+  /** An observation the caller must supply before this namespace can finish (see ApplyDeps.pods). */
+  pending: 'pods' | undefined;
 }
 
 function ownership(ns: string, name: string, found: SecretObject): RotatorError {
@@ -66,7 +66,7 @@ async function applyOne(
   s: NamespaceState,
   deps: ApplyDeps,
   records: ActionRecord[],
-): Promise<{ replan: boolean; write: boolean; deferred?: boolean }> {
+): Promise<{ replan: boolean; write: boolean }> {
   const g = deps.gateway;
   const ns = s.namespace;
   const stamp = () => ({ ...d.annotations, [ROTATED_AT_ANNOTATION]: deps.now().toISOString() });
@@ -89,12 +89,6 @@ async function applyOne(
   };
 
   switch (a.kind) {
-    case 'load-pods': {
-      const pods = await deps.loadPods(ns);
-      if (pods === undefined) return { replan: false, write: false, deferred: true };
-      s.pods = pods;
-      return { replan: false, write: false };
-    }
     case 'create': {
       const labels = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [TARGET_LABEL]: d.target };
       if (deps.dryRun) {
@@ -208,7 +202,9 @@ export async function converge(
         details: { namespace: s.namespace, target: d.target },
       });
     }
-    if (p.actions.length === 0) return { records, kept: p.kept, notes: p.notes, writes, deferred: false };
+    if (p.actions.length === 0 && p.needs === undefined)
+      return { records, kept: p.kept, notes: p.notes, writes, pending: undefined };
+    let replan = false;
     for (const a of p.actions) {
       if (deps.signal?.aborted === true) {
         throw new RotatorError(
@@ -216,11 +212,15 @@ export async function converge(
           `${s.namespace}: stopped on request between two steps (state is consistent; the next run continues)`,
         );
       }
-      if (a.kind !== 'load-pods' && !deps.dryRun) await deps.beforeWrite?.();
+      if (!deps.dryRun) await deps.beforeWrite?.();
       const r = await applyOne(a, d, s, deps, records);
-      if (r.deferred === true) return { records, kept: p.kept, notes: p.notes, writes, deferred: true };
-      if (r.write && a.kind !== 'load-pods' && !deps.dryRun) writes++;
-      if (r.replan) break;
+      if (r.write && !deps.dryRun) writes++;
+      if ((replan = r.replan)) break;
+    }
+    // Pods are observed after this plan's writes (repoints first), so a pod created meanwhile is seen.
+    if (!replan && p.needs === 'pods') {
+      if (!deps.pods) return { records, kept: p.kept, notes: p.notes, writes, pending: 'pods' };
+      s.pods = await deps.pods(s.namespace);
     }
   }
   throw new RotatorError(

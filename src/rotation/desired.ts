@@ -9,7 +9,7 @@ import {
   SOURCE_UPDATED_AT_ANNOTATION,
   STORE_ANNOTATION,
 } from '../kube/labels.ts';
-import { revisionId } from './naming.ts';
+import { revisionId, swapName } from './naming.ts';
 import type { DesiredSecret } from './types.ts';
 
 /** The Secret a target wants everywhere, from its resolved credentials and its name salt. */
@@ -26,7 +26,7 @@ export function desiredSecret(t: Target, r: ResolvedCredentials, salt: string): 
   return {
     target: t.name,
     strategy: t.strategy,
-    name: t.strategy === 'swap' ? `${t.secretName}-${id}` : t.secretName,
+    name: t.strategy === 'swap' ? swapName(t.secretName, id) : t.secretName,
     revisionId: id,
     dataB64: new Sensitive(Buffer.from(r.dockerConfigJson.reveal(), 'utf8').toString('base64')),
     annotations,

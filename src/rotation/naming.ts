@@ -9,8 +9,28 @@ import type { SecretObject } from '../kube/types.ts';
  * who can read pods or ServiceAccounts, far more people than can read Secrets).
  */
 export function revisionId(salt: string, target: string, sourceRevision: string): string {
-  return createHash('sha256').update(`${salt}\n${target}\n${sourceRevision}`).digest('hex').slice(0, 10);
+  return createHash('sha256')
+    .update(`${salt}\n${target}\n${sourceRevision}`)
+    .digest('hex')
+    .slice(0, REVISION_ID_LENGTH);
 }
+
+/** Hex digits of the revision id in a swap-strategy name. */
+export const REVISION_ID_LENGTH = 10;
+
+/** A swap-strategy Secret's name: `<secretName>-<revision id>`. */
+export const swapName = (base: string, id: string): string => `${base}-${id}`;
+
+/** Whether `name` has the shape of one of the names `base` gives (the in-place name, or a swap name). */
+export function isNameOf(base: string, name: string): boolean {
+  if (name === base) return true;
+  const id = name.slice(base.length + 1);
+  return name.startsWith(`${base}-`) && id.length === REVISION_ID_LENGTH && /^[0-9a-f]+$/.test(id);
+}
+
+/** What a dry run of a first provisioning shows for a name whose revision id is not chosen yet. */
+export const provisionalName = (d: { name: string; revisionId: string }): string =>
+  `${d.name.slice(0, -d.revisionId.length)}${'?'.repeat(d.revisionId.length)}`;
 
 export function newSalt(): string {
   return randomBytes(16).toString('hex');

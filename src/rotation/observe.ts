@@ -4,6 +4,9 @@ import type { KubeGateway } from '../kube/gateway.ts';
 import type { NamespaceObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { pool } from './pool.ts';
+import { errorInfo, type ReadyTarget } from './prepare.ts';
+import type { NamespaceResult } from './results.ts';
+import { selectNamespaces } from './targets.ts';
 import type { NamespaceState } from './types.ts';
 
 /** Targets naming at most this many namespaces read them one by one instead of listing every namespace. */
@@ -102,4 +105,61 @@ export function groupState(
   for (const s of secrets) m.get(s.namespace)?.secrets.set(s.name, s);
   for (const sa of sas) m.get(sa.namespace)?.serviceAccounts.set(sa.name, sa);
   return m;
+}
+
+/** What a run sees before it writes: which namespaces each target covers, and their state. */
+export interface RunScope {
+  /** Target name → the namespaces it covers in this run. */
+  scopes: Map<string, Set<string>>;
+  /** Namespaces to converge, sorted. */
+  workList: string[];
+  states: Map<string, NamespaceState>;
+  /** Every managed secret seen (of these targets), for their name salts. */
+  secrets: SecretObject[];
+  /** Skipped namespaces (not found, terminating) and namespaces that could not be read. */
+  results: NamespaceResult[];
+}
+
+const noWork = (target: string, namespace: string, note: string): NamespaceResult => ({
+  target,
+  namespace,
+  outcome: 'skipped',
+  secret: undefined,
+  actions: [],
+  kept: [],
+  notes: [note],
+  writes: 0,
+});
+
+/** Observes namespaces, then our Secrets and the ServiceAccounts of those in scope, in batched lists. */
+export async function observeRun(
+  gateway: KubeGateway,
+  ready: readonly ReadyTarget[],
+  only: readonly string[] | undefined,
+  logger: Logger,
+): Promise<RunScope> {
+  const targets = ready.map((r) => r.target);
+  const namespaces = await observeNamespaces(gateway, targets, logger);
+  const onlySet = only && only.length > 0 ? new Set(only) : undefined;
+  const scopes = new Map<string, Set<string>>();
+  const results: NamespaceResult[] = [];
+  for (const t of targets) {
+    const sel = selectNamespaces(t, namespaces, onlySet);
+    scopes.set(t.name, new Set(sel.namespaces));
+    for (const sk of sel.skipped) results.push(noWork(t.name, sk.namespace, sk.reason));
+  }
+  const inScope = [...new Set([...scopes.values()].flatMap((s) => [...s]))].sort();
+  const { secrets, sas, unreadable } = await observeState(
+    gateway,
+    inScope,
+    targets.map((t) => t.name),
+  );
+  for (const [ns, e] of unreadable) {
+    for (const t of targets.filter((x) => scopes.get(x.name)?.has(ns))) {
+      results.push({ ...noWork(t.name, ns, ''), outcome: 'failed', notes: [], error: errorInfo(e) });
+      logger.error({ target: t.name, namespace: ns, code: e.code, err: e.message }, 'namespace failed');
+    }
+  }
+  const workList = inScope.filter((ns) => !unreadable.has(ns));
+  return { scopes, workList, states: groupState(workList, secrets, sas), secrets, results };
 }

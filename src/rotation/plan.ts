@@ -90,33 +90,17 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
   // 3. Superseded secrets: only once the desired one exists with the right data.
   if (current === undefined || actions.some((a) => a.kind === 'update-data')) return { actions, kept, notes };
   const supersededAt = rotatedAt(current) ?? now.getTime();
-  let needPods = false;
+  let needsPods = false;
   for (const old of ours.filter((x) => x.name !== d.name).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const saRefs = [...s.serviceAccounts.values()]
-      .filter((sa) => sa.imagePullSecrets.includes(old.name))
-      .map((sa) => sa.name);
-    const retainUntil = supersededAt + retention.retainSupersededMs;
-    let reason: string | undefined;
-    if (saRefs.length > 0) reason = `referenced by serviceaccount ${saRefs.join(', ')}`;
-    else if (now.getTime() < retainUntil) reason = `retained until ${new Date(retainUntil).toISOString()}`;
-    else if (retention.waitForPods) {
-      if (s.pods === undefined) {
-        needPods = true;
-        reason = 'waiting for the pod list';
-      } else {
-        const holders = s.pods.filter((p) => isLivePod(p) && p.imagePullSecrets.includes(old.name));
-        if (holders.length > 0)
-          reason = `${holders.length === 1 ? '1 live pod still references' : `${holders.length} live pods still reference`} it (${holders
-            .slice(0, 3)
-            .map((p) => p.name)
-            .join(', ')}${holders.length > 3 ? ', …' : ''})`;
-      }
-    }
+    const reason = keepReason(old.name, s, supersededAt + retention.retainSupersededMs, retention, now);
     if (reason === undefined) {
       actions.push({ kind: 'delete', name: old.name, uid: old.uid, resourceVersion: old.resourceVersion });
       continue;
     }
-    if (needPods && reason === 'waiting for the pod list') continue;
+    if (reason === PODS_UNKNOWN) {
+      needsPods = true; // decided once the pods are observed; no refresh before that either
+      continue;
+    }
     kept.push({ name: old.name, reason });
     if (
       retention.refreshSuperseded &&
@@ -132,6 +116,30 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
       });
     }
   }
-  if (needPods) actions.push({ kind: 'load-pods' });
-  return { actions, kept, notes };
+  return { actions, kept, notes, needs: needsPods ? 'pods' : undefined };
+}
+
+/** Marker: the decision depends on pods that have not been observed. */
+const PODS_UNKNOWN = Symbol('pods unknown');
+
+/** Why a superseded secret must stay, PODS_UNKNOWN, or undefined when it may be deleted now. */
+function keepReason(
+  name: string,
+  s: NamespaceState,
+  retainUntil: number,
+  retention: RetentionPolicy,
+  now: Date,
+): string | typeof PODS_UNKNOWN | undefined {
+  const saRefs = [...s.serviceAccounts.values()].filter((sa) => sa.imagePullSecrets.includes(name));
+  if (saRefs.length > 0) return `referenced by serviceaccount ${saRefs.map((sa) => sa.name).join(', ')}`;
+  if (now.getTime() < retainUntil) return `retained until ${new Date(retainUntil).toISOString()}`;
+  if (!retention.waitForPods) return undefined;
+  if (s.pods === undefined) return PODS_UNKNOWN;
+  const holders = s.pods.filter((p) => isLivePod(p) && p.imagePullSecrets.includes(name));
+  if (holders.length === 0) return undefined;
+  const names = `${holders
+    .slice(0, 3)
+    .map((p) => p.name)
+    .join(', ')}${holders.length > 3 ? ', …' : ''}`;
+  return `${holders.length === 1 ? '1 live pod still references' : `${holders.length} live pods still reference`} it (${names})`;
 }

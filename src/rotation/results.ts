@@ -47,6 +47,8 @@ export interface RunSummary {
   namespaces: NamespaceResult[];
   writes: number;
   interrupted: boolean;
+  /** Set when the run waited `rotation.settleSeconds` after changing existing secrets' data (cli/execute.ts). */
+  settledAt?: Date | undefined;
   /**
    * Dry run of a first provisioning: the names' revision id depends on a salt that is only chosen when the
    * first Secret is written, so these names are placeholders (real name -> shown name).

@@ -42,8 +42,7 @@ export type Action =
       from: readonly string[];
       to: readonly string[];
     }
-  | { kind: 'delete'; name: string; uid: string; resourceVersion: string }
-  | { kind: 'load-pods' };
+  | { kind: 'delete'; name: string; uid: string; resourceVersion: string };
 
 export interface Kept {
   name: string;
@@ -57,4 +56,9 @@ export interface Plan {
   notes: string[];
   /** Set when the namespace cannot converge without a human (a foreign object in the way). */
   blocked?: string | undefined;
+  /**
+   * An observation the plan lacks: whether a superseded secret may go depends on the namespace's pods,
+   * which are read only when a deletion depends on them. Observe them (after this plan's actions) and plan again.
+   */
+  needs?: 'pods' | undefined;
 }

@@ -20,6 +20,7 @@ describe('plan (swap strategy)', () => {
     want: string[];
     kept?: string[];
     notes?: RegExp;
+    needs?: 'pods';
   }[] = [
     {
       name: 'first provisioning: create, then append to the SA',
@@ -69,7 +70,7 @@ describe('plan (swap strategy)', () => {
       kept: ['regcred-old: retained until 2026-11-30T11:00:00.000Z'],
     },
     {
-      name: 'past retention, pods not read yet: ask for pods (no refresh yet)',
+      name: 'past retention, pods not read yet: the plan needs the pods (no action, no refresh yet)',
       st: state(
         [
           secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }),
@@ -77,7 +78,8 @@ describe('plan (swap strategy)', () => {
         ],
         [sa('default', ['regcred-new'])],
       ),
-      want: ['load-pods'],
+      want: [],
+      needs: 'pods',
     },
     {
       name: 'past retention, a live pod still references it: kept',
@@ -180,6 +182,7 @@ describe('plan (swap strategy)', () => {
       expect(p.blocked).toBeUndefined();
       expect(kinds(p.actions)).toEqual(c.want);
       expect(p.kept.map((k) => `${k.name}: ${k.reason}`)).toEqual(c.kept ?? []);
+      expect(p.needs).toBe(c.needs);
       if (c.notes) expect(p.notes.join('\n')).toMatch(c.notes);
     });
   }

@@ -1,0 +1,122 @@
+import { isRotatorError } from '../errors.ts';
+import { TARGET_LABEL } from '../kube/labels.ts';
+import type { Logger } from '../observability/logger.ts';
+import { converge, type ActionRecord, type ApplyDeps } from './apply.ts';
+import { errorInfo } from './prepare.ts';
+import type { NamespaceOutcome, NamespaceResult, RunHooks } from './results.ts';
+import type { DesiredSecret, NamespaceState, RetentionPolicy } from './types.ts';
+
+/**
+ * One namespace's convergence: every target that covers it, from what is observed there, to its desired
+ * state. The unit of work of a batch run (rotation/run.ts) and of a scheduler reacting to an event.
+ */
+export interface NamespaceWork {
+  state: NamespaceState;
+  targets: { desired: DesiredSecret; result: NamespaceResult; hadOlder: boolean; done: boolean }[];
+}
+
+export interface NamespaceDeps extends ApplyDeps {
+  retention: RetentionPolicy;
+  logger: Logger;
+  hooks?: RunHooks | undefined;
+}
+
+export function namespaceWork(state: NamespaceState, desired: readonly DesiredSecret[]): NamespaceWork {
+  return {
+    state,
+    targets: desired.map((d) => ({
+      desired: d,
+      hadOlder: [...state.secrets.values()].some(
+        (s) => s.labels[TARGET_LABEL] === d.target && s.name !== d.name,
+      ),
+      done: false,
+      result: {
+        target: d.target,
+        namespace: state.namespace,
+        outcome: 'unchanged',
+        secret: d.name,
+        actions: [],
+        kept: [],
+        notes: [],
+        writes: 0,
+      },
+    })),
+  };
+}
+
+function outcomeOf(records: readonly ActionRecord[], dryRun: boolean, hadOlder: boolean): NamespaceOutcome {
+  const ok = records.filter((r) => r.result === 'ok');
+  if (ok.length === 0) return 'unchanged';
+  if (dryRun) return 'planned';
+  if (ok.some((r) => r.action.kind === 'create')) return hadOlder ? 'rotated' : 'provisioned';
+  if (ok.some((r) => r.action.kind === 'update-data' && r.action.why === 'in-place')) return 'rotated';
+  return 'updated';
+}
+
+/**
+ * Converges the namespace's targets in order. Returns 'needs-pods' when a target cannot finish without
+ * the namespace's pods and `deps.pods` is absent (call again once `work.state.pods` is set); a target's
+ * failure is recorded on its result and never stops the others. Only a lost or held run lock propagates.
+ */
+export async function convergeNamespace(
+  work: NamespaceWork,
+  deps: NamespaceDeps,
+): Promise<'done' | 'needs-pods'> {
+  let waiting = false;
+  for (const t of work.targets) {
+    if (t.done) continue;
+    const r = t.result;
+    try {
+      const c = await converge(t.desired, deps.retention, work.state, deps);
+      r.actions.push(...c.records);
+      Object.assign(r, { kept: c.kept, notes: c.notes, writes: r.writes + c.writes });
+      r.outcome = outcomeOf(r.actions, deps.dryRun, t.hadOlder);
+      if (c.pending === 'pods') {
+        waiting = true;
+        continue;
+      }
+    } catch (e) {
+      if (isRotatorError(e, 'LOCK_HELD') || isRotatorError(e, 'LOCK_FAILED')) throw e;
+      r.outcome = 'failed';
+      r.error = errorInfo(e);
+      deps.logger.error(
+        { target: r.target, namespace: r.namespace, code: r.error.code, err: r.error.message },
+        'namespace failed',
+      );
+    }
+    await finish(t, deps);
+  }
+  return waiting ? 'needs-pods' : 'done';
+}
+
+/** Marks targets still waiting for pods as stopped (a run stopped between its two passes). */
+export async function abandonNamespace(
+  work: NamespaceWork,
+  note: string,
+  deps: NamespaceDeps,
+): Promise<void> {
+  for (const t of work.targets) {
+    if (t.done) continue;
+    t.result.notes.push(note);
+    await finish(t, deps);
+  }
+}
+
+async function finish(t: NamespaceWork['targets'][number], deps: NamespaceDeps): Promise<void> {
+  t.done = true;
+  const r = t.result;
+  if (r.outcome !== 'unchanged' && r.outcome !== 'failed') {
+    deps.logger.info(
+      {
+        target: r.target,
+        namespace: r.namespace,
+        outcome: r.outcome,
+        secret: t.desired.name,
+        actions: r.actions.map((a) => a.action.kind),
+        kept: r.kept.length,
+      },
+      'namespace converged',
+    );
+  }
+  await deps.hooks?.namespaceDone?.(r, t.desired);
+}
