@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/types.ts';
 import type { K8sGateway } from '../kube/k8s-gateway.ts';
 import { EventRecorder } from '../observability/events.ts';
@@ -37,6 +38,31 @@ const resultOf = (
       : code === EXIT.policy
         ? 'policy_violation'
         : 'failed';
+
+/**
+ * After a run that changed the data of an existing Secret (a kept superseded secret refreshed, an in-place
+ * update), kubelets may still hold the old data for a moment, and pulls that started with it are still
+ * authenticating. The run reports the rollout done only after `seconds`: revoking the old credential at
+ * the registry then fails no pull (measured on a real node: test/node/zero-failed-pulls.test.ts).
+ */
+async function settle(
+  summary: RunSummary,
+  seconds: number,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<void> {
+  if (summary.dryRun || seconds <= 0) return;
+  const changedData = summary.namespaces.some((n) =>
+    n.actions.some((a) => a.result === 'ok' && a.action.kind === 'update-data'),
+  );
+  if (!changedData) return;
+  logger.info(
+    { seconds },
+    'existing secrets got new credentials; letting nodes pick them up before reporting',
+  );
+  await sleep(seconds * 1000, undefined, { signal }).catch(() => undefined);
+  summary.settledAt = new Date();
+}
 
 /**
  * One run with everything around it: the Lease lock (not for dry runs), Events, metrics and the
@@ -92,6 +118,7 @@ export async function executeRun(
       { dryRun: o.dryRun, only: o.only, signal: stop.signal, onProgress: o.onProgress },
     );
     const code = exitCodeForRun(summary);
+    await settle(summary, config.rotation.settleSeconds, stop.signal, logger);
     if (!o.dryRun) d.metrics.record(summary, resultOf(code, summary));
     await events.flush();
     logger.info(

@@ -74,6 +74,7 @@ export const configSchema = z.strictObject({
       retainSuperseded: z.string().default('24h'),
       waitForPods: z.boolean().default(true),
       refreshSuperseded: z.boolean().default(true),
+      settleSeconds: z.number().int().min(0).max(600).default(30),
       concurrency: z.number().int().min(1).max(256).default(16),
       insecureRegistries: z.array(z.string()).default([]),
       emitEvents: z.boolean().default(true),

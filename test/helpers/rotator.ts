@@ -86,8 +86,19 @@ export class Workspace {
   constructor() {
     mkdirSync(this.creds);
   }
+  /**
+   * Writes the config. Tests do not revoke credentials right after a run, so they need no settle period:
+   * `rotation.settleSeconds` defaults to 0 here unless the test sets it (the product's default is 30).
+   */
   writeConfig(doc: unknown): string {
-    writeFileSync(this.config, stringify(doc));
+    const d = doc as { rotation?: unknown } | null;
+    const plain = (x: unknown): x is Record<string, unknown> =>
+      typeof x === 'object' && x !== null && !Array.isArray(x);
+    const withSettle =
+      plain(d) && (d.rotation === undefined || plain(d.rotation))
+        ? { ...d, rotation: { settleSeconds: 0, ...(d.rotation ?? {}) } }
+        : doc;
+    writeFileSync(this.config, stringify(withSettle));
     return this.config;
   }
   cred(name: string, value: string, mtime?: Date): void {

@@ -32,6 +32,8 @@ export interface PullReport {
 }
 
 const RESTARTING = ['sh', '-c', 'sleep 3; exit 0'];
+/** At most this many short-lived pods of one workload on the node at once. */
+const MAX_OUTSTANDING = 24;
 
 const stuckOnPull = (p: V1Pod): boolean =>
   (p.status?.containerStatuses ?? []).some((s) =>
@@ -94,9 +96,16 @@ export class PullWorkload {
     await Promise.all(this.#loops);
   }
 
+  /** Short-lived pods created and not yet retired: the creator waits while there are too many (node capacity). */
+  #outstanding = 0;
+
   async #creator(): Promise<void> {
     let n = 0;
     while (!this.#stop) {
+      if (this.#outstanding >= MAX_OUTSTANDING) {
+        await sleep(500);
+        continue;
+      }
       const ns = this.#namespaces[n % this.#namespaces.length]!;
       try {
         await runPod(ns, `sl-${n}`, {
@@ -108,6 +117,7 @@ export class PullWorkload {
           labels: { workload: 'short-lived' },
         });
         this.#created++;
+        this.#outstanding++;
       } catch (e) {
         this.errors.push(`create ${ns}/sl-${n}: ${(e as Error).message.slice(0, 200)}`);
       }
@@ -116,24 +126,46 @@ export class PullWorkload {
     }
   }
 
+  /**
+   * Deletes short-lived pods that finished, and those that sat in ErrImagePull/ImagePullBackOff for 10 s
+   * (counted first): pods that never finish would otherwise fill the node.
+   */
   async #janitor(): Promise<void> {
     while (!this.#stop) {
+      let outstanding = 0;
       for (const ns of this.#namespaces) {
         try {
           const pods = await api().listNamespacedPod({
             namespace: ns,
             labelSelector: 'workload=short-lived',
           });
-          for (const p of pods.items.filter((x) => x.status?.phase === 'Succeeded'))
-            await api().deleteNamespacedPod({
-              namespace: ns,
-              name: p.metadata?.name ?? '',
-              gracePeriodSeconds: 0,
-            });
+          outstanding += pods.items.length;
+          for (const p of pods.items) {
+            const key = `${ns}/${p.metadata?.name ?? ''}`;
+            let retire = p.status?.phase === 'Succeeded';
+            if (stuckOnPull(p)) {
+              const since = this.#stuckSince.get(key) ?? Date.now();
+              this.#stuckSince.set(key, since);
+              if (Date.now() - since > 10_000) {
+                this.#retiredStuck++;
+                this.#stuckSince.delete(key);
+                retire = true;
+              }
+            }
+            if (retire) {
+              await api().deleteNamespacedPod({
+                namespace: ns,
+                name: p.metadata?.name ?? '',
+                gracePeriodSeconds: 0,
+              });
+              outstanding--;
+            }
+          }
         } catch (e) {
           this.errors.push(`janitor ${ns}: ${(e as Error).message.slice(0, 200)}`);
         }
       }
+      this.#outstanding = outstanding;
       await sleep(2000);
     }
   }

@@ -49,7 +49,8 @@ function writeConfig(lock: string): void {
       secretName: `regcred-${r}`,
       namespaces: { selector: `zp=${sfx}` },
     })),
-    rotation: { retainSuperseded: '0', concurrency: 4 },
+    // The product's default settle period: the run reports done once nodes have the new data.
+    rotation: { retainSuperseded: '0', concurrency: 4, settleSeconds: 30 },
     lock: { namespace: 'default', name: lock, leaseDurationSeconds: 15 },
   });
 }
