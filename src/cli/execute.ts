@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/types.ts';
 import type { K8sGateway } from '../kube/k8s-gateway.ts';
 import { EventRecorder } from '../observability/events.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../base/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { runRotation, type RunSummary } from '../rotation/run.ts';
+import type { DesiredSecret } from '../rotation/types.ts';
 import { describeError, isRotatorError, RotatorError } from '../errors.ts';
 import { RunLock } from '../scheduler/lock.ts';
 import { exitCodeForRun, EXIT, type ExitCode } from './exit-codes.ts';
@@ -16,7 +17,11 @@ export interface ExecuteDeps {
   gateway: K8sGateway;
   stores: StoreSet;
   logger: Logger;
-  metrics: Metrics;
+  /** Receives what each target wants after a full pass (scheduler mode reacts to events with it). */
+  onDesired?: ((d: readonly DesiredSecret[], observed: ReadonlySet<string>) => void) | undefined;
+
+  /** Absent when nothing reads metrics (a `--rotate-now` without a Pushgateway): prom-client is not loaded. */
+  metrics?: Metrics | undefined;
 }
 
 export interface ExecuteOptions {
@@ -81,7 +86,9 @@ export async function executeRun(
     { namespace: config.lock.namespace, leaseName: config.lock.name },
     logger,
   );
-  const lock = o.dryRun ? undefined : new RunLock(gateway, config.lock, logger);
+  const lock = o.dryRun
+    ? undefined
+    : new RunLock(gateway, { ...config.lock, targets: config.targets.map((t) => t.name) }, logger);
   let locked: Promise<void> | undefined;
   // The lock is taken just before the first write: a run with nothing to do writes nothing at all.
   const beforeFirstWrite = lock
@@ -112,6 +119,7 @@ export async function executeRun(
         hooks: {
           namespaceDone: (r, desired) => events.namespaceDone(r, desired),
           targetDone: (t) => events.targetDone(t),
+          desiredReady: d.onDesired,
         },
         beforeFirstWrite,
       },
@@ -119,7 +127,8 @@ export async function executeRun(
     );
     const code = exitCodeForRun(summary);
     await settle(summary, config.rotation.settleSeconds, stop.signal, logger);
-    if (!o.dryRun) d.metrics.record(summary, resultOf(code, summary));
+    if (!o.dryRun) d.metrics?.record(summary, resultOf(code, summary));
+
     await events.flush();
     logger.info(
       { ...summaryFields(summary), exitCode: code, events: events.sent, requests: { ...gateway.counts } },

@@ -1,7 +1,10 @@
 import { ConfigError, RotatorError } from '../errors.ts';
 import type { RunSummary } from '../rotation/run.ts';
 
-/** SPEC §2 exit codes. This file is the only place errors and results become process exit codes. */
+/**
+ * The exit codes (README, "Exit codes"). This file is the only place errors and results become process exit
+ * codes.
+ */
 export const EXIT = {
   ok: 0,
   failed: 1,

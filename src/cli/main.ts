@@ -1,15 +1,12 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { scrub } from '../credentials/sensitive.ts';
+import { scrub } from '../base/sensitive.ts';
 import { ConfigError, describeError, RotatorError } from '../errors.ts';
-import { doctor } from './commands/doctor.ts';
-import { rotateNow } from './commands/rotate.ts';
-import { runScheduler } from './commands/scheduler.ts';
-import { status } from './commands/status.ts';
-import { validate } from './commands/validate.ts';
+// Commands are imported when they run: `--version` and `--help` load none of them (no Kubernetes client,
+// no store SDK, no metrics library), and each command loads only what it uses.
 import { EXIT, exitCodeForError, type ExitCode } from './exit-codes.ts';
-import type { GlobalOptions } from './runtime.ts';
+import type { GlobalOptions } from './options.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -76,6 +73,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
       if (o.dryRun && !o.rotateNow)
         throw new RotatorError('USAGE', '--dry-run needs --rotate-now (or use `plan`)');
       if (o.rotateNow) {
+        const { rotateNow } = await import('./commands/rotate.ts');
         run(
           (
             await rotateNow(g, {
@@ -87,6 +85,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
           ).code,
         );
       } else {
+        const { runScheduler } = await import('./commands/scheduler.ts');
         run(await runScheduler(g, o.waitForLock === true));
       }
     });
@@ -94,12 +93,16 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
   program
     .command('plan')
     .description('same as --rotate-now --dry-run: print the actions, write nothing')
-    .action(async (_o, cmd: Command) =>
-      run(
-        (await rotateNow(globals(cmd), { dryRun: true, table: 'always', verbose: true, waitForLock: false }))
-          .code,
-      ),
-    );
+    .action(async (_o, cmd: Command) => {
+      const { rotateNow } = await import('./commands/rotate.ts');
+      const r = await rotateNow(globals(cmd), {
+        dryRun: true,
+        table: 'always',
+        verbose: true,
+        waitForLock: false,
+      });
+      run(r.code);
+    });
 
   program
     .command('status')
@@ -110,9 +113,10 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
       new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
     )
     .option('--all-secrets', 'also report unmanaged dockerconfigjson secrets older than the maximum age')
-    .action(async (o: { output: 'table' | 'json'; allSecrets?: boolean }, cmd: Command) =>
-      run(await status(globals(cmd), o.output, o.allSecrets === true)),
-    );
+    .action(async (o: { output: 'table' | 'json'; allSecrets?: boolean }, cmd: Command) => {
+      const { status } = await import('./commands/status.ts');
+      run(await status(globals(cmd), o.output, o.allSecrets === true));
+    });
 
   program
     .command('doctor')
@@ -120,17 +124,19 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
     )
-    .action(async (o: { output: 'table' | 'json' }, cmd: Command) =>
-      run(await doctor(globals(cmd), o.output)),
-    );
+    .action(async (o: { output: 'table' | 'json' }, cmd: Command) => {
+      const { doctor } = await import('./commands/doctor.ts');
+      run(await doctor(globals(cmd), o.output));
+    });
 
   program
     .command('validate')
     .description('check the config; --online also reaches every store and registry')
     .option('--online', 'contact every store and registry')
-    .action(async (o: { online?: boolean }, cmd: Command) =>
-      run(await validate(globals(cmd), o.online === true)),
-    );
+    .action(async (o: { online?: boolean }, cmd: Command) => {
+      const { validate } = await import('./commands/validate.ts');
+      run(await validate(globals(cmd), o.online === true));
+    });
 
   return program;
 }

@@ -4,24 +4,12 @@ import { verifyRegistry, type VerifyResult } from '../credentials/verify.ts';
 import { RotatorError } from '../errors.ts';
 import { connectKube, type KubeClients } from '../kube/client.ts';
 import { K8sGateway } from '../kube/k8s-gateway.ts';
-import { createLogger, type LogFormat, type Logger, type LogLevel } from '../observability/logger.ts';
+import { createLogger, type Logger } from '../base/logger.ts';
 import { createStore } from '../providers/registry.ts';
+import type { GlobalOptions } from './options.ts';
 import type { SecretStore } from '../providers/types.ts';
 
-/** Options every command accepts. */
-export interface GlobalOptions {
-  config?: string | undefined;
-  kubeconfig?: string | undefined;
-  context?: string | undefined;
-  namespace?: string[] | undefined;
-  logLevel?: LogLevel | undefined;
-  logFormat?: LogFormat | undefined;
-  requestTimeout?: number | undefined;
-}
-
-export function configPath(o: GlobalOptions): string {
-  return o.config ?? process.env['REGCRED_ROTATOR_CONFIG'] ?? './config.yaml';
-}
+export { configPath, type GlobalOptions } from './options.ts';
 
 export function makeLogger(o: GlobalOptions): Logger {
   return createLogger({ level: o.logLevel ?? 'info', format: o.logFormat });
@@ -73,5 +61,5 @@ export function connect(o: GlobalOptions, logger: Logger): Kube {
     requestTimeoutMs: (o.requestTimeout ?? 30) * 1000,
   });
   logger.debug({ server: clients.server, source: clients.source }, 'kubernetes client configured');
-  return { clients, gateway: new K8sGateway(clients, logger) };
+  return { clients, gateway: new K8sGateway(clients.rest, logger) };
 }

@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { parseSelector } from '../kube/selector.ts';
-import { parseSchedule } from '../scheduler/cron.ts';
+import { parseSchedule } from './schedule.ts';
 import { parseDuration } from './duration.ts';
 import { globToRegExp } from './glob.ts';
 import { checkRules } from './rules.ts';

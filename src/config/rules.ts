@@ -1,7 +1,7 @@
 import { normaliseRegistryKey } from '../credentials/registry-key.ts';
 import type { ConfigProblem } from '../errors.ts';
 import { parseSelector } from '../kube/selector.ts';
-import { isValidTimeZone, parseSchedule } from '../scheduler/cron.ts';
+import { isValidTimeZone, parseSchedule } from './schedule.ts';
 import { parseDuration } from './duration.ts';
 import { globError } from './glob.ts';
 import type { RawConfig } from './schema.ts';

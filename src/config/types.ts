@@ -1,6 +1,6 @@
 import type { StoreConfig } from '../providers/registry.ts';
 import type { Requirement } from '../kube/selector.ts';
-import type { ParsedSchedule } from '../scheduler/cron.ts';
+import type { ParsedSchedule } from './schedule.ts';
 import type { RawConfig, TargetConfig } from './schema.ts';
 
 /** A target after validation: defaults filled, selector parsed, globs compiled. */

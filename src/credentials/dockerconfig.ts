@@ -1,6 +1,6 @@
 import { RotatorError } from '../errors.ts';
 import { normaliseRegistryKey } from './registry-key.ts';
-import { registerSecret, Sensitive } from './sensitive.ts';
+import { registerSecret, Sensitive } from '../base/sensitive.ts';
 
 /** One registry's credentials, validated: username without `:`, non-empty password. */
 export interface RegistryCredential {
@@ -16,15 +16,19 @@ export interface ValueOrigin {
   key: string;
 }
 
-function invalid(origin: ValueOrigin, what: string): RotatorError {
+/** A malformed value: the message names store and key; `details.problem` is the problem alone. */
+function invalid(origin: ValueOrigin, problem: string): RotatorError {
   return new RotatorError(
     'STORE_VALUE_MALFORMED',
-    `store "${origin.store}" key "${origin.key}": ${what}; fix the value in the store (nothing was written)`,
-    { details: { store: origin.store, key: origin.key } },
+    `store "${origin.store}" key "${origin.key}": ${problem}; fix the value in the store (nothing was written)`,
+    { details: { store: origin.store, key: origin.key, problem } },
   );
 }
 
-/** Checks and normalises one credential (F5–F7): the kubelet would reject or mis-split anything else. */
+/**
+ * Checks and normalises one credential the way the kubelet reads it: it would reject a malformed entry (and
+ * with it every pull of the pod) or mis-split a username containing ":".
+ */
 export function checkCredential(
   registry: string,
   username: string,
@@ -123,7 +127,7 @@ function dedupe(creds: RegistryCredential[], origin: ValueOrigin): RegistryCrede
 
 /**
  * The exact `.dockerconfigjson` the rotator writes: registries sorted, fields in a fixed order, so the
- * same credentials always give the same bytes (an unchanged source must compare equal, SPEC I3).
+ * same credentials always give the same bytes (an unchanged source compares equal: no write).
  */
 export function buildDockerConfigJson(creds: readonly RegistryCredential[]): Sensitive {
   const auths: Record<string, Record<string, string>> = {};

@@ -8,7 +8,7 @@ import {
   type RegistryCredential,
 } from './dockerconfig.ts';
 import { normaliseRegistryKey } from './registry-key.ts';
-import { forgetSecret, type Sensitive } from './sensitive.ts';
+import { forgetSecret, type Sensitive } from '../base/sensitive.ts';
 
 /** A target's credentials, fetched once per run and validated, ready to write. */
 export interface ResolvedCredentials {
@@ -85,7 +85,7 @@ function parseJsonCredential(
 }
 
 /**
- * Reads the target's keys from its store, validates them as the kubelet would read them (F5–F7), and
+ * Reads the target's keys from its store, validates them as the kubelet would read them, and
  * builds the exact .dockerconfigjson to write. Any problem throws before anything is written.
  */
 export async function resolveCredentials(

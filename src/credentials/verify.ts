@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { httpRequest, jsonBody, NetworkError, type HttpResponse } from '../net/http.ts';
 import type { RegistryCredential } from './dockerconfig.ts';
 import { registryApiHost } from './registry-key.ts';
-import { registerSecret } from './sensitive.ts';
+import { registerSecret } from '../base/sensitive.ts';
 
 export type VerifyOutcome = 'accepted' | 'rejected' | 'unreachable' | 'not-a-registry' | 'no-auth-required';
 
@@ -41,7 +41,8 @@ const isRegistryAnswer = (res: HttpResponse): boolean =>
 /**
  * Logs in to one registry with the credentials, the way `docker login` does: GET /v2/, follow the
  * WWW-Authenticate challenge (Basic, or a Bearer token request to the realm with the credentials), and
- * classify the answer. Nothing is retried: a flapping registry is exactly what we must not roll out on (F10).
+ * classify the answer. Nothing is retried: a flapping registry is exactly what we must not roll out on
+ * (new pods need it to pull, even for images already on their node — see the README, "Kubernetes facts, observed").
  */
 export async function verifyRegistry(cred: RegistryCredential, opts: VerifyOptions): Promise<VerifyResult> {
   const host = registryApiHost(cred.registry);

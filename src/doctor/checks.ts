@@ -1,5 +1,6 @@
-import { parseDockerConfigJson, type RegistryCredential } from '../credentials/dockerconfig.ts';
-import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, isManaged } from '../kube/labels.ts';
+import { decodePullSecret, type Decoded } from '../credentials/decode.ts';
+import type { RegistryCredential } from '../credentials/dockerconfig.ts';
+import { DOCKERCONFIGJSON_TYPE, isManaged } from '../kube/labels.ts';
 import type { EventRecord } from '../kube/gateway.ts';
 import { isLivePod, type PodObject, type SecretObject, type ServiceAccountObject } from '../kube/types.ts';
 import { pullCause } from './events.ts';
@@ -21,33 +22,6 @@ export interface NamespaceView {
   serviceAccounts: ServiceAccountObject[];
   pods: PodObject[];
   events: EventRecord[];
-}
-
-/** A pull secret as the kubelet would read it: its credentials, or why it cannot be read. */
-export type Decoded = { ok: true; creds: RegistryCredential[] } | { ok: false; why: string };
-
-/** Parses a document the way the kubelet would, turning a failure into the reason alone. */
-function parsed(name: string, text: () => string): Decoded {
-  try {
-    return { ok: true, creds: parseDockerConfigJson(text(), { store: 'secret', key: name }) };
-  } catch (e) {
-    return {
-      ok: false,
-      why: (e as Error).message
-        .replace(/^store "secret" key "[^"]*": /, '')
-        .replace(/; fix the value.*$/, ''),
-    };
-  }
-}
-
-export function decodePullSecret(s: SecretObject): Decoded {
-  const decode = (key: string) => Buffer.from(s.data[key] ?? '', 'base64').toString('utf8');
-  // The legacy .dockercfg format is the `auths` map alone.
-  if (s.type === 'kubernetes.io/dockercfg')
-    return parsed(s.name, () => JSON.stringify({ auths: JSON.parse(decode('.dockercfg')) as unknown }));
-  if (s.type !== DOCKERCONFIGJSON_TYPE) return { ok: false, why: `type is ${s.type}` };
-  if (!s.data[DOCKERCONFIGJSON_KEY]) return { ok: false, why: 'it has no .dockerconfigjson key' };
-  return parsed(s.name, () => decode(DOCKERCONFIGJSON_KEY));
 }
 
 /** Everything `doctor` can tell from the objects alone (registry logins are checked separately). */

@@ -1,9 +1,10 @@
 import { isRotatorError, type RotatorError } from '../errors.ts';
-import { withRetry } from '../net/retry.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { KubeClients } from './client.ts';
+import { withRetry } from '../base/retry.ts';
+import type { Logger } from '../base/logger.ts';
+import type { RawList, RawMeta } from './convert.ts';
 import { mapKubeError, type KubeOp } from './errors.ts';
 import type { NamespaceScope } from './gateway.ts';
+import type { KubeRest, Query, RequestSpec } from './rest.ts';
 
 export const PAGE = 500;
 /**
@@ -17,39 +18,35 @@ export function listClusterWide(inScope: number, clusterNamespaces: number | und
 }
 const PER_NAMESPACE_CONCURRENCY = 8;
 
-export interface ListResult<T> {
-  items: T[];
-  metadata?: { _continue?: string | undefined } | undefined;
-}
-
 /** Requests made, by `verb resource` — the engine's own count (the API server's metrics are the judge). */
 export type RequestCounts = Record<string, number>;
 
 /**
- * The request machinery under the gateway: every client-node call gets retries (429/5xx/timeouts, honouring
- * Retry-After), error mapping, counting; lists get pagination and the cluster-wide vs per-namespace choice.
+ * The request machinery under the gateway: every request gets retries (429/5xx/timeouts, honouring
+ * Retry-After), error mapping, counting; lists get pagination — each page reduced to our types before the
+ * next is read — and the cluster-wide vs per-namespace choice.
  */
 export class KubeCaller {
-  protected readonly k: KubeClients;
+  protected readonly rest: KubeRest;
   protected readonly log: Logger;
   readonly counts: RequestCounts = {};
   /** Namespaces in the cluster, when known (see estimateNamespaceCount): guides listClusterWide. */
   clusterNamespaces: number | undefined;
   readonly #attempts: number;
 
-  constructor(clients: KubeClients, logger: Logger, options: { attempts?: number } = {}) {
-    this.k = clients;
+  constructor(rest: KubeRest, logger: Logger, options: { attempts?: number } = {}) {
+    this.rest = rest;
     this.log = logger;
     this.#attempts = options.attempts ?? 5;
   }
 
-  protected async call<T>(op: KubeOp, fn: () => Promise<T>): Promise<T> {
+  protected async call<T>(op: KubeOp, spec: RequestSpec): Promise<T> {
+    const key = `${op.verb} ${op.resource}`;
     return withRetry(
       async () => {
-        const key = `${op.verb} ${op.resource}`;
         this.counts[key] = (this.counts[key] ?? 0) + 1;
         try {
-          return await fn();
+          return await this.rest.json<T>(spec);
         } catch (e) {
           throw mapKubeError(e, op);
         }
@@ -58,14 +55,11 @@ export class KubeCaller {
         attempts: this.#attempts,
         baseMs: 250,
         maxMs: 8000,
-        decide: (e) => ({
-          retry: isRotatorError(e) && e.retryable,
-          afterMs: retryAfter(e),
-        }),
+        decide: (e) => ({ retry: isRotatorError(e) && e.retryable, afterMs: retryAfter(e) }),
         onRetry: (e, attempt, delayMs) =>
           this.log.debug(
             {
-              op: `${op.verb} ${op.resource}`,
+              op: key,
               namespace: op.namespace,
               attempt,
               delayMs: Math.round(delayMs),
@@ -78,38 +72,46 @@ export class KubeCaller {
   }
 
   /** Follows `continue` tokens; each page is reduced to our types (or dropped) before the next is read. */
-  protected async paginate<T, R>(
+  protected async list<R>(
     op: KubeOp,
-    page: (cont: string | undefined) => Promise<ListResult<T>>,
-    map: (t: T) => R | undefined,
+    path: string,
+    query: Query,
+    map: (item: never) => R | undefined,
   ): Promise<R[]> {
     const out: R[] = [];
     let cont: string | undefined;
     do {
-      const res = await this.call(op, () => page(cont));
-      for (const item of res.items) {
+      const page = await this.call<RawList<never>>(op, {
+        method: 'GET',
+        path,
+        query: { ...query, limit: PAGE, continue: cont },
+      });
+      for (const item of page.items ?? []) {
         const r = map(item);
         if (r !== undefined) out.push(r);
       }
-      cont = res.metadata?._continue || undefined;
+      cont = page.metadata?.continue || undefined;
     } while (cont);
     return out;
   }
 
   /** Cluster-wide (filtered locally) for many namespaces, per namespace for a few; per namespace on 403. */
-  protected async scoped<T, R>(
+  protected async scoped<R>(
     resource: string,
     scope: NamespaceScope,
-    all: (cont: string | undefined) => Promise<ListResult<T>>,
-    one: (ns: string, cont: string | undefined) => Promise<ListResult<T>>,
-    nsOf: (t: T) => string,
-    map: (t: T) => R,
+    path: (namespace: string | undefined) => string,
+    query: Query,
+    map: (item: never) => R,
   ): Promise<R[]> {
     if (scope === 'all' || listClusterWide(scope.length, this.clusterNamespaces)) {
       try {
         const wanted = scope === 'all' ? undefined : new Set(scope);
-        return await this.paginate({ verb: 'list', resource }, all, (i) =>
-          wanted && !wanted.has(nsOf(i)) ? undefined : map(i),
+        return await this.list(
+          { verb: 'list', resource },
+          path(undefined),
+          query,
+          (i: { metadata?: RawMeta }) =>
+            wanted && !wanted.has(i.metadata?.namespace ?? '') ? undefined : map(i as never),
         );
       } catch (e) {
         if (scope === 'all' || !isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
@@ -119,16 +121,8 @@ export class KubeCaller {
     const out: R[] = [];
     const queue = [...scope];
     const worker = async (): Promise<void> => {
-      for (let ns = queue.shift(); ns !== undefined; ns = queue.shift()) {
-        const namespace = ns;
-        out.push(
-          ...(await this.paginate(
-            { verb: 'list', resource, namespace },
-            (cont) => one(namespace, cont),
-            map,
-          )),
-        );
-      }
+      for (let ns = queue.shift(); ns !== undefined; ns = queue.shift())
+        out.push(...(await this.list({ verb: 'list', resource, namespace: ns }, path(ns), query, map)));
     };
     await Promise.all(Array.from({ length: Math.min(PER_NAMESPACE_CONCURRENCY, queue.length) }, worker));
     return out;

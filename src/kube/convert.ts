@@ -1,97 +1,159 @@
-import {
-  V1MicroTime,
-  type CoreV1Event,
-  type V1Lease,
-  type V1Namespace,
-  type V1Pod,
-  type V1Secret,
-  type V1ServiceAccount,
-} from '@kubernetes/client-node';
 import type { EventRecord, LeaseRecord, LeaseSpec } from './gateway.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, TARGETS_ANNOTATION } from './labels.ts';
 import type { NamespaceObject, PodObject, SecretObject, ServiceAccountObject } from './types.ts';
 
-/** client-node's model objects to our reduced types, and back for the Lease. */
-export const toSecret = (s: V1Secret): SecretObject => ({
+/** The fields of Kubernetes objects we read, as they arrive on the wire (everything optional). */
+export interface RawMeta {
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  ownerReferences?: { kind?: string; name?: string; controller?: boolean }[];
+}
+export interface RawObject {
+  metadata?: RawMeta;
+}
+export interface RawList<T> {
+  items?: T[];
+  metadata?: { continue?: string; resourceVersion?: string; remainingItemCount?: number };
+}
+interface RawSecret extends RawObject {
+  type?: string;
+  data?: Record<string, string>;
+  immutable?: boolean;
+}
+interface RawServiceAccount extends RawObject {
+  imagePullSecrets?: { name?: string }[];
+}
+interface RawContainer {
+  image?: string;
+}
+interface RawPod extends RawObject {
+  spec?: {
+    serviceAccountName?: string;
+    imagePullSecrets?: { name?: string }[];
+    containers?: RawContainer[];
+    initContainers?: RawContainer[];
+  };
+  status?: { phase?: string };
+}
+interface RawNamespace extends RawObject {
+  status?: { phase?: string };
+}
+interface RawLease extends RawObject {
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    renewTime?: string;
+    acquireTime?: string;
+    leaseTransitions?: number;
+  };
+}
+interface RawEvent extends RawObject {
+  involvedObject?: { kind?: string; name?: string };
+  type?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  lastTimestamp?: string;
+  eventTime?: string;
+}
+
+const date = (s: string | undefined): Date | undefined => (s ? new Date(s) : undefined);
+const names = (refs: { name?: string }[] | undefined): string[] => (refs ?? []).map((r) => r.name ?? '');
+
+/** Wire objects to our reduced types (what a list page is reduced to as it arrives), and back for the Lease. */
+export const toSecret = (s: RawSecret): SecretObject => ({
   namespace: s.metadata?.namespace ?? '',
   name: s.metadata?.name ?? '',
   uid: s.metadata?.uid ?? '',
   resourceVersion: s.metadata?.resourceVersion ?? '',
   type: s.type ?? 'Opaque',
-  labels: { ...(s.metadata?.labels ?? {}) },
-  annotations: { ...(s.metadata?.annotations ?? {}) },
-  data: { ...(s.data ?? {}) },
+  labels: s.metadata?.labels ?? {},
+  annotations: s.metadata?.annotations ?? {},
+  data: s.data ?? {},
   immutable: s.immutable === true,
-  createdAt: s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp) : undefined,
+  createdAt: date(s.metadata?.creationTimestamp),
 });
 
-export const toServiceAccount = (sa: V1ServiceAccount): ServiceAccountObject => ({
+export const toServiceAccount = (sa: RawServiceAccount): ServiceAccountObject => ({
   namespace: sa.metadata?.namespace ?? '',
   name: sa.metadata?.name ?? '',
   uid: sa.metadata?.uid ?? '',
   resourceVersion: sa.metadata?.resourceVersion ?? '',
-  imagePullSecrets: (sa.imagePullSecrets ?? []).map((r) => r.name ?? ''),
+  imagePullSecrets: names(sa.imagePullSecrets),
 });
 
-export const toPod = (p: V1Pod): PodObject => ({
-  namespace: p.metadata?.namespace ?? '',
-  name: p.metadata?.name ?? '',
-  phase: p.status?.phase ?? 'Pending',
-  serviceAccountName: p.spec?.serviceAccountName,
-  imagePullSecrets: (p.spec?.imagePullSecrets ?? []).map((r) => r.name ?? ''),
-  images: [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].map((c) => c.image ?? ''),
-  createdAt: p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp) : undefined,
-  owner: ((o) => (o ? `${o.kind}/${o.name}` : undefined))(
-    p.metadata?.ownerReferences?.find((r) => r.controller === true),
-  ),
-});
+export const toPod = (p: RawPod): PodObject => {
+  const owner = p.metadata?.ownerReferences?.find((r) => r.controller === true);
+  return {
+    namespace: p.metadata?.namespace ?? '',
+    name: p.metadata?.name ?? '',
+    phase: p.status?.phase ?? 'Pending',
+    serviceAccountName: p.spec?.serviceAccountName,
+    imagePullSecrets: names(p.spec?.imagePullSecrets),
+    images: [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].map((c) => c.image ?? ''),
+    createdAt: date(p.metadata?.creationTimestamp),
+    owner: owner ? `${owner.kind ?? ''}/${owner.name ?? ''}` : undefined,
+  };
+};
 
-export const toNamespace = (n: V1Namespace): NamespaceObject => ({
+export const toNamespace = (n: RawNamespace): NamespaceObject => ({
   name: n.metadata?.name ?? '',
-  labels: { ...(n.metadata?.labels ?? {}) },
+  labels: n.metadata?.labels ?? {},
   terminating: n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp !== undefined,
 });
 
-export const toLease = (l: V1Lease): LeaseRecord => ({
+export const toLease = (l: RawLease): LeaseRecord => ({
   resourceVersion: l.metadata?.resourceVersion ?? '',
   uid: l.metadata?.uid ?? '',
   holderIdentity: l.spec?.holderIdentity ?? '',
   leaseDurationSeconds: l.spec?.leaseDurationSeconds ?? 0,
-  renewTime: l.spec?.renewTime ? new Date(l.spec.renewTime) : undefined,
-  acquireTime: l.spec?.acquireTime ? new Date(l.spec.acquireTime) : undefined,
+  renewTime: date(l.spec?.renewTime),
+  acquireTime: date(l.spec?.acquireTime),
   leaseTransitions: l.spec?.leaseTransitions ?? 0,
+  targets: (l.metadata?.annotations?.[TARGETS_ANNOTATION] ?? '').split(',').filter(Boolean),
 });
+
+/** MicroTime, as coordination.k8s.io wants it: RFC 3339 with microseconds. */
+const microTime = (d: Date | undefined): string | undefined =>
+  d?.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 export const leaseBody = (
   namespace: string,
   name: string,
   spec: LeaseSpec,
   resourceVersion?: string,
-): V1Lease => ({
+): unknown => ({
   apiVersion: 'coordination.k8s.io/v1',
   kind: 'Lease',
   metadata: {
     name,
     namespace,
     resourceVersion,
-    labels: { 'app.kubernetes.io/managed-by': 'regcred-rotator' },
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+    annotations: { [TARGETS_ANNOTATION]: [...spec.targets].sort().join(',') },
   },
   spec: {
     holderIdentity: spec.holderIdentity,
     leaseDurationSeconds: spec.leaseDurationSeconds,
     leaseTransitions: spec.leaseTransitions,
-    renewTime: spec.renewTime ? new V1MicroTime(spec.renewTime) : undefined,
-    acquireTime: spec.acquireTime ? new V1MicroTime(spec.acquireTime) : undefined,
+    renewTime: microTime(spec.renewTime),
+    acquireTime: microTime(spec.acquireTime),
   },
 });
 
-export const toEvent = (e: CoreV1Event): EventRecord => ({
-  namespace: e.metadata.namespace ?? '',
-  involvedKind: e.involvedObject.kind ?? '',
-  involvedName: e.involvedObject.name ?? '',
+export const toEvent = (e: RawEvent): EventRecord => ({
+  namespace: e.metadata?.namespace ?? '',
+  involvedKind: e.involvedObject?.kind ?? '',
+  involvedName: e.involvedObject?.name ?? '',
   type: e.type ?? '',
   reason: e.reason ?? '',
   message: e.message ?? '',
   count: e.count ?? 1,
-  lastSeen:
-    e.lastTimestamp ?? (e.eventTime ? new Date(e.eventTime) : undefined) ?? e.metadata.creationTimestamp,
+  lastSeen: date(e.lastTimestamp) ?? date(e.eventTime) ?? date(e.metadata?.creationTimestamp),
 });

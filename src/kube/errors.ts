@@ -30,7 +30,7 @@ export const describeOp = (op: KubeOp): string =>
 
 /**
  * Turns whatever client-node threw into a RotatorError with a message an operator can act on. The raw
- * ApiException is deliberately not kept as `cause`: its message embeds every response header (F12).
+ * HTTP error is deliberately not kept as `cause`: it carries the raw response, headers included.
  */
 export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
   const what = describeOp(op);

@@ -58,6 +58,11 @@ export interface LeaseRecord {
   acquireTime: Date | undefined;
   leaseTransitions: number;
   uid: string;
+  /**
+   * The targets this install has managed (the run lock's Lease is the install's identity): recorded at every
+   * run that writes, so `prune` knows which removed targets are its own to clean up.
+   */
+  targets: string[];
 }
 
 export type LeaseSpec = Omit<LeaseRecord, 'resourceVersion' | 'uid'>;

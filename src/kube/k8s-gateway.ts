@@ -1,7 +1,16 @@
 import { hostname } from 'node:os';
-import { PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Secret } from '@kubernetes/client-node';
 import { isRotatorError } from '../errors.ts';
-import { KubeCaller, PAGE } from './caller.ts';
+import { KubeCaller } from './caller.ts';
+import {
+  leaseBody,
+  toEvent,
+  toLease,
+  toNamespace,
+  toPod,
+  toSecret,
+  toServiceAccount,
+  type RawList,
+} from './convert.ts';
 import type {
   EventGateway,
   EventInput,
@@ -13,10 +22,7 @@ import type {
   LeaseSpec,
   NamespaceScope,
 } from './gateway.ts';
-
-export { listClusterWide, type RequestCounts } from './caller.ts';
-import { leaseBody, toEvent, toLease, toNamespace, toPod, toSecret, toServiceAccount } from './convert.ts';
-import { MANAGED_SELECTOR, TARGET_LABEL } from './labels.ts';
+import { DOCKERCONFIGJSON_TYPE, MANAGED_SELECTOR, TARGET_LABEL } from './labels.ts';
 import type {
   NamespaceObject,
   NewSecret,
@@ -26,43 +32,48 @@ import type {
   ServiceAccountObject,
 } from './types.ts';
 
-const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+export { listClusterWide, type RequestCounts } from './caller.ts';
 
-/** The real gateway: the cluster operations of KubeGateway and friends, on client-node. */
+const MERGE_PATCH = 'application/merge-patch+json';
+const core = (resource: string) => (ns: string | undefined) =>
+  ns === undefined ? `/api/v1/${resource}` : `/api/v1/namespaces/${encodeURIComponent(ns)}/${resource}`;
+const one = (resource: string, ns: string, name: string) =>
+  `${core(resource)(ns)}/${encodeURIComponent(name)}`;
+const lease = (ns: string, name?: string) =>
+  `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+
+/** The real gateway: the cluster operations of KubeGateway and friends, on the REST API. */
 export class K8sGateway
   extends KubeCaller
   implements KubeGateway, LeaseGateway, EventGateway, InspectGateway
 {
   async listNamespaces(labelSelector?: string): Promise<NamespaceObject[]> {
-    return this.paginate(
+    return this.list(
       { verb: 'list', resource: 'namespaces' },
-      (cont) => this.k.core.listNamespace({ labelSelector, limit: PAGE, _continue: cont }),
+      '/api/v1/namespaces',
+      { labelSelector },
       toNamespace,
     );
   }
 
   /** How many namespaces the cluster has, from a one-item list (undefined if the server does not say). */
   async estimateNamespaceCount(): Promise<number | undefined> {
-    const r = await this.call({ verb: 'list', resource: 'namespaces' }, () =>
-      this.k.core.listNamespace({ limit: 1 }),
+    const r = await this.call<RawList<unknown>>(
+      { verb: 'list', resource: 'namespaces' },
+      { method: 'GET', path: '/api/v1/namespaces', query: { limit: 1 } },
     );
     const more = r.metadata?.remainingItemCount;
-    this.clusterNamespaces =
-      more === undefined ? (r.metadata?._continue ? undefined : r.items.length) : r.items.length + more;
+    const items = r.items?.length ?? 0;
+    this.clusterNamespaces = more === undefined ? (r.metadata?.continue ? undefined : items) : items + more;
     return this.clusterNamespaces;
   }
 
   async getNamespace(name: string): Promise<NamespaceObject | undefined> {
-    try {
-      return toNamespace(
-        await this.call({ verb: 'get', resource: 'namespaces', name }, () =>
-          this.k.core.readNamespace({ name }),
-        ),
-      );
-    } catch (e) {
-      if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
-      throw e;
-    }
+    return this.#get(
+      { verb: 'get', resource: 'namespaces', name },
+      `/api/v1/namespaces/${encodeURIComponent(name)}`,
+      toNamespace,
+    );
   }
 
   async listManagedSecrets(scope: NamespaceScope, targets?: readonly string[]): Promise<SecretObject[]> {
@@ -70,60 +81,40 @@ export class K8sGateway
     const labelSelector = targets?.length
       ? `${MANAGED_SELECTOR},${TARGET_LABEL} in (${targets.join(',')})`
       : MANAGED_SELECTOR;
-    return this.scoped(
-      'secrets',
-      scope,
-      (cont) => this.k.core.listSecretForAllNamespaces({ labelSelector, limit: PAGE, _continue: cont }),
-      (namespace, cont) =>
-        this.k.core.listNamespacedSecret({ namespace, labelSelector, limit: PAGE, _continue: cont }),
-      (s) => s.metadata?.namespace ?? '',
+    return this.scoped('secrets', scope, core('secrets'), { labelSelector }, toSecret);
+  }
+
+  async listServiceAccounts(scope: NamespaceScope): Promise<ServiceAccountObject[]> {
+    return this.scoped('serviceaccounts', scope, core('serviceaccounts'), {}, toServiceAccount);
+  }
+
+  async listPods(scope: NamespaceScope): Promise<PodObject[]> {
+    return this.scoped('pods', scope, core('pods'), {}, toPod);
+  }
+
+  async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {
+    return this.#get(
+      { verb: 'get', resource: 'secrets', namespace, name },
+      one('secrets', namespace, name),
       toSecret,
     );
   }
 
-  async listServiceAccounts(scope: NamespaceScope): Promise<ServiceAccountObject[]> {
-    return this.scoped(
-      'serviceaccounts',
-      scope,
-      (cont) => this.k.core.listServiceAccountForAllNamespaces({ limit: PAGE, _continue: cont }),
-      (namespace, cont) =>
-        this.k.core.listNamespacedServiceAccount({ namespace, limit: PAGE, _continue: cont }),
-      (s) => s.metadata?.namespace ?? '',
+  async getServiceAccount(namespace: string, name: string): Promise<ServiceAccountObject | undefined> {
+    return this.#get(
+      { verb: 'get', resource: 'serviceaccounts', namespace, name },
+      one('serviceaccounts', namespace, name),
       toServiceAccount,
     );
   }
 
-  async listPods(scope: NamespaceScope): Promise<PodObject[]> {
-    return this.scoped(
-      'pods',
-      scope,
-      (cont) => this.k.core.listPodForAllNamespaces({ limit: PAGE, _continue: cont }),
-      (namespace, cont) => this.k.core.listNamespacedPod({ namespace, limit: PAGE, _continue: cont }),
-      (p) => p.metadata?.namespace ?? '',
-      toPod,
-    );
-  }
-
-  async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {
+  async #get<T>(
+    op: Parameters<KubeCaller['call']>[0],
+    path: string,
+    map: (raw: never) => T,
+  ): Promise<T | undefined> {
     try {
-      return toSecret(
-        await this.call({ verb: 'get', resource: 'secrets', namespace, name }, () =>
-          this.k.core.readNamespacedSecret({ namespace, name }),
-        ),
-      );
-    } catch (e) {
-      if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
-      throw e;
-    }
-  }
-
-  async getServiceAccount(namespace: string, name: string): Promise<ServiceAccountObject | undefined> {
-    try {
-      return toServiceAccount(
-        await this.call({ verb: 'get', resource: 'serviceaccounts', namespace, name }, () =>
-          this.k.core.readNamespacedServiceAccount({ namespace, name }),
-        ),
-      );
+      return map(await this.call<never>(op, { method: 'GET', path }));
     } catch (e) {
       if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
       throw e;
@@ -131,16 +122,21 @@ export class K8sGateway
   }
 
   async createSecret(s: NewSecret): Promise<SecretObject> {
-    const body: V1Secret = {
+    const body = {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: s.name, namespace: s.namespace, labels: s.labels, annotations: s.annotations },
-      type: 'kubernetes.io/dockerconfigjson',
+      type: DOCKERCONFIGJSON_TYPE,
       data: s.data,
     };
     return toSecret(
-      await this.call({ verb: 'create', resource: 'secrets', namespace: s.namespace, name: s.name }, () =>
-        this.k.core.createNamespacedSecret({ namespace: s.namespace, body }),
+      await this.call(
+        { verb: 'create', resource: 'secrets', namespace: s.namespace, name: s.name },
+        {
+          method: 'POST',
+          path: core('secrets')(s.namespace),
+          body,
+        },
       ),
     );
   }
@@ -154,19 +150,26 @@ export class K8sGateway
     // A merge patch carrying metadata.resourceVersion is an optimistic-concurrency update: 409 if stale.
     const body = { metadata: { resourceVersion, annotations: update.annotations }, data: update.data };
     return toSecret(
-      await this.call({ verb: 'patch', resource: 'secrets', namespace, name }, () =>
-        this.k.core.patchNamespacedSecret({ namespace, name, body }, MERGE_PATCH),
+      await this.call(
+        { verb: 'patch', resource: 'secrets', namespace, name },
+        {
+          method: 'PATCH',
+          path: one('secrets', namespace, name),
+          body,
+          contentType: MERGE_PATCH,
+        },
       ),
     );
   }
 
   async deleteSecret(namespace: string, name: string, uid: string, resourceVersion: string): Promise<void> {
-    await this.call({ verb: 'delete', resource: 'secrets', namespace, name }, () =>
-      this.k.core.deleteNamespacedSecret({
-        namespace,
-        name,
-        body: { preconditions: { uid, resourceVersion } },
-      }),
+    await this.call(
+      { verb: 'delete', resource: 'secrets', namespace, name },
+      {
+        method: 'DELETE',
+        path: one('secrets', namespace, name),
+        body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid, resourceVersion } },
+      },
     );
   }
 
@@ -176,33 +179,35 @@ export class K8sGateway
     resourceVersion: string,
     names: readonly string[],
   ): Promise<ServiceAccountObject> {
-    // imagePullSecrets is an atomic list (F1): a merge patch replaces it whole, which is what we want, and
+    // imagePullSecrets is an atomic list: a merge patch replaces it whole, which is what we want, and
     // metadata.resourceVersion in the patch makes it conditional on what we read.
     const body = { metadata: { resourceVersion }, imagePullSecrets: names.map((n) => ({ name: n })) };
     return toServiceAccount(
-      await this.call({ verb: 'patch', resource: 'serviceaccounts', namespace, name }, () =>
-        this.k.core.patchNamespacedServiceAccount({ namespace, name, body }, MERGE_PATCH),
+      await this.call(
+        { verb: 'patch', resource: 'serviceaccounts', namespace, name },
+        {
+          method: 'PATCH',
+          path: one('serviceaccounts', namespace, name),
+          body,
+          contentType: MERGE_PATCH,
+        },
       ),
     );
   }
 
   async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
-    try {
-      return toLease(
-        await this.call({ verb: 'get', resource: 'leases', namespace, name }, () =>
-          this.k.coordination.readNamespacedLease({ namespace, name }),
-        ),
-      );
-    } catch (e) {
-      if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
-      throw e;
-    }
+    return this.#get({ verb: 'get', resource: 'leases', namespace, name }, lease(namespace, name), toLease);
   }
 
   async createLease(namespace: string, name: string, spec: LeaseSpec): Promise<LeaseRecord> {
     return toLease(
-      await this.call({ verb: 'create', resource: 'leases', namespace, name }, () =>
-        this.k.coordination.createNamespacedLease({ namespace, body: leaseBody(namespace, name, spec) }),
+      await this.call(
+        { verb: 'create', resource: 'leases', namespace, name },
+        {
+          method: 'POST',
+          path: lease(namespace),
+          body: leaseBody(namespace, name, spec),
+        },
       ),
     );
   }
@@ -214,67 +219,61 @@ export class K8sGateway
     spec: LeaseSpec,
   ): Promise<LeaseRecord> {
     return toLease(
-      await this.call({ verb: 'update', resource: 'leases', namespace, name }, () =>
-        this.k.coordination.replaceNamespacedLease({
-          namespace,
-          name,
+      await this.call(
+        { verb: 'update', resource: 'leases', namespace, name },
+        {
+          method: 'PUT',
+          path: lease(namespace, name),
           body: leaseBody(namespace, name, spec, resourceVersion),
-        }),
+        },
       ),
     );
   }
 
   async createEvent(e: EventInput): Promise<void> {
-    const now = new Date();
-    const body: CoreV1Event = {
-      metadata: { generateName: `${e.involved.name}.`, namespace: e.namespace },
-      involvedObject: {
-        kind: e.involved.kind,
-        name: e.involved.name,
-        namespace: e.involved.namespace,
-        uid: e.involved.uid,
-        apiVersion: e.involved.apiVersion,
+    const now = new Date().toISOString();
+    await this.call(
+      { verb: 'create', resource: 'events', namespace: e.namespace },
+      {
+        method: 'POST',
+        path: core('events')(e.namespace),
+        body: {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { generateName: `${e.involved.name}.`, namespace: e.namespace },
+          involvedObject: e.involved,
+          type: e.type,
+          reason: e.reason,
+          message: e.message.slice(0, 1024),
+          source: { component: 'regcred-rotator' },
+          reportingComponent: 'regcred-rotator',
+          reportingInstance: hostname(),
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
       },
-      type: e.type,
-      reason: e.reason,
-      message: e.message.slice(0, 1024),
-      source: { component: 'regcred-rotator' },
-      reportingComponent: 'regcred-rotator',
-      reportingInstance: hostname(),
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    };
-    await this.call({ verb: 'create', resource: 'events', namespace: e.namespace }, () =>
-      this.k.core.createNamespacedEvent({ namespace: e.namespace, body }),
     );
   }
 
   async listEvents(namespace: string): Promise<EventRecord[]> {
-    return this.paginate(
-      { verb: 'list', resource: 'events', namespace },
-      (cont) => this.k.core.listNamespacedEvent({ namespace, limit: PAGE, _continue: cont }),
-      toEvent,
-    );
+    return this.list({ verb: 'list', resource: 'events', namespace }, core('events')(namespace), {}, toEvent);
   }
 
   async listSecretsIn(namespace: string): Promise<SecretObject[]> {
-    return this.paginate(
+    return this.list(
       { verb: 'list', resource: 'secrets', namespace },
-      (cont) => this.k.core.listNamespacedSecret({ namespace, limit: PAGE, _continue: cont }),
+      core('secrets')(namespace),
+      {},
       toSecret,
     );
   }
 
   async listPullSecretsEverywhere(): Promise<SecretObject[]> {
-    return this.paginate(
+    return this.list(
       { verb: 'list', resource: 'secrets' },
-      (cont) =>
-        this.k.core.listSecretForAllNamespaces({
-          fieldSelector: 'type=kubernetes.io/dockerconfigjson',
-          limit: PAGE,
-          _continue: cont,
-        }),
+      '/api/v1/secrets',
+      { fieldSelector: `type=${DOCKERCONFIGJSON_TYPE}` },
       toSecret,
     );
   }

@@ -14,6 +14,8 @@ export const REGISTRIES_ANNOTATION = 'regcred-rotator.io/registries';
 export const STORE_ANNOTATION = 'regcred-rotator.io/store';
 /** The revision id (salted digest) of the data this Secret holds; equals the name suffix until refreshed. */
 export const REVISION_ID_ANNOTATION = 'regcred-rotator.io/revision-id';
+/** On the run Lease: the targets this install has managed (comma-separated). */
+export const TARGETS_ANNOTATION = 'regcred-rotator.io/targets';
 
 export const DOCKERCONFIGJSON_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKERCONFIGJSON_KEY = '.dockerconfigjson';

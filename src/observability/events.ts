@@ -1,7 +1,8 @@
 import type { EventGateway, EventInput } from '../kube/gateway.ts';
+import { SOURCE_REVISION_ANNOTATION } from '../kube/labels.ts';
 import type { NamespaceResult, TargetResult } from '../rotation/run.ts';
 import type { DesiredSecret } from '../rotation/types.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../base/logger.ts';
 
 /** Where target-level Events go: the run Lease in the rotator's namespace. */
 export interface EventHome {
@@ -111,7 +112,7 @@ export class EventRecorder {
           involved: core('Secret', a.action.name),
           type: 'Normal',
           reason: 'Rotated',
-          message: `created for target ${r.target} from source revision ${d?.annotations['regcred-rotator.io/source-revision'] ?? '?'}`,
+          message: `created for target ${r.target} from source revision ${d?.annotations[SOURCE_REVISION_ANNOTATION] ?? '?'}`,
         });
       } else if (a.action.kind === 'repoint') {
         this.emit({

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { httpRequest } from '../net/http.ts';
-import type { RunSummary } from '../rotation/run.ts';
-import type { Logger } from './logger.ts';
+import type { NamespaceResult, RunSummary } from '../rotation/run.ts';
+import type { Logger } from '../base/logger.ts';
 
 /** Every metric the rotator exports, declared in one place. */
 export class Metrics {
@@ -77,6 +77,31 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly watchLag = new Histogram({
+    name: 'regcred_rotator_watch_lag_seconds',
+    help: 'Scheduler mode: from a change seen by a watch to the namespace converged.',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly conflicts = new Counter({
+    name: 'regcred_rotator_conflicts_total',
+    help: 'Writes refused on a resourceVersion/uid precondition (409) that the engine re-read and resolved, by action kind.',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly driftRepairs = new Counter({
+    name: 'regcred_rotator_drift_repairs_total',
+    help: 'Scheduler mode: drift repaired between runs, by kind (namespace, serviceaccount, secret-deleted, secret-edited, resync).',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly watchUp = new Gauge({
+    name: 'regcred_rotator_watch_up',
+    help: 'Scheduler mode: 1 while the watch of a resource is connected.',
+    labelNames: ['resource'],
+    registers: [this.registry],
+  });
+
   constructor(withProcessMetrics = false) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'regcred_rotator_' });
   }
@@ -114,8 +139,20 @@ export class Metrics {
               : 'update'
             : a.action.kind;
         this.actions.inc({ kind, result: a.result });
+        if (a.result === 'conflict') this.conflicts.inc({ kind });
       }
     }
+  }
+
+  /**
+   * One namespace converged in reaction to watch events: its lag, the conflicts it resolved, and — when it
+   * wrote something — the drift it repaired, by kind (why the watch queued it).
+   */
+  recordReaction(lagSeconds: number, kinds: readonly string[], results: readonly NamespaceResult[]): void {
+    this.watchLag.observe(lagSeconds);
+    for (const r of results)
+      for (const a of r.actions) if (a.result === 'conflict') this.conflicts.inc({ kind: a.action.kind });
+    if (results.some((r) => r.writes > 0)) for (const kind of kinds) this.driftRepairs.inc({ kind });
   }
 }
 

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../base/logger.ts';
 import type { Metrics } from './metrics.ts';
 
 /** /metrics (Prometheus text) and /healthz (JSON) for scheduler mode. */

@@ -1,4 +1,4 @@
-import { decodePullSecret } from '../doctor/checks.ts';
+import { decodePullSecret } from '../credentials/decode.ts';
 import { isManaged } from '../kube/labels.ts';
 import type { SecretObject } from '../kube/types.ts';
 

@@ -1,18 +1,20 @@
 import { z } from 'zod';
 import { RotatorError } from '../errors.ts';
-import { azureKeyVaultStoreProvider } from './azure-key-vault/index.ts';
 import { azureKeyVaultStoreSchema } from './azure-key-vault/schema.ts';
-import { fileStoreProvider } from './file/index.ts';
 import { fileStoreSchema } from './file/schema.ts';
-import type { SecretStore, StoreContext, StoreProvider } from './types.ts';
-import { vaultStoreProvider } from './vault/index.ts';
+import type { SecretStore, StoreContext, StoreProvider, StoreValue } from './types.ts';
 import { vaultStoreSchema } from './vault/schema.ts';
 
-/** Every store type. Adding one: its own folder, one line here, one member of the union below. */
-const providers = new Map<string, StoreProvider<{ type: string }>>();
-providers.set(fileStoreProvider.type, fileStoreProvider);
-providers.set(vaultStoreProvider.type, vaultStoreProvider);
-providers.set(azureKeyVaultStoreProvider.type, azureKeyVaultStoreProvider);
+/**
+ * Every store type: its config schema here, its implementation loaded only when a configured store of
+ * that type is first used (validating a config loads no SDK and no HTTP client). Adding one: its own
+ * folder, one line here, one member of the union below.
+ */
+const providers = new Map<string, () => Promise<StoreProvider<{ type: string }>>>([
+  ['file', async () => (await import('./file/index.ts')).fileStoreProvider],
+  ['vault', async () => (await import('./vault/index.ts')).vaultStoreProvider],
+  ['azure-key-vault', async () => (await import('./azure-key-vault/index.ts')).azureKeyVaultStoreProvider],
+]);
 
 export const storeConfigSchema = z.discriminatedUnion(
   'type',
@@ -21,9 +23,40 @@ export const storeConfigSchema = z.discriminatedUnion(
 );
 export type StoreConfig = z.infer<typeof storeConfigSchema>;
 
+/** A store whose implementation is loaded on first use. */
+class LazyStore implements SecretStore {
+  readonly name: string;
+  readonly type: string;
+  readonly #open: () => Promise<SecretStore>;
+  #store: Promise<SecretStore> | undefined;
+
+  constructor(name: string, type: string, open: () => Promise<SecretStore>) {
+    this.name = name;
+    this.type = type;
+    this.#open = open;
+  }
+
+  #real(): Promise<SecretStore> {
+    this.#store ??= this.#open();
+    return this.#store;
+  }
+
+  async get(key: string): Promise<StoreValue> {
+    return (await this.#real()).get(key);
+  }
+
+  async check(): Promise<string> {
+    return (await this.#real()).check();
+  }
+
+  async close(): Promise<void> {
+    if (this.#store) await (await this.#store).close();
+  }
+}
+
 export function createStore(name: string, config: StoreConfig, ctx: StoreContext): SecretStore {
-  const provider = providers.get(config.type);
-  if (!provider)
+  const load = providers.get(config.type);
+  if (!load)
     throw new RotatorError('CONFIG_INVALID', `stores.${name}.type: unknown store type "${config.type}"`);
-  return provider.create(name, config, ctx);
+  return new LazyStore(name, config.type, async () => (await load()).create(name, config, ctx));
 }

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { Sensitive } from '../credentials/sensitive.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Sensitive } from '../base/sensitive.ts';
+import type { Logger } from '../base/logger.ts';
 
 /**
  * One version of one key, as a store returns it. Stores return raw values; turning them into registry

@@ -1,6 +1,6 @@
 import type { Target } from '../config/types.ts';
 import type { ResolvedCredentials } from '../credentials/resolve.ts';
-import { Sensitive } from '../credentials/sensitive.ts';
+import { Sensitive } from '../base/sensitive.ts';
 import {
   NAME_SALT_ANNOTATION,
   REGISTRIES_ANNOTATION,

@@ -1,6 +1,6 @@
 import { isRotatorError } from '../errors.ts';
 import { TARGET_LABEL } from '../kube/labels.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../base/logger.ts';
 import { converge, type ActionRecord, type ApplyDeps } from './apply.ts';
 import { errorInfo } from './prepare.ts';
 import type { NamespaceOutcome, NamespaceResult, RunHooks } from './results.ts';

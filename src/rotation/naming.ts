@@ -1,5 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { NAME_SALT_ANNOTATION, ROTATED_AT_ANNOTATION, TARGET_LABEL } from '../kube/labels.ts';
+import {
+  NAME_SALT_ANNOTATION,
+  REVISION_ID_ANNOTATION,
+  ROTATED_AT_ANNOTATION,
+  TARGET_LABEL,
+} from '../kube/labels.ts';
 import type { SecretObject } from '../kube/types.ts';
 
 /**
@@ -47,4 +52,22 @@ export function existingSalt(target: string, secrets: Iterable<SecretObject>): s
     if (!best || at > best.at || (at === best.at && salt < best.salt)) best = { salt, at };
   }
   return best?.salt;
+}
+
+/**
+ * The Secret a target's ServiceAccounts should use now, among that target's Secrets in one namespace: the
+ * stable name (in-place), or the newest one created for the revision it holds (swap) — a superseded secret
+ * that was refreshed holds newer data under an older name, so "newest write" would pick the wrong one.
+ */
+export function currentSecret(
+  base: string,
+  strategy: 'swap' | 'in-place',
+  ours: readonly SecretObject[],
+): SecretObject | undefined {
+  if (strategy === 'in-place') return ours.find((s) => s.name === base) ?? ours[0];
+  const created = (s: SecretObject) => s.createdAt?.getTime() ?? 0;
+  const own = ours
+    .filter((s) => s.name === swapName(base, s.annotations[REVISION_ID_ANNOTATION] ?? ''))
+    .sort((a, b) => created(b) - created(a));
+  return own[0] ?? ours[0];
 }

@@ -17,7 +17,7 @@ function rotatedAt(s: SecretObject): number | undefined {
 /**
  * Decides what one target must do in one namespace, from what is there now. Pure: no I/O, no clock
  * (`now` is an argument), no logging. The engine applies the actions in order and plans again until the
- * plan is empty. Ordering is the safety argument (SPEC §5):
+ * plan is empty. Ordering is the safety argument (README, "How a rotation works"):
  *   create/fix the desired secret → repoint ServiceAccounts → refresh or delete superseded secrets,
  * and a superseded secret is deleted only when nothing in the namespace's state references it, so every
  * intermediate state keeps I1 (no dangling reference) and I2 (nothing foreign touched).

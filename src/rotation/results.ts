@@ -3,7 +3,7 @@ import type { VerifyResult } from '../credentials/verify.ts';
 import type { Config } from '../config/types.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../base/logger.ts';
 import type { AgeVerdict } from '../policy/age.ts';
 import type { SecretStore } from '../providers/types.ts';
 import type { ActionRecord } from './apply.ts';
@@ -60,6 +60,12 @@ export interface RunSummary {
 export interface RunHooks {
   namespaceDone?(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
   targetDone?(r: TargetResult): Promise<void> | void;
+  /**
+   * What each ready target wants this run (not in dry runs), and the namespaces this run observed: the
+   * scheduler reacts to events with these, and converges namespaces its watch knows but the run did not see.
+   */
+  desiredReady?(d: readonly DesiredSecret[], observed: ReadonlySet<string>): void;
+
 }
 
 export interface RunDeps {

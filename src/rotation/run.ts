@@ -10,8 +10,8 @@ import {
   type NamespaceDeps,
   type NamespaceWork,
 } from './namespace.ts';
-import { observeRun, type RunScope } from './observe.ts';
-import { pool } from './pool.ts';
+import { emptyState, observeRun, type RunScope } from './observe.ts';
+import { pool } from '../base/pool.ts';
 import { prepareTarget, type ReadyTarget } from './prepare.ts';
 import type { NamespaceResult, RunDeps, RunOptions, RunSummary } from './results.ts';
 import type { DesiredSecret } from './types.ts';
@@ -44,9 +44,11 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
     const scope = await observeRun(deps.gateway, ready, opts.only, deps.logger);
     results.push(...scope.results);
     const desired = desiredSecrets(ready, scope, opts.dryRun, provisionalNames);
+    if (!opts.dryRun) deps.hooks?.desiredReady?.(desired, new Set(scope.workList));
+
     const works = scope.workList.map((ns) =>
       namespaceWork(
-        scope.states.get(ns)!,
+        scope.states.get(ns) ?? emptyState(ns),
         desired.filter((d) => scope.scopes.get(d.target)?.has(ns) === true),
       ),
     );

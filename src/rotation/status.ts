@@ -1,7 +1,6 @@
 import type { Config } from '../config/types.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import {
-  REVISION_ID_ANNOTATION,
   ROTATED_AT_ANNOTATION,
   SOURCE_REVISION_ANNOTATION,
   SOURCE_UPDATED_AT_ANNOTATION,
@@ -9,8 +8,9 @@ import {
 } from '../kube/labels.ts';
 import { isLivePod, type SecretObject } from '../kube/types.ts';
 import { assessAge, type AgeVerdict } from '../policy/age.ts';
-import { silentLogger } from '../observability/logger.ts';
+import { silentLogger } from '../base/logger.ts';
 import { observeNamespaces } from './observe.ts';
+import { currentSecret } from './naming.ts';
 import { selectNamespaces } from './targets.ts';
 
 export interface NamespaceStatus {
@@ -84,16 +84,7 @@ export async function collectStatus(
       const selected = t.serviceAccounts.includes('*')
         ? nsSas
         : nsSas.filter((s) => t.serviceAccounts.includes(s.name));
-      // The current secret is the newest one created for the revision it holds (a superseded secret that
-      // was refreshed holds newer data under an older name, so "newest write" is not enough).
-      const created = (s: SecretObject) => s.createdAt?.getTime() ?? 0;
-      const own = ours
-        .filter((s) => s.name === `${t.secretName}-${s.annotations[REVISION_ID_ANNOTATION] ?? ''}`)
-        .sort((a, b) => created(b) - created(a));
-      const current =
-        t.strategy === 'in-place'
-          ? (ours.find((s) => s.name === t.secretName) ?? own[0] ?? ours[0])
-          : (own[0] ?? ours[0]);
+      const current = currentSecret(t.secretName, t.strategy, ours);
       const older = ours.filter((s) => s !== current).map((s) => s.name);
       const podsOnOlder = pods
         .filter(

@@ -14,7 +14,7 @@ export interface TargetScope {
 
 /**
  * The namespaces a target covers: its `names` and those its `selector` matches, minus `exclude` globs,
- * minus Terminating namespaces (they reject creates, F11), limited to `only` when the run is limited (-n).
+ * minus Terminating namespaces (they reject creates), limited to `only` when the run is limited (-n).
  */
 export function selectNamespaces(
   t: Target,

@@ -1,4 +1,4 @@
-import type { Sensitive } from '../credentials/sensitive.ts';
+import type { Sensitive } from '../base/sensitive.ts';
 import type { PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
 
 /** What one target wants in every namespace it covers. */

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRotatorError, RotatorError } from '../errors.ts';
 import type { LeaseGateway, LeaseRecord, LeaseSpec } from '../kube/gateway.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../base/logger.ts';
 
 export interface LockOptions {
   namespace: string;
@@ -11,6 +11,8 @@ export interface LockOptions {
   leaseDurationSeconds: number;
   identity?: string;
   now?: () => Date;
+  /** The config's targets, recorded on the Lease (added to those recorded before). */
+  targets?: readonly string[];
 }
 
 export type AcquireResult =
@@ -50,7 +52,18 @@ export class RunLock {
       acquireTime: cur && !takeover ? cur.acquireTime : now,
       renewTime: now,
       leaseTransitions: (cur?.leaseTransitions ?? 0) + (takeover ? 1 : 0),
+      targets: [...new Set([...(cur?.targets ?? []), ...(this.#o.targets ?? [])])],
     };
+  }
+
+  /** Forgets targets nothing is left of (after `prune`), while holding the lock. */
+  async forget(targets: readonly string[]): Promise<void> {
+    const h = this.#held;
+    if (!h || targets.length === 0) return;
+    this.#held = await this.#g.updateLease(this.#o.namespace, this.#o.name, h.resourceVersion, {
+      ...this.#spec(h, this.#now()),
+      targets: h.targets.filter((t) => !targets.includes(t)),
+    });
   }
 
   async tryAcquire(): Promise<AcquireResult> {

@@ -1,7 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { isRotatorError } from '../errors.ts';
-import type { Logger } from '../observability/logger.ts';
-import type { ParsedSchedule } from './cron.ts';
+import type { Logger } from '../base/logger.ts';
+import type { ParsedSchedule } from '../config/schedule.ts';
 
 export interface RunOutcome {
   startedAt: string;

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { stack } from './stack.ts';
+import { stack, waitFor } from './stack.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -76,6 +76,17 @@ export function runCli(
       });
     });
   });
+}
+
+/** A long-running CLI (scheduler mode, or a run to interrupt): `seen` resolves once stderr matches `msg`. */
+export function spawnCli(args: string[], msg: RegExp, env?: EnvOverrides) {
+  const child = spawn(NODE, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const closed = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+  const until = (re: RegExp, timeoutMs = 60_000) =>
+    waitFor(`log ${re}`, async () => (re.test(err) ? true : undefined), timeoutMs);
+  return { child, seen: until(msg), until, closed, stderr: () => err };
 }
 
 /** A scratch directory with a config.yaml (and a creds/ directory for the file store). */

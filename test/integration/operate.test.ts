@@ -3,10 +3,9 @@
  * run, scheduler mode with /metrics, SIGTERM mid-run, the age policy with Events and metrics, the
  * Pushgateway, and `doctor`.
  */
-import { spawn } from 'node:child_process';
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileConfig, MAIN, NODE, Workspace, runCli, useCreds, type CliResult } from '../helpers/rotator.ts';
+import { fileConfig, Workspace, runCli, spawnCli, useCreds, type CliResult } from '../helpers/rotator.ts';
 import {
   api,
   createNamespace,
@@ -73,15 +72,6 @@ async function holdLease(
 }
 
 /** Spawns the CLI and resolves once its JSON log shows `msg`; returns the child and its stderr so far. */
-function spawnUntil(args: string[], msg: RegExp) {
-  const child = spawn(NODE, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const closed = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
-  const seen = waitFor(`log ${msg}`, async () => (msg.test(err) ? true : undefined), 60_000);
-  return { child, seen, closed, stderr: () => err };
-}
-
 /** I1 over namespaces: every ServiceAccount referencing a managed secret references one that exists. */
 async function assertNoDanglingRefs(namespaces: string[]): Promise<void> {
   for (const n of namespaces) {
@@ -141,10 +131,7 @@ describe('the run lock (coordination.k8s.io Lease)', () => {
 
   it('a lease left by a killed run is taken over once it expires', async () => {
     creds(w);
-    const run = spawnUntil(
-      ['--config', w.config, '--log-format', 'json', '--rotate-now'],
-      /run lock acquired/,
-    );
+    const run = spawnCli(['--config', w.config, '--log-format', 'json', '--rotate-now'], /run lock acquired/);
     await run.seen;
     run.child.kill('SIGKILL');
     await run.closed;
@@ -167,7 +154,7 @@ describe('scheduler mode', () => {
     const port = await freePort();
     creds(w);
     config(w, { names: [a] }, { schedule: '*/2 * * * * *', metrics: { port } });
-    const run = spawnUntil(['--config', w.config, '--log-format', 'json'], /"msg":"run summary"/);
+    const run = spawnCli(['--config', w.config, '--log-format', 'json'], /"msg":"run summary"/);
     await run.seen;
     const first = (await managedSecrets(a))[0];
     const m1 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -212,7 +199,7 @@ describe('SIGTERM in the middle of a run', () => {
     expect((await w.rotate()).code).toBe(0);
     for (const n of names.slice(0, 5)) await createPod(n, 'app');
     creds(w, true);
-    const run = spawnUntil(
+    const run = spawnCli(
       ['--config', w.config, '--log-format', 'json', '--rotate-now'],
       /"msg":"namespace converged"/,
     );

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
 import { resolveCredentials } from '../../src/credentials/resolve.ts';
 import { RotatorError } from '../../src/errors.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
+import { silentLogger } from '../../src/base/logger.ts';
 import { azureKeyVaultStoreProvider } from '../../src/providers/azure-key-vault/index.ts';
 import { azure, vaultWriter } from '../helpers/azure.ts';
 import { env, stack, suffix } from '../helpers/stack.ts';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/observability/logger.ts';
+import { silentLogger } from '../../src/base/logger.ts';
 import { vaultStoreProvider } from '../../src/providers/vault/index.ts';
 import type { VaultStoreConfig } from '../../src/providers/vault/schema.ts';
 import { bao, baoOk, enableAuth, kvPut, policy, stackCa } from '../helpers/openbao.ts';

@@ -5,6 +5,7 @@ import { verifyRegistry } from '../../credentials/verify.ts';
 import { checkNamespace, secretsToVerify, type Finding } from '../../doctor/checks.ts';
 import { RotatorError } from '../../errors.ts';
 import { observeNamespaces } from '../../rotation/observe.ts';
+import { isNameOf } from '../../rotation/naming.ts';
 import { selectNamespaces } from '../../rotation/targets.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
@@ -25,8 +26,7 @@ export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promis
       namespaces = [...new Set(config.targets.flatMap((t) => selectNamespaces(t, all).namespaces))].sort();
     }
     const bases = config?.targets.map((t) => t.secretName) ?? [];
-    const looksManaged = (name: string) =>
-      bases.some((b) => name === b || new RegExp(`^${b}-[0-9a-f]{10}$`).test(name));
+    const looksManaged = (name: string) => bases.some((b) => isNameOf(b, name));
     const findings: Finding[] = [];
     const verified = new Map<string, Awaited<ReturnType<typeof verifyRegistry>>>();
     for (const ns of namespaces) {

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config/load.ts';
-import { Metrics, pushMetrics } from '../../observability/metrics.ts';
+
 import type { RunSummary } from '../../rotation/run.ts';
 import { executeRun } from '../execute.ts';
 import type { ExitCode } from '../exit-codes.ts';
@@ -25,7 +25,10 @@ export async function rotateNow(
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
   const stores = new StoreSet(config, logger);
-  const metrics = new Metrics();
+  const push = o.dryRun ? '' : config.metrics.pushgateway;
+  const m = push ? await import('../../observability/metrics.ts') : undefined;
+  const metrics = m ? new m.Metrics() : undefined;
+
   const progress = progressReporter();
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -50,8 +53,8 @@ export async function rotateNow(
       },
     );
     progress.end();
-    if (!o.dryRun && config.metrics.pushgateway)
-      await pushMetrics(config.metrics.pushgateway, config.metrics.job, metrics, logger);
+    if (m && metrics) await m.pushMetrics(push, config.metrics.job, metrics, logger);
+
     if (o.table === 'always' || process.stdout.isTTY)
       process.stdout.write(`${renderSummary(r.summary, o.verbose ?? false)}\n`);
     return r;

@@ -1,8 +1,7 @@
 import { loadConfig } from '../../config/load.ts';
-import { resolveCredentials } from '../../credentials/resolve.ts';
 import { describeError } from '../../errors.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
-import { configPath, makeLogger, makeVerifier, StoreSet, type GlobalOptions } from '../runtime.ts';
+import { configPath, type GlobalOptions } from '../options.ts';
 import { renderTable } from '../table.ts';
 
 /** `validate [--online]`: check the config; online, also reach every store and registry. */
@@ -13,6 +12,9 @@ export async function validate(g: GlobalOptions, online: boolean): Promise<ExitC
     `${config.file}: valid (${Object.keys(config.stores).length} stores, ${config.targets.length} targets, schedule "${config.schedule.text}"${config.timeZone ? ` ${config.timeZone}` : ''})\n`,
   );
   if (!online) return EXIT.ok;
+  // Only now: stores, registry checks and their clients.
+  const { makeLogger, makeVerifier, StoreSet } = await import('../runtime.ts');
+  const { resolveCredentials } = await import('../../credentials/resolve.ts');
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const stores = new StoreSet(config, logger);
   const verify = makeVerifier(config);

@@ -1,6 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { Sensitive } from '../../credentials/sensitive.ts';
+import { Sensitive } from '../../base/sensitive.ts';
 import type { SecretStore, StoreProvider, StoreValue } from '../types.ts';
 import { mapAzureError, storeError, type Where } from './errors.ts';
 import { describeIdentity, makeCredential } from './identity.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Sensitive } from '../../credentials/sensitive.ts';
+import { Sensitive } from '../../base/sensitive.ts';
 import { RotatorError } from '../../errors.ts';
 import type { SecretStore, StoreContext, StoreProvider, StoreValue } from '../types.ts';
 import { fileStoreSchema, type FileStoreConfig } from './schema.ts';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Sensitive, registerSecret } from '../../credentials/sensitive.ts';
+import { Sensitive, registerSecret } from '../../base/sensitive.ts';
 import { RotatorError } from '../../errors.ts';
 import type { VaultLogin, VaultToken } from './client.ts';
 import type { VaultAuthConfig } from './schema.ts';

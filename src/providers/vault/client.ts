@@ -1,8 +1,8 @@
 import type { Dispatcher } from 'undici';
-import { Sensitive, registerSecret } from '../../credentials/sensitive.ts';
+import { Sensitive, registerSecret } from '../../base/sensitive.ts';
 import { RotatorError, type ErrorCode } from '../../errors.ts';
 import { httpRequest, jsonBody, NetworkError, retryAfterMs, type HttpResponse } from '../../net/http.ts';
-import { withRetry } from '../../net/retry.ts';
+import { withRetry } from '../../base/retry.ts';
 
 /** A Vault/OpenBao token and when it stops working. */
 export interface VaultToken {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Sensitive } from '../../credentials/sensitive.ts';
+import { Sensitive } from '../../base/sensitive.ts';
 import { RotatorError } from '../../errors.ts';
 import { makeDispatcher } from '../../net/http.ts';
 import type { SecretStore, StoreContext, StoreProvider, StoreValue } from '../types.ts';

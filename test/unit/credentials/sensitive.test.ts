@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { forgetSecret, scrub, Sensitive } from '../../../src/credentials/sensitive.ts';
-import { createLogger } from '../../../src/observability/logger.ts';
+import { forgetSecret, scrub, Sensitive } from '../../../src/base/sensitive.ts';
+import { createLogger } from '../../../src/base/logger.ts';
 
 describe('Sensitive', () => {
   const s = new Sensitive('correct horse battery staple');

@@ -1,4 +1,4 @@
-import { Sensitive } from '../../../src/credentials/sensitive.ts';
+import { Sensitive } from '../../../src/base/sensitive.ts';
 import {
   DOCKERCONFIGJSON_KEY,
   DOCKERCONFIGJSON_TYPE,

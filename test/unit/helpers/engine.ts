@@ -1,8 +1,8 @@
 import { validateConfig } from '../../../src/config/load.ts';
 import type { Config } from '../../../src/config/types.ts';
-import { Sensitive } from '../../../src/credentials/sensitive.ts';
+import { Sensitive } from '../../../src/base/sensitive.ts';
 import type { VerifyResult } from '../../../src/credentials/verify.ts';
-import { silentLogger } from '../../../src/observability/logger.ts';
+import { silentLogger } from '../../../src/base/logger.ts';
 import type { SecretStore, StoreValue } from '../../../src/providers/types.ts';
 import { runRotation, type RunSummary } from '../../../src/rotation/run.ts';
 import type { FakeCluster } from './fake-cluster.ts';

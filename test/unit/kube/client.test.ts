@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadKubeConfig } from '../../../src/kube/client.ts';
+import { loadClusterAccess } from '../../../src/kube/kubeconfig.ts';
 
 const saved = {
   HOME: process.env['HOME'],
@@ -31,17 +31,17 @@ describe('cluster access (F12)', () => {
   });
   it('the rotator refuses that fallback with a clear message', () => {
     nowhere();
-    expect(() => loadKubeConfig({})).toThrow(
-      /no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, create ~\/\.kube\/config, or run in a pod/,
+    expect(() => loadClusterAccess({})).toThrow(
+      /no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, create ~\/\.kube\/config, or run in a pod \(client libraries would silently use http:\/\/localhost:8080; the rotator refuses to\)/,
     );
   });
   it('a missing --kubeconfig file and an unknown --context are named', () => {
     nowhere();
-    expect(() => loadKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(
+    expect(() => loadClusterAccess({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(
       /--kubeconfig \/nonexistent\/kubeconfig: no such file/,
     );
     process.env['KUBECONFIG'] = '/nonexistent/a:/nonexistent/b';
-    expect(() => loadKubeConfig({})).toThrow(
+    expect(() => loadClusterAccess({})).toThrow(
       /KUBECONFIG names \/nonexistent\/a, \/nonexistent\/b, but none of these files exists/,
     );
   });

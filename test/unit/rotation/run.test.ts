@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/observability/logger.ts';
+import { silentLogger } from '../../../src/base/logger.ts';
 import { runRotation } from '../../../src/rotation/run.ts';
 import { FakeCluster } from '../helpers/fake-cluster.ts';
 import { engineConfig, FakeStore, run } from '../helpers/engine.ts';

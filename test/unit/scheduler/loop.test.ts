@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RotatorError } from '../../../src/errors.ts';
-import { silentLogger } from '../../../src/observability/logger.ts';
+import { silentLogger } from '../../../src/base/logger.ts';
 import { Scheduler } from '../../../src/scheduler/loop.ts';
 
 const schedule = { expressions: ['0 0 13 * *', '0 0 * * 5'], hasSeconds: false };

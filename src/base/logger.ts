@@ -1,6 +1,11 @@
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
-import pretty from 'pino-pretty';
-import { scrub } from '../credentials/sensitive.ts';
+import type { PrettyOptions, PrettyStream } from 'pino-pretty';
+import { scrub } from './sensitive.ts';
+
+/** pino-pretty is loaded only for pretty output (a terminal): JSON runs never pay for it. */
+const pretty = (o: PrettyOptions): PrettyStream =>
+  (createRequire(import.meta.url)('pino-pretty') as (o: PrettyOptions) => PrettyStream)(o);
 
 export type Logger = PinoLogger;
 export type LogFormat = 'json' | 'pretty';
@@ -34,7 +39,7 @@ const REDACT = [
 
 /**
  * The process logger: JSON lines (pretty on a TTY), constant messages with data in fields, redaction by
- * path, and a final scrub of every line against all secrets this process knows (credentials/sensitive.ts).
+ * path, and a final scrub of every line against all secrets this process knows (base/sensitive.ts).
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? (process.stderr.isTTY ? 'pretty' : 'json');

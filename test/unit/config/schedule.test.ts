@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import { describe, expect, it } from 'vitest';
-import { parseSchedule } from '../../../src/scheduler/cron.ts';
+import { parseSchedule } from '../../../src/config/schedule.ts';
 
 /** Every minute in [from, to) on which the union of the node-cron expressions fires. */
 function fires(expressions: string[], from: Date, days: number): string[] {

@@ -1,0 +1,187 @@
+import { Agent, request, type RequestOptions } from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Authenticator } from './auth.ts';
+import type { ClusterAccess } from './kubeconfig.ts';
+
+/** An HTTP answer the API server gave with a status ≥ 400 (mapped to a RotatorError by kube/errors.ts). */
+export class KubeHttpError extends Error {
+  readonly code: number;
+  readonly body: string;
+  readonly headers: Record<string, string>;
+  constructor(code: number, body: string, headers: IncomingHttpHeaders) {
+    super(`HTTP ${code}`);
+    this.name = 'KubeHttpError';
+    this.code = code;
+    this.body = body;
+    this.headers = Object.fromEntries(
+      Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+    );
+  }
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export const FIELD_MANAGER = 'regcred-rotator';
+/** How the API server (audit log, request metrics) tells our requests apart. */
+const USER_AGENT = `regcred-rotator (node ${process.version})`;
+
+export interface RequestSpec {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Query | undefined;
+  body?: unknown;
+  contentType?: string | undefined;
+}
+
+const withQuery = (path: string, q: Query | undefined): string => {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q ?? {})) if (v !== undefined && v !== '') p.set(k, String(v));
+  const s = p.toString();
+  return s ? `${path}?${s}` : path;
+};
+
+/**
+ * The Kubernetes REST API over node:https: one keep-alive connection pool, a timeout on every request, JSON
+ * in and out, credentials from the kubeconfig (re-resolved as they rotate; one retry after a 401 for
+ * rotating ones). No model layer: callers reduce what they read to their own types as it arrives.
+ */
+export class KubeRest {
+  readonly server: string;
+  readonly source: string;
+  readonly #access: ClusterAccess;
+  readonly #auth: Authenticator;
+  readonly #timeoutMs: number;
+  #agent: Agent | undefined;
+  #agentCert: Buffer | undefined;
+
+  constructor(access: ClusterAccess, timeoutMs: number) {
+    this.#access = access;
+    this.server = access.server;
+    this.source = access.source;
+    this.#auth = new Authenticator(access);
+    this.#timeoutMs = timeoutMs;
+  }
+
+  #agentFor(cert: Buffer | undefined, key: Buffer | undefined): Agent {
+    if (!this.#agent || this.#agentCert !== cert) {
+      this.#agent?.destroy();
+      const a = this.#access;
+      this.#agent = new Agent({
+        keepAlive: true,
+        maxSockets: 64,
+        ca: a.ca,
+        cert: cert ?? a.cert,
+        key: key ?? a.key,
+        rejectUnauthorized: !a.insecureSkipTlsVerify,
+        servername: a.tlsServerName,
+      });
+      this.#agentCert = cert;
+    }
+    return this.#agent;
+  }
+
+  async #options(spec: RequestSpec, accept: string): Promise<RequestOptions & { url: URL }> {
+    const auth = await this.#auth.resolve();
+    // Our writes are ours in managedFields (who changed what, and when, as the API server records it).
+    const query =
+      spec.method === 'GET' || spec.method === 'DELETE'
+        ? spec.query
+        : { fieldManager: FIELD_MANAGER, ...spec.query };
+    const headers: Record<string, string> = { accept, 'user-agent': USER_AGENT };
+    if (auth.authorization) headers['authorization'] = auth.authorization;
+    if (spec.body !== undefined) headers['content-type'] = spec.contentType ?? 'application/json';
+    return {
+      url: new URL(withQuery(spec.path, query), this.server),
+      method: spec.method,
+      headers,
+      agent: this.#agentFor(auth.cert, auth.key),
+    };
+  }
+
+  /** One request; resolves with the parsed JSON body, or throws KubeHttpError / a network error. */
+  async json<T>(spec: RequestSpec, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const text = await this.#send(spec, signal);
+        return (text === '' ? {} : JSON.parse(text)) as T;
+      } catch (e) {
+        if (e instanceof KubeHttpError && e.code === 401 && attempt === 0 && this.#auth.refreshable) {
+          this.#auth.invalidate();
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  async #send(spec: RequestSpec, signal?: AbortSignal): Promise<string> {
+    const { url, ...opts } = await this.#options(spec, 'application/json');
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    // A sized body, never chunked: after a chunked DELETE body the API server's HTTP layer can misread the
+    // next request on the same keep-alive connection (a plain "400 Bad Request").
+    if (body !== undefined)
+      (opts.headers as Record<string, string>)['content-length'] = String(Buffer.byteLength(body));
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    return new Promise<string>((resolve, reject) => {
+      const req = request(
+        url,
+        { ...opts, signal: signal ? AbortSignal.any([signal, timeout]) : timeout },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 0) >= 400)
+              reject(new KubeHttpError(res.statusCode ?? 0, text, res.headers));
+            else resolve(text);
+          });
+        },
+      );
+      req.on('error', (e) =>
+        reject(timeout.aborted ? Object.assign(new Error('timeout'), { name: 'TimeoutError' }) : e),
+      );
+      req.end(body);
+    });
+  }
+
+  /**
+   * A streaming GET (a watch): calls `onObject` for each JSON line as it arrives; resolves when the server
+   * ends the stream, rejects on errors or when `signal` aborts. No request timeout: watches are long.
+   */
+  async stream(spec: RequestSpec, onObject: (o: unknown) => void, signal: AbortSignal): Promise<void> {
+    const { url, ...opts } = await this.#options(spec, 'application/json');
+    await new Promise<void>((resolve, reject) => {
+      const req = request(url, { ...opts, signal }, (res: IncomingMessage) => {
+        if ((res.statusCode ?? 0) >= 400) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            reject(
+              new KubeHttpError(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), res.headers),
+            ),
+          );
+          return;
+        }
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          buf += c;
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (line.trim() !== '') onObject(JSON.parse(line));
+          }
+        });
+        res.on('error', reject);
+        res.on('end', () => resolve());
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.#agent?.destroy();
+  }
+}
