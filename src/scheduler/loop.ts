@@ -1,5 +1,4 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import { isRotatorError } from '../errors.ts';
 import type { Logger } from '../base/logger.ts';
 import type { ParsedSchedule } from '../config/schedule.ts';
 
@@ -73,17 +72,20 @@ export class Scheduler {
         this.last = { startedAt, finishedAt: new Date().toISOString(), exitCode };
       })
       .catch((e: unknown) => {
-        const exitCode = isRotatorError(e, 'LOCK_HELD') ? 4 : 1;
-        if (exitCode === 4)
-          this.#log.info({ err: (e as Error).message }, 'another run holds the lock; skipping this tick');
-        else this.#log.error({ err: (e as Error).message }, 'scheduled run failed; the next tick retries');
-        this.last = { startedAt, finishedAt: new Date().toISOString(), exitCode };
+        // The run function maps its own errors to exit codes (cli/exit-codes.ts); this is a bug net.
+        this.#log.error({ err: (e as Error).message }, 'scheduled run threw; the next tick retries');
       })
       .finally(() => {
         this.runs++;
         this.#running = undefined;
         this.#log.info({ nextRun: this.nextRun()?.toISOString() }, 'waiting for the next scheduled run');
       });
+  }
+
+  /** A run now, outside the schedule (at start, on SIGHUP); skipped if one is in flight. */
+  runNow(): void {
+    this.#lastSlot = '';
+    this.tick(true, new Date(0));
   }
 
   /** No new runs; the current one stops at its next step boundary. */

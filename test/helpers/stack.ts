@@ -3,6 +3,7 @@
  * Tests talk to the API server with the admin kubeconfig, independently of the rotator's own client.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig, type V1ServiceAccount } from '@kubernetes/client-node';
 
@@ -264,4 +265,36 @@ export async function setServiceAccountPulls(
     name,
     body: { ...sa, imagePullSecrets: names.map((n) => ({ name: n })) },
   });
+}
+
+/** Waits until no namespace is Terminating: the namespace controller's deletions would pollute request counts. */
+export async function quiesce(): Promise<void> {
+  await waitFor(
+    'no Terminating namespaces',
+    async () =>
+      (await api().listNamespace()).items.some((n) => n.status?.phase === 'Terminating') ? undefined : true,
+    600_000,
+  );
+}
+
+/** One request as the API server's audit log recorded it (test/stack/up.sh: Metadata level). */
+export interface AuditEvent {
+  verb: string;
+  userAgent: string;
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
+}
+
+/** The audit log's completed requests (microsecond timestamps, user agents), oldest first. */
+export function auditEvents(): AuditEvent[] {
+  const text = readFileSync(env('REGCRED_STACK_AUDIT_LOG'), 'utf8');
+  const out: AuditEvent[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const e = JSON.parse(line) as AuditEvent & { stage?: string };
+    if (e.stage === 'ResponseComplete') out.push(e);
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileConfig, useCreds, Workspace } from '../helpers/rotator.ts';
+import { fileConfig, spawnCli, useCreds, Workspace } from '../helpers/rotator.ts';
 import {
   api,
   createNamespace,
@@ -156,6 +156,52 @@ describe('RBAC: the deploy ServiceAccount', () => {
         expect(r.code, `${resource}: ${r.text}`).not.toBe(0);
       }
       expect(r.text, resource).toMatch(named);
+    }
+    expect(kubectl('apply', '-k', join(ROOT, 'deploy')).code).toBe(0);
+  });
+
+  it('scheduler mode adds "watch" exactly where it watches; without any one, the running scheduler names it', async () => {
+    const rulesOf = (dir: string) =>
+      (
+        parseAllDocuments(render(dir))
+          .map((d) => d.toJS() as Record<string, unknown>)
+          .find((d) => d['kind'] === 'ClusterRole') as { rules: { resources: string[]; verbs: string[] }[] }
+      ).rules;
+    const sched = rulesOf('deploy/overlays/scheduler');
+    const base = rulesOf('deploy');
+    const added = sched.flatMap((r, i) =>
+      r.verbs.filter((v) => !base[i]!.verbs.includes(v)).map((v) => `${v} ${r.resources.join(',')}`),
+    );
+    expect(added.sort()).toEqual(['watch namespaces', 'watch secrets', 'watch serviceaccounts']);
+    const ns = `rbac-${sfx}-watch`;
+    await createNamespace(ns, { 'rbac-test': ns });
+    created.push(ns);
+    for (const resource of ['namespaces', 'secrets', 'serviceaccounts']) {
+      const rules = sched.map((r) =>
+        r.resources.includes(resource) ? { ...r, verbs: r.verbs.filter((v) => v !== 'watch') } : r,
+      );
+      const role = {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'regcred-rotator' },
+        rules,
+      };
+      expect(kubectlIn(stringify(role), 'apply', '-f', '-').code).toBe(0);
+      await sleep(300);
+      const w = new Workspace();
+      fileConfig(
+        w,
+        { name: 'rbac', namespaces: { selector: `rbac-test=${ns}` } },
+        { schedule: '0 3 1 1 *', metrics: { port: 0 } },
+      );
+      useCreds(w, 1);
+      const s = spawnCli(
+        ['--config', w.config, '--kubeconfig', kubeconfig, '--log-format', 'json'],
+        new RegExp(`cannot watch ${resource}: forbidden — grant \\W+watch\\W+ on ${resource}`),
+      );
+      await s.seen;
+      s.child.kill('SIGTERM');
+      await s.closed;
     }
     expect(kubectl('apply', '-k', join(ROOT, 'deploy')).code).toBe(0);
   });

@@ -8,7 +8,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 
-export type Fault = '429' | '500' | '503' | 'reset' | 'latency' | 'drop-after-apply';
+export type Fault =
+  | '429'
+  | '500'
+  | '503'
+  | 'reset'
+  | 'latency'
+  | 'drop-after-apply'
+  /** Watches: the stream is cut after a moment, answered 410 Gone, or its events are held back. */
+  | 'watch-cut'
+  | 'watch-410'
+  | 'watch-delay';
+
+const WATCH_FAULTS: readonly Fault[] = ['watch-cut', 'watch-410', 'watch-delay'];
 
 export class FaultProxy {
   readonly stats: Record<Fault | 'forwarded', number> = {
@@ -18,6 +30,9 @@ export class FaultProxy {
     reset: 0,
     latency: 0,
     'drop-after-apply': 0,
+    'watch-cut': 0,
+    'watch-410': 0,
+    'watch-delay': 0,
     forwarded: 0,
   };
   #server: Server | undefined;
@@ -66,10 +81,18 @@ export class FaultProxy {
     body: Buffer,
   ): Promise<void> {
     const write = req.method !== 'GET';
+    const watch = /[?&]watch=(1|true)/.test(req.url ?? '');
     let fault: Fault | undefined;
     if (this.faults.length > 0 && this.#random() < this.rate) {
-      const eligible = this.faults.filter((f) => f !== 'drop-after-apply' || write);
+      const eligible = this.faults.filter(
+        (f) => (f !== 'drop-after-apply' || write) && WATCH_FAULTS.includes(f) === watch,
+      );
       fault = eligible[Math.floor(this.#random() * eligible.length)];
+    }
+    if (watch) {
+      if (fault) this.stats[fault]++;
+      await this.#watch(req, res, fault);
+      return;
     }
     if (fault) this.stats[fault]++;
     switch (fault) {
@@ -93,9 +116,7 @@ export class FaultProxy {
       default:
         break;
     }
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers))
-      if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers[k] = v;
+    const headers = forwardable(req.headers);
     try {
       const up = await request(`${this.upstream}${req.url ?? '/'}`, {
         method: req.method as 'GET',
@@ -118,4 +139,44 @@ export class FaultProxy {
       req.socket.destroy();
     }
   }
+
+  /** A watch, streamed through: cut after 0.5–3 s, answered 410, or each chunk held back 1.5 s. */
+  async #watch(
+    req: import('node:http').IncomingMessage,
+    res: import('node:http').ServerResponse,
+    fault: Fault | undefined,
+  ): Promise<void> {
+    if (fault === 'watch-410') {
+      res
+        .writeHead(410, { 'content-type': 'application/json' })
+        .end('{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Expired","code":410}');
+      return;
+    }
+    try {
+      const up = await request(`${this.upstream}${req.url ?? '/'}`, {
+        method: 'GET',
+        headers: forwardable(req.headers),
+        dispatcher: this.#agent,
+      });
+      res.writeHead(up.statusCode, { 'content-type': 'application/json' });
+      this.stats.forwarded++;
+      if (fault === 'watch-cut') setTimeout(() => req.socket.destroy(), 500 + this.#random() * 2500);
+      res.on('close', () => up.body.destroy());
+      for await (const chunk of up.body) {
+        if (fault === 'watch-delay') await new Promise((r) => setTimeout(r, 1500));
+        if (!res.writable) break;
+        res.write(chunk);
+      }
+      res.end();
+    } catch {
+      req.socket.destroy();
+    }
+  }
+}
+
+function forwardable(h: import('node:http').IncomingHttpHeaders): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h))
+    if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers[k] = v;
+  return headers;
 }

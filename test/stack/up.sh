@@ -57,6 +57,17 @@ plugins:
     podNodeSelectorPluginConfig:
       clusterDefaultNodeSelector: "regcred-stack.io/no-node=true"
 YAML
+# The audit log: who did what, when (microseconds), by user agent — tests attribute requests and time
+# reactions with it. Metadata only, for the objects the rotator works with.
+cat >"$STACK_RUN/audit-policy.yaml" <<YAML
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    resources: [{ group: "", resources: [namespaces, secrets, serviceaccounts, pods] }, { group: coordination.k8s.io, resources: [leases] }]
+  - level: None
+YAML
 start kube-apiserver "$STACK_BIN/kube-apiserver-$KUBE_VERSION" \
   --etcd-servers="http://127.0.0.1:$PORT_ETCD" --bind-address="$STACK_IP" --advertise-address="$STACK_IP" \
   --secure-port=$PORT_APISERVER --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
@@ -67,7 +78,9 @@ start kube-apiserver "$STACK_BIN/kube-apiserver-$KUBE_VERSION" \
   --service-cluster-ip-range=$SERVICE_CIDR --authorization-mode=Node,RBAC \
   --enable-admission-plugins=NodeRestriction,PodNodeSelector --admission-control-config-file="$STACK_RUN/admission.yaml" \
   --kubelet-client-certificate="$PKI/admin.crt" --kubelet-client-key="$PKI/admin.key" \
-  --kubelet-preferred-address-types=InternalIP --profiling=false --v=0
+  --kubelet-preferred-address-types=InternalIP --profiling=false --v=0 \
+  --audit-policy-file="$STACK_RUN/audit-policy.yaml" --audit-log-path="$STACK_RUN/logs/audit.log" \
+  --audit-log-maxsize=500 --audit-log-maxbackup=2 --audit-log-format=json
 kubeconfig "$KUBECONFIG_FILE" admin
 for c in controller-manager scheduler proxy node; do kubeconfig "$STACK_RUN/$c.kubeconfig" "$c"; done
 wait_for kube-apiserver 90 kubectl_ get --raw /readyz
@@ -179,6 +192,7 @@ export REGCRED_STACK_REGISTRY_PASSWORD='$REGISTRY_PASSWORD'
 export REGCRED_STACK_REGISTRY_USER2='$REGISTRY_USER2'
 export REGCRED_STACK_REGISTRY_PASSWORD2='$REGISTRY_PASSWORD2'
 export REGCRED_STACK_PUSHGATEWAY='http://$STACK_IP:$PORT_PUSHGATEWAY'
+export REGCRED_STACK_AUDIT_LOG='$STACK_RUN/logs/audit.log'
 ENV
 STACK_ENV="$STACK_RUN/env.tmp" bash "$HERE/node/images.sh" push
 source "$HERE/azure/up.sh"

@@ -40,9 +40,9 @@ describe('Scheduler', () => {
     const s = new Scheduler(
       schedule,
       'UTC',
-      () => {
+      async () => {
         calls++;
-        return Promise.reject(new RotatorError('STORE_UNREACHABLE', 'down'));
+        return 1; // the CLI's run maps its errors to exit codes
       },
       silentLogger(),
     );
@@ -52,6 +52,37 @@ describe('Scheduler', () => {
     await flush();
     expect(calls).toBe(1);
     s.tick(false, new Date('2026-11-20T00:00:00Z'));
+    await flush();
+    expect(calls).toBe(2);
+    await s.stop();
+  });
+
+  it('a run that throws (a bug) is logged, and the next tick still runs', async () => {
+    let calls = 0;
+    const s = new Scheduler(
+      schedule,
+      'UTC',
+      () => {
+        calls++;
+        return Promise.reject(new RotatorError('INTERNAL', 'boom'));
+      },
+      silentLogger(),
+    );
+    s.tick(false, new Date('2026-11-13T00:00:00Z'));
+    await flush();
+    expect(s.runs).toBe(1);
+    s.tick(false, new Date('2026-11-20T00:00:00Z'));
+    await flush();
+    expect(calls).toBe(2);
+    await s.stop();
+  });
+
+  it('runNow() runs outside the schedule, and twice in a row when the first is done', async () => {
+    let calls = 0;
+    const s = new Scheduler(schedule, 'UTC', async () => ++calls && 0, silentLogger());
+    s.runNow();
+    await flush();
+    s.runNow();
     await flush();
     expect(calls).toBe(2);
     await s.stop();

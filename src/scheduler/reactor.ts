@@ -1,0 +1,249 @@
+import type { Config } from '../config/types.ts';
+import { toNamespace, toSecret, toServiceAccount, type RawObject } from '../kube/convert.ts';
+import type { KubeGateway } from '../kube/gateway.ts';
+import type { KubeRest } from '../kube/rest.ts';
+import type { ResourceWatch, WatchEventType } from '../kube/watch.ts';
+import type { Logger } from '../base/logger.ts';
+import { convergeNamespace, namespaceWork } from '../rotation/namespace.ts';
+import { emptyState, groupState } from '../rotation/observe.ts';
+import type { NamespaceResult, RunHooks } from '../rotation/results.ts';
+import type { DesiredSecret } from '../rotation/types.ts';
+import { DriftModel } from './drift.ts';
+import { createWatches, perNamespaceScope, type WatchSinks } from './watches.ts';
+
+/** Backoff of a failed convergence: 1 s, 2 s, 4 s, … up to 5 minutes. */
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 300_000;
+
+export interface ReactorDeps {
+  config: Config;
+  gateway: KubeGateway;
+  rest: KubeRest;
+  logger: Logger;
+  hooks?: RunHooks | undefined;
+  /** Awaited before a write: the run lock. */
+  beforeWrite: () => Promise<void>;
+  /** Called when the queue has drained (the lock can be given back). */
+  idle: () => Promise<void>;
+  /** Event received → namespace converged: the lag, why it was queued, what the convergence did. */
+  converged?: (namespace: string, lagSeconds: number, kinds: DriftKind[], results: NamespaceResult[]) => void;
+  watchState?: (resource: string, up: boolean) => void;
+  /** `-n/--namespace`: the only namespaces to react in. */
+  only?: readonly string[] | undefined;
+}
+
+/** Why the watch queued a namespace: what drifted. */
+export type DriftKind = 'namespace' | 'serviceaccount' | 'secret-deleted' | 'secret-edited' | 'resync';
+
+/**
+ * Scheduler mode's reaction to the cluster: watches Namespaces, ServiceAccounts and our Secrets, and
+ * converges a namespace as soon as something there can need it — a namespace that starts matching, a new
+ * selected ServiceAccount, our entry removed from a ServiceAccount, our secret deleted or edited. Events are
+ * de-duplicated per namespace and converged with the batch run's unit and concurrency; credentials come
+ * from the last full pass (the store is not read per event).
+ */
+export class Reactor {
+  readonly #d: ReactorDeps;
+  readonly model: DriftModel;
+  /** Namespaces to converge: when the first event arrived, and every reason since. */
+  readonly #queue = new Map<string, { at: number; kinds: Set<DriftKind> }>();
+  #active = 0;
+  #paused: Promise<void> | undefined;
+  watches: ResourceWatch[] = [];
+
+  constructor(deps: ReactorDeps) {
+    this.#d = deps;
+    this.model = new DriftModel(deps.config.targets, perNamespaceScope(deps.config) !== undefined);
+  }
+
+  /**
+   * A full pass knows what each target wants. Converges what the pass could not have seen: namespaces with
+   * events before it, and namespaces the namespace watch knows that the pass's own listing did not have
+   * (created between the two).
+   */
+  setDesired(desired: readonly DesiredSecret[], observed: ReadonlySet<string>): void {
+    this.model.setDesired(desired);
+    this.#observed = observed;
+    for (const ns of this.#early) if (this.model.covering(ns).length > 0) this.enqueue(ns, 'resync');
+    this.#early.clear();
+    for (const ns of this.model.namespaces.keys())
+      if (!observed.has(ns) && this.model.covering(ns).length > 0) this.enqueue(ns, 'namespace');
+  }
+
+  /** Namespaces that saw events before the first full pass finished. */
+  readonly #early = new Set<string>();
+  /** The namespaces the last full pass observed. */
+  #observed: ReadonlySet<string> = new Set();
+
+  /** Enqueues `ns` when `needsWork` says so; before the first pass, remembers it for later. */
+  #consider(ns: string, kind: DriftKind, needsWork: () => boolean): void {
+    if (!this.model.ready) this.#early.add(ns);
+    else if (needsWork()) this.enqueue(ns, kind);
+  }
+
+  /** Holds event processing while `fn` runs (a full pass): the two never write at the same time. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    let release = () => {};
+    this.#paused = new Promise((r) => (release = r));
+    while (this.#active > 0) await new Promise((r) => setTimeout(r, 50));
+    try {
+      return await fn();
+    } finally {
+      this.#paused = undefined;
+      release();
+      this.#pump();
+    }
+  }
+
+  start(signal: AbortSignal): Promise<void>[] {
+    this.watches = createWatches(this.#d.rest, this.#d.config, this.sinks(), this.#d.logger);
+    return this.watches.map((w) => w.run(signal));
+  }
+
+  /** What the watches feed: lists (on start and every relist) and events, per resource. */
+  sinks(): WatchSinks {
+    return {
+      namespaces: {
+        synced: (items) => this.#namespacesSynced(items),
+        event: (type, o) => this.#namespaceEvent(type, o),
+      },
+      serviceAccounts: {
+        synced: (items) => this.#enqueueAll(this.model.driftedIn([], items.map(toServiceAccount)), 'relist'),
+        event: (type, o) => {
+          const sa = toServiceAccount(o);
+          if (type !== 'DELETED')
+            this.#consider(sa.namespace, 'serviceaccount', () => this.model.serviceAccountDrifted(sa));
+        },
+      },
+      secrets: {
+        synced: (items) => this.#enqueueAll(this.model.driftedIn(items.map(toSecret), []), 'relist'),
+        event: (type, o) => {
+          const s = toSecret(o);
+          if (type !== 'ADDED')
+            this.#consider(s.namespace, type === 'DELETED' ? 'secret-deleted' : 'secret-edited', () =>
+              this.model.secretDrifted(s, type === 'DELETED'),
+            );
+        },
+      },
+      state: (resource, up) => this.#d.watchState?.(resource, up),
+    };
+  }
+
+  #namespacesSynced(items: RawObject[]): void {
+    const before = new Set(
+      [...this.model.namespaces.keys()].filter((ns) => this.model.covering(ns).length > 0),
+    );
+    this.model.namespaces.clear();
+    for (const n of items.map(toNamespace)) this.model.namespaces.set(n.name, n);
+    for (const ns of this.model.namespaces.keys()) {
+      const seen = before.has(ns) || this.#observed.has(ns);
+      if (!seen && this.model.covering(ns).length > 0) this.enqueue(ns, 'namespace');
+    }
+  }
+
+  #namespaceEvent(type: WatchEventType, o: RawObject): void {
+    const n = toNamespace(o);
+    if (type === 'DELETED') {
+      this.model.namespaces.delete(n.name);
+      return;
+    }
+    const was = this.model
+      .covering(n.name)
+      .map((d) => d.target)
+      .join(',');
+    this.model.namespaces.set(n.name, n);
+    this.#consider(n.name, 'namespace', () => {
+      const now = this.model
+        .covering(n.name)
+        .map((d) => d.target)
+        .join(',');
+      return now !== '' && now !== was;
+    });
+  }
+
+  #enqueueAll(namespaces: Iterable<string>, why: string): void {
+    let n = 0;
+    for (const ns of namespaces) {
+      this.enqueue(ns, 'resync');
+      n++;
+    }
+    if (n > 0) this.#d.logger.info({ namespaces: n, why }, 'namespaces to converge after a watch resync');
+  }
+
+  /** Converge `ns` soon; a namespace already queued keeps its first event time and gains the reason. */
+  enqueue(namespace: string, kind: DriftKind, at = performance.now()): void {
+    if (this.#d.only && !this.#d.only.includes(namespace)) return;
+    const q = this.#queue.get(namespace);
+    if (q) q.kinds.add(kind);
+    else this.#queue.set(namespace, { at, kinds: new Set([kind]) });
+    this.#pump();
+  }
+
+  /** Failed convergences per namespace: retried with backoff until one succeeds or a pass takes over. */
+  readonly #failures = new Map<string, number>();
+
+  #retryLater(ns: string, at: number, kinds: DriftKind[]): void {
+    const n = (this.#failures.get(ns) ?? 0) + 1;
+    this.#failures.set(ns, n);
+    const delayMs = Math.min(RETRY_BASE_MS * 2 ** (n - 1), RETRY_MAX_MS);
+    this.#d.logger.warn(
+      { namespace: ns, attempt: n, retryInMs: delayMs },
+      'reacting to a change failed; retrying',
+    );
+    setTimeout(() => {
+      for (const k of kinds) this.enqueue(ns, k, at);
+    }, delayMs).unref();
+  }
+
+  #pump(): void {
+    if (this.#paused) return;
+    while (this.#active < this.#d.config.rotation.concurrency && this.#queue.size > 0) {
+      const [ns, q] = this.#queue.entries().next().value as [string, { at: number; kinds: Set<DriftKind> }];
+      this.#queue.delete(ns);
+      this.#active++;
+      void this.#converge(ns, q.at, [...q.kinds]).finally(() => {
+        this.#active--;
+        if (this.#active === 0 && this.#queue.size === 0) void this.#d.idle();
+        this.#pump();
+      });
+    }
+  }
+
+  async #converge(ns: string, at: number, kinds: DriftKind[]): Promise<void> {
+    const desired = this.model.covering(ns);
+    if (desired.length === 0) return;
+    const g = this.#d.gateway;
+    try {
+      const [secrets, sas] = await Promise.all([
+        g.listManagedSecrets(
+          [ns],
+          desired.map((d) => d.target),
+        ),
+        g.listServiceAccounts([ns]),
+      ]);
+      const work = namespaceWork(groupState([ns], secrets, sas).get(ns) ?? emptyState(ns), desired);
+      const r = this.#d.config.rotation;
+      await convergeNamespace(work, {
+        gateway: g,
+        now: () => new Date(),
+        dryRun: false,
+        pods: (n) => g.listPods([n]),
+        beforeWrite: this.#d.beforeWrite,
+        retention: {
+          retainSupersededMs: r.retainSupersededMs,
+          waitForPods: r.waitForPods,
+          refreshSuperseded: r.refreshSuperseded,
+        },
+        logger: this.#d.logger,
+        hooks: this.#d.hooks,
+      });
+      const results = work.targets.map((t) => t.result);
+      this.#d.converged?.(ns, (performance.now() - at) / 1000, kinds, results);
+      if (results.some((r) => r.outcome === 'failed')) this.#retryLater(ns, at, kinds);
+      else this.#failures.delete(ns);
+    } catch (e) {
+      this.#d.logger.error({ namespace: ns, err: (e as Error).message }, 'reacting to a change failed');
+      this.#retryLater(ns, at, kinds);
+    }
+  }
+}
