@@ -130,6 +130,21 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     });
 
   program
+    .command('prune')
+    .description('delete Secrets of targets removed from the config that nothing references any more')
+    .option('--dry-run', 'print what would be removed, write nothing')
+    .option('--target <name>', 'also prune this target (not in the config), repeatable', collect)
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
+    .action(async (o: { output: 'table' | 'json'; target?: string[] }, cmd: Command) => {
+      // `--dry-run` is also a root option (for --rotate-now): after `prune` the root may claim it.
+      const dryRun = cmd.optsWithGlobals<{ dryRun?: boolean }>().dryRun === true;
+      const { prune } = await import('./commands/prune.ts');
+      run(await prune(globals(cmd), { dryRun, output: o.output, targets: o.target ?? [] }));
+    });
+
+  program
     .command('validate')
     .description('check the config; --online also reaches every store and registry')
     .option('--online', 'contact every store and registry')
