@@ -1,3 +1,34 @@
+/**
+ * The one bounded worker pool: at most `limit` tasks in flight, the rest wait their turn in order (a
+ * finishing task hands its slot straight to the next waiting one).
+ */
+export class Limiter {
+  readonly limit: number;
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.limit = Math.max(1, limit);
+  }
+
+  /** Tasks running now. */
+  get active(): number {
+    return this.#active;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active < this.limit) this.#active++;
+    else await new Promise<void>((r) => this.#waiting.push(r));
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#active--;
+    }
+  }
+}
+
 /** Runs `worker` over `items` with at most `limit` in flight; stops taking new items once `signal` aborts. */
 export async function pool<T>(
   items: readonly T[],
@@ -5,17 +36,15 @@ export async function pool<T>(
   signal: AbortSignal | undefined,
   worker: (item: T) => Promise<void>,
 ): Promise<T[]> {
-  const queue = [...items];
+  const limiter = new Limiter(limit);
   const notStarted: T[] = [];
-  const run = async (): Promise<void> => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
-      if (signal?.aborted === true) {
-        notStarted.push(item, ...queue.splice(0));
-        return;
-      }
-      await worker(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, run));
+  await Promise.all(
+    items.map((item) =>
+      limiter.run(async () => {
+        if (signal?.aborted === true) notStarted.push(item);
+        else await worker(item);
+      }),
+    ),
+  );
   return notStarted;
 }

@@ -61,35 +61,45 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .option('--summary', 'print the summary table even when stdout is not a terminal')
     .showHelpAfterError()
     .exitOverride()
-    .action(async (_o, cmd: Command) => {
-      const g = globals(cmd);
-      const o = cmd.opts<{
-        rotateNow?: boolean;
-        dryRun?: boolean;
-        waitForLock?: boolean;
-        verbose?: boolean;
-        summary?: boolean;
-      }>();
-      if (o.dryRun && !o.rotateNow)
-        throw new RotatorError('USAGE', '--dry-run needs --rotate-now (or use `plan`)');
-      if (o.rotateNow) {
-        const { rotateNow } = await import('./commands/rotate.ts');
-        run(
-          (
-            await rotateNow(g, {
-              dryRun: o.dryRun === true,
-              table: o.summary === true ? 'always' : 'tty',
-              verbose: o.verbose,
-              waitForLock: o.waitForLock === true,
-            })
-          ).code,
-        );
-      } else {
-        const { runScheduler } = await import('./commands/scheduler.ts');
-        run(await runScheduler(g, o.waitForLock === true));
-      }
-    });
+    .action(async (_o, cmd: Command) => rootAction(cmd, run));
+  addCommands(program, run);
+  return program;
+}
 
+/** Without a subcommand: `--rotate-now` runs one pass (the CronJob), otherwise scheduler mode. */
+async function rootAction(cmd: Command, run: (code: ExitCode) => void): Promise<void> {
+  const g = globals(cmd);
+  const o = cmd.opts<{
+    rotateNow?: boolean;
+    dryRun?: boolean;
+    waitForLock?: boolean;
+    verbose?: boolean;
+    summary?: boolean;
+  }>();
+  if (o.dryRun && !o.rotateNow)
+    throw new RotatorError('USAGE', '--dry-run needs --rotate-now (or use `plan`)');
+  if (o.rotateNow) {
+    const { rotateNow } = await import('./commands/rotate.ts');
+    run(
+      (
+        await rotateNow(g, {
+          dryRun: o.dryRun === true,
+          table: o.summary === true ? 'always' : 'tty',
+          verbose: o.verbose,
+          waitForLock: o.waitForLock === true,
+        })
+      ).code,
+    );
+  } else {
+    const { runScheduler } = await import('./commands/scheduler.ts');
+    run(await runScheduler(g, o.waitForLock === true));
+  }
+}
+
+const outputOption = () =>
+  new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+
+function addCommands(program: Command, run: (code: ExitCode) => void): void {
   program
     .command('plan')
     .description('same as --rotate-now --dry-run: print the actions, write nothing')
@@ -109,9 +119,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .description(
       'per target × namespace: secret in use, age, revision, ServiceAccounts, pods on older secrets, policy',
     )
-    .addOption(
-      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
-    )
+    .addOption(outputOption())
     .option('--all-secrets', 'also report unmanaged dockerconfigjson secrets older than the maximum age')
     .action(async (o: { output: 'table' | 'json'; allSecrets?: boolean }, cmd: Command) => {
       const { status } = await import('./commands/status.ts');
@@ -121,9 +129,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
   program
     .command('doctor')
     .description('why is my pod in ImagePullBackOff: checks pull secrets, ServiceAccounts, pods and Events')
-    .addOption(
-      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
-    )
+    .addOption(outputOption())
     .action(async (o: { output: 'table' | 'json' }, cmd: Command) => {
       const { doctor } = await import('./commands/doctor.ts');
       run(await doctor(globals(cmd), o.output));
@@ -134,9 +140,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .description('delete Secrets of targets removed from the config that nothing references any more')
     .option('--dry-run', 'print what would be removed, write nothing')
     .option('--target <name>', 'also prune this target (not in the config), repeatable', collect)
-    .addOption(
-      new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'),
-    )
+    .addOption(outputOption())
     .action(async (o: { output: 'table' | 'json'; target?: string[] }, cmd: Command) => {
       // `--dry-run` is also a root option (for --rotate-now): after `prune` the root may claim it.
       const dryRun = cmd.optsWithGlobals<{ dryRun?: boolean }>().dryRun === true;
@@ -152,8 +156,6 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
       const { validate } = await import('./commands/validate.ts');
       run(await validate(globals(cmd), o.online === true));
     });
-
-  return program;
 }
 
 /** Prints an error for a tired operator: one scrubbed message, and the code it maps to. */

@@ -3,11 +3,11 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
-import { parseSelector } from '../kube/selector.ts';
 import { parseSchedule } from './schedule.ts';
 import { parseDuration } from './duration.ts';
 import { globToRegExp } from './glob.ts';
-import { checkRules } from './rules.ts';
+import { podNamespace } from '../kube/in-cluster.ts';
+import { checkRules, type TargetParts } from './rules.ts';
 import { configSchema, type RawConfig } from './schema.ts';
 import type { Config, Target } from './types.ts';
 
@@ -53,16 +53,15 @@ export function validateConfig(doc: unknown, file: string): Config {
   const parsed = configSchema.safeParse(doc ?? {});
   if (!parsed.success) throw new ConfigError(zodProblems(parsed.error), file);
   const raw: RawConfig = parsed.data;
-  const problems = checkRules(raw);
+  const { problems, parts } = checkRules(raw);
   if (problems.length > 0) throw new ConfigError(problems, file);
-  return normalise(raw, file);
+  return normalise(raw, parts, file);
 }
 
-function normalise(raw: RawConfig, file: string): Config {
-  const targets: Target[] = raw.targets.map((t) => ({
+function normalise(raw: RawConfig, parts: TargetParts[], file: string): Config {
+  const targets: Target[] = raw.targets.map((t, i) => ({
     ...t,
-    secretName: t.secretName ?? `regcred-${t.name}`,
-    selector: t.namespaces.selector === undefined ? undefined : parseSelector(t.namespaces.selector),
+    ...(parts[i] as TargetParts),
     excludeRes: t.namespaces.exclude.map(globToRegExp),
   }));
   const sched = parseSchedule(raw.schedule);
@@ -77,7 +76,7 @@ function normalise(raw: RawConfig, file: string): Config {
     schedule: { ...sched, text: raw.schedule },
     timeZone: raw.timeZone,
     metrics: raw.metrics,
-    lock: raw.lock,
+    lock: { ...raw.lock, namespace: raw.lock.namespace ?? podNamespace() ?? 'regcred-rotator' },
   };
 }
 

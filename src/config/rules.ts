@@ -1,6 +1,6 @@
 import { normaliseRegistryKey } from '../credentials/registry-key.ts';
 import type { ConfigProblem } from '../errors.ts';
-import { parseSelector } from '../kube/selector.ts';
+import { parseSelector, type Requirement } from '../kube/selector.ts';
 import { isValidTimeZone, parseSchedule } from './schedule.ts';
 import { parseDuration } from './duration.ts';
 import { globError } from './glob.ts';
@@ -8,9 +8,21 @@ import type { RawConfig } from './schema.ts';
 
 const SA_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
-/** Cross-field rules the schema cannot express; every problem is returned with its dotted path. */
-export function checkRules(c: RawConfig): ConfigProblem[] {
+/** What the rules computed per target on the way: the normalised config uses these, computed once. */
+export interface TargetParts {
+  secretName: string;
+  selector: Requirement[] | undefined;
+  /** Registry keys, normalised as the kubelet matches them. */
+  registries: string[];
+}
+
+/**
+ * Cross-field rules the schema cannot express; every problem is returned with its dotted path, and each
+ * target's derived parts (meaningful only when there is no problem).
+ */
+export function checkRules(c: RawConfig): { problems: ConfigProblem[]; parts: TargetParts[] } {
   const problems: ConfigProblem[] = [];
+  const parts: TargetParts[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
   const storeNames = Object.keys(c.stores);
   const names = new Map<string, number>();
@@ -25,6 +37,8 @@ export function checkRules(c: RawConfig): ConfigProblem[] {
     if (prev !== undefined) add(`${at}.name`, `duplicate target name "${t.name}" (also targets[${prev}])`);
     else names.set(t.name, i);
     const secretName = t.secretName ?? `regcred-${t.name}`;
+    const p: TargetParts = { secretName, selector: undefined, registries: [] };
+    parts.push(p);
     if (secretName.length > 52)
       add(`${at}.secretName`, `default name "${secretName}" is longer than 52 characters; set secretName`);
     const owner = secretNames.get(secretName);
@@ -38,10 +52,11 @@ export function checkRules(c: RawConfig): ConfigProblem[] {
     regs.forEach((r, k) => {
       const n = normaliseRegistryKey(r);
       if ('error' in n) add(`${at}.registry${Array.isArray(t.registry) ? `[${k}]` : ''}`, n.error);
+      else p.registries.push(n.key);
     });
     if (t.namespaces.selector !== undefined) {
       try {
-        parseSelector(t.namespaces.selector);
+        p.selector = parseSelector(t.namespaces.selector);
       } catch (e) {
         add(`${at}.namespaces.selector`, `bad label selector: ${(e as Error).message}`);
       }
@@ -84,5 +99,5 @@ export function checkRules(c: RawConfig): ConfigProblem[] {
       add('metrics.pushgateway', `"${c.metrics.pushgateway}" is not an http(s) URL`);
     }
   }
-  return problems;
+  return { problems, parts };
 }

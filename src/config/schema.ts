@@ -91,7 +91,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   lock: z
     .strictObject({
-      namespace: dnsLabel(63, 'lock.namespace').default('regcred-rotator'),
+      // Default: the pod's own namespace in a pod, else regcred-rotator (config/load.ts).
+      namespace: dnsLabel(63, 'lock.namespace').optional(),
       name: dnsLabel(63, 'lock.name').default('regcred-rotator'),
       leaseDurationSeconds: z.number().int().min(5).max(3600).default(60),
     })

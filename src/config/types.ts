@@ -3,9 +3,11 @@ import type { Requirement } from '../kube/selector.ts';
 import type { ParsedSchedule } from './schedule.ts';
 import type { RawConfig, TargetConfig } from './schema.ts';
 
-/** A target after validation: defaults filled, selector parsed, globs compiled. */
+/** A target after validation: defaults filled, registry keys normalised, selector parsed, globs compiled. */
 export interface Target extends TargetConfig {
   secretName: string;
+  /** The registry keys (normalised) the secret holds credentials for. */
+  registries: string[];
   selector: Requirement[] | undefined;
   excludeRes: RegExp[];
 }
@@ -22,5 +24,6 @@ export interface Config {
   schedule: ParsedSchedule & { text: string };
   timeZone: string | undefined;
   metrics: RawConfig['metrics'];
-  lock: RawConfig['lock'];
+  /** `namespace` defaults to the pod's own namespace when running in a pod, else `regcred-rotator`. */
+  lock: RawConfig['lock'] & { namespace: string };
 }

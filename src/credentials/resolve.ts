@@ -1,4 +1,4 @@
-import type { TargetConfig } from '../config/schema.ts';
+import type { Target } from '../config/types.ts';
 import { RotatorError } from '../errors.ts';
 import type { SecretStore, StoreValue } from '../providers/types.ts';
 import {
@@ -7,7 +7,6 @@ import {
   parseDockerConfigJson,
   type RegistryCredential,
 } from './dockerconfig.ts';
-import { normaliseRegistryKey } from './registry-key.ts';
 import { forgetSecret, type Sensitive } from '../base/sensitive.ts';
 
 /** A target's credentials, fetched once per run and validated, ready to write. */
@@ -35,16 +34,6 @@ function fetchKey(store: SecretStore, key: string, cache: FetchCache): Promise<S
     cache.set(k, p);
   }
   return p;
-}
-
-function registriesOf(target: TargetConfig): string[] {
-  const raw =
-    target.registry === undefined ? [] : Array.isArray(target.registry) ? target.registry : [target.registry];
-  return raw.map((r) => {
-    const n = normaliseRegistryKey(r);
-    if ('error' in n) throw new RotatorError('CONFIG_INVALID', `target ${target.name}: ${n.error}`);
-    return n.key;
-  });
 }
 
 function parseJsonCredential(
@@ -89,11 +78,11 @@ function parseJsonCredential(
  * builds the exact .dockerconfigjson to write. Any problem throws before anything is written.
  */
 export async function resolveCredentials(
-  target: TargetConfig,
+  target: Target,
   store: SecretStore,
   cache: FetchCache,
 ): Promise<ResolvedCredentials> {
-  const registries = registriesOf(target);
+  const registries = target.registries;
   const c = target.credentials;
   const values: { key: string; v: StoreValue }[] = [];
   let creds: RegistryCredential[];

@@ -24,103 +24,132 @@ export interface NamespaceView {
   events: EventRecord[];
 }
 
+/** What each check sees: the namespace's objects, indexed, and where findings go. */
+interface Check {
+  v: NamespaceView;
+  ns: string;
+  byName: Map<string, SecretObject>;
+  live: PodObject[];
+  rotateFix: string;
+  looksManaged: (name: string) => boolean;
+  add: (severity: Severity, object: string, problem: string, fix: string) => void;
+}
+
 /** Everything `doctor` can tell from the objects alone (registry logins are checked separately). */
 export function checkNamespace(v: NamespaceView, looksManaged: (name: string) => boolean): Finding[] {
   const out: Finding[] = [];
   const ns = v.namespace;
-  const byName = new Map(v.secrets.map((s) => [s.name, s]));
-  const add = (severity: Severity, object: string, problem: string, fix: string) =>
-    out.push({ severity, namespace: ns, object, problem, fix });
-  const rotateFix = `regcred-rotator --rotate-now -n ${ns}`;
+  const c: Check = {
+    v,
+    ns,
+    byName: new Map(v.secrets.map((s) => [s.name, s])),
+    live: v.pods.filter(isLivePod),
+    rotateFix: `regcred-rotator --rotate-now -n ${ns}`,
+    looksManaged,
+    add: (severity, object, problem, fix) => out.push({ severity, namespace: ns, object, problem, fix }),
+  };
+  missingOnServiceAccounts(c);
+  missingOnPods(c);
+  const decoded = unreadableSecrets(c);
+  registriesWithoutCredentials(c, decoded);
+  kubeletEvents(c);
+  return out;
+}
 
-  for (const sa of v.serviceAccounts) {
+function missingOnServiceAccounts(c: Check): void {
+  for (const sa of c.v.serviceAccounts) {
     for (const name of sa.imagePullSecrets) {
-      if (byName.has(name)) continue;
-      add(
+      if (c.byName.has(name)) continue;
+      c.add(
         'error',
         `serviceaccount/${sa.name}`,
         `references pull secret "${name}", which does not exist: new pods log FailedToRetrieveImagePullSecret and private pulls fail`,
-        looksManaged(name)
-          ? `run \`${rotateFix}\` (it repoints ServiceAccounts at the current secret)`
-          : `create secret ${name}, or remove the entry with \`kubectl -n ${ns} edit serviceaccount ${sa.name}\` (not \`kubectl patch\`: it replaces the whole list)`,
+        c.looksManaged(name)
+          ? `run \`${c.rotateFix}\` (it repoints ServiceAccounts at the current secret)`
+          : `create secret ${name}, or remove the entry with \`kubectl -n ${c.ns} edit serviceaccount ${sa.name}\` (not \`kubectl patch\`: it replaces the whole list)`,
       );
     }
   }
+}
 
-  const live = v.pods.filter(isLivePod);
+function missingOnPods(c: Check): void {
+  for (const p of c.live) {
+    const missing = p.imagePullSecrets.filter((n) => !c.byName.has(n));
+    if (missing.length === 0) continue;
+    c.add(
+      'error',
+      `pod/${p.name}`,
+      `references missing pull secret${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}: its next image pull (restart, reschedule, node drain) fails`,
+      p.owner
+        ? `restart it so new pods take the ServiceAccount's current secrets: \`kubectl -n ${c.ns} rollout restart ${p.owner.toLowerCase()}\``
+        : `recreate the pod (\`kubectl -n ${c.ns} delete pod ${p.name}\` if a controller owns it)`,
+    );
+  }
+}
+
+/** Referenced secrets the kubelet cannot read; returns every referenced secret decoded. */
+function unreadableSecrets(c: Check): Map<string, Decoded> {
   const referenced = new Set<string>([
-    ...v.serviceAccounts.flatMap((s) => s.imagePullSecrets),
-    ...live.flatMap((p) => p.imagePullSecrets),
+    ...c.v.serviceAccounts.flatMap((s) => s.imagePullSecrets),
+    ...c.live.flatMap((p) => p.imagePullSecrets),
   ]);
-  for (const p of live) {
-    const missing = p.imagePullSecrets.filter((n) => !byName.has(n));
-    if (missing.length > 0) {
-      add(
-        'error',
-        `pod/${p.name}`,
-        `references missing pull secret${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}: its next image pull (restart, reschedule, node drain) fails`,
-        p.owner
-          ? `restart it so new pods take the ServiceAccount's current secrets: \`kubectl -n ${ns} rollout restart ${p.owner.toLowerCase()}\``
-          : `recreate the pod (\`kubectl -n ${ns} delete pod ${p.name}\` if a controller owns it)`,
-      );
-    }
-  }
-
   const decoded = new Map<string, Decoded>();
   for (const name of [...referenced].sort()) {
-    const s = byName.get(name);
+    const s = c.byName.get(name);
     if (!s) continue;
     const d = decodePullSecret(s);
     decoded.set(name, d);
     if (d.ok) continue;
     const wrongType = s.type !== DOCKERCONFIGJSON_TYPE && s.type !== 'kubernetes.io/dockercfg';
-    add(
+    c.add(
       'error',
       `secret/${name}`,
       wrongType
         ? `is used as a pull secret but has type ${s.type}: the kubelet only reads kubernetes.io/dockerconfigjson`
         : `does not parse as a .dockerconfigjson (${d.why}): the kubelet then fails EVERY pull of pods listing it, even with other valid secrets`,
       isManaged(s.labels)
-        ? `run \`${rotateFix}\` to rewrite it`
-        : `recreate it: \`kubectl -n ${ns} create secret docker-registry ${name} --docker-server=... \` (type is immutable: delete it first), or let regcred-rotator manage it`,
+        ? `run \`${c.rotateFix}\` to rewrite it`
+        : `recreate it: \`kubectl -n ${c.ns} create secret docker-registry ${name} --docker-server=... \` (type is immutable: delete it first), or let regcred-rotator manage it`,
     );
   }
+  return decoded;
+}
 
-  for (const p of live) {
+function registriesWithoutCredentials(c: Check, decoded: Map<string, Decoded>): void {
+  for (const p of c.live) {
     const creds = p.imagePullSecrets.flatMap((n) => {
-      const s = byName.get(n);
-      const d = decoded.get(n) ?? (s ? decodePullSecret(s) : undefined);
+      const d = decoded.get(n);
       return d?.ok ? d.creds : [];
     });
+    if (creds.length === 0 && p.imagePullSecrets.length === 0) continue;
     for (const image of new Set(p.images)) {
-      if (creds.length === 0 && p.imagePullSecrets.length === 0) continue;
-      if (!creds.some((c) => keyServes(c.registry, image))) {
-        add(
-          'warning',
-          `pod/${p.name}`,
-          `pulls ${image} from ${imageRegistry(image)}, but none of its pull secrets has credentials for that registry (keys: ${[...new Set(creds.map((c) => c.registry))].join(', ') || 'none'})`,
-          `if ${imageRegistry(image)} is private, add it to a target's \`registry\` list, or fix the secret's "auths" key`,
-        );
-      }
+      if (creds.some((x) => keyServes(x.registry, image))) continue;
+      c.add(
+        'warning',
+        `pod/${p.name}`,
+        `pulls ${image} from ${imageRegistry(image)}, but none of its pull secrets has credentials for that registry (keys: ${[...new Set(creds.map((x) => x.registry))].join(', ') || 'none'})`,
+        `if ${imageRegistry(image)} is private, add it to a target's \`registry\` list, or fix the secret's "auths" key`,
+      );
     }
   }
+}
 
-  // The kubelet's own account of failed pulls: one finding per pod and cause, the most specific first.
+/** The kubelet's own account of failed pulls: one finding per pod and cause, the most specific first. */
+function kubeletEvents(c: Check): void {
   const seen = new Set<string>();
-  for (const e of v.events) {
-    const c = pullCause(e, ns);
-    if (!c) continue;
+  for (const e of c.v.events) {
+    const cause = pullCause(e, c.ns);
+    if (!cause) continue;
     const object = `${e.involvedKind.toLowerCase()}/${e.involvedName}`;
-    if (seen.has(`${object}\u0000${c.cause}`)) continue;
-    seen.add(`${object}\u0000${c.cause}`);
-    add(
+    if (seen.has(`${object}\u0000${cause.cause}`)) continue;
+    seen.add(`${object}\u0000${cause.cause}`);
+    c.add(
       e.reason === 'FailedToRetrieveImagePullSecret' ? 'warning' : 'error',
       object,
-      `cannot pull: ${c.cause} (kubelet event ${e.reason}${e.count > 1 ? ` x${e.count}` : ''})`,
-      c.fix,
+      `cannot pull: ${cause.cause} (kubelet event ${e.reason}${e.count > 1 ? ` x${e.count}` : ''})`,
+      cause.fix,
     );
   }
-  return out;
 }
 
 /** Pull secrets worth a registry login: referenced, parseable. */

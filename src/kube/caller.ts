@@ -1,4 +1,5 @@
 import { isRotatorError, type RotatorError } from '../errors.ts';
+import { pool } from '../base/pool.ts';
 import { withRetry } from '../base/retry.ts';
 import type { Logger } from '../base/logger.ts';
 import type { RawList, RawMeta } from './convert.ts';
@@ -71,6 +72,16 @@ export class KubeCaller {
     );
   }
 
+  /** GET one object; undefined when it does not exist. */
+  protected async getOne<T>(op: KubeOp, path: string, map: (raw: never) => T): Promise<T | undefined> {
+    try {
+      return map(await this.call<never>(op, { method: 'GET', path }));
+    } catch (e) {
+      if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
+      throw e;
+    }
+  }
+
   /** Follows `continue` tokens; each page is reduced to our types (or dropped) before the next is read. */
   protected async list<R>(
     op: KubeOp,
@@ -119,12 +130,9 @@ export class KubeCaller {
       }
     }
     const out: R[] = [];
-    const queue = [...scope];
-    const worker = async (): Promise<void> => {
-      for (let ns = queue.shift(); ns !== undefined; ns = queue.shift())
-        out.push(...(await this.list({ verb: 'list', resource, namespace: ns }, path(ns), query, map)));
-    };
-    await Promise.all(Array.from({ length: Math.min(PER_NAMESPACE_CONCURRENCY, queue.length) }, worker));
+    await pool(scope, PER_NAMESPACE_CONCURRENCY, undefined, async (ns) => {
+      out.push(...(await this.list({ verb: 'list', resource, namespace: ns }, path(ns), query, map)));
+    });
     return out;
   }
 }

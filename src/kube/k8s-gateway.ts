@@ -1,28 +1,8 @@
-import { hostname } from 'node:os';
-import { isRotatorError } from '../errors.ts';
-import { KubeCaller } from './caller.ts';
-import {
-  leaseBody,
-  toEvent,
-  toLease,
-  toNamespace,
-  toPod,
-  toSecret,
-  toServiceAccount,
-  type RawList,
-} from './convert.ts';
-import type {
-  EventGateway,
-  EventInput,
-  EventRecord,
-  InspectGateway,
-  KubeGateway,
-  LeaseGateway,
-  LeaseRecord,
-  LeaseSpec,
-  NamespaceScope,
-} from './gateway.ts';
+import { toNamespace, toPod, toSecret, toServiceAccount, type RawList } from './convert.ts';
+import type { KubeGateway, NamespaceScope } from './gateway.ts';
+import { K8sRecords } from './k8s-records.ts';
 import { DOCKERCONFIGJSON_TYPE, MANAGED_SELECTOR, TARGET_LABEL } from './labels.ts';
+import { core, one } from './paths.ts';
 import type {
   NamespaceObject,
   NewSecret,
@@ -32,21 +12,12 @@ import type {
   ServiceAccountObject,
 } from './types.ts';
 
+const MERGE_PATCH = 'application/merge-patch+json';
+
 export { listClusterWide, type RequestCounts } from './caller.ts';
 
-const MERGE_PATCH = 'application/merge-patch+json';
-const core = (resource: string) => (ns: string | undefined) =>
-  ns === undefined ? `/api/v1/${resource}` : `/api/v1/namespaces/${encodeURIComponent(ns)}/${resource}`;
-const one = (resource: string, ns: string, name: string) =>
-  `${core(resource)(ns)}/${encodeURIComponent(name)}`;
-const lease = (ns: string, name?: string) =>
-  `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(ns)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
-
 /** The real gateway: the cluster operations of KubeGateway and friends, on the REST API. */
-export class K8sGateway
-  extends KubeCaller
-  implements KubeGateway, LeaseGateway, EventGateway, InspectGateway
-{
+export class K8sGateway extends K8sRecords implements KubeGateway {
   async listNamespaces(labelSelector?: string): Promise<NamespaceObject[]> {
     return this.list(
       { verb: 'list', resource: 'namespaces' },
@@ -69,7 +40,7 @@ export class K8sGateway
   }
 
   async getNamespace(name: string): Promise<NamespaceObject | undefined> {
-    return this.#get(
+    return this.getOne(
       { verb: 'get', resource: 'namespaces', name },
       `/api/v1/namespaces/${encodeURIComponent(name)}`,
       toNamespace,
@@ -93,7 +64,7 @@ export class K8sGateway
   }
 
   async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {
-    return this.#get(
+    return this.getOne(
       { verb: 'get', resource: 'secrets', namespace, name },
       one('secrets', namespace, name),
       toSecret,
@@ -101,24 +72,11 @@ export class K8sGateway
   }
 
   async getServiceAccount(namespace: string, name: string): Promise<ServiceAccountObject | undefined> {
-    return this.#get(
+    return this.getOne(
       { verb: 'get', resource: 'serviceaccounts', namespace, name },
       one('serviceaccounts', namespace, name),
       toServiceAccount,
     );
-  }
-
-  async #get<T>(
-    op: Parameters<KubeCaller['call']>[0],
-    path: string,
-    map: (raw: never) => T,
-  ): Promise<T | undefined> {
-    try {
-      return map(await this.call<never>(op, { method: 'GET', path }));
-    } catch (e) {
-      if (isRotatorError(e, 'KUBE_NOT_FOUND')) return undefined;
-      throw e;
-    }
   }
 
   async createSecret(s: NewSecret): Promise<SecretObject> {
@@ -192,89 +150,6 @@ export class K8sGateway
           contentType: MERGE_PATCH,
         },
       ),
-    );
-  }
-
-  async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
-    return this.#get({ verb: 'get', resource: 'leases', namespace, name }, lease(namespace, name), toLease);
-  }
-
-  async createLease(namespace: string, name: string, spec: LeaseSpec): Promise<LeaseRecord> {
-    return toLease(
-      await this.call(
-        { verb: 'create', resource: 'leases', namespace, name },
-        {
-          method: 'POST',
-          path: lease(namespace),
-          body: leaseBody(namespace, name, spec),
-        },
-      ),
-    );
-  }
-
-  async updateLease(
-    namespace: string,
-    name: string,
-    resourceVersion: string,
-    spec: LeaseSpec,
-  ): Promise<LeaseRecord> {
-    return toLease(
-      await this.call(
-        { verb: 'update', resource: 'leases', namespace, name },
-        {
-          method: 'PUT',
-          path: lease(namespace, name),
-          body: leaseBody(namespace, name, spec, resourceVersion),
-        },
-      ),
-    );
-  }
-
-  async createEvent(e: EventInput): Promise<void> {
-    const now = new Date().toISOString();
-    await this.call(
-      { verb: 'create', resource: 'events', namespace: e.namespace },
-      {
-        method: 'POST',
-        path: core('events')(e.namespace),
-        body: {
-          apiVersion: 'v1',
-          kind: 'Event',
-          metadata: { generateName: `${e.involved.name}.`, namespace: e.namespace },
-          involvedObject: e.involved,
-          type: e.type,
-          reason: e.reason,
-          message: e.message.slice(0, 1024),
-          source: { component: 'regcred-rotator' },
-          reportingComponent: 'regcred-rotator',
-          reportingInstance: hostname(),
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      },
-    );
-  }
-
-  async listEvents(namespace: string): Promise<EventRecord[]> {
-    return this.list({ verb: 'list', resource: 'events', namespace }, core('events')(namespace), {}, toEvent);
-  }
-
-  async listSecretsIn(namespace: string): Promise<SecretObject[]> {
-    return this.list(
-      { verb: 'list', resource: 'secrets', namespace },
-      core('secrets')(namespace),
-      {},
-      toSecret,
-    );
-  }
-
-  async listPullSecretsEverywhere(): Promise<SecretObject[]> {
-    return this.list(
-      { verb: 'list', resource: 'secrets' },
-      '/api/v1/secrets',
-      { fieldSelector: `type=${DOCKERCONFIGJSON_TYPE}` },
-      toSecret,
     );
   }
 }

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { RotatorError } from '../errors.ts';
+import { inCluster } from './in-cluster.ts';
 
 /** An exec credential plugin (client.authentication.k8s.io): kubelogin, aws eks get-token, gke-gcloud-auth-plugin. */
 export interface ExecConfig {
@@ -31,8 +32,6 @@ export interface ClusterAccess {
   insecureSkipTlsVerify: boolean;
   tlsServerName?: string | undefined;
   credentials: Credentials;
-  /** The ServiceAccount namespace when running in a pod. */
-  podNamespace?: string | undefined;
 }
 
 export interface KubeConnectOptions {
@@ -40,8 +39,6 @@ export interface KubeConnectOptions {
   context?: string | undefined;
   requestTimeoutMs?: number | undefined;
 }
-
-const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 interface RawCluster {
   server?: string;
@@ -196,21 +193,6 @@ function fromFiles(files: readonly string[], source: string, context: string | u
   };
 }
 
-/** The pod's own ServiceAccount: its token (re-read as the kubelet rotates it), CA and namespace. */
-function inCluster(): ClusterAccess {
-  const host = process.env['KUBERNETES_SERVICE_HOST'] ?? '';
-  const port = process.env['KUBERNETES_SERVICE_PORT'] ?? '443';
-  const nsFile = join(SA_DIR, 'namespace');
-  return {
-    source: 'in-cluster ServiceAccount',
-    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    ca: readFileSync(join(SA_DIR, 'ca.crt')),
-    insecureSkipTlsVerify: false,
-    credentials: { kind: 'token-file', path: join(SA_DIR, 'token') },
-    podNamespace: existsSync(nsFile) ? readFileSync(nsFile, 'utf8').trim() : undefined,
-  };
-}
-
 /**
  * Finds cluster access the way kubectl does — --kubeconfig, then KUBECONFIG, then ~/.kube/config, then the
  * in-cluster ServiceAccount — and refuses to guess: no configuration is a clear error, never a silent
@@ -234,18 +216,11 @@ export function loadClusterAccess(opts: KubeConnectOptions): ClusterAccess {
   }
   const home = join(homedir(), '.kube', 'config');
   if (existsSync(home)) return fromFiles([home], home, opts.context);
-  if (process.env['KUBERNETES_SERVICE_HOST'] && existsSync(join(SA_DIR, 'token'))) return inCluster();
+  const pod = inCluster();
+  if (pod) return pod;
   throw new RotatorError(
     'KUBE_NO_CLUSTER',
     'no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, or run in a pod ' +
       '(client libraries would silently use http://localhost:8080; the rotator refuses to)',
   );
-}
-
-/** The namespace of the pod we run in, when we run in one (for `lock.namespace`). */
-export function podNamespace(): string | undefined {
-  const f = join(SA_DIR, 'namespace');
-  return process.env['KUBERNETES_SERVICE_HOST'] && existsSync(f)
-    ? readFileSync(f, 'utf8').trim() || undefined
-    : undefined;
 }

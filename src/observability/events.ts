@@ -3,6 +3,7 @@ import { SOURCE_REVISION_ANNOTATION } from '../kube/labels.ts';
 import type { NamespaceResult, TargetResult } from '../rotation/run.ts';
 import type { DesiredSecret } from '../rotation/types.ts';
 import type { Logger } from '../base/logger.ts';
+import { Limiter } from '../base/pool.ts';
 
 /** Where target-level Events go: the run Lease in the rotator's namespace. */
 export interface EventHome {
@@ -24,8 +25,7 @@ export class EventRecorder {
   readonly #log: Logger;
   readonly #home: EventHome;
   readonly #seen = new Set<string>();
-  readonly #queue: EventInput[] = [];
-  #inflight = 0;
+  readonly #writers = new Limiter(CONCURRENCY);
   #pending: Promise<void>[] = [];
   #dropped = new Map<string, number>();
   #warned = false;
@@ -46,34 +46,26 @@ export class EventRecorder {
       this.#dropped.set(e.reason, (this.#dropped.get(e.reason) ?? 0) + 1);
       return;
     }
-    this.#queue.push(e);
-    this.#pump();
+    this.#write(e);
   }
 
-  #pump(): void {
-    while (this.#inflight < CONCURRENCY && this.#queue.length > 0) {
-      const e = this.#queue.shift();
-      if (!e || !this.#g) return;
-      this.#inflight++;
-      const p = this.#g
-        .createEvent(e)
-        .then(() => {
-          this.sent++;
-        })
-        .catch((err: unknown) => {
-          if (!this.#warned)
-            this.#log.warn(
-              { reason: e.reason, err: (err as Error).message },
-              'could not write a Kubernetes Event (further failures not logged)',
-            );
-          this.#warned = true;
-        })
-        .finally(() => {
-          this.#inflight--;
-          this.#pump();
-        });
-      this.#pending.push(p);
-    }
+  #write(e: EventInput): void {
+    const g = this.#g;
+    if (!g) return;
+    const p = this.#writers
+      .run(() => g.createEvent(e))
+      .then(() => {
+        this.sent++;
+      })
+      .catch((err: unknown) => {
+        if (!this.#warned)
+          this.#log.warn(
+            { reason: e.reason, err: (err as Error).message },
+            'could not write a Kubernetes Event (further failures not logged)',
+          );
+        this.#warned = true;
+      });
+    this.#pending.push(p);
   }
 
   /** An Event on the run Lease (target-level news that belongs to no one namespace). */
@@ -157,8 +149,7 @@ export class EventRecorder {
         'EventsSuppressed',
         `${parts.join(', ')} Events not written (more than ${BUDGET} this run); see \`regcred-rotator status\``,
       );
-      this.#queue.push(e);
-      this.#pump();
+      this.#write(e);
     }
     while (this.#pending.length > 0) await Promise.all(this.#pending.splice(0));
   }

@@ -23,48 +23,47 @@ function rotatedAt(s: SecretObject): number | undefined {
  * intermediate state keeps I1 (no dangling reference) and I2 (nothing foreign touched).
  */
 export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceState, now: Date): Plan {
-  const actions: Action[] = [];
-  const kept: Kept[] = [];
   const notes: string[] = [];
   const ours = [...s.secrets.values()].filter((x) => x.labels[TARGET_LABEL] === d.target);
   const current = s.secrets.get(d.name);
-  const want = d.dataB64.reveal();
 
   // 1. The desired secret exists, is ours, has the right type and the right bytes.
-  if (current === undefined) {
-    actions.push({ kind: 'create', name: d.name });
-  } else if (current.labels[TARGET_LABEL] !== d.target) {
-    return {
-      actions: [],
-      kept,
-      notes,
-      blocked: `secret ${d.name} belongs to target "${current.labels[TARGET_LABEL] ?? '?'}"; give the targets different secretNames`,
-    };
-  } else if (current.type !== DOCKERCONFIGJSON_TYPE) {
-    return {
-      actions: [],
-      kept,
-      notes,
-      blocked: `secret ${d.name} has type ${current.type} (type is immutable); delete it so it can be recreated`,
-    };
-  } else if (current.data[DOCKERCONFIGJSON_KEY] !== want) {
-    if (current.immutable)
-      return {
-        actions: [],
-        kept,
-        notes,
-        blocked: `secret ${d.name} is immutable and holds other data; delete it so it can be recreated`,
-      };
-    actions.push({
-      kind: 'update-data',
-      name: d.name,
-      resourceVersion: current.resourceVersion,
-      why: d.strategy === 'in-place' ? 'in-place' : 'repair',
-    });
-  }
+  const first = desiredStep(d, current);
+  if (typeof first === 'string') return { actions: [], kept: [], notes, blocked: first };
+  const actions: Action[] = first ? [first] : [];
 
   // 2. Selected ServiceAccounts reference the desired secret instead of our older ones.
   const older = new Set(ours.filter((x) => x.name !== d.name).map((x) => x.name));
+  actions.push(...repointSteps(d, s, older, notes));
+
+  // 3. Superseded secrets: only once the desired one exists with the right data.
+  if (current === undefined || first?.kind === 'update-data') return { actions, kept: [], notes };
+  const olderSecrets = ours.filter((x) => x.name !== d.name).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const { steps, kept, needsPods } = supersededSteps(d, olderSecrets, current, retention, s, now);
+  actions.push(...steps);
+  return { actions, kept, notes, needs: needsPods ? 'pods' : undefined };
+}
+
+/** The action that makes the desired secret right, none, or why it cannot be (a string). */
+function desiredStep(d: DesiredSecret, current: SecretObject | undefined): Action | string | undefined {
+  if (current === undefined) return { kind: 'create', name: d.name };
+  if (current.labels[TARGET_LABEL] !== d.target)
+    return `secret ${d.name} belongs to target "${current.labels[TARGET_LABEL] ?? '?'}"; give the targets different secretNames`;
+  if (current.type !== DOCKERCONFIGJSON_TYPE)
+    return `secret ${d.name} has type ${current.type} (type is immutable); delete it so it can be recreated`;
+  if (current.data[DOCKERCONFIGJSON_KEY] === d.dataB64.reveal()) return undefined;
+  if (current.immutable)
+    return `secret ${d.name} is immutable and holds other data; delete it so it can be recreated`;
+  return {
+    kind: 'update-data',
+    name: d.name,
+    resourceVersion: current.resourceVersion,
+    why: d.strategy === 'in-place' ? 'in-place' : 'repair',
+  };
+}
+
+/** Repoints of the selected ServiceAccounts (by name) that still miss the desired secret or list older ones. */
+function repointSteps(d: DesiredSecret, s: NamespaceState, older: Set<string>, notes: string[]): Action[] {
   const selected =
     d.serviceAccounts === '*'
       ? [...s.serviceAccounts.values()]
@@ -74,49 +73,58 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
             notes.push(`serviceaccount ${name} not found; it will be pointed at ${d.name} on a later run`);
           return sa ? [sa] : [];
         });
+  const out: Action[] = [];
   for (const sa of selected.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const to = repoint(sa.imagePullSecrets, older, d.name);
-    if (!sameList(to, sa.imagePullSecrets)) {
-      actions.push({
+    if (!sameList(to, sa.imagePullSecrets))
+      out.push({
         kind: 'repoint',
         serviceAccount: sa.name,
         resourceVersion: sa.resourceVersion,
         from: sa.imagePullSecrets,
         to,
       });
-    }
   }
+  return out;
+}
 
-  // 3. Superseded secrets: only once the desired one exists with the right data.
-  if (current === undefined || actions.some((a) => a.kind === 'update-data')) return { actions, kept, notes };
-  const supersededAt = rotatedAt(current) ?? now.getTime();
+/** Deletes of superseded secrets nothing needs; the others kept (with the reason) and refreshed. */
+function supersededSteps(
+  d: DesiredSecret,
+  olderSecrets: readonly SecretObject[],
+  current: SecretObject,
+  retention: RetentionPolicy,
+  s: NamespaceState,
+  now: Date,
+): { steps: Action[]; kept: Kept[]; needsPods: boolean } {
+  const steps: Action[] = [];
+  const kept: Kept[] = [];
+  const want = d.dataB64.reveal();
+  const retainUntil = (rotatedAt(current) ?? now.getTime()) + retention.retainSupersededMs;
   let needsPods = false;
-  for (const old of ours.filter((x) => x.name !== d.name).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const reason = keepReason(old.name, s, supersededAt + retention.retainSupersededMs, retention, now);
+  for (const old of olderSecrets) {
+    const reason = keepReason(old.name, s, retainUntil, retention, now);
     if (reason === undefined) {
-      actions.push({ kind: 'delete', name: old.name, uid: old.uid, resourceVersion: old.resourceVersion });
-      continue;
-    }
-    if (reason === PODS_UNKNOWN) {
+      steps.push({ kind: 'delete', name: old.name, uid: old.uid, resourceVersion: old.resourceVersion });
+    } else if (reason === PODS_UNKNOWN) {
       needsPods = true; // decided once the pods are observed; no refresh before that either
-      continue;
-    }
-    kept.push({ name: old.name, reason });
-    if (
-      retention.refreshSuperseded &&
-      old.data[DOCKERCONFIGJSON_KEY] !== want &&
-      !old.immutable &&
-      old.type === DOCKERCONFIGJSON_TYPE
-    ) {
-      actions.push({
-        kind: 'update-data',
-        name: old.name,
-        resourceVersion: old.resourceVersion,
-        why: 'refresh',
-      });
+    } else {
+      kept.push({ name: old.name, reason });
+      const refresh =
+        retention.refreshSuperseded &&
+        old.data[DOCKERCONFIGJSON_KEY] !== want &&
+        !old.immutable &&
+        old.type === DOCKERCONFIGJSON_TYPE;
+      if (refresh)
+        steps.push({
+          kind: 'update-data',
+          name: old.name,
+          resourceVersion: old.resourceVersion,
+          why: 'refresh',
+        });
     }
   }
-  return { actions, kept, notes, needs: needsPods ? 'pods' : undefined };
+  return { steps, kept, needsPods };
 }
 
 /** Marker: the decision depends on pods that have not been observed. */

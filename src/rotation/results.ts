@@ -65,7 +65,6 @@ export interface RunHooks {
    * scheduler reacts to events with these, and converges namespaces its watch knows but the run did not see.
    */
   desiredReady?(d: readonly DesiredSecret[], observed: ReadonlySet<string>): void;
-
 }
 
 export interface RunDeps {

@@ -8,6 +8,7 @@ import { convergeNamespace, namespaceWork } from '../rotation/namespace.ts';
 import { emptyState, groupState } from '../rotation/observe.ts';
 import type { NamespaceResult, RunHooks } from '../rotation/results.ts';
 import type { DesiredSecret } from '../rotation/types.ts';
+import { Limiter } from '../base/pool.ts';
 import { DriftModel } from './drift.ts';
 import { createWatches, perNamespaceScope, type WatchSinks } from './watches.ts';
 
@@ -47,12 +48,15 @@ export class Reactor {
   readonly model: DriftModel;
   /** Namespaces to converge: when the first event arrived, and every reason since. */
   readonly #queue = new Map<string, { at: number; kinds: Set<DriftKind> }>();
+  /** Convergences running now (not those waiting for a full pass to finish). */
   #active = 0;
   #paused: Promise<void> | undefined;
+  readonly #workers: Limiter;
   watches: ResourceWatch[] = [];
 
   constructor(deps: ReactorDeps) {
     this.#d = deps;
+    this.#workers = new Limiter(deps.config.rotation.concurrency);
     this.model = new DriftModel(deps.config.targets, perNamespaceScope(deps.config) !== undefined);
   }
 
@@ -91,7 +95,6 @@ export class Reactor {
     } finally {
       this.#paused = undefined;
       release();
-      this.#pump();
     }
   }
 
@@ -174,9 +177,12 @@ export class Reactor {
   enqueue(namespace: string, kind: DriftKind, at = performance.now()): void {
     if (this.#d.only && !this.#d.only.includes(namespace)) return;
     const q = this.#queue.get(namespace);
-    if (q) q.kinds.add(kind);
-    else this.#queue.set(namespace, { at, kinds: new Set([kind]) });
-    this.#pump();
+    if (q) {
+      q.kinds.add(kind);
+      return;
+    }
+    this.#queue.set(namespace, { at, kinds: new Set([kind]) });
+    void this.#workers.run(() => this.#next(namespace));
   }
 
   /** Failed convergences per namespace: retried with backoff until one succeeds or a pass takes over. */
@@ -195,17 +201,18 @@ export class Reactor {
     }, delayMs).unref();
   }
 
-  #pump(): void {
-    if (this.#paused) return;
-    while (this.#active < this.#d.config.rotation.concurrency && this.#queue.size > 0) {
-      const [ns, q] = this.#queue.entries().next().value as [string, { at: number; kinds: Set<DriftKind> }];
-      this.#queue.delete(ns);
-      this.#active++;
-      void this.#converge(ns, q.at, [...q.kinds]).finally(() => {
-        this.#active--;
-        if (this.#active === 0 && this.#queue.size === 0) void this.#d.idle();
-        this.#pump();
-      });
+  /** A worker's turn for `ns`: after any full pass, with every reason gathered while it waited. */
+  async #next(ns: string): Promise<void> {
+    while (this.#paused) await this.#paused;
+    const q = this.#queue.get(ns);
+    this.#queue.delete(ns);
+    if (!q) return;
+    this.#active++;
+    try {
+      await this.#converge(ns, q.at, [...q.kinds]);
+    } finally {
+      this.#active--;
+      if (this.#workers.active === 1 && this.#queue.size === 0) void this.#d.idle();
     }
   }
 

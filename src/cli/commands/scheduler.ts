@@ -1,17 +1,29 @@
+import type { Config } from '../../config/types.ts';
 import { loadConfig } from '../../config/load.ts';
 import { describeError, isRotatorError } from '../../errors.ts';
+import type { Logger } from '../../base/logger.ts';
 import { EventRecorder } from '../../observability/events.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import { startHttpServer } from '../../observability/server.ts';
+import { Bursts } from '../../scheduler/bursts.ts';
 import { RunLock } from '../../scheduler/lock.ts';
 import { Scheduler } from '../../scheduler/loop.ts';
 import { Reactor } from '../../scheduler/reactor.ts';
 import { executeRun } from '../execute.ts';
 import { EXIT, exitCodeForError, type ExitCode } from '../exit-codes.ts';
-import { configPath, connect, makeLogger, StoreSet, type GlobalOptions } from '../runtime.ts';
+import { configPath, connect, makeLogger, StoreSet, type GlobalOptions, type Kube } from '../runtime.ts';
 
-/** How long the event side keeps the run lock after its last write before giving it back. */
-const LOCK_IDLE_MS = 2000;
+/** Until a full pass has succeeded, it is retried after 10 s, doubling up to 5 minutes. */
+const FIRST_PASS_RETRY_MS = [10_000, 300_000] as const;
+
+interface Parts {
+  g: GlobalOptions;
+  config: Config;
+  logger: Logger;
+  kube: Kube;
+  metrics: Metrics;
+  stop: AbortController;
+}
 
 /**
  * Scheduler mode: a full pass at start and on `schedule` (and on SIGHUP) reads the store and converges
@@ -26,114 +38,40 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
       { schedule: config.schedule.text },
       'the schedule has a seconds field: fine here, but not valid in a Kubernetes CronJob',
     );
-  const kube = connect(g, logger);
-  const stores = new StoreSet(config, logger);
-  const metrics = new Metrics(true);
-  const stop = new AbortController();
-
-  // The event side writes under the same run lock as full passes, taken at its first write, given back idle.
-  const lock = new RunLock(
-    kube.gateway,
-    { ...config.lock, targets: config.targets.map((t) => t.name) },
-    logger,
-  );
-  let held: Promise<void> | undefined;
-  let idleTimer: NodeJS.Timeout | undefined;
-  let events = new EventRecorder(
-    config.rotation.emitEvents ? kube.gateway : undefined,
-    { namespace: config.lock.namespace, leaseName: config.lock.name },
-    logger,
-  );
-  const reactor = new Reactor({
+  const p: Parts = {
+    g,
     config,
-    gateway: kube.gateway,
-    rest: kube.clients.rest,
-    logger: logger.child({ mode: 'watch' }),
-    hooks: { namespaceDone: (r, d) => events.namespaceDone(r, d) },
-    only: g.namespace,
-
-    beforeWrite: async () => {
-      clearTimeout(idleTimer);
-      held ??= lock.acquire(true, stop.signal).then(() => lock.startRenewing(() => (held = undefined)));
-      await held;
-    },
-    idle: async () => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => {
-        const h = held;
-        held = undefined;
-        void events.flush();
-        events = new EventRecorder(
-          config.rotation.emitEvents ? kube.gateway : undefined,
-          { namespace: config.lock.namespace, leaseName: config.lock.name },
-          logger,
-        );
-        if (h) void h.then(() => lock.release()).catch(() => undefined);
-      }, LOCK_IDLE_MS);
-    },
-    converged: (_ns, lag, kinds, results) => metrics.recordReaction(lag, kinds, results),
-    watchState: (resource, up) => metrics.watchUp.set({ resource }, up ? 1 : 0),
-  });
-
-  // Until a full pass has produced credentials, the watches cannot react: retry it soon, not at the next
-  // scheduled time (which may be far off), with backoff.
-  let retryIn = 10_000;
-  let retryTimer: NodeJS.Timeout | undefined;
-  const untilReady = () => {
-    if (reactor.model.ready || stop.signal.aborted) return;
-    logger.warn({ retryInSeconds: retryIn / 1000 }, 'no full pass has succeeded yet; retrying it');
-    retryTimer = setTimeout(() => scheduler.runNow(), retryIn);
-    retryIn = Math.min(retryIn * 2, 300_000);
+    logger,
+    kube: connect(g, logger),
+    metrics: new Metrics(true),
+    stop: new AbortController(),
   };
+  const stores = new StoreSet(config, logger);
+  const { reactor, bursts } = makeReactor(p);
+  let retryIn: number = FIRST_PASS_RETRY_MS[0];
+  let retryTimer: NodeJS.Timeout | undefined;
   const scheduler = new Scheduler(
     config.schedule,
     config.timeZone,
     (signal) =>
       reactor.exclusive(async () => {
         try {
-          const r = await executeRun(
-            {
-              config,
-              gateway: kube.gateway,
-              stores,
-              logger,
-              metrics,
-              onDesired: (d, observed) => reactor.setDesired(d, observed),
-            },
-            { dryRun: false, only: g.namespace, waitForLock, signal },
-          );
-          return r.code;
-        } catch (e) {
-          if (isRotatorError(e, 'LOCK_HELD'))
-            logger.info({ err: describeError(e) }, 'another run holds the lock; skipping this run');
-          else logger.error({ err: describeError(e) }, 'scheduled run failed; the next one retries');
-          return exitCodeForError(e);
+          return await fullPass(p, stores, reactor, { waitForLock, signal });
         } finally {
-          untilReady();
+          // Until a pass has produced credentials the watches cannot react: retry soon, not at the next slot.
+          if (!reactor.model.ready && !p.stop.signal.aborted) {
+            logger.warn({ retryInSeconds: retryIn / 1000 }, 'no full pass has succeeded yet; retrying it');
+            retryTimer = setTimeout(() => scheduler.runNow(), retryIn);
+            retryIn = Math.min(retryIn * 2, FIRST_PASS_RETRY_MS[1]);
+          }
         }
       }),
     logger,
   );
-  const server =
-    config.metrics.port > 0
-      ? await startHttpServer(
-          config.metrics.port,
-          metrics,
-          () => ({
-            schedule: config.schedule.text,
-            timeZone: config.timeZone ?? 'local',
-            runs: scheduler.runs,
-            skippedTicks: scheduler.skipped,
-            lastRun: scheduler.last,
-            nextRun: scheduler.nextRun()?.toISOString(),
-            watches: reactor.watches.map((w) => ({ relists: w.relists, reconnects: w.reconnects })),
-          }),
-          logger,
-        )
-      : undefined;
+  const server = await serve(p, scheduler, reactor);
   scheduler.start();
   scheduler.runNow(); // credentials for the watches, and every namespace converged from the start
-  const watching = reactor.start(stop.signal);
+  const watching = reactor.start(p.stop.signal);
   const onHup = () => {
     logger.info({}, 'SIGHUP: a full pass now (reads the store)');
     scheduler.runNow();
@@ -148,15 +86,94 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
   process.once('SIGTERM', force);
   process.once('SIGINT', force);
   process.off('SIGHUP', onHup);
-  stop.abort();
+  p.stop.abort();
   clearTimeout(retryTimer);
   await scheduler.stop();
   await Promise.allSettled(watching);
-  await events.flush();
-  if (held) await held.then(() => lock.release()).catch(() => undefined);
+  await bursts.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await stores.close();
-  await kube.clients.close();
+  await p.kube.clients.close();
   logger.info({}, 'stopped');
   return EXIT.ok;
+}
+
+/** The event side: the reactor, writing in bursts under the run lock shared with full passes. */
+function makeReactor(p: Parts): { reactor: Reactor; bursts: Bursts } {
+  const { config, kube, logger, metrics } = p;
+  const lock = new RunLock(
+    kube.gateway,
+    { ...config.lock, targets: config.targets.map((t) => t.name) },
+    logger,
+  );
+  const bursts = new Bursts(
+    lock,
+    () =>
+      new EventRecorder(
+        config.rotation.emitEvents ? kube.gateway : undefined,
+        { namespace: config.lock.namespace, leaseName: config.lock.name },
+        logger,
+      ),
+    p.stop.signal,
+  );
+  const reactor = new Reactor({
+    config,
+    gateway: kube.gateway,
+    rest: kube.clients.rest,
+    logger: logger.child({ mode: 'watch' }),
+    hooks: { namespaceDone: (r, d) => bursts.recorder.namespaceDone(r, d) },
+    only: p.g.namespace,
+    beforeWrite: () => bursts.beforeWrite(),
+    idle: async () => bursts.idle(),
+    converged: (_ns, lag, kinds, results) => metrics.recordReaction(lag, kinds, results),
+    watchState: (resource, up) => metrics.watchUp.set({ resource }, up ? 1 : 0),
+  });
+  return { reactor, bursts };
+}
+
+/** One full pass (reads the store): its exit code; what it wants is handed to the reactor. */
+async function fullPass(
+  p: Parts,
+  stores: StoreSet,
+  reactor: Reactor,
+  opts: { waitForLock: boolean; signal: AbortSignal },
+): Promise<ExitCode> {
+  try {
+    const r = await executeRun(
+      {
+        config: p.config,
+        gateway: p.kube.gateway,
+        stores,
+        logger: p.logger,
+        metrics: p.metrics,
+        onDesired: (d, observed) => reactor.setDesired(d, observed),
+      },
+      { dryRun: false, only: p.g.namespace, ...opts },
+    );
+    return r.code;
+  } catch (e) {
+    if (isRotatorError(e, 'LOCK_HELD'))
+      p.logger.info({ err: describeError(e) }, 'another run holds the lock; skipping this run');
+    else p.logger.error({ err: describeError(e) }, 'scheduled run failed; the next one retries');
+    return exitCodeForError(e);
+  }
+}
+
+function serve(p: Parts, scheduler: Scheduler, reactor: Reactor) {
+  const { config } = p;
+  if (config.metrics.port <= 0) return Promise.resolve(undefined);
+  return startHttpServer(
+    config.metrics.port,
+    p.metrics,
+    () => ({
+      schedule: config.schedule.text,
+      timeZone: config.timeZone ?? 'local',
+      runs: scheduler.runs,
+      skippedTicks: scheduler.skipped,
+      lastRun: scheduler.last,
+      nextRun: scheduler.nextRun()?.toISOString(),
+      watches: reactor.watches.map((w) => ({ relists: w.relists, reconnects: w.reconnects })),
+    }),
+    p.logger,
+  );
 }

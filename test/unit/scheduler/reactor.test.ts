@@ -7,13 +7,16 @@ import { desired } from '../helpers/builders.ts';
 import { engineConfig } from '../helpers/engine.ts';
 import { FakeCluster } from '../helpers/fake-cluster.ts';
 
-const nsRaw = (name: string, labels: Record<string, string> = {}): RawObject =>
-  ({ metadata: { name, labels } }) as RawObject;
-const saRaw = (namespace: string, name: string, pulls: string[] = []): RawObject =>
-  ({
+const nsRaw = (name: string, labels: Record<string, string> = {}): RawObject => ({
+  metadata: { name, labels },
+});
+const saRaw = (namespace: string, name: string, pulls: string[] = []): RawObject => {
+  const sa: RawObject & { imagePullSecrets: { name: string }[] } = {
     metadata: { namespace, name, uid: `sa-${name}`, resourceVersion: '1' },
     imagePullSecrets: pulls.map((n) => ({ name: n })),
-  }) as RawObject;
+  };
+  return sa;
+};
 
 /** A reactor over a fake cluster, for a target selecting `team=a`; `converged` lists what it converged. */
 function setup(only?: string[]) {
@@ -111,7 +114,6 @@ describe('Reactor', () => {
   });
 
   it('with -n, reacts only in the named namespaces', async () => {
-
     const { converged, reactor, sinks, settled, addNamespace } = setup(['mine']);
     addNamespace('mine', { team: 'a' });
     addNamespace('theirs', { team: 'a' });
