@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RotatorError } from '../errors.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import type { PodObject } from '../kube/types.ts';
@@ -38,6 +39,12 @@ export interface ConvergeResult {
   pending: 'pods' | undefined;
 }
 
+/** Waits until `when` (epoch ms, on the deps' clock); a stop request ends the wait early. */
+export async function settleUntil(when: number, deps: Pick<ApplyDeps, 'now' | 'signal'>): Promise<void> {
+  const ms = when - deps.now().getTime();
+  if (ms > 0) await sleep(ms, undefined, { signal: deps.signal }).catch(() => undefined);
+}
+
 /**
  * observe → plan → apply, repeated until the plan is empty. Each action is one atomic API write guarded by
  * a precondition; a failed precondition re-reads that object and re-plans. Stopping between two actions
@@ -71,11 +78,15 @@ export async function converge(
       if (!deps.dryRun) await deps.beforeWrite?.();
       const r = await applyOne(a, d, s, deps, records);
       if (r.write && !deps.dryRun) writes++;
+      if (a.kind === 'repoint' && !r.replan && !deps.dryRun)
+        s.podsNotBefore = Math.max(s.podsNotBefore ?? 0, deps.now().getTime() + retention.settleMs);
       if ((replan = r.replan)) break;
     }
     // Pods are observed after this plan's writes (repoints first), so a pod created meanwhile is seen.
     if (!replan && p.needs === 'pods') {
+      s.podsNotBefore = Math.max(s.podsNotBefore ?? 0, p.podsNotBefore ?? 0);
       if (!deps.pods) return { records, kept: p.kept, notes: p.notes, writes, pending: 'pods' };
+      if (!deps.dryRun) await settleUntil(s.podsNotBefore, deps);
       s.pods = await deps.pods(s.namespace);
     }
   }

@@ -41,7 +41,10 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
   const olderSecrets = ours.filter((x) => x.name !== d.name).sort((a, b) => (a.name < b.name ? -1 : 1));
   const { steps, kept, needsPods } = supersededSteps(d, olderSecrets, current, retention, s, now);
   actions.push(...steps);
-  return { actions, kept, notes, needs: needsPods ? 'pods' : undefined };
+  if (!needsPods) return { actions, kept, notes };
+  // ServiceAccounts were repointed right after the current secret was made (by this run or one before it).
+  const podsNotBefore = (rotatedAt(current) ?? now.getTime()) + retention.settleMs;
+  return { actions, kept, notes, needs: 'pods', podsNotBefore };
 }
 
 /** The action that makes the desired secret right, none, or why it cannot be (a string). */

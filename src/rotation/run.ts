@@ -1,6 +1,7 @@
 import type { FetchCache } from '../credentials/resolve.ts';
 import { isRotatorError } from '../errors.ts';
 import type { PodObject } from '../kube/types.ts';
+import { settleUntil } from './apply.ts';
 import { desiredSecret } from './desired.ts';
 import { existingSalt, newSalt, provisionalName } from './naming.ts';
 import {
@@ -91,6 +92,7 @@ function namespaceDeps(deps: RunDeps, opts: RunOptions): NamespaceDeps {
     beforeWrite: deps.beforeFirstWrite,
     retention: {
       retainSupersededMs: r.retainSupersededMs,
+      settleMs: r.settleSeconds * 1000,
       waitForPods: r.waitForPods,
       refreshSuperseded: r.refreshSuperseded,
     },
@@ -131,6 +133,11 @@ async function convergeAll(
     opts.onProgress?.(++done, works.length);
   });
   if (waiting.length === 0) return stopped.length > 0;
+  if (!opts.dryRun)
+    await settleUntil(Math.max(...waiting.map((w) => w.state.podsNotBefore ?? 0)), {
+      now: deps.now,
+      signal: opts.signal,
+    });
   const pods = await listPods(
     deps,
     waiting.map((w) => w.state.namespace),

@@ -18,6 +18,12 @@ export interface DesiredSecret {
 
 export interface RetentionPolicy {
   retainSupersededMs: number;
+  /**
+   * How long caches get to catch up with a repoint before pods are read to decide a deletion: the API
+   * server fills a new pod's imagePullSecrets from a cached copy of its ServiceAccount, so a pod created
+   * just after a repoint can still list the old secret (`rotation.settleSeconds`).
+   */
+  settleMs: number;
   waitForPods: boolean;
   refreshSuperseded: boolean;
 }
@@ -30,6 +36,8 @@ export interface NamespaceState {
   serviceAccounts: Map<string, ServiceAccountObject>;
   /** Undefined until loaded: pods are only read when a deletion depends on them. */
   pods: PodObject[] | undefined;
+  /** Pods read before this time (epoch ms) may miss one admitted with a ServiceAccount list from before our repoint. */
+  podsNotBefore?: number | undefined;
 }
 
 export type Action =
@@ -61,4 +69,6 @@ export interface Plan {
    * which are read only when a deletion depends on them. Observe them (after this plan's actions) and plan again.
    */
   needs?: 'pods' | undefined;
+  /** With `needs: 'pods'`: the earliest time (epoch ms) a pod listing can decide (settle after the rotation). */
+  podsNotBefore?: number | undefined;
 }

@@ -238,6 +238,7 @@ export class Reactor {
         beforeWrite: this.#d.beforeWrite,
         retention: {
           retainSupersededMs: r.retainSupersededMs,
+          settleMs: r.settleSeconds * 1000,
           waitForPods: r.waitForPods,
           refreshSuperseded: r.refreshSuperseded,
         },

@@ -31,6 +31,7 @@ export function desired(over: Partial<DesiredSecret> = {}): DesiredSecret {
 
 export const retention = (over: Partial<RetentionPolicy> = {}): RetentionPolicy => ({
   retainSupersededMs: 24 * HOUR,
+  settleMs: 0,
   waitForPods: true,
   refreshSuperseded: true,
   ...over,

@@ -51,7 +51,11 @@ export function engineConfig(
           ...target,
         },
       ],
-      rotation: { retainSuperseded: '0', ...((over['rotation'] as object | undefined) ?? {}) },
+      rotation: {
+        retainSuperseded: '0',
+        settleSeconds: 0,
+        ...((over['rotation'] as object | undefined) ?? {}),
+      },
       ...Object.fromEntries(Object.entries(over).filter(([k]) => k !== 'rotation')),
     },
     'test.yaml',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/base/logger.ts';
 import { runRotation } from '../../../src/rotation/run.ts';
 import { FakeCluster } from '../helpers/fake-cluster.ts';
+import { pod } from '../helpers/builders.ts';
 import { engineConfig, FakeStore, run } from '../helpers/engine.ts';
 
 function seed(): { cluster: FakeCluster; store: FakeStore } {
@@ -83,6 +84,33 @@ describe('runRotation', () => {
     expect(s.namespaces.map((n) => n.outcome)).toEqual(['planned', 'planned']);
     expect(s.namespaces[0]?.actions.map((a) => a.action.kind)).toEqual(['create', 'repoint']);
     expect(Object.keys(s.provisionalNames)).toHaveLength(1);
+  });
+
+  it('decides a deletion from pods read settleSeconds after the repoint (admission fills pods from a cached ServiceAccount)', async () => {
+    const outcome = async (settleSeconds: number) => {
+      const { cluster, store } = seed();
+      const config = engineConfig({ rotation: { settleSeconds } }, { namespaces: { names: ['ns-1'] } });
+      await run(cluster, store, config);
+      const first = cluster.sas.get('ns-1/default')?.imagePullSecrets[0] ?? '';
+      store.set('pass', 'pw-2');
+      // The API server admits a pod 300 ms after the repoint with the list from before it (a stale cache).
+      cluster.afterWrite = (c) => {
+        const sa = c.sas.get('ns-1/default');
+        if (!sa || sa.imagePullSecrets.includes(first)) return;
+        c.afterWrite = undefined;
+        setTimeout(() => {
+          const p = { ...pod('late', [first]), namespace: 'ns-1', serviceAccountName: 'default' };
+          c.pods.set('ns-1/late', p);
+        }, 300);
+      };
+      const s = await run(cluster, store, config);
+      return { first, kept: s.namespaces[0]?.kept ?? [], exists: cluster.secrets.has(`ns-1/${first}`) };
+    };
+    const hasty = await outcome(0);
+    expect(hasty.exists).toBe(false); // the pod now references a deleted secret: what settling prevents
+    const settled = await outcome(1);
+    expect(settled.exists).toBe(true);
+    expect(settled.kept).toEqual([{ name: settled.first, reason: '1 live pod still references it (late)' }]);
   });
 
   it('an unchanged source makes zero writes; reads are a few lists', async () => {
