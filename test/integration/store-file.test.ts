@@ -10,12 +10,16 @@ const dir = mkdtempSync(join(tmpdir(), 'file-store-'));
 const ctx = { logger: silentLogger(), baseDir: '/' };
 const store = (path = dir) => fileStoreProvider.create('local', { type: 'file', path }, ctx);
 
-storeContract('file', () => ({
-  store: () => store(),
-  write: async (key, value) => writeFileSync(join(dir, key), value),
-  unauthenticated: { skip: 'a file store has no credentials to refuse' },
-  unreachable: () => store(join(dir, 'not-mounted')),
-}));
+storeContract(
+  'file',
+  () => ({
+    store: () => store(),
+    write: async (key, value) => writeFileSync(join(dir, key), value),
+    unauthenticated: null,
+    unreachable: () => store(join(dir, 'not-mounted')),
+  }),
+  { hasCredentials: false },
+);
 
 describe('file store specifics', () => {
   it('drops one trailing newline (echo > file), keeps the rest of the value byte for byte', async () => {

@@ -16,7 +16,7 @@ import {
   runPod,
 } from '../helpers/node.ts';
 import { Workspace } from '../helpers/rotator.ts';
-import { deleteNamespaces, env, freePort, stack, suffix, waitFor } from '../helpers/stack.ts';
+import { deleteNamespaces, env, freePort, sleep, stack, suffix, waitFor } from '../helpers/stack.ts';
 
 const sfx = suffix();
 const ns = `km-${sfx}`;
@@ -72,6 +72,12 @@ beforeAll(async () => {
     async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).ok ? true : undefined),
     30_000,
   );
+  // Scraping before anything happens: rate() and increase() need a sample from before each event.
+  await waitFor(
+    'a first scrape of the kubelet',
+    async () => ((await query('up{job="kubelet"}'))[0]?.value === 1 ? true : undefined),
+    30_000,
+  );
 });
 afterAll(async () => {
   prometheus?.kill('SIGTERM');
@@ -91,6 +97,11 @@ it('pull failures, blocked containers, pull latency and KEP-2535 checks: the met
   // The image is now on the node: a second pod with the same credentials is a KEP-2535 record match.
   await runPod(ns, 'cached', { images: [cached], pullSecrets: ['ok'] });
   expect(await pullOutcome(ns, 'cached')).toEqual({ state: 'started' });
+  // The counter's series is born at the first check, so increase() cannot see that one (no earlier
+  // sample): check again once Prometheus has scraped it.
+  await sleep(3000);
+  await runPod(ns, 'cached-again', { images: [cached], pullSecrets: ['ok'] });
+  expect(await pullOutcome(ns, 'cached-again')).toEqual({ state: 'started' });
   expect((await pullOutcome(ns, 'refused')).state).toBe('failed');
 
   const raw = await kubeletMetrics();
