@@ -93,8 +93,11 @@ describe('F5: a malformed secret in the list', () => {
       await pullSecret(ns, `${name}-ok`, good());
       const img = await imageVariant('basic', `${name}-${sfx}`);
       await runPod(ns, name, { images: [img], pullSecrets: [name, `${name}-ok`] });
-      const failed = await waitFor(`a Failed event on ${name}`, async () =>
-        (await podEvents(ns, name)).find((e) => e.reason === 'Failed'),
+      // The kubelet reports it when it syncs the pod: seconds, or more on a node still busy with other work.
+      const failed = await waitFor(
+        `a Failed event on ${name}`,
+        async () => (await podEvents(ns, name)).find((e) => e.reason === 'Failed'),
+        60_000,
       );
       expect(failed.type).toBe('Warning');
       expect(failed.message).toMatch(/^Error: (json: cannot unmarshal|illegal base64)/);

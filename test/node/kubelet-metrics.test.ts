@@ -97,11 +97,17 @@ it('pull failures, blocked containers, pull latency and KEP-2535 checks: the met
   // The image is now on the node: a second pod with the same credentials is a KEP-2535 record match.
   await runPod(ns, 'cached', { images: [cached], pullSecrets: ['ok'] });
   expect(await pullOutcome(ns, 'cached')).toEqual({ state: 'started' });
-  // The counter's series is born at the first check, so increase() cannot see that one (no earlier
+  // A counter's series is born at its first event, so increase() cannot see that one (no earlier
   // sample): check again once Prometheus has scraped it.
   await sleep(3000);
   await runPod(ns, 'cached-again', { images: [cached], pullSecrets: ['ok'] });
   expect(await pullOutcome(ns, 'cached-again')).toEqual({ state: 'started' });
+  // Likewise the pull-latency histogram's series (one per image-size class) is born at its first pull.
+  await runPod(ns, 'pulls-again', {
+    images: [await imageVariant('basic', `km-ok2-${sfx}`)],
+    pullSecrets: ['ok'],
+  });
+  expect(await pullOutcome(ns, 'pulls-again')).toEqual({ state: 'started' });
   expect((await pullOutcome(ns, 'refused')).state).toBe('failed');
 
   const raw = await kubeletMetrics();
