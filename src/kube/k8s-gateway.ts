@@ -1,3 +1,4 @@
+import { isRotatorError } from '../errors.ts';
 import { toNamespace, toPod, toSecret, toServiceAccount, type RawList } from './convert.ts';
 import type { KubeGateway, NamespaceScope } from './gateway.ts';
 import { K8sRecords } from './k8s-records.ts';
@@ -28,11 +29,17 @@ export class K8sGateway extends K8sRecords implements KubeGateway {
   }
 
   /** How many namespaces the cluster has, from a one-item list (undefined if the server does not say). */
+  /** A hint only: undefined when unknown, or when the rotator may not list namespaces. */
   async estimateNamespaceCount(): Promise<number | undefined> {
     const r = await this.call<RawList<unknown>>(
       { verb: 'list', resource: 'namespaces' },
       { method: 'GET', path: '/api/v1/namespaces', query: { limit: 1 } },
-    );
+    ).catch((e: unknown) => {
+      if (isRotatorError(e, 'KUBE_FORBIDDEN')) return undefined;
+      throw e;
+    });
+    if (!r) return undefined;
+
     const more = r.metadata?.remainingItemCount;
     const items = r.items?.length ?? 0;
     this.clusterNamespaces = more === undefined ? (r.metadata?.continue ? undefined : items) : items + more;

@@ -15,8 +15,9 @@ const NAMED_GET_LIMIT = 50;
 /**
  * The candidate namespaces of the targets, read the cheap way: selectors are evaluated by the API server
  * (one filtered list per distinct selector), a few names are read one by one, many names list everything.
- * When the rotator may not read Namespace objects (the namespaced-Role install) and every target names its
- * namespaces, those names are used as they are (a Terminating one then fails its create).
+ * When the rotator may not read Namespace objects (the namespaced-Role install), named namespaces are used
+ * as they are (a Terminating one then fails its create); a selector without "list namespaces" is an error
+ * that says which targets need it.
  */
 export async function observeNamespaces(
   gateway: KubeGateway,
@@ -27,29 +28,46 @@ export async function observeNamespaces(
     ...new Set(targets.flatMap((t) => (t.namespaces.selector !== undefined ? [t.namespaces.selector] : []))),
   ];
   const names = [...new Set(targets.flatMap((t) => t.namespaces.names ?? []))];
+  const asNamed = (): NamespaceObject[] => {
+    logger.info({}, 'may not read namespaces; using the namespaces the targets name');
+    return names.map((name) => ({ name, labels: {}, terminating: false }));
+  };
+  if (names.length > NAMED_GET_LIMIT) {
+    // Many names: one list of every namespace is cheaper than a GET each.
+    return listOrExplain(gateway, undefined, targets).catch((e: unknown) => {
+      if (isRotatorError(e, 'KUBE_FORBIDDEN') && selectors.length === 0) return asNamed();
+      throw e;
+    });
+  }
+  await gateway.estimateNamespaceCount?.();
+  const named = await Promise.all(names.map((name) => gateway.getNamespace(name))).catch((e: unknown) => {
+    if (isRotatorError(e, 'KUBE_FORBIDDEN')) return asNamed();
+    throw e;
+  });
   const found = new Map<string, NamespaceObject>();
+  for (const n of named) if (n) found.set(n.name, n);
+  for (const sel of selectors)
+    for (const n of await listOrExplain(gateway, sel, targets)) found.set(n.name, n);
+  return [...found.values()];
+}
+
+/** Lists namespaces; when that is forbidden, says which targets need it and how to do without. */
+async function listOrExplain(
+  gateway: KubeGateway,
+  selector: string | undefined,
+  targets: readonly Target[],
+): Promise<NamespaceObject[]> {
   try {
-    if (names.length > NAMED_GET_LIMIT) {
-      for (const n of await gateway.listNamespaces()) found.set(n.name, n);
-    } else {
-      await gateway.estimateNamespaceCount?.();
-      for (const n of await Promise.all(names.map((name) => gateway.getNamespace(name))))
-        if (n) found.set(n.name, n);
-      for (const sel of selectors) for (const n of await gateway.listNamespaces(sel)) found.set(n.name, n);
-    }
-    return [...found.values()];
+    return await gateway.listNamespaces(selector);
   } catch (e) {
     if (!isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
     const selecting = targets.filter((t) => t.selector !== undefined).map((t) => t.name);
-    if (selecting.length > 0) {
-      throw new RotatorError(
-        'KUBE_FORBIDDEN',
-        `${e.message}; targets ${selecting.join(', ')} use a namespace selector, which needs "list namespaces" (or list their namespaces by name)`,
-        { details: e.details },
-      );
-    }
-    logger.info({}, 'may not read namespaces; using the namespaces the targets name');
-    return names.map((name) => ({ name, labels: {}, terminating: false }));
+    if (selecting.length === 0) throw e;
+    throw new RotatorError(
+      'KUBE_FORBIDDEN',
+      `${e.message}; targets ${selecting.join(', ')} use a namespace selector, which needs "list namespaces" (or list their namespaces by name)`,
+      { details: e.details },
+    );
   }
 }
 

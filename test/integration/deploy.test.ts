@@ -243,7 +243,8 @@ describe('the namespaced variant', () => {
     const before = await api().readNamespacedServiceAccount({ namespace: other, name: 'default' });
     const r = await w.rotate(['--kubeconfig', kubeconfig]);
     expect(r.code).toBe(1);
-    expect(r.summary?.['outcomes']).toEqual({ provisioned: 1, failed: 1 });
+    expect(r.summary?.['outcomes'], r.text).toEqual({ provisioned: 1, failed: 1 });
+
     expect(r.text, r.text).toMatch(
       new RegExp(
         `cannot list resource "(secrets|serviceaccounts)" in API group "" in the namespace "${other}"`,
