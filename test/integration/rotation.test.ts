@@ -195,11 +195,14 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
   it('writer entries appended during a rotation all survive, and every SA ends on the new secret', async () => {
     let stop = false;
     const appended = new Map<string, string[]>();
-    const writer = async () => {
-      let i = 0;
+    // Four writers, each on its own quarter of the namespaces, so that they race the rotator (not each
+    // other) and enough of their writes land while it runs.
+    const writer = async (w0: number) => {
+      let i = w0;
       while (!stop) {
         const namespace = names[i % names.length]!;
         const entry = `writer-${i}`;
+
         for (;;) {
           const sa = await api().readNamespacedServiceAccount({ namespace, name: 'default' });
           sa.imagePullSecrets = [...(sa.imagePullSecrets ?? []), { name: entry }];
@@ -211,10 +214,11 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
           }
         }
         appended.set(namespace, [...(appended.get(namespace) ?? []), entry]);
-        i++;
+        i += 4;
       }
     };
-    const writing = writer();
+    const writing = Promise.all([0, 1, 2, 3].map(writer));
+
     const r = await w.rotate();
     stop = true;
     await writing;
