@@ -5,6 +5,8 @@ import { converge, type ActionRecord, type ApplyDeps } from './apply.ts';
 import { errorInfo } from './prepare.ts';
 import type { NamespaceOutcome, NamespaceResult, RunHooks } from './results.ts';
 import type { DesiredSecret, NamespaceState, RetentionPolicy } from './types.ts';
+import { emptyState, groupState } from './observe.ts';
+import type { Config } from '../config/types.ts';
 
 /**
  * One namespace's convergence: every target that covers it, from what is observed there, to its desired
@@ -19,6 +21,35 @@ export interface NamespaceDeps extends ApplyDeps {
   retention: RetentionPolicy;
   logger: Logger;
   hooks?: RunHooks | undefined;
+}
+
+/** The retention rules of the config's `rotation` section. */
+export function retentionOf(r: Config['rotation']): RetentionPolicy {
+  return {
+    retainSupersededMs: r.retainSupersededMs,
+    settleMs: r.settleSeconds * 1000,
+    waitForPods: r.waitForPods,
+    refreshSuperseded: r.refreshSuperseded,
+  };
+}
+
+/** Observes one namespace (our secrets there, its ServiceAccounts) and converges it: an event's unit of work. */
+export async function observeAndConverge(
+  ns: string,
+  desired: readonly DesiredSecret[],
+  deps: NamespaceDeps,
+): Promise<NamespaceResult[]> {
+  const g = deps.gateway;
+  const [secrets, sas] = await Promise.all([
+    g.listManagedSecrets(
+      [ns],
+      desired.map((d) => d.target),
+    ),
+    g.listServiceAccounts([ns]),
+  ]);
+  const work = namespaceWork(groupState([ns], secrets, sas).get(ns) ?? emptyState(ns), desired);
+  await convergeNamespace(work, deps);
+  return work.targets.map((t) => t.result);
 }
 
 export function namespaceWork(state: NamespaceState, desired: readonly DesiredSecret[]): NamespaceWork {

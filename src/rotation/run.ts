@@ -8,6 +8,7 @@ import {
   abandonNamespace,
   convergeNamespace,
   namespaceWork,
+  retentionOf,
   type NamespaceDeps,
   type NamespaceWork,
 } from './namespace.ts';
@@ -90,12 +91,7 @@ function namespaceDeps(deps: RunDeps, opts: RunOptions): NamespaceDeps {
     dryRun: opts.dryRun,
     signal: opts.signal,
     beforeWrite: deps.beforeFirstWrite,
-    retention: {
-      retainSupersededMs: r.retainSupersededMs,
-      settleMs: r.settleSeconds * 1000,
-      waitForPods: r.waitForPods,
-      refreshSuperseded: r.refreshSuperseded,
-    },
+    retention: retentionOf(r),
     logger: deps.logger,
     hooks: deps.hooks,
   };

@@ -42,7 +42,15 @@ export class DriftModel {
     });
   }
 
+  /** The names of the targets that cover `ns` now, as one comparable string ('' when none). */
+  coveringTargets(ns: string): string {
+    return this.covering(ns)
+      .map((d) => d.target)
+      .join(',');
+  }
+
   /** A ServiceAccount some covering target selects that does not list that target's secret. */
+
   serviceAccountDrifted(sa: ServiceAccountObject): boolean {
     return this.covering(sa.namespace).some(
       (d) =>

@@ -4,8 +4,7 @@ import type { KubeGateway } from '../kube/gateway.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { ResourceWatch, WatchEventType } from '../kube/watch.ts';
 import type { Logger } from '../base/logger.ts';
-import { convergeNamespace, namespaceWork } from '../rotation/namespace.ts';
-import { emptyState, groupState } from '../rotation/observe.ts';
+import { observeAndConverge, retentionOf } from '../rotation/namespace.ts';
 import type { NamespaceResult, RunHooks } from '../rotation/results.ts';
 import type { DesiredSecret } from '../rotation/types.ts';
 import { Limiter } from '../base/pool.ts';
@@ -85,6 +84,18 @@ export class Reactor {
     else if (needsWork()) this.enqueue(ns, kind);
   }
 
+  /**
+   * Stops reacting: nothing queued starts any more, and the convergences in flight (how many: the result)
+   * finish, each a few writes — a SIGTERM leaves no namespace half done.
+   */
+  async drain(): Promise<number> {
+    const inFlight = this.#active;
+    this.#queue.clear();
+
+    while (this.#active > 0) await new Promise((r) => setTimeout(r, 50));
+    return inFlight;
+  }
+
   /** Holds event processing while `fn` runs (a full pass): the two never write at the same time. */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     let release = () => {};
@@ -150,16 +161,10 @@ export class Reactor {
       this.model.namespaces.delete(n.name);
       return;
     }
-    const was = this.model
-      .covering(n.name)
-      .map((d) => d.target)
-      .join(',');
+    const was = this.model.coveringTargets(n.name);
     this.model.namespaces.set(n.name, n);
     this.#consider(n.name, 'namespace', () => {
-      const now = this.model
-        .covering(n.name)
-        .map((d) => d.target)
-        .join(',');
+      const now = this.model.coveringTargets(n.name);
       return now !== '' && now !== was;
     });
   }
@@ -221,31 +226,16 @@ export class Reactor {
     if (desired.length === 0) return;
     const g = this.#d.gateway;
     try {
-      const [secrets, sas] = await Promise.all([
-        g.listManagedSecrets(
-          [ns],
-          desired.map((d) => d.target),
-        ),
-        g.listServiceAccounts([ns]),
-      ]);
-      const work = namespaceWork(groupState([ns], secrets, sas).get(ns) ?? emptyState(ns), desired);
-      const r = this.#d.config.rotation;
-      await convergeNamespace(work, {
+      const results = await observeAndConverge(ns, desired, {
         gateway: g,
         now: () => new Date(),
         dryRun: false,
         pods: (n) => g.listPods([n]),
         beforeWrite: this.#d.beforeWrite,
-        retention: {
-          retainSupersededMs: r.retainSupersededMs,
-          settleMs: r.settleSeconds * 1000,
-          waitForPods: r.waitForPods,
-          refreshSuperseded: r.refreshSuperseded,
-        },
+        retention: retentionOf(this.#d.config.rotation),
         logger: this.#d.logger,
         hooks: this.#d.hooks,
       });
-      const results = work.targets.map((t) => t.result);
       this.#d.converged?.(ns, (performance.now() - at) / 1000, kinds, results);
       if (results.some((r) => r.outcome === 'failed')) this.#retryLater(ns, at, kinds);
       else this.#failures.delete(ns);

@@ -90,6 +90,9 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
   clearTimeout(retryTimer);
   await scheduler.stop();
   await Promise.allSettled(watching);
+  const inFlight = await reactor.drain();
+  if (inFlight > 0) logger.info({ namespaces: inFlight }, 'finished the convergences in flight');
+
   await bursts.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await stores.close();
