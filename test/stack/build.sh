@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) every program of the real test stack into $STACK_CACHE/bin.
-# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|all]...
+# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|helm|all]...
 # Each component is skipped when its binary exists and reports the expected version.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -110,9 +110,22 @@ build_pushgateway() {
   deb_extract prometheus-pushgateway usr/bin/prometheus-pushgateway "$STACK_BIN/pushgateway"
 }
 
+build_helm() { # not part of the running stack: the Helm chart's tests install it with this
+  local bin="$STACK_BIN/helm-$HELM_VERSION"
+  [[ -x "$bin" ]] && { log "helm $HELM_VERSION: cached"; return; }
+  log "helm $HELM_VERSION: building"
+  local w="$STACK_CACHE/src/helm-$HELM_VERSION"
+  rm -rf "$w" && mkdir -p "$w" && cd "$w"
+  go mod init regcred-rotator/stack/helm >/dev/null 2>&1
+  go get "helm.sh/helm/v4@$HELM_VERSION"
+  go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+    -o "$bin.tmp" helm.sh/helm/v4/cmd/helm
+  mv "$bin.tmp" "$bin"
+}
+
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao)
+  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao helm)
   for p in "${parts[@]}"; do ( "build_$p" ) || die "building $p failed (see the output above)"; done
 }
 main "$@"

@@ -17,6 +17,7 @@ KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
 KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 OPENBAO_VERSION="${OPENBAO_VERSION:-2.7.2}"
+HELM_VERSION="${HELM_VERSION:-v4.3.1}"
 
 mkdir -p "$STACK_BIN" "$STACK_RUN" "$GOMODCACHE" "$GOCACHE"
 
