@@ -12,7 +12,8 @@
  * a `BackOff` on pulling, or a container waiting in ErrImagePull / ImagePullBackOff.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { api, sleep } from '../helpers/stack.ts';
+import { readFileSync } from 'node:fs';
+import { api, env, sleep } from '../helpers/stack.ts';
 import { image, runPod } from '../helpers/node.ts';
 
 export interface PullReport {
@@ -29,6 +30,29 @@ export interface PullReport {
   /** Other Warning Events (not about pulls), for the record. */
   otherWarnings: Record<string, number>;
   samples: string[];
+  /** Pods (and their pull failures) lost to the kubelet/node-authorizer race: see authorizerRacePods. */
+  authorizerRace: { pods: string[]; failures: number };
+}
+
+/**
+ * Pods whose pulls failed because the kubelet could not read an existing pull secret in time: it asked the
+ * API server for the secret right after the pod was bound, the node authorizer (whose graph had not yet
+ * seen the binding) refused — "no relationship found between node … and this object" — and the kubelet
+ * logged "failed to sync secret cache" and pulled without that secret. An upstream race
+ * (kubernetes/kubernetes#128910, #133269) that any pod can hit when no other pod on its node holds the same
+ * secret. A deleted or missing secret is logged as "not found" instead, so this never hides one: a pod with
+ * any other reason for a missing secret is not in the set.
+ */
+export function authorizerRacePods(): Set<string> {
+  const text = readFileSync(env('REGCRED_STACK_KUBELET_LOG'), 'utf8');
+  const race = new Set<string>();
+  const other = new Set<string>();
+  for (const m of text.matchAll(
+    /"Unable to retrieve pull secret[^\n]*? pod="([^"]+)"[^\n]*? err="([^\n]*)"/g,
+  ))
+    (m[2]!.startsWith('failed to sync secret cache') ? race : other).add(m[1]!);
+  for (const p of other) race.delete(p);
+  return race;
 }
 
 const RESTARTING = ['sh', '-c', 'sleep 3; exit 0'];
@@ -57,7 +81,7 @@ export class PullWorkload {
   #created = 0;
   #longLived = 0;
   /** Pods the janitor retired after they sat in ImagePullBackOff (counted before deletion). */
-  #retiredStuck = 0;
+  readonly #retiredStuck = new Set<string>();
   readonly #stuckSince = new Map<string, number>();
   errors: string[] = [];
 
@@ -147,7 +171,7 @@ export class PullWorkload {
               const since = this.#stuckSince.get(key) ?? Date.now();
               this.#stuckSince.set(key, since);
               if (Date.now() - since > 10_000) {
-                this.#retiredStuck++;
+                this.#retiredStuck.add(key);
                 this.#stuckSince.delete(key);
                 retire = true;
               }
@@ -172,23 +196,30 @@ export class PullWorkload {
 
   /** What the kubelet reported for this workload's pulls, from Events and pod statuses. */
   async report(): Promise<PullReport> {
+    const race = authorizerRacePods();
+    const raced = new Set<string>();
     const r: PullReport = {
       pods: this.#created,
-      podsEndedInPullBackOff: this.#retiredStuck,
+      podsEndedInPullBackOff: [...this.#retiredStuck].filter((k) => !race.has(k)).length,
       podsNeverStarted: 0,
       pulled: 0,
       failures: {},
       failureTotal: 0,
       otherWarnings: {},
       samples: [],
+      authorizerRace: { pods: [], failures: 0 },
     };
     for (const ns of this.#namespaces) {
       for (const e of (await api().listNamespacedEvent({ namespace: ns })).items) {
         const reason = e.reason ?? '';
         const message = e.message ?? '';
         const count = e.count ?? 1;
+        const pod = `${ns}/${e.involvedObject.name ?? ''}`;
         if (reason === 'Pulled') r.pulled += count;
-        else if (isPullFailure(reason, message)) {
+        else if (isPullFailure(reason, message) && race.has(pod)) {
+          raced.add(pod);
+          r.authorizerRace.failures += count;
+        } else if (isPullFailure(reason, message)) {
           r.failures[reason] = (r.failures[reason] ?? 0) + count;
           r.failureTotal += count;
           if (r.samples.length < 8)
@@ -200,11 +231,19 @@ export class PullWorkload {
           r.otherWarnings[reason] = (r.otherWarnings[reason] ?? 0) + count;
       }
       for (const p of (await api().listNamespacedPod({ namespace: ns })).items) {
-        if (stuckOnPull(p)) r.podsEndedInPullBackOff++;
-        else if (p.status?.phase === 'Pending' && !(p.status.containerStatuses ?? []).some((c) => c.imageID))
+        if (stuckOnPull(p)) {
+          if (race.has(`${ns}/${p.metadata?.name ?? ''}`)) raced.add(`${ns}/${p.metadata?.name ?? ''}`);
+          else r.podsEndedInPullBackOff++;
+        } else if (
+          p.status?.phase === 'Pending' &&
+          !(p.status.containerStatuses ?? []).some((c) => c.imageID)
+        )
           r.podsNeverStarted++;
       }
     }
+    for (const k of this.#retiredStuck) if (race.has(k)) raced.add(k);
+    r.authorizerRace.pods = [...raced].sort();
+
     return r;
   }
 }
