@@ -29,8 +29,9 @@ export const describeOp = (op: KubeOp): string =>
   `${op.verb} ${op.resource}${op.namespace || op.name ? ' ' : ''}${op.namespace ? `${op.namespace}/` : ''}${op.name ?? ''}`;
 
 /**
- * Turns whatever client-node threw into a RotatorError with a message an operator can act on. The raw
- * HTTP error is deliberately not kept as `cause`: it carries the raw response, headers included.
+ * Turns what a request threw (a KubeHttpError or a network error) into a RotatorError with a message an
+ * operator can act on. The raw HTTP error is deliberately not kept as `cause`: it carries the raw
+ * response, headers included.
  */
 export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
   const what = describeOp(op);
