@@ -4,7 +4,8 @@
 #  use a foreign pull secret; 3. registry credentials in OpenBao; 4. plan + provision, and a pod on the node
 #  pulling the private image with the provisioned secret; 5. new credentials in OpenBao, rotate, revoke the old
 #  credential at the registry: the running pod's container restarts and pulls again, a new pod pulls with the
-#  new secret; 6. `status` and `doctor`.
+#  new secret; 6. `status` and `doctor`; 7. the rotator in the cluster: our image, deploy/, a Job from the
+#  CronJob (scripts/demo-in-cluster.ts; DEMO_IN_CLUSTER=0 skips it).
 # Leaves the stack running if it was running before; otherwise stops it (DEMO_KEEP_STACK=1 keeps it).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -120,5 +121,11 @@ rotator status
 
 say "regcred-rotator doctor -n demo-web"
 rotator doctor -n demo-web || true
+
+if [[ ${DEMO_IN_CLUSTER:-1} != 0 ]]; then
+  say "in the cluster: our image, deploy/, a Job from the CronJob   (DEMO_IN_CLUSTER=0 skips this step)"
+  "$NODE" scripts/demo-in-cluster.ts
+fi
+
 echo
 echo "demo done. Config: $DEMO/config.yaml. $([[ $started == 1 && ${DEMO_KEEP_STACK:-0} != 1 ]] && echo 'Stopping the stack it started (DEMO_KEEP_STACK=1 keeps it).' || echo 'The stack keeps running: npm run stack:down stops it.')"
