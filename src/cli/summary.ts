@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { formatDays } from '../policy/age.ts';
 import type { NamespaceResult, RunSummary } from '../rotation/run.ts';
 import type { Action } from '../rotation/types.ts';
@@ -82,12 +83,28 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
   return out.join('\n');
 }
 
+/**
+ * This process's peak resident memory. Linux's VmHWM belongs to the process image; getrusage's maxRSS
+ * (elsewhere) also counts what the parent held when it forked us, so a big parent inflates it.
+ */
+function peakRssKb(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS;
+}
+
 /** The `run summary` log line: machine-readable, no secrets. */
+
 export function summaryFields(s: RunSummary): Record<string, unknown> {
   return {
     dryRun: s.dryRun,
     durationMs: s.finishedAt.getTime() - s.startedAt.getTime(),
-    maxRssKb: process.resourceUsage().maxRSS,
+    maxRssKb: peakRssKb(),
+
     writes: s.writes,
     interrupted: s.interrupted,
     settledAt: s.settledAt?.toISOString(),
