@@ -10,7 +10,16 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Workspace, fileConfig, useCreds } from '../test/helpers/rotator.ts';
-import { api, apiserverRequests, env, kubectl, stack, suffix, waitFor } from '../test/helpers/stack.ts';
+import {
+  api,
+  apiserverRequests,
+  env,
+  kubectl,
+  quiesce,
+  stack,
+  suffix,
+  waitFor,
+} from '../test/helpers/stack.ts';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { adminTarget, minimalRotation } from './minimal-client.ts';
 
@@ -141,7 +150,8 @@ async function tool(n: number) {
       join(ROOT, 'node_modules/.bin/node'),
       [
         '--max-semi-space-size=8', // as the image runs it (Dockerfile)
-        join(ROOT, 'src/cli/main.ts'),
+        join(ROOT, 'dist/cli/main.js'), // compiled by startup() below, as the image and the bin run it
+
         '--config',
         w.config,
         '--log-format',
@@ -162,8 +172,12 @@ async function tool(n: number) {
   // Pods created now carry the first secret (F2): the rotation must keep it for them.
   const podSpec = {
     serviceAccountName: 'default',
+    // No scheduler picks these up: they stay Pending without the kube-scheduler writing their status and
+    // FailedScheduling Events into the API server's counts (the stack runs a scheduler for its node).
+    schedulerName: 'bench-none',
     containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
   };
+
   await Promise.all(
     names
       .filter((_, i) => i % 5 === 0)
@@ -226,18 +240,38 @@ function machine(): string {
   return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, kube-apiserver ${server} + etcd 3.6.16 on the same machine`;
 }
 
-/** Waits until no namespace is Terminating: the namespace controller's deletions would pollute the counts. */
-async function quiesce(): Promise<void> {
-  await waitFor(
-    'no Terminating namespaces',
-    async () =>
-      (await api().listNamespace()).items.some((n) => n.status?.phase === 'Terminating') ? undefined : true,
-    600_000,
-  );
+/**
+ * Start-up of the compiled CLI (what the bin and the image run): best of 7 wall times and peak RSS for
+ * `--version`, `--help`, and `validate` of a config whose stores are not contacted.
+ */
+function startup(): { cmd: string; ms: number; rssMb: number }[] {
+  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+  const w = new Workspace();
+  fileConfig(w, { name: 'startup', namespaces: { names: ['a'] } });
+  const node = join(ROOT, 'node_modules/.bin/node');
+  const main = join(ROOT, 'dist/cli/main.js');
+  return [['--version'], ['--help'], ['--config', w.config, 'validate']].map((args) => {
+    let ms = Number.POSITIVE_INFINITY;
+    let rssMb = 0;
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      const r = spawnSync('/usr/bin/time', ['-f', '%M', node, main, ...args], { encoding: 'utf8' });
+      ms = Math.min(ms, performance.now() - t0);
+      rssMb = Math.round(Number(r.stderr.trim().split('\n').at(-1)) / 1024);
+    }
+    return {
+      cmd: args.filter((a) => a !== w.config && a !== '--config').join(' ') || args.join(' '),
+      ms,
+      rssMb,
+    };
+  });
 }
 
 await quiesce();
 const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), sizes: SIZES };
+const boot = startup();
+results['startup'] = boot;
 const rows: string[] = [];
 const s = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
 for (const n of SIZES) {
@@ -251,7 +285,7 @@ for (const n of SIZES) {
       : undefined;
   results[`N=${n}`] = { tool: t, minimal: m, seed: sd };
   rows.push(
-    `| ${n} | ${s(t.provision.ms)} s / ${t.provision.total} (${t.provision.writes} w) | ${s(t.rotation.ms)} s / ${t.rotation.total} (${t.rotation.writes} w) | ${s(t.noop.ms)} s / ${t.noop.total} (${t.noop.writes} w) | ${(t.rotation.total / n).toFixed(2)} | ${t.rotation.maxRssMb ?? '?'} MB | ${s(m.ms)} s / ${m.total} | ${sd ? `${s(sd.ms)} s / ${sd.total}` : 'not run'} | ${sd ? `${(sd.ms / t.rotation.ms).toFixed(1)}×` : '-'} | ${(t.rotation.ms / m.ms).toFixed(2)}× | ${sd ? `${sd.foreignLost}/${n} lost the foreign entry, ${sd.dangling}/${n} point at a deleted secret` : '-'} |`,
+    `| ${n} | ${s(t.provision.ms)} s / ${t.provision.total} (${t.provision.writes} w) | ${s(t.rotation.ms)} s / ${t.rotation.total} (${t.rotation.writes} w) | ${s(t.noop.ms)} s / ${t.noop.total} (${t.noop.writes} w) | ${(t.rotation.total / n).toFixed(2)} | ${t.provision.maxRssMb ?? '?'} / ${t.rotation.maxRssMb ?? '?'} / ${t.noop.maxRssMb ?? '?'} MB | ${s(m.ms)} s / ${m.total} | ${sd ? `${s(sd.ms)} s / ${sd.total}` : 'not run'} | ${sd ? `${(sd.ms / t.rotation.ms).toFixed(1)}×` : '-'} | ${(t.rotation.ms / m.ms).toFixed(2)}× | ${sd ? `${sd.foreignLost}/${n} lost the foreign entry, ${sd.dangling}/${n} point at a deleted secret` : '-'} |`,
   );
   process.stderr.write(`${rows.at(-1) ?? ''}\n`);
 }
@@ -261,8 +295,12 @@ writeFileSync(file, JSON.stringify(results, null, 2));
 const table = [
   `Machine: ${String(results['machine'])}. Date: ${String(results['date'])}.`,
   '',
-  '| N | provision: wall / requests (writes) | rotation | no-op rerun | requests per namespace (rotation) | peak RSS (rotation) | minimal client (rotation only) | seed recipe (rotation only) | seed ÷ rotator | rotator ÷ minimal | state the seed recipe left |',
+  '| N | provision: wall / requests (writes) | rotation | no-op rerun | requests per namespace (rotation) | peak RSS (provision / rotation / no-op) | minimal client (rotation only) | seed recipe (rotation only) | seed ÷ rotator | rotator ÷ minimal | state the seed recipe left |',
   '|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows,
+  '',
+  '| command (compiled CLI) | wall (best of 7) | peak RSS |',
+  '|---|---|---|',
+  ...boot.map((b) => `| \`${b.cmd}\` | ${(b.ms / 1000).toFixed(3)} s | ${b.rssMb} MB |`),
 ].join('\n');
 process.stdout.write(`${table}\n\nraw: ${file}\n`);
