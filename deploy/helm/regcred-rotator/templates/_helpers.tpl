@@ -86,7 +86,7 @@ env:
 {{- with .Values.env }}
 {{- toYaml . | nindent 2 }}
 {{- end }}
-resources: {{- toYaml .Values.resources | nindent 2 }}
+resources: {{- toYaml (ternary .Values.schedulerResources .Values.resources (eq .Values.mode "scheduler")) | nindent 2 }}
 securityContext:
   allowPrivilegeEscalation: false
   readOnlyRootFilesystem: true
