@@ -74,6 +74,12 @@ export function checkRules(c: RawConfig): { problems: ConfigProblem[]; parts: Ta
     });
   });
 
+  checkSettings(c, add);
+  return { problems, parts };
+}
+
+/** The rules of the settings outside `targets`: policy, rotation, schedule, time zone, metrics. */
+function checkSettings(c: RawConfig, add: (path: string, message: string) => void): void {
   if (c.policy.warnAgeDays >= c.policy.maxAgeDays) {
     add('policy.warnAgeDays', `must be less than maxAgeDays (${c.policy.maxAgeDays})`);
   }
@@ -99,5 +105,4 @@ export function checkRules(c: RawConfig): { problems: ConfigProblem[]; parts: Ta
       add('metrics.pushgateway', `"${c.metrics.pushgateway}" is not an http(s) URL`);
     }
   }
-  return { problems, parts };
 }
