@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) every program of the real test stack into $STACK_CACHE/bin.
-# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|helm|all]...
+# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|helm|images|all]...
 # Each component is skipped when its binary exists and reports the expected version.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -123,9 +123,13 @@ build_helm() { # not part of the running stack: the Helm chart's tests install i
   mv "$bin.tmp" "$bin"
 }
 
+build_images() { # the node's test images (busybox, pause), pushed to the registries by up.sh
+  bash "$HERE/node/images.sh" build
+}
+
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao helm)
+  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao helm images)
   for p in "${parts[@]}"; do ( "build_$p" ) || die "building $p failed (see the output above)"; done
 }
 main "$@"
