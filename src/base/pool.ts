@@ -48,3 +48,64 @@ export async function pool<T>(
   );
   return notStarted;
 }
+
+/**
+ * `fn` over `items` with up to `ahead` calls in flight, results yielded in the items' order: reading
+ * ahead without giving up the order. A consumer that stops early leaves the calls in flight to finish
+ * unobserved (their failures are not reported).
+ */
+export async function* ordered<T, R>(
+  items: readonly T[],
+  ahead: number,
+  fn: (item: T) => Promise<R>,
+): AsyncGenerator<R> {
+  const inFlight: Promise<R>[] = [];
+  let next = 0;
+  while (next < items.length || inFlight.length > 0) {
+    while (next < items.length && inFlight.length < Math.max(1, ahead)) {
+      const p = fn(items[next++] as T);
+      p.catch(() => undefined);
+      inFlight.push(p);
+    }
+    yield await (inFlight.shift() as Promise<R>);
+  }
+}
+
+/**
+ * `worker` over what `source` yields, at most `limit` at once, taking the next item only when a worker
+ * is free (so a lazy source is read as fast as the work goes, no faster). Stops taking items once `signal`
+ * aborts; returns the items taken but not started.
+ */
+export async function poolStream<T>(
+  source: AsyncIterable<T>,
+  limit: number,
+  signal: AbortSignal | undefined,
+  worker: (item: T) => Promise<void>,
+): Promise<T[]> {
+  const it = source[Symbol.asyncIterator]();
+  const notStarted: T[] = [];
+  const stop = { failed: false };
+  const stopping = () => signal?.aborted === true || stop.failed;
+  const run = async (): Promise<void> => {
+    while (!stopping()) {
+      const r = await it.next();
+      if (r.done === true) return;
+      if (stopping()) notStarted.push(r.value);
+      else await worker(r.value);
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, limit) }, () =>
+    run().catch((e: unknown) => {
+      stop.failed = true;
+      throw e;
+    }),
+  );
+  try {
+    await Promise.all(workers);
+  } finally {
+    // Every worker has stopped (or will at its next item); close the source so it reads no further.
+    await Promise.allSettled(workers);
+    await it.return?.();
+  }
+  return notStarted;
+}

@@ -4,7 +4,7 @@ import type { K8sGateway } from '../kube/k8s-gateway.ts';
 import { EventRecorder } from '../observability/events.ts';
 import type { Logger } from '../base/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { runRotation, type RunSummary } from '../rotation/run.ts';
+import { runRotation, type NamespaceResult, type RunSummary } from '../rotation/run.ts';
 import type { DesiredSecret } from '../rotation/types.ts';
 import { describeError, isRotatorError, RotatorError } from '../errors.ts';
 import { RunLock } from '../scheduler/lock.ts';
@@ -30,6 +30,8 @@ export interface ExecuteOptions {
   waitForLock: boolean;
   signal: AbortSignal;
   onProgress?: ((done: number, total: number) => void) | undefined;
+  /** Which namespace results the summary keeps whole (RunOptions.keep); the failed ones when absent. */
+  keep?: ((r: NamespaceResult) => boolean) | undefined;
 }
 
 const resultOf = (
@@ -57,10 +59,7 @@ async function settle(
   logger: Logger,
 ): Promise<void> {
   if (summary.dryRun || seconds <= 0) return;
-  const changedData = summary.namespaces.some((n) =>
-    n.actions.some((a) => a.result === 'ok' && a.action.kind === 'update-data'),
-  );
-  if (!changedData) return;
+  if (!summary.tally.changedData) return;
   logger.info(
     { seconds },
     'existing secrets got new credentials; letting nodes pick them up before reporting',
@@ -123,7 +122,13 @@ export async function executeRun(
         },
         beforeFirstWrite,
       },
-      { dryRun: o.dryRun, only: o.only, signal: stop.signal, onProgress: o.onProgress },
+      {
+        dryRun: o.dryRun,
+        only: o.only,
+        signal: stop.signal,
+        onProgress: o.onProgress,
+        keep: o.keep ?? ((r) => r.outcome === 'failed'),
+      },
     );
     const code = exitCodeForRun(summary);
     await settle(summary, config.rotation.settleSeconds, stop.signal, logger);

@@ -26,8 +26,7 @@ export function exitCodeForError(e: unknown): ExitCode {
 /** Failures win over policy: a run that could not finish is the more urgent page. */
 export function exitCodeForRun(s: RunSummary): ExitCode {
   if (s.interrupted) return EXIT.failed;
-  if (s.targets.some((t) => t.outcome === 'failed') || s.namespaces.some((n) => n.outcome === 'failed'))
-    return EXIT.failed;
+  if (s.targets.some((t) => t.outcome === 'failed') || s.tally.failed > 0) return EXIT.failed;
   if (s.targets.some((t) => t.age.state === 'violation')) return EXIT.policy;
   return EXIT.ok;
 }

@@ -24,11 +24,18 @@ function note(r: NamespaceResult): string {
   return parts.join('; ');
 }
 
-/** Counts of namespace outcomes, e.g. "3 rotated, 9 unchanged". */
-export function outcomeCounts(s: RunSummary): Record<string, number> {
-  const c: Record<string, number> = {};
-  for (const r of s.namespaces) c[r.outcome] = (c[r.outcome] ?? 0) + 1;
-  return c;
+/** At most this many namespace rows in the table; the rest are counted (the log has a line for each). */
+export const TABLE_ROWS = 500;
+
+/**
+ * Which namespace results a run keeps for its summary: the failed ones (the `run summary` line lists
+ * them), and, when a table will be printed, its rows — the namespaces that changed (every one with
+ * `verbose`), up to TABLE_ROWS.
+ */
+export function keepForSummary(table: boolean, verbose: boolean): (r: NamespaceResult) => boolean {
+  let rows = 0;
+  return (r) =>
+    r.outcome === 'failed' || (table && (verbose || r.outcome !== 'unchanged') && rows++ < TABLE_ROWS);
 }
 
 /** The human-readable table that ends an interactive run (and `plan`). */
@@ -50,7 +57,12 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
     ),
   );
   const shown = (name: string) => s.provisionalNames[name] ?? name;
-  const rows = s.namespaces.filter((r) => verbose || r.outcome !== 'unchanged');
+  // Failures first: with many rows, they are what an operator looks for.
+  const all = s.namespaces.filter((r) => verbose || r.outcome !== 'unchanged');
+  const rows = [
+    ...all.filter((r) => r.outcome === 'failed'),
+    ...all.filter((r) => r.outcome !== 'failed'),
+  ].slice(0, TABLE_ROWS);
   if (rows.length > 0) {
     out.push('');
     out.push(
@@ -67,7 +79,11 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
       ),
     );
   }
-  const counts = Object.entries(outcomeCounts(s))
+  const outcomes = s.tally.outcomeCounts();
+  const listed = verbose ? s.tally.total : s.tally.total - (outcomes['unchanged'] ?? 0);
+  if (listed > rows.length)
+    out.push(`… and ${listed - rows.length} more (the log has a line for each namespace changed)`);
+  const counts = Object.entries(outcomes)
     .map(([k, v]) => `${v} ${k}`)
     .join(', ');
   const secs = ((s.finishedAt.getTime() - s.startedAt.getTime()) / 1000).toFixed(1);
@@ -78,7 +94,7 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
     );
   }
   out.push(
-    `${s.dryRun ? 'dry run: nothing written · ' : ''}${s.namespaces.length} namespace results${counts ? ` (${counts})` : ''} · ${s.writes} writes · ${secs}s${s.interrupted ? ' · STOPPED EARLY' : ''}`,
+    `${s.dryRun ? 'dry run: nothing written · ' : ''}${s.tally.total} namespace results${counts ? ` (${counts})` : ''} · ${s.writes} writes · ${secs}s${s.interrupted ? ' · STOPPED EARLY' : ''}`,
   );
   return out.join('\n');
 }
@@ -108,7 +124,7 @@ export function summaryFields(s: RunSummary): Record<string, unknown> {
     writes: s.writes,
     interrupted: s.interrupted,
     settledAt: s.settledAt?.toISOString(),
-    outcomes: outcomeCounts(s),
+    outcomes: s.tally.outcomeCounts(),
     targets: s.targets.map((t) => ({
       target: t.target,
       outcome: t.outcome,

@@ -1,10 +1,12 @@
 import { isRotatorError, type RotatorError } from '../errors.ts';
-import { pool } from '../base/pool.ts';
+import { ordered, pool } from '../base/pool.ts';
+
 import { withRetry } from '../base/retry.ts';
 import type { Logger } from '../base/logger.ts';
 import type { RawList, RawMeta } from './convert.ts';
-import { mapKubeError, type KubeOp } from './errors.ts';
-import type { NamespaceScope } from './gateway.ts';
+import { describeOp, mapKubeError, type KubeOp } from './errors.ts';
+import { storageOrder, type ListChunk, type NamespaceScope } from './gateway.ts';
+
 import type { KubeRest, Query, RequestSpec } from './rest.ts';
 
 export const PAGE = 500;
@@ -82,7 +84,7 @@ export class KubeCaller {
     }
   }
 
-  /** Follows `continue` tokens; each page is reduced to our types (or dropped) before the next is read. */
+  /** Every page of a list, reduced, in one array (for lists the caller needs whole). */
   protected async list<R>(
     op: KubeOp,
     path: string,
@@ -90,20 +92,88 @@ export class KubeCaller {
     map: (item: never) => R | undefined,
   ): Promise<R[]> {
     const out: R[] = [];
+    for await (const page of this.pages(op, path, query, map)) out.push(...page);
+    return out;
+  }
+
+  /**
+   * Follows `continue` tokens, yielding each page reduced to our types (or dropped items) before the next
+   * is read. A continuation that expired (410: the snapshot was compacted while the caller worked on the
+   * pages) goes on with the token the server offers, from a newer snapshot — still in key order, so a
+   * caller that joins lists by namespace stays correct; objects changed meanwhile are seen as they are now.
+   */
+  protected async *pages<R>(
+    op: KubeOp,
+    path: string,
+    query: Query,
+    map: (item: never) => R | undefined,
+  ): AsyncGenerator<R[]> {
     let cont: string | undefined;
     do {
-      const page = await this.call<RawList<never>>(op, {
-        method: 'GET',
-        path,
-        query: { ...query, limit: PAGE, continue: cont },
-      });
+      let page: RawList<never>;
+      try {
+        page = await this.call<RawList<never>>(op, {
+          method: 'GET',
+          path,
+          query: { ...query, limit: PAGE, continue: cont },
+        });
+      } catch (e) {
+        const next = isRotatorError(e, 'KUBE_CONFLICT') ? e.details['continue'] : undefined;
+        if (cont === undefined || typeof next !== 'string' || next === '') throw e;
+        this.log.info({ op: describeOp(op) }, 'list continuation expired; going on from a newer snapshot');
+        cont = next;
+        continue;
+      }
+      const out: R[] = [];
       for (const item of page.items ?? []) {
         const r = map(item);
         if (r !== undefined) out.push(r);
       }
       cont = page.metadata?.continue || undefined;
+      yield out;
     } while (cont);
-    return out;
+  }
+
+  /**
+   * A list over `scope` as a stream of chunks in storage order: cluster-wide pages (filtered to the scope)
+   * when that is cheaper, else one chunk per namespace, read 8 ahead. A forbidden cluster-wide list falls
+   * back to per-namespace reads; a forbidden namespace is a chunk that says so (the others go on).
+   */
+  protected async *scopedChunks<R extends { namespace: string }>(
+    resource: string,
+    scope: readonly string[],
+    path: (namespace: string | undefined) => string,
+    query: Query,
+    map: (item: never) => R,
+  ): AsyncGenerator<ListChunk<R>> {
+    if (listClusterWide(scope.length, this.clusterNamespaces)) {
+      const wanted = new Set(scope);
+      const pick = (i: { metadata?: RawMeta }) =>
+        wanted.has(i.metadata?.namespace ?? '') ? map(i as never) : undefined;
+      let started = false;
+      try {
+        for await (const items of this.pages({ verb: 'list', resource }, path(undefined), query, pick)) {
+          started = true;
+          yield { items };
+        }
+        return;
+      } catch (e) {
+        if (started || !isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
+        this.log.info({ resource }, 'cluster-wide list forbidden; listing per namespace');
+      }
+    }
+    const read = async (ns: string): Promise<ListChunk<R>> => {
+      try {
+        return {
+          items: await this.list({ verb: 'list', resource, namespace: ns }, path(ns), query, map),
+          complete: ns,
+        };
+      } catch (e) {
+        if (!isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
+        return { items: [], complete: ns, unreadable: e };
+      }
+    };
+    yield* ordered([...scope].sort(storageOrder), PER_NAMESPACE_CONCURRENCY, read);
   }
 
   /** Cluster-wide (filtered locally) for many namespaces, per namespace for a few; per namespace on 403. */

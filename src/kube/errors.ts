@@ -4,6 +4,8 @@ import { retryAfterMs } from '../net/http.ts';
 interface StatusBody {
   reason?: string;
   message?: string;
+  /** A 410 on a list continuation carries a token that continues the list from a newer snapshot. */
+  metadata?: { continue?: string };
 }
 
 function parseStatus(body: unknown): StatusBody {
@@ -42,11 +44,12 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
     const msg = (status.message ?? '').slice(0, 400);
     const headers = (e as { headers?: Record<string, string> }).headers ?? {};
     const retryAfter = retryAfterMs(headers['retry-after']);
-    const make = (c: ErrorCode, text: string, retryable = false) =>
+    const make = (c: ErrorCode, text: string, retryable = false, extra: Record<string, string> = {}) =>
       new RotatorError(c, `${what}: ${text}`, {
         retryable,
-        details: { ...details, status: code, reason: status.reason, retryAfterMs: retryAfter },
+        details: { ...details, status: code, reason: status.reason, retryAfterMs: retryAfter, ...extra },
       });
+
     switch (code) {
       case 401:
         return make(
@@ -64,8 +67,18 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
         return status.reason === 'AlreadyExists'
           ? make('KUBE_ALREADY_EXISTS', msg || 'already exists')
           : make('KUBE_CONFLICT', msg || 'conflict');
-      case 410:
-        return make('KUBE_CONFLICT', msg || 'gone (list continuation expired)', true);
+      case 410: {
+        // Retrying the same expired continuation cannot succeed; a list goes on with the token the
+        // answer carries, if any (KubeCaller.pages).
+        const next = status.metadata?.continue;
+        return make(
+          'KUBE_CONFLICT',
+          msg || 'gone (list continuation expired)',
+          false,
+          next ? { continue: next } : {},
+        );
+      }
+
       case 422:
         return make('KUBE_INVALID', msg || 'invalid');
       case 429:

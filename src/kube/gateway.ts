@@ -1,3 +1,4 @@
+import type { RotatorError } from '../errors.ts';
 import type {
   NamespaceObject,
   NewSecret,
@@ -9,6 +10,36 @@ import type {
 
 /** Which namespaces a list covers. */
 export type NamespaceScope = readonly string[] | 'all';
+
+/** The objects a run streams, by the name of their list. */
+export interface Listed {
+  secrets: SecretObject;
+  serviceaccounts: ServiceAccountObject;
+  pods: PodObject;
+}
+
+/**
+ * A piece of a streamed list. Items arrive in storage order (see storageOrder). A per-namespace read
+ * yields one chunk per namespace and says so in `complete` (then an empty chunk still proves the
+ * namespace has none); `unreadable` says that namespace may not be read.
+ */
+export interface ListChunk<T> {
+  items: T[];
+  complete?: string | undefined;
+  unreadable?: RotatorError | undefined;
+}
+
+/**
+ * The API server stores namespaced objects under `<namespace>/<name>` and lists them in that key order
+ * (pagination continues from the last key), so a cluster-wide list passes namespace by namespace in the
+ * order of `namespace + "/"` — which is not plain name order: `team-a/` sorts before `team/`.
+ */
+export const storageKey = (namespace: string): string => `${namespace}/`;
+export const storageOrder = (a: string, b: string): number => {
+  const ka = storageKey(a);
+  const kb = storageKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+};
 
 /**
  * The cluster operations the engine needs, in our own types. The real implementation (k8s-gateway.ts)
@@ -30,6 +61,17 @@ export interface KubeGateway {
   listManagedSecrets(scope: NamespaceScope, targets?: readonly string[]): Promise<SecretObject[]>;
   listServiceAccounts(scope: NamespaceScope): Promise<ServiceAccountObject[]>;
   listPods(scope: NamespaceScope): Promise<PodObject[]>;
+  /**
+   * One of the lists above for many namespaces, as it arrives, in storage order: the run converges each
+   * namespace as soon as its lists have passed it, so memory holds a page, not the cluster. `targets`
+   * narrows `secrets` like listManagedSecrets. Reading the next chunk is what fetches the next page.
+   */
+  chunks<K extends keyof Listed>(
+    kind: K,
+    scope: readonly string[],
+    targets?: readonly string[],
+  ): AsyncIterable<ListChunk<Listed[K]>>;
+
   getSecret(namespace: string, name: string): Promise<SecretObject | undefined>;
   getServiceAccount(namespace: string, name: string): Promise<ServiceAccountObject | undefined>;
   createSecret(secret: NewSecret): Promise<SecretObject>;

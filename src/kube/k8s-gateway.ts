@@ -1,6 +1,6 @@
 import { isRotatorError } from '../errors.ts';
 import { toNamespace, toPod, toSecret, toServiceAccount, type RawList } from './convert.ts';
-import type { KubeGateway, NamespaceScope } from './gateway.ts';
+import type { KubeGateway, ListChunk, Listed, NamespaceScope } from './gateway.ts';
 import { K8sRecords } from './k8s-records.ts';
 import { DOCKERCONFIGJSON_TYPE, MANAGED_SELECTOR, TARGET_LABEL } from './labels.ts';
 import { core, one } from './paths.ts';
@@ -14,6 +14,10 @@ import type {
 } from './types.ts';
 
 const MERGE_PATCH = 'application/merge-patch+json';
+
+/** Our Secrets, of these targets only, filtered by the server: other installs' secrets are not our business. */
+const managedSelector = (targets: readonly string[] | undefined): string =>
+  targets?.length ? `${MANAGED_SELECTOR},${TARGET_LABEL} in (${targets.join(',')})` : MANAGED_SELECTOR;
 
 export { listClusterWide, type RequestCounts } from './caller.ts';
 
@@ -55,10 +59,7 @@ export class K8sGateway extends K8sRecords implements KubeGateway {
   }
 
   async listManagedSecrets(scope: NamespaceScope, targets?: readonly string[]): Promise<SecretObject[]> {
-    // Only this config's targets, filtered by the server: other installs' secrets are not our business.
-    const labelSelector = targets?.length
-      ? `${MANAGED_SELECTOR},${TARGET_LABEL} in (${targets.join(',')})`
-      : MANAGED_SELECTOR;
+    const labelSelector = managedSelector(targets);
     return this.scoped('secrets', scope, core('secrets'), { labelSelector }, toSecret);
   }
 
@@ -68,6 +69,16 @@ export class K8sGateway extends K8sRecords implements KubeGateway {
 
   async listPods(scope: NamespaceScope): Promise<PodObject[]> {
     return this.scoped('pods', scope, core('pods'), {}, toPod);
+  }
+
+  chunks<K extends keyof Listed>(
+    kind: K,
+    scope: readonly string[],
+    targets?: readonly string[],
+  ): AsyncIterable<ListChunk<Listed[K]>> {
+    const query = kind === 'secrets' ? { labelSelector: managedSelector(targets) } : {};
+    const map = { secrets: toSecret, serviceaccounts: toServiceAccount, pods: toPod }[kind];
+    return this.scopedChunks(kind, scope, core(kind), query, map as unknown as (item: never) => Listed[K]);
   }
 
   async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {

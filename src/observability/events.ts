@@ -41,11 +41,12 @@ export class EventRecorder {
     if (!this.#g) return;
     const key = `${e.namespace}/${e.involved.kind}/${e.involved.name}/${e.reason}/${e.message}`;
     if (this.#seen.has(key)) return;
-    this.#seen.add(key);
-    if (this.#seen.size > BUDGET) {
+    if (this.#seen.size >= BUDGET) {
+      // Past the budget only a count is kept (a big run must not hold a key per namespace).
       this.#dropped.set(e.reason, (this.#dropped.get(e.reason) ?? 0) + 1);
       return;
     }
+    this.#seen.add(key);
     this.#write(e);
   }
 

@@ -124,23 +124,14 @@ export class Metrics {
       for (const v of t.verification)
         if (v.outcome !== 'accepted' && v.outcome !== 'no-auth-required')
           this.verificationFailures.inc({ target: t.target, outcome: v.outcome });
-      const mine = s.namespaces.filter((n) => n.target === t.target);
-      this.namespacesFailed.set({ target: t.target }, mine.filter((n) => n.outcome === 'failed').length);
-      const byOutcome = new Map<string, number>();
-      for (const n of mine) byOutcome.set(n.outcome, (byOutcome.get(n.outcome) ?? 0) + 1);
-      for (const [outcome, n] of byOutcome) this.namespaces.set({ target: t.target, outcome }, n);
+      const byOutcome = s.tally.outcomes.get(t.target);
+      this.namespacesFailed.set({ target: t.target }, byOutcome?.get('failed') ?? 0);
+      for (const [outcome, n] of byOutcome ?? []) this.namespaces.set({ target: t.target, outcome }, n);
     }
-    for (const n of s.namespaces) {
-      for (const a of n.actions) {
-        const kind =
-          a.action.kind === 'update-data'
-            ? a.action.why === 'refresh'
-              ? 'refresh'
-              : 'update'
-            : a.action.kind;
-        this.actions.inc({ kind, result: a.result });
-        if (a.result === 'conflict') this.conflicts.inc({ kind });
-      }
+    for (const [key, n] of s.tally.actions) {
+      const [kind = '', result = ''] = key.split(' ');
+      this.actions.inc({ kind, result }, n);
+      if (result === 'conflict') this.conflicts.inc({ kind }, n);
     }
   }
 

@@ -9,8 +9,7 @@ import {
   isManaged,
 } from '../kube/labels.ts';
 import type { SecretObject } from '../kube/types.ts';
-import type { ActionRecord, ApplyDeps } from './apply.ts';
-import type { Action, DesiredSecret, NamespaceState } from './types.ts';
+import type { Action, ActionRecord, ApplyDeps, DesiredSecret, NamespaceState } from './types.ts';
 
 /** After an action: whether what we found differs from what we planned on (re-plan), and if it wrote. */
 export interface Step {

@@ -1,34 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RotatorError } from '../errors.ts';
-import type { KubeGateway } from '../kube/gateway.ts';
-import type { PodObject } from '../kube/types.ts';
 import { applyOne } from './actions.ts';
 import { plan } from './plan.ts';
-import type { Action, DesiredSecret, Kept, NamespaceState, RetentionPolicy } from './types.ts';
+import type {
+  ActionRecord,
+  ApplyDeps,
+  DesiredSecret,
+  Kept,
+  NamespaceState,
+  RetentionPolicy,
+} from './types.ts';
 
 /** A plan that is not empty after this many rounds is a bug or a fight with another writer. */
 const MAX_ROUNDS = 8;
-
-export interface ApplyDeps {
-  gateway: KubeGateway;
-  now: () => Date;
-  dryRun: boolean;
-  /**
-   * Observes the namespace's pods when a plan needs them (a deletion depends on them). Absent, `converge`
-   * stops there and reports the need: the batch run then lists pods for all such namespaces at once.
-   */
-  pods?: ((namespace: string) => Promise<PodObject[]>) | undefined;
-  /** Checked between actions: a stop request ends the loop at a consistent point. */
-  signal?: AbortSignal | undefined;
-  /** Awaited before every write (not in dry runs): where the run takes its lock, lazily. */
-  beforeWrite?: (() => Promise<void>) | undefined;
-}
-
-export interface ActionRecord {
-  action: Action;
-  /** `ok`, or `conflict` when a precondition failed and the engine re-read and re-planned. */
-  result: 'ok' | 'conflict' | 'gone';
-}
 
 export interface ConvergeResult {
   records: ActionRecord[];

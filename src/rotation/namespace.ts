@@ -1,10 +1,10 @@
 import { isRotatorError } from '../errors.ts';
 import { TARGET_LABEL } from '../kube/labels.ts';
 import type { Logger } from '../base/logger.ts';
-import { converge, type ActionRecord, type ApplyDeps } from './apply.ts';
+import { converge } from './apply.ts';
 import { errorInfo } from './prepare.ts';
 import type { NamespaceOutcome, NamespaceResult, RunHooks } from './results.ts';
-import type { DesiredSecret, NamespaceState, RetentionPolicy } from './types.ts';
+import type { ActionRecord, ApplyDeps, DesiredSecret, NamespaceState, RetentionPolicy } from './types.ts';
 import { emptyState, groupState } from './observe.ts';
 import type { Config } from '../config/types.ts';
 
@@ -108,16 +108,29 @@ export async function convergeNamespace(
       }
     } catch (e) {
       if (isRotatorError(e, 'LOCK_HELD') || isRotatorError(e, 'LOCK_FAILED')) throw e;
-      r.outcome = 'failed';
-      r.error = errorInfo(e);
-      deps.logger.error(
-        { target: r.target, namespace: r.namespace, code: r.error.code, err: r.error.message },
-        'namespace failed',
-      );
+      recordFailure(r, e, deps);
     }
     await finish(t, deps);
   }
   return waiting ? 'needs-pods' : 'done';
+}
+
+function recordFailure(r: NamespaceResult, e: unknown, deps: NamespaceDeps): void {
+  r.outcome = 'failed';
+  r.error = errorInfo(e);
+  deps.logger.error(
+    { target: r.target, namespace: r.namespace, code: r.error.code, err: r.error.message },
+    'namespace failed',
+  );
+}
+
+/** Fails the targets not finished yet (the namespace could not be observed again for its pods). */
+export async function failNamespace(work: NamespaceWork, e: unknown, deps: NamespaceDeps): Promise<void> {
+  for (const t of work.targets) {
+    if (t.done) continue;
+    recordFailure(t.result, e, deps);
+    await finish(t, deps);
+  }
 }
 
 /** Marks targets still waiting for pods as stopped (a run stopped between its two passes). */

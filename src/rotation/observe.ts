@@ -1,10 +1,8 @@
 import type { Target } from '../config/types.ts';
 import { isRotatorError, RotatorError } from '../errors.ts';
-import type { KubeGateway } from '../kube/gateway.ts';
+import { storageOrder, type KubeGateway } from '../kube/gateway.ts';
 import type { NamespaceObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
 import type { Logger } from '../base/logger.ts';
-import { pool } from '../base/pool.ts';
-import { errorInfo, type ReadyTarget } from './prepare.ts';
 import type { NamespaceResult } from './results.ts';
 import { selectNamespaces } from './targets.ts';
 import type { NamespaceState } from './types.ts';
@@ -71,45 +69,6 @@ async function listOrExplain(
   }
 }
 
-/**
- * Managed secrets and ServiceAccounts of the namespaces in scope, in batched lists. If a batched list is
- * forbidden (a namespaced-Role install that covers only some of them), each namespace is read on its own
- * and those that cannot be read are reported as failed — the others still run.
- */
-export async function observeState(
-  gateway: KubeGateway,
-  inScope: readonly string[],
-  targets: readonly string[],
-): Promise<{ secrets: SecretObject[]; sas: ServiceAccountObject[]; unreadable: Map<string, RotatorError> }> {
-  const unreadable = new Map<string, RotatorError>();
-  if (inScope.length === 0) return { secrets: [], sas: [], unreadable };
-  try {
-    const [secrets, sas] = await Promise.all([
-      gateway.listManagedSecrets(inScope, targets),
-      gateway.listServiceAccounts(inScope),
-    ]);
-    return { secrets, sas, unreadable };
-  } catch (e) {
-    if (!isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
-  }
-  const secrets: SecretObject[] = [];
-  const sas: ServiceAccountObject[] = [];
-  await pool(inScope, 8, undefined, async (ns) => {
-    try {
-      const [s, a] = await Promise.all([
-        gateway.listManagedSecrets([ns], targets),
-        gateway.listServiceAccounts([ns]),
-      ]);
-      secrets.push(...s);
-      sas.push(...a);
-    } catch (e) {
-      if (!isRotatorError(e)) throw e;
-      unreadable.set(ns, e);
-    }
-  });
-  return { secrets, sas, unreadable };
-}
-
 export function emptyState(namespace: string): NamespaceState {
   return { namespace, secrets: new Map(), serviceAccounts: new Map(), pods: undefined };
 }
@@ -125,20 +84,18 @@ export function groupState(
   return m;
 }
 
-/** What a run sees before it writes: which namespaces each target covers, and their state. */
+/** Which namespaces a run covers, before it reads anything in them. */
 export interface RunScope {
   /** Target name → the namespaces it covers in this run. */
   scopes: Map<string, Set<string>>;
-  /** Namespaces to converge, sorted. */
+  /** Namespaces to converge, in storage order (the order their lists arrive in). */
   workList: string[];
-  states: Map<string, NamespaceState>;
-  /** Every managed secret seen (of these targets), for their name salts. */
-  secrets: SecretObject[];
-  /** Skipped namespaces (not found, terminating) and namespaces that could not be read. */
-  results: NamespaceResult[];
+  /** Skipped namespaces (not found, terminating). */
+  skipped: NamespaceResult[];
 }
 
-const noWork = (target: string, namespace: string, note: string): NamespaceResult => ({
+/** A namespace result of a namespace the run does not converge. */
+export const noWork = (target: string, namespace: string, note: string): NamespaceResult => ({
   target,
   namespace,
   outcome: 'skipped',
@@ -149,35 +106,22 @@ const noWork = (target: string, namespace: string, note: string): NamespaceResul
   writes: 0,
 });
 
-/** Observes namespaces, then our Secrets and the ServiceAccounts of those in scope, in batched lists. */
-export async function observeRun(
+/** Observes the namespaces and decides which ones each target covers (their contents are streamed later). */
+export async function observeScope(
   gateway: KubeGateway,
-  ready: readonly ReadyTarget[],
+  targets: readonly Target[],
   only: readonly string[] | undefined,
   logger: Logger,
 ): Promise<RunScope> {
-  const targets = ready.map((r) => r.target);
   const namespaces = await observeNamespaces(gateway, targets, logger);
   const onlySet = only && only.length > 0 ? new Set(only) : undefined;
   const scopes = new Map<string, Set<string>>();
-  const results: NamespaceResult[] = [];
+  const skipped: NamespaceResult[] = [];
   for (const t of targets) {
     const sel = selectNamespaces(t, namespaces, onlySet);
     scopes.set(t.name, new Set(sel.namespaces));
-    for (const sk of sel.skipped) results.push(noWork(t.name, sk.namespace, sk.reason));
+    for (const sk of sel.skipped) skipped.push(noWork(t.name, sk.namespace, sk.reason));
   }
-  const inScope = [...new Set([...scopes.values()].flatMap((s) => [...s]))].sort();
-  const { secrets, sas, unreadable } = await observeState(
-    gateway,
-    inScope,
-    targets.map((t) => t.name),
-  );
-  for (const [ns, e] of unreadable) {
-    for (const t of targets.filter((x) => scopes.get(x.name)?.has(ns))) {
-      results.push({ ...noWork(t.name, ns, ''), outcome: 'failed', notes: [], error: errorInfo(e) });
-      logger.error({ target: t.name, namespace: ns, code: e.code, err: e.message }, 'namespace failed');
-    }
-  }
-  const workList = inScope.filter((ns) => !unreadable.has(ns));
-  return { scopes, workList, states: groupState(workList, secrets, sas), secrets, results };
+  const workList = [...new Set([...scopes.values()].flatMap((s) => [...s]))].sort(storageOrder);
+  return { scopes, workList, skipped };
 }

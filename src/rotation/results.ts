@@ -6,8 +6,8 @@ import type { KubeGateway } from '../kube/gateway.ts';
 import type { Logger } from '../base/logger.ts';
 import type { AgeVerdict } from '../policy/age.ts';
 import type { SecretStore } from '../providers/types.ts';
-import type { ActionRecord } from './apply.ts';
-import type { DesiredSecret, Kept } from './types.ts';
+import type { RunTally } from './tally.ts';
+import type { ActionRecord, DesiredSecret, Kept } from './types.ts';
 
 /** What a run reports, and what it needs. */
 export type NamespaceOutcome =
@@ -44,7 +44,10 @@ export interface RunSummary {
   finishedAt: Date;
   dryRun: boolean;
   targets: TargetResult[];
+  /** The namespace results kept whole (RunOptions.keep; all by default), by target then namespace. */
   namespaces: NamespaceResult[];
+  /** Every namespace result, counted. */
+  tally: RunTally;
   writes: number;
   interrupted: boolean;
   /** Set when the run waited `rotation.settleSeconds` after changing existing secrets' data (cli/execute.ts). */
@@ -88,4 +91,9 @@ export interface RunOptions {
   only?: readonly string[] | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((done: number, total: number) => void) | undefined;
+  /**
+   * Which namespace results the summary keeps whole; the others are only counted (RunSummary.tally). A
+   * run over many namespaces that prints no table keeps the failed ones, so its memory stays flat.
+   */
+  keep?: ((r: NamespaceResult) => boolean) | undefined;
 }

@@ -1,4 +1,5 @@
 import type { Sensitive } from '../base/sensitive.ts';
+import type { KubeGateway } from '../kube/gateway.ts';
 import type { PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
 
 /** What one target wants in every namespace it covers. */
@@ -71,4 +72,25 @@ export interface Plan {
   needs?: 'pods' | undefined;
   /** With `needs: 'pods'`: the earliest time (epoch ms) a pod listing can decide (settle after the rotation). */
   podsNotBefore?: number | undefined;
+}
+
+export interface ApplyDeps {
+  gateway: KubeGateway;
+  now: () => Date;
+  dryRun: boolean;
+  /**
+   * Observes the namespace's pods when a plan needs them (a deletion depends on them). Absent, `converge`
+   * stops there and reports the need: the batch run then lists pods for all such namespaces at once.
+   */
+  pods?: ((namespace: string) => Promise<PodObject[]>) | undefined;
+  /** Checked between actions: a stop request ends the loop at a consistent point. */
+  signal?: AbortSignal | undefined;
+  /** Awaited before every write (not in dry runs): where the run takes its lock, lazily. */
+  beforeWrite?: (() => Promise<void>) | undefined;
+}
+
+export interface ActionRecord {
+  action: Action;
+  /** `ok`, or `conflict` when a precondition failed and the engine re-read and re-planned. */
+  result: 'ok' | 'conflict' | 'gone';
 }

@@ -5,7 +5,7 @@ import { executeRun } from '../execute.ts';
 import type { ExitCode } from '../exit-codes.ts';
 import { progressReporter } from '../progress.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions } from '../runtime.ts';
-import { renderSummary } from '../summary.ts';
+import { keepForSummary, renderSummary } from '../summary.ts';
 
 export interface RotateOptions {
   dryRun: boolean;
@@ -29,6 +29,7 @@ export async function rotateNow(
   const m = push ? await import('../../observability/metrics.ts') : undefined;
   const metrics = m ? new m.Metrics() : undefined;
 
+  const table = o.table === 'always' || process.stdout.isTTY;
   const progress = progressReporter();
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -50,13 +51,13 @@ export async function rotateNow(
         waitForLock: o.waitForLock,
         signal: stop.signal,
         onProgress: progress.update,
+        keep: keepForSummary(table, o.verbose ?? false),
       },
     );
     progress.end();
     if (m && metrics) await m.pushMetrics(push, config.metrics.job, metrics, logger);
 
-    if (o.table === 'always' || process.stdout.isTTY)
-      process.stdout.write(`${renderSummary(r.summary, o.verbose ?? false)}\n`);
+    if (table) process.stdout.write(`${renderSummary(r.summary, o.verbose ?? false)}\n`);
     return r;
   } finally {
     process.off('SIGTERM', onSignal);

@@ -4,7 +4,7 @@ import { Sensitive } from '../../../src/base/sensitive.ts';
 import type { VerifyResult } from '../../../src/credentials/verify.ts';
 import { silentLogger } from '../../../src/base/logger.ts';
 import type { SecretStore, StoreValue } from '../../../src/providers/types.ts';
-import { runRotation, type RunSummary } from '../../../src/rotation/run.ts';
+import { runRotation, type RunOptions, type RunSummary } from '../../../src/rotation/run.ts';
 import type { FakeCluster } from './fake-cluster.ts';
 
 /** A store at the provider seam: values and versions set by the test. */
@@ -68,6 +68,7 @@ export function run(
   config: Config,
   now = () => new Date(),
   dryRun = false,
+  keep?: RunOptions['keep'],
 ): Promise<RunSummary> {
   const accepted = async (c: { registry: string }): Promise<VerifyResult> => ({
     registry: c.registry,
@@ -77,6 +78,6 @@ export function run(
   });
   return runRotation(
     { config, gateway: cluster, logger: silentLogger(), openStore: () => store, verify: accepted, now },
-    { dryRun },
+    { dryRun, keep },
   );
 }

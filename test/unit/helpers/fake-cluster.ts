@@ -4,8 +4,14 @@
  * resourceVersion or uid precondition, NotFound — and lets a test stop the engine after any write.
  */
 import { RotatorError } from '../../../src/errors.ts';
-import type { KubeGateway, NamespaceScope } from '../../../src/kube/gateway.ts';
-import { isManaged } from '../../../src/kube/labels.ts';
+import {
+  storageOrder,
+  type KubeGateway,
+  type ListChunk,
+  type Listed,
+  type NamespaceScope,
+} from '../../../src/kube/gateway.ts';
+import { isManaged, TARGET_LABEL } from '../../../src/kube/labels.ts';
 import { matchesSelector, parseSelector } from '../../../src/kube/selector.ts';
 import type {
   NamespaceObject,
@@ -27,6 +33,10 @@ export class FakeCluster implements KubeGateway {
   secrets = new Map<string, SecretObject>();
   sas = new Map<string, ServiceAccountObject>();
   pods = new Map<string, PodObject>();
+  /** Namespaces a namespaced read may not see (as in a namespaced-Role install): `chunks` says so. */
+  unreadable = new Set<string>();
+  /** Items per chunk of `chunks`. */
+  chunkSize = 2;
   #rv = 100;
   #uid = 0;
   writes = 0;
@@ -112,7 +122,7 @@ export class FakeCluster implements KubeGateway {
     this.reads++;
     return [...this.secrets.values()]
       .filter((s) => isManaged(s.labels) && this.#inScope(scope, s.namespace))
-      .filter((s) => !targets?.length || targets.includes(s.labels['regcred-rotator.io/target'] ?? ''))
+      .filter((s) => !targets?.length || targets.includes(s.labels[TARGET_LABEL] ?? ''))
       .map(clone);
   }
   async listServiceAccounts(scope: NamespaceScope) {
@@ -122,6 +132,51 @@ export class FakeCluster implements KubeGateway {
   async listPods(scope: NamespaceScope) {
     this.reads++;
     return [...this.pods.values()].filter((p) => this.#inScope(scope, p.namespace)).map(clone);
+  }
+  /**
+   * Streams like the real gateway: items in storage order (namespace + "/", then name) in chunks of
+   * `chunkSize` — small, so tests cross chunk boundaries inside and between namespaces. When a namespace
+   * of the scope is `unreadable` it reads per namespace, as the real one does when a list is forbidden.
+   */
+  async *chunks<K extends keyof Listed>(
+    kind: K,
+    scope: readonly string[],
+    targets?: readonly string[],
+  ): AsyncGenerator<ListChunk<Listed[K]>> {
+    const read = async (s: readonly string[]): Promise<Listed[K][]> =>
+      (kind === 'secrets'
+        ? await this.listManagedSecrets(s, targets)
+        : kind === 'serviceaccounts'
+          ? await this.listServiceAccounts(s)
+          : await this.listPods(s)) as Listed[K][];
+    const order = (a: Listed[K], b: Listed[K]) =>
+      storageOrder(a.namespace, b.namespace) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    if (scope.some((ns) => this.unreadable.has(ns))) {
+      for (const ns of [...scope].sort(storageOrder)) {
+        if (this.unreadable.has(ns))
+          yield {
+            items: [],
+            complete: ns,
+            unreadable: new RotatorError('KUBE_FORBIDDEN', `${kind} in ${ns} is forbidden`),
+          };
+        else yield { items: (await read([ns])).sort(order), complete: ns };
+      }
+      return;
+    }
+    // Copies are made chunk by chunk, as a real list's pages are parsed: the fake holds no list of its own.
+    const inScope = new Set(scope);
+    const source: Listed[K][] = (
+      kind === 'secrets'
+        ? [...this.secrets.values()].filter(
+            (s) =>
+              isManaged(s.labels) && (!targets?.length || targets.includes(s.labels[TARGET_LABEL] ?? '')),
+          )
+        : [...(kind === 'serviceaccounts' ? this.sas : this.pods).values()]
+    ).filter((o) => inScope.has(o.namespace)) as Listed[K][];
+    source.sort(order);
+    this.reads++;
+    for (let i = 0; i < source.length; i += this.chunkSize)
+      yield { items: source.slice(i, i + this.chunkSize).map(clone) };
   }
   async getSecret(ns: string, name: string) {
     this.reads++;

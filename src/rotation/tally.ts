@@ -1,0 +1,63 @@
+import type { ActionRecord } from './types.ts';
+import type { NamespaceOutcome, NamespaceResult } from './results.ts';
+
+/** An action's kind as metrics and summaries name it: data updates split by why. */
+export function actionKind(a: ActionRecord['action']): string {
+  if (a.kind !== 'update-data') return a.kind;
+  return a.why === 'refresh' ? 'refresh' : 'update';
+}
+
+/**
+ * What a run's namespace results add up to, counted as each namespace finishes: a run over 10,000
+ * namespaces keeps these counts (and the results the caller asked to keep), not 10,000 results.
+ */
+export class RunTally {
+  /** Namespace results in all, and by target and outcome. */
+  total = 0;
+  readonly outcomes = new Map<string, Map<NamespaceOutcome, number>>();
+  /** Actions by `kind result`, e.g. `create ok`, `repoint conflict` (kind from actionKind). */
+  readonly actions = new Map<string, number>();
+  writes = 0;
+  failed = 0;
+  /** Some existing Secret's data was changed (nodes may still hold the old data for a moment). */
+  changedData = false;
+  readonly #keep: (r: NamespaceResult) => boolean;
+  readonly #kept: NamespaceResult[] = [];
+
+  /** `keep` picks the results to hand back whole (all of them when absent). */
+  constructor(keep?: (r: NamespaceResult) => boolean) {
+    this.#keep = keep ?? (() => true);
+  }
+
+  add(r: NamespaceResult): void {
+    this.total++;
+    let byOutcome = this.outcomes.get(r.target);
+    if (!byOutcome) {
+      byOutcome = new Map<NamespaceOutcome, number>();
+      this.outcomes.set(r.target, byOutcome);
+    }
+    byOutcome.set(r.outcome, (byOutcome.get(r.outcome) ?? 0) + 1);
+    if (r.outcome === 'failed') this.failed++;
+    this.writes += r.writes;
+    for (const a of r.actions) {
+      const key = `${actionKind(a.action)} ${a.result}`;
+      this.actions.set(key, (this.actions.get(key) ?? 0) + 1);
+      if (a.result === 'ok' && a.action.kind === 'update-data') this.changedData = true;
+    }
+    if (this.#keep(r)) this.#kept.push(r);
+  }
+
+  /** Outcome counts over every target, e.g. { rotated: 3, unchanged: 9 }. */
+  outcomeCounts(): Record<string, number> {
+    const c: Record<string, number> = {};
+    for (const m of this.outcomes.values()) for (const [k, n] of m) c[k] = (c[k] ?? 0) + n;
+    return c;
+  }
+
+  /** The kept results, by target then namespace. */
+  kept(): NamespaceResult[] {
+    return [...this.#kept].sort((a, b) =>
+      a.target === b.target ? (a.namespace < b.namespace ? -1 : 1) : a.target < b.target ? -1 : 1,
+    );
+  }
+}
