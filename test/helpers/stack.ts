@@ -175,22 +175,6 @@ export async function apiserverRequests(): Promise<Map<string, number>> {
   return out;
 }
 
-export const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'];
-
-/** Writes between two counter snapshots, by "VERB resource" (only the non-zero ones). */
-export function writesBetween(
-  before: Map<string, number>,
-  after: Map<string, number>,
-): Record<string, number> {
-  const d: Record<string, number> = {};
-  for (const [k, v] of after) {
-    if (!WRITE_VERBS.includes(k.split(' ')[0] ?? '')) continue;
-    const delta = v - (before.get(k) ?? 0);
-    if (delta > 0) d[k] = delta;
-  }
-  return d;
-}
-
 /** A TCP port nothing listens on (bound, then released). */
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');

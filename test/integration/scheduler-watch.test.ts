@@ -106,11 +106,22 @@ describe('reacting in seconds', () => {
       60_000,
     );
     // Creation → our write to the namespace's default ServiceAccount, both as the API server's audit log
-    // timed them (microseconds).
+    // timed them (microseconds). The ServiceAccount itself is created by the controller-manager, whose
+    // queue a busy cluster (other tests deleting namespaces) can hold for seconds: the bound is on our part,
+    // from the ServiceAccount's creation, and the whole delay is reported beside it.
     const audit = auditEvents();
     const at = (e: AuditEvent | undefined) => Date.parse(e?.stageTimestamp ?? '');
+    const whole: number[] = [];
     const lags = names.map((n) => {
       const created = audit.find(
+        (e) =>
+          e.verb === 'create' &&
+          e.objectRef?.resource === 'serviceaccounts' &&
+          e.objectRef.namespace === n &&
+          e.objectRef.name === 'default' &&
+          e.responseStatus?.code === 201,
+      );
+      const nsCreated = audit.find(
         (e) => e.verb === 'create' && e.objectRef?.resource === 'namespaces' && e.objectRef.name === n,
       );
       const repointed = audit.find(
@@ -122,12 +133,13 @@ describe('reacting in seconds', () => {
           e.userAgent.startsWith('regcred-rotator') &&
           e.responseStatus?.code === 200,
       );
+      whole.push((at(repointed) - at(nsCreated)) / 1000);
       return (at(repointed) - at(created)) / 1000;
     });
     expect(lags.every((l) => Number.isFinite(l) && l > 0)).toBe(true);
     const [p50, p99] = [percentile(lags, 50), percentile(lags, 99)];
     console.log(
-      `[integration] watch: 100 namespaces in a burst, creation → our entry on the default ServiceAccount (API server audit log): p50 ${p50} s, p99 ${p99} s, max ${Math.max(...lags)} s`,
+      `[integration] watch: 100 namespaces in a burst, default ServiceAccount created → our entry on it (API server audit log): p50 ${p50} s, p99 ${p99} s, max ${Math.max(...lags)} s; from the namespace's creation: p50 ${percentile(whole, 50)} s, p99 ${percentile(whole, 99)} s`,
     );
     expect(p99).toBeLessThanOrEqual(2);
   });
