@@ -6,6 +6,9 @@
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
 [[ -d $STACK_RUN/registry ]] || die "the stack is not running"
+# One writer at a time (tests in two lanes add and revoke users concurrently: read-modify-write).
+exec 9>"$STACK_RUN/registry/.users.lock"
+flock 9
 python3 -W ignore -c "$(cat <<'PY'
 import crypt, json, os, sys
 d, op, user = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -22,6 +22,9 @@ NODE_BIN="$STACK_ROOT/node_modules/node/bin/node"
 NODE_VERSION="$("$NODE_BIN" --version)"
 BASE_KEY="bookworm-$NODE_VERSION-npm$NPM_VERSION"
 mkdir -p "$IMAGE_CACHE"
+# One build at a time (the integration and node lanes may both want the image).
+exec 9>"$IMAGE_CACHE/.build.lock"
+flock 9
 
 base_image() {
   if [[ $(buildah inspect --type image --format '{{index .ImageAnnotations "regcred-stack.base"}}' "$BASE_REF" 2>/dev/null) == "$BASE_KEY" ]]; then
