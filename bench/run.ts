@@ -27,6 +27,8 @@ const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 const SIZES = (process.env['BENCH_SIZES'] ?? '10,100,1000').split(',').map(Number);
 const SEED_MAX = Number(process.env['BENCH_SEED_MAX'] ?? '1000');
+/** BENCH_MINIMAL=0 skips the minimal client (a quicker re-measure of the rotator alone). */
+const MINIMAL = process.env['BENCH_MINIMAL'] !== '0';
 const ROOT = resolve(import.meta.dirname, '..');
 const RESOURCES = new Set(['secrets', 'serviceaccounts', 'pods', 'namespaces', 'leases', 'events']);
 const id = suffix();
@@ -73,6 +75,19 @@ const dockercfg = (u: string, p: string) =>
     }),
   );
 
+/** A setup call, retried on a dropped connection (10,000 namespaces take minutes of calls). */
+async function again<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      const text = `${String(e)} ${String((e as { cause?: unknown }).cause)}`;
+      if (attempt >= 5 || !/fetch failed|other side closed|ECONNRESET|socket hang up/i.test(text)) throw e;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
+}
+
 /** N namespaces labelled bench=<label>, each default SA with a foreign pull secret, 1 in 5 with a pod. */
 async function setup(
   label: string,
@@ -85,47 +100,55 @@ async function setup(
   const worker = async () => {
     for (let ns = queue.shift(); ns !== undefined; ns = queue.shift()) {
       const name = ns;
-      await api().createNamespace({ body: { metadata: { name, labels: { bench: label } } } });
+      await again(() => api().createNamespace({ body: { metadata: { name, labels: { bench: label } } } }));
       await waitFor(
         `SA in ${name}`,
         () => api().readNamespacedServiceAccount({ namespace: name, name: 'default' }),
         60_000,
       );
       const pulls = [{ name: 'team-mirror' }];
-      await api().createNamespacedSecret({
-        namespace: name,
-        body: {
-          metadata: { name: 'team-mirror' },
-          type: 'kubernetes.io/dockerconfigjson',
-          data: { '.dockerconfigjson': dockercfg('mirror', 'mirror-pw') },
-        },
-      });
-      if (withOld) {
-        await api().createNamespacedSecret({
+      await again(() =>
+        api().createNamespacedSecret({
           namespace: name,
           body: {
-            metadata: { name: withOld },
+            metadata: { name: 'team-mirror' },
             type: 'kubernetes.io/dockerconfigjson',
-            data: { '.dockerconfigjson': dockercfg(stack.user, stack.password) },
+            data: { '.dockerconfigjson': dockercfg('mirror', 'mirror-pw') },
           },
-        });
+        }),
+      );
+      if (withOld) {
+        await again(() =>
+          api().createNamespacedSecret({
+            namespace: name,
+            body: {
+              metadata: { name: withOld },
+              type: 'kubernetes.io/dockerconfigjson',
+              data: { '.dockerconfigjson': dockercfg(stack.user, stack.password) },
+            },
+          }),
+        );
         pulls.push({ name: withOld });
       }
-      await api().patchNamespacedServiceAccount(
-        { namespace: name, name: 'default', body: { imagePullSecrets: pulls } },
-        MERGE,
+      await again(() =>
+        api().patchNamespacedServiceAccount(
+          { namespace: name, name: 'default', body: { imagePullSecrets: pulls } },
+          MERGE,
+        ),
       );
       if (pods && Number(name.slice(-4)) % 5 === 0) {
-        await api().createNamespacedPod({
-          namespace: name,
-          body: {
-            metadata: { name: 'app' },
-            spec: {
-              serviceAccountName: 'default',
-              containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
+        await again(() =>
+          api().createNamespacedPod({
+            namespace: name,
+            body: {
+              metadata: { name: 'app' },
+              spec: {
+                serviceAccountName: 'default',
+                containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
+              },
             },
-          },
-        });
+          }),
+        );
       }
     }
   };
@@ -277,8 +300,8 @@ const s = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
 for (const n of SIZES) {
   process.stderr.write(`[bench] N=${n}: regcred-rotator\n`);
   const t = await tool(n);
-  process.stderr.write(`[bench] N=${n}: minimal client\n`);
-  const m = await minimal(n);
+  process.stderr.write(`[bench] N=${n}: minimal client${MINIMAL ? '' : ' (skipped: BENCH_MINIMAL=0)'}\n`);
+  const m = MINIMAL ? await minimal(n) : { ms: Number.NaN, total: Number.NaN };
   const sd =
     n <= SEED_MAX
       ? (process.stderr.write(`[bench] N=${n}: seed recipe (kubectl loop)\n`), await seed(n))
