@@ -22,6 +22,7 @@ import {
 } from '../test/helpers/stack.ts';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { adminTarget, minimalRotation } from './minimal-client.ts';
+import { pool } from '../src/base/pool.ts';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -201,12 +202,16 @@ async function tool(n: number) {
     containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
   };
 
-  await Promise.all(
-    names
-      .filter((_, i) => i % 5 === 0)
-      .map((namespace) =>
+  // 24 at a time: 2,000 at once make the API server close connections.
+  await pool(
+    names.filter((_, i) => i % 5 === 0),
+    24,
+    undefined,
+    async (namespace) => {
+      await again(() =>
         api().createNamespacedPod({ namespace, body: { metadata: { name: 'app' }, spec: podSpec } }),
-      ),
+      );
+    },
   );
   useCreds(w, 2);
   const rotation = await measure(run);
