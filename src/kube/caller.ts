@@ -1,12 +1,10 @@
 import { isRotatorError, type RotatorError } from '../errors.ts';
-import { ordered, pool } from '../base/pool.ts';
-
+import { ordered } from '../base/pool.ts';
 import { withRetry } from '../base/retry.ts';
 import type { Logger } from '../base/logger.ts';
 import type { RawList, RawMeta } from './convert.ts';
 import { describeOp, mapKubeError, type KubeOp } from './errors.ts';
 import { storageOrder, type ListChunk, type NamespaceScope } from './gateway.ts';
-
 import type { KubeRest, Query, RequestSpec } from './rest.ts';
 
 export const PAGE = 500;
@@ -176,33 +174,23 @@ export class KubeCaller {
     yield* ordered([...scope].sort(storageOrder), PER_NAMESPACE_CONCURRENCY, read);
   }
 
-  /** Cluster-wide (filtered locally) for many namespaces, per namespace for a few; per namespace on 403. */
-  protected async scoped<R>(
+  /**
+   * A whole list over `scope`: the chunks of scopedChunks collected (a namespace that may not be read fails
+   * the list), or one cluster-wide list for 'all'.
+   */
+  protected async scoped<R extends { namespace: string }>(
     resource: string,
     scope: NamespaceScope,
     path: (namespace: string | undefined) => string,
     query: Query,
     map: (item: never) => R,
   ): Promise<R[]> {
-    if (scope === 'all' || listClusterWide(scope.length, this.clusterNamespaces)) {
-      try {
-        const wanted = scope === 'all' ? undefined : new Set(scope);
-        return await this.list(
-          { verb: 'list', resource },
-          path(undefined),
-          query,
-          (i: { metadata?: RawMeta }) =>
-            wanted && !wanted.has(i.metadata?.namespace ?? '') ? undefined : map(i as never),
-        );
-      } catch (e) {
-        if (scope === 'all' || !isRotatorError(e, 'KUBE_FORBIDDEN')) throw e;
-        this.log.info({ resource }, 'cluster-wide list forbidden; listing per namespace');
-      }
-    }
+    if (scope === 'all') return this.list({ verb: 'list', resource }, path(undefined), query, map);
     const out: R[] = [];
-    await pool(scope, PER_NAMESPACE_CONCURRENCY, undefined, async (ns) => {
-      out.push(...(await this.list({ verb: 'list', resource, namespace: ns }, path(ns), query, map)));
-    });
+    for await (const c of this.scopedChunks(resource, scope, path, query, map)) {
+      if (c.unreadable) throw c.unreadable;
+      out.push(...c.items);
+    }
     return out;
   }
 }

@@ -49,7 +49,6 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
         retryable,
         details: { ...details, status: code, reason: status.reason, retryAfterMs: retryAfter, ...extra },
       });
-
     switch (code) {
       case 401:
         return make(
@@ -78,7 +77,6 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
           next ? { continue: next } : {},
         );
       }
-
       case 422:
         return make('KUBE_INVALID', msg || 'invalid');
       case 429:

@@ -71,7 +71,6 @@ export interface KubeGateway {
     scope: readonly string[],
     targets?: readonly string[],
   ): AsyncIterable<ListChunk<Listed[K]>>;
-
   getSecret(namespace: string, name: string): Promise<SecretObject | undefined>;
   getServiceAccount(namespace: string, name: string): Promise<ServiceAccountObject | undefined>;
   createSecret(secret: NewSecret): Promise<SecretObject>;
