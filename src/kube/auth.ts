@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { RotatorError } from '../errors.ts';
-import type { ClusterAccess, ExecConfig } from './kubeconfig.ts';
+import type { ClusterAccess, ExecConfig } from './access.ts';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterAccess } from './kubeconfig.ts';
+import type { ClusterAccess } from './access.ts';
 
 /** Where the kubelet mounts a pod's ServiceAccount token, CA and namespace. */
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';

@@ -1,7 +1,7 @@
 import { Agent, request, type RequestOptions } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Authenticator } from './auth.ts';
-import type { ClusterAccess } from './kubeconfig.ts';
+import type { ClusterAccess } from './access.ts';
 
 /** An HTTP answer the API server gave with a status ≥ 400 (mapped to a RotatorError by kube/errors.ts). */
 export class KubeHttpError extends Error {
