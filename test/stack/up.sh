@@ -23,14 +23,26 @@ bash "$HERE/build.sh" all
 
 rm -rf "$STACK_RUN" && mkdir -p "$STACK_RUN/logs"
 ip addr show dev lo | grep -q " $STACK_IP/" || ip addr add "$STACK_IP/32" dev lo
+# A port in use: name its holder; one of ours left by a stack whose pid files are gone (a killed run) is
+# named as such, with the command that stops it.
+port_busy() { # port_busy ADDRESS PORT
+  local pid cmd
+  pid="$(ss -Hltnp "sport = :$2" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+  cmd="$( [[ -n $pid ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
+  if [[ $cmd == *"$STACK_CACHE"* || $cmd == *"$STACK_ROOT/test/stack"* ]]; then
+    die "port $1:$2 is held by pid $pid, left by an earlier stack whose pid files are gone ($cmd); stop it (kill $pid) and retry"
+  fi
+  die "port $1:$2 is already in use by another program${pid:+ (pid $pid: $cmd)}; stop it or free the port, then retry"
+}
 for p in $PORT_APISERVER $PORT_BAO $PORT_REGISTRY_BASIC $PORT_REGISTRY_BEARER $PORT_TOKEN_SERVER $PORT_REGISTRY_PUBLIC \
   $PORT_PUSHGATEWAY $PORT_KUBELET; do
-  port_open "$STACK_IP" "$p" && die "port $STACK_IP:$p is already in use by another program (see: ss -ltnp 'sport = :$p'); stop it or free the port, then retry"
+  port_open "$STACK_IP" "$p" && port_busy "$STACK_IP" "$p"
 done
 for p in $PORT_ETCD $PORT_ETCD_PEER $PORT_BAO_HTTP $PORT_AZURE $PORT_AZURE_MI $PORT_KUBELET_HEALTHZ \
   $PORT_KUBE_PROXY_METRICS $PORT_KUBE_PROXY_HEALTHZ; do
-  port_open 127.0.0.1 "$p" && die "port 127.0.0.1:$p is already in use by another program (see: ss -ltnp 'sport = :$p'); stop it or free the port, then retry"
+  port_open 127.0.0.1 "$p" && port_busy 127.0.0.1 "$p"
 done
+
 bash "$HERE/pki.sh"
 STARTED_AT=$(date +%s)
 
