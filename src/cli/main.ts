@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=20
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { scrub } from '../base/sensitive.ts';
