@@ -11,7 +11,8 @@
  * detector and must show failures (the detector sees what it should).
  *
  * Beside it, the seed recipe (bench/seed-recipe.sh, once per registry) runs against the same workload with
- * the same rotation and revocation schedule; its numbers go in the README and bench/README.md.
+ * the same rotation and revocation schedule for the first SEED_ROTATIONS rotations; its numbers go in the
+ * README and bench/README.md.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -25,6 +26,12 @@ import { PullWorkload, type PullReport } from './pull-workload.ts';
 
 const sfx = suffix();
 const ROTATIONS = Number(process.env['ZERO_PULL_ROTATIONS'] ?? 20);
+/**
+ * The seed side takes part in the first rotations only: its pods are broken from its first rotation on,
+ * and its workload (pods stuck in back-off, re-created) doubled the node's load — running it through all
+ * the rotations made every rotation of ours slower and the test twice as long, proving nothing more.
+ */
+const SEED_ROTATIONS = Math.min(ROTATIONS, Number(process.env['ZERO_PULL_SEED_ROTATIONS'] ?? 6));
 const ours = Array.from({ length: 4 }, (_, i) => `zp-${sfx}-${i}`);
 const seeds = Array.from({ length: 4 }, (_, i) => `zs-${sfx}-${i}`);
 const control = `zp-${sfx}-control`;
@@ -138,11 +145,17 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
   for (let k = 1; k <= ROTATIONS; k++) {
     if (k % 6 === 0) {
       await workloads.ours.addLongLived();
-      await workloads.seed.addLongLived();
+      if (k <= SEED_ROTATIONS) await workloads.seed.addLongLived();
     }
     addUser('r', k);
-    addUser('s', k);
-    const seedSide = seedRotation(k); // the seed side rotates at the same time, on its own namespaces
+    const t0 = Date.now();
+    let seedSide = Promise.resolve();
+    if (k <= SEED_ROTATIONS) {
+      addUser('s', k);
+      seedSide = seedRotation(k); // at the same time, on its own namespaces
+    }
+    const seedMs = seedSide.then(() => Date.now() - t0);
+
     w.cred('user', user('r', k));
     w.cred('pass', password('r', k));
     const mode = k % 4 === 1 ? 'sigkill' : k % 4 === 2 ? 'faults' : 'plain';
@@ -188,8 +201,12 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
     expect(clean.code, `rotation ${k} (${mode}): ${clean.text}`).toBe(0);
     // Rolled out: revoke the previous credential at both registries, as a security team would.
     registryUsers.revoke(user('r', k - 1));
-    await seedSide;
-    log.push(`${k}:${mode}`);
+    const oursMs = Date.now() - t0;
+    log.push(
+      `${k}:${mode} ${(oursMs / 1000).toFixed(1)}/${k <= SEED_ROTATIONS ? ((await seedMs) / 1000).toFixed(1) : '-'}s`,
+    );
+    if (k === SEED_ROTATIONS) await workloads.seed.stop(); // its pods stay, counted in its report
+
     await sleep(1000);
   }
   await sleep(15_000); // let restarts and in-flight pulls after the last revocation happen
@@ -202,7 +219,8 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
   const line = (name: string, x: PullReport) =>
     `${name}: ${x.pods} pods, ${x.pulled} successful pulls, ${x.failureTotal} pull failures ${JSON.stringify(x.failures)}, ${x.podsEndedInPullBackOff} pods ended in ErrImagePull/ImagePullBackOff, ${x.podsNeverStarted} never started, other warnings ${JSON.stringify(x.otherWarnings)}${x.authorizerRace.pods.length ? `; apart: ${x.authorizerRace.pods.length} pods (${x.authorizerRace.failures} pull failures) lost to the kubelet/node-authorizer race (kubernetes/kubernetes#128910): ${x.authorizerRace.pods.join(', ')}` : ''}`;
   console.log(
-    `[node] zero-failed-pulls: ${ROTATIONS} rotations (${log.join(' ')}), ${kills} SIGKILLs, ${faulted} API faults injected, seed ${seed}`,
+    `[node] zero-failed-pulls: ${ROTATIONS} rotations, the seed recipe in the first ${SEED_ROTATIONS} (rotation:mode ours/seed seconds: ${log.join(', ')}),
+ ${kills} SIGKILLs, ${faulted} API faults injected, seed ${seed}`,
   );
   console.log(`[node] ${line('regcred-rotator', r)}`);
   console.log(

@@ -26,9 +26,11 @@ afterAll(async () => {
 const configs = readdirSync(join(FIX, 'configs'))
   .filter((f) => f.endsWith('.yaml'))
   .sort();
-describe('invalid configs', () => {
+// Each case is its own process with its own workspace and lock: they run a few at a time (the CLI's start
+// is most of each case).
+describe.concurrent('invalid configs', () => {
   it('the corpus has at least 30', () => expect(configs.length).toBeGreaterThanOrEqual(30));
-  it.each(configs)('%s: exit 2 with the expected message', async (file) => {
+  it.for(configs)('%s: exit 2 with the expected message', async (file, { expect }) => {
     const text = readFileSync(join(FIX, 'configs', file), 'utf8');
     const expectRe = new RegExp(/^# expect: (.*)$/m.exec(text)?.[1] ?? 'MISSING');
     const w = new Workspace();
@@ -49,11 +51,11 @@ interface ValueCase {
 }
 const values = (parse(readFileSync(join(FIX, 'values', 'cases.yaml'), 'utf8')) as { cases: ValueCase[] })
   .cases;
-describe('malformed store values', () => {
+describe.concurrent('malformed store values', () => {
   it('the corpus has at least 12', () => expect(values.length).toBeGreaterThanOrEqual(12));
-  it.each(values.map((v) => [v.name, v] as const))(
+  it.for(values.map((v) => [v.name, v] as const))(
     '%s: exit 1 with the expected message, nothing written',
-    async (_n, v) => {
+    async ([, v], { expect }) => {
       const w = new Workspace();
       const raw =
         v.name === 'huge' ? Buffer.alloc(1024 * 1024 + 10, 'x') : readFileSync(join(FIX, 'values', v.file));
