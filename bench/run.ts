@@ -23,6 +23,7 @@ import {
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { adminTarget, minimalRotation } from './minimal-client.ts';
 import { pool } from '../src/base/pool.ts';
+import { withRetry } from '../src/base/retry.ts';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -77,17 +78,17 @@ const dockercfg = (u: string, p: string) =>
   );
 
 /** A setup call, retried on a dropped connection (10,000 namespaces take minutes of calls). */
-async function again<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (e) {
-      const text = `${String(e)} ${String((e as { cause?: unknown }).cause)}`;
-      if (attempt >= 5 || !/fetch failed|other side closed|ECONNRESET|socket hang up/i.test(text)) throw e;
-      await new Promise((r) => setTimeout(r, 250 * attempt));
-    }
-  }
-}
+const again = <T>(call: () => Promise<T>): Promise<T> =>
+  withRetry(call, {
+    attempts: 5,
+    baseMs: 250,
+    maxMs: 2000,
+    decide: (e) => ({
+      retry: /fetch failed|other side closed|ECONNRESET|socket hang up/i.test(
+        `${String(e)} ${String((e as { cause?: unknown }).cause)}`,
+      ),
+    }),
+  });
 
 /** N namespaces labelled bench=<label>, each default SA with a foreign pull secret, 1 in 5 with a pod. */
 async function setup(

@@ -155,7 +155,6 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
       seedSide = seedRotation(k); // at the same time, on its own namespaces
     }
     const seedMs = seedSide.then(() => Date.now() - t0);
-
     w.cred('user', user('r', k));
     w.cred('pass', password('r', k));
     const mode = k % 4 === 1 ? 'sigkill' : k % 4 === 2 ? 'faults' : 'plain';
@@ -206,7 +205,6 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
       `${k}:${mode} ${(oursMs / 1000).toFixed(1)}/${k <= SEED_ROTATIONS ? ((await seedMs) / 1000).toFixed(1) : '-'}s`,
     );
     if (k === SEED_ROTATIONS) await workloads.seed.stop(); // its pods stay, counted in its report
-
     await sleep(1000);
   }
   await sleep(15_000); // let restarts and in-flight pulls after the last revocation happen
@@ -219,8 +217,7 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
   const line = (name: string, x: PullReport) =>
     `${name}: ${x.pods} pods, ${x.pulled} successful pulls, ${x.failureTotal} pull failures ${JSON.stringify(x.failures)}, ${x.podsEndedInPullBackOff} pods ended in ErrImagePull/ImagePullBackOff, ${x.podsNeverStarted} never started, other warnings ${JSON.stringify(x.otherWarnings)}${x.authorizerRace.pods.length ? `; apart: ${x.authorizerRace.pods.length} pods (${x.authorizerRace.failures} pull failures) lost to the kubelet/node-authorizer race (kubernetes/kubernetes#128910): ${x.authorizerRace.pods.join(', ')}` : ''}`;
   console.log(
-    `[node] zero-failed-pulls: ${ROTATIONS} rotations, the seed recipe in the first ${SEED_ROTATIONS} (rotation:mode ours/seed seconds: ${log.join(', ')}),
- ${kills} SIGKILLs, ${faulted} API faults injected, seed ${seed}`,
+    `[node] zero-failed-pulls: ${ROTATIONS} rotations, the seed recipe in the first ${SEED_ROTATIONS} (rotation:mode ours/seed seconds: ${log.join(', ')}), ${kills} SIGKILLs, ${faulted} API faults injected, seed ${seed}`,
   );
   console.log(`[node] ${line('regcred-rotator', r)}`);
   console.log(
