@@ -1,5 +1,4 @@
-import type { Dispatcher } from 'undici';
-import { httpRequest, jsonBody, NetworkError, type HttpResponse } from '../net/http.ts';
+import { httpRequest, jsonBody, NetworkError, type ConnectionPool, type HttpResponse } from '../net/http.ts';
 import type { RegistryCredential } from './dockerconfig.ts';
 import { registryApiHost } from './registry-key.ts';
 import { registerSecret } from '../base/sensitive.ts';
@@ -18,7 +17,7 @@ export interface VerifyOptions {
   /** Registries (host[:port]) reached over plain HTTP. */
   insecure: readonly string[];
   timeoutMs: number;
-  dispatcher?: Dispatcher | undefined;
+  pool?: ConnectionPool | undefined;
 }
 
 /** Parses `Bearer realm="...",service="...",scope="..."` (or `Basic realm=...`). */
@@ -60,8 +59,7 @@ export async function verifyRegistry(cred: RegistryCredential, opts: VerifyOptio
     base: `${scheme}://${host}/v2/`,
     scheme,
     basic: `Basic ${Buffer.from(`${cred.username}:${cred.password.reveal()}`, 'utf8').toString('base64')}`,
-    req: (url, headers = {}) =>
-      httpRequest(url, { headers, timeoutMs: opts.timeoutMs, dispatcher: opts.dispatcher }),
+    req: (url, headers = {}) => httpRequest(url, { headers, timeoutMs: opts.timeoutMs, pool: opts.pool }),
     result: (outcome, flow, detail) => ({ registry: cred.registry, outcome, flow, detail }),
   };
   try {

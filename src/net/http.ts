@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Agent, fetch, type Dispatcher } from 'undici';
+import type * as http from 'node:http';
+import * as https from 'node:https';
+
+/**
+ * node:http through the CommonJS loader: importing it as an ES module evaluates every lazy export,
+ * which loads Node's bundled fetch and WebSocket (~70 ms at start-up) for nothing.
+ */
+const plainHttp = (): typeof http => process.getBuiltinModule('node:http');
 
 /** Why a request got no HTTP answer, in words an operator can act on. */
 export type NetworkFailure = 'timeout' | 'refused' | 'dns' | 'tls' | 'reset' | 'other';
@@ -13,67 +20,128 @@ export class NetworkError extends Error {
   }
 }
 
+/** Keep-alive connections for one server's requests; `undefined` in `HttpOptions` means Node's global agents. */
+export class ConnectionPool {
+  readonly #https: https.Agent;
+  #http: http.Agent | undefined;
+
+  /** Trusts only the CA in `caFile`, or the default roots plus NODE_EXTRA_CA_CERTS. */
+  constructor(caFile?: string) {
+    const ca = caFile === undefined ? undefined : readFileSync(caFile, 'utf8');
+    this.#https = new https.Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }) });
+  }
+
+  agentFor(url: URL): http.Agent {
+    if (url.protocol === 'https:') return this.#https;
+    this.#http ??= new (plainHttp().Agent)({ keepAlive: true });
+    return this.#http;
+  }
+
+  close(): void {
+    this.#https.destroy();
+    this.#http?.destroy();
+  }
+}
+
 export interface HttpOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: string;
   timeoutMs: number;
-  dispatcher?: Dispatcher | undefined;
+  pool?: ConnectionPool | undefined;
+}
+
+/** The response headers, looked up case-insensitively like `fetch`'s `Headers`. */
+export interface ResponseHeaders {
+  get(name: string): string | null;
 }
 
 export interface HttpResponse {
   status: number;
-  headers: Headers;
+  headers: ResponseHeaders;
   text: string;
 }
 
+class Timeout extends Error {
+  override readonly name = 'TimeoutError';
+}
+
 function classify(e: unknown, url: string, timeoutMs: number): NetworkError {
-  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
+  if (e instanceof Timeout)
     return new NetworkError('timeout', `no answer from ${url} within ${timeoutMs} ms`, e);
-  }
-  const cause = e instanceof Error ? (e.cause as (Error & { code?: string }) | undefined) : undefined;
-  const code = cause?.code ?? '';
+  const code = (e as { code?: unknown }).code;
+  const c = typeof code === 'string' ? code : '';
   const host = new URL(url).host;
-  if (code === 'ECONNREFUSED')
+  if (c === 'ECONNREFUSED')
     return new NetworkError('refused', `connection to ${host} refused (is it running?)`, e);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+  if (c === 'ENOTFOUND' || c === 'EAI_AGAIN')
     return new NetworkError('dns', `cannot resolve host ${host}`, e);
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') {
+  if (c === 'ECONNRESET' || c === 'EPIPE')
     return new NetworkError('reset', `connection to ${host} was reset`, e);
-  }
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT')
-    return new NetworkError('timeout', `connecting to ${host} timed out`, e);
-  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
+  if (c === 'ETIMEDOUT') return new NetworkError('timeout', `connecting to ${host} timed out`, e);
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(c)) {
     return new NetworkError(
       'tls',
-      `TLS with ${host} failed (${code}): trust its CA with NODE_EXTRA_CA_CERTS or the store's caFile`,
+      `TLS with ${host} failed (${c}): trust its CA with NODE_EXTRA_CA_CERTS or the store's caFile`,
       e,
     );
   }
-  return new NetworkError('other', `request to ${host} failed${code ? ` (${code})` : ''}`, e);
+  return new NetworkError('other', `request to ${host} failed${c ? ` (${c})` : ''}`, e);
 }
 
-/** One HTTP request with a hard timeout; network failures become a classified `NetworkError`. */
-export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpResponse> {
-  try {
-    const res = await fetch(url, {
+function headersOf(h: http.IncomingHttpHeaders): ResponseHeaders {
+  return {
+    get: (name) => {
+      const v = h[name.toLowerCase()];
+      return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+    },
+  };
+}
+
+function send(url: URL, opts: HttpOptions): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    const fail = (e: Error): void => reject(timedOut ? new Timeout() : e);
+
+    const lib = url.protocol === 'https:' ? https : plainHttp();
+    const req = lib.request(url, {
       method: opts.method ?? 'GET',
       headers: opts.headers,
-      body: opts.body,
-      signal: AbortSignal.timeout(opts.timeoutMs),
-      dispatcher: opts.dispatcher,
-      redirect: 'manual',
+      agent: opts.pool?.agentFor(url),
     });
-    return { status: res.status, headers: res.headers as unknown as Headers, text: await res.text() };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.destroy(new Timeout());
+    }, opts.timeoutMs);
+    req.on('close', () => clearTimeout(timer));
+    req.on('error', fail);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', fail);
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: headersOf(res.headers),
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+    });
+    req.end(opts.body);
+  });
+}
+
+/**
+ * One HTTP(S) request with a hard timeout over the whole exchange; redirects are returned, not followed.
+ * Network failures become a classified `NetworkError`. Built on node:http(s) rather than `fetch`:
+ * a run makes a handful of these, and loading a fetch implementation cost more than all of them.
+ */
+export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpResponse> {
+  try {
+    return await send(new URL(url), opts);
   } catch (e) {
     throw classify(e, url, opts.timeoutMs);
   }
-}
-
-/** A connection pool that trusts only the CA in `caFile` (or the default roots plus NODE_EXTRA_CA_CERTS). */
-export function makeDispatcher(caFile?: string): Dispatcher {
-  const ca = caFile === undefined ? undefined : readFileSync(caFile, 'utf8');
-  return new Agent({ connect: ca === undefined ? {} : { ca }, keepAliveTimeout: 10_000 });
 }
 
 /** Parses a JSON body leniently: undefined when it is not JSON. */

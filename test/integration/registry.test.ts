@@ -2,9 +2,15 @@
  * The stack's docker-registry in both auth modes, raw (what a registry does) and through the rotator's
  * verifier (what it concludes): accepted, rejected, unreachable, not a registry.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { checkCredential } from '../../src/credentials/dockerconfig.ts';
 import { verifyRegistry } from '../../src/credentials/verify.ts';
+import { ConnectionPool } from '../../src/net/http.ts';
+
 import { env, freePort, stack } from '../helpers/stack.ts';
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
@@ -14,6 +20,11 @@ const verify = (registry: string, user: string, pass: string) =>
     insecure: [],
     timeoutMs: 5000,
   });
+const otherCa = () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'regcred-ca-')), 'ca.pem');
+  writeFileSync(file, tls.rootCertificates[0] ?? '');
+  return file;
+};
 
 describe('docker-registry, Basic (htpasswd)', () => {
   const v2 = () => `https://${stack.registryBasic}/v2/`;
@@ -93,7 +104,8 @@ describe('verifier on things that are not a working registry', () => {
       {
         insecure: [],
         timeoutMs: 5000,
-        dispatcher: new (await import('undici')).Agent({ connect: { ca: [] } }),
+        // A pool that trusts one public root CA only, not the stack's.
+        pool: new ConnectionPool(otherCa()),
       },
     );
     expect(r).toMatchObject({ outcome: 'unreachable', detail: expect.stringMatching(/TLS/) });

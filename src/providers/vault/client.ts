@@ -1,7 +1,13 @@
-import type { Dispatcher } from 'undici';
 import { Sensitive, registerSecret } from '../../base/sensitive.ts';
 import { RotatorError, type ErrorCode } from '../../errors.ts';
-import { httpRequest, jsonBody, NetworkError, retryAfterMs, type HttpResponse } from '../../net/http.ts';
+import {
+  httpRequest,
+  jsonBody,
+  NetworkError,
+  retryAfterMs,
+  type ConnectionPool,
+  type HttpResponse,
+} from '../../net/http.ts';
 import { withRetry } from '../../base/retry.ts';
 
 /** A Vault/OpenBao token and when it stops working. */
@@ -27,7 +33,7 @@ export interface VaultClientOptions {
   storeName: string;
   address: string;
   namespace?: string | undefined;
-  dispatcher: Dispatcher;
+  pool: ConnectionPool;
   timeoutMs: number;
   login: VaultLogin;
   now?: () => number;
@@ -85,7 +91,7 @@ export class VaultClient {
             headers,
             body: body === undefined ? undefined : JSON.stringify(body),
             timeoutMs: this.#o.timeoutMs,
-            dispatcher: this.#o.dispatcher,
+            pool: this.#o.pool,
           });
           if (res.status === 429 || res.status >= 500) throw Object.assign(new Error('retryable'), { res });
           return res;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Sensitive } from '../../base/sensitive.ts';
 import { RotatorError } from '../../errors.ts';
-import { makeDispatcher } from '../../net/http.ts';
+import { ConnectionPool } from '../../net/http.ts';
 import type { SecretStore, StoreContext, StoreProvider, StoreValue } from '../types.ts';
 import { makeLogin } from './auth.ts';
 import { VaultClient } from './client.ts';
@@ -20,19 +20,19 @@ class VaultStore implements SecretStore {
   readonly name: string;
   readonly #client: VaultClient;
   readonly #mount: string;
-  readonly #dispatcher;
+  readonly #pool: ConnectionPool;
 
   constructor(name: string, config: VaultStoreConfig, ctx: StoreContext) {
     this.name = name;
     this.#mount = config.mount.replace(/^\/+|\/+$/g, '');
-    this.#dispatcher = makeDispatcher(
+    this.#pool = new ConnectionPool(
       config.caFile === undefined ? undefined : resolve(ctx.baseDir, config.caFile),
     );
     this.#client = new VaultClient({
       storeName: name,
       address: config.address,
       namespace: config.namespace,
-      dispatcher: this.#dispatcher,
+      pool: this.#pool,
       timeoutMs: config.requestTimeoutSeconds * 1000,
       login: makeLogin(name, config.auth, ctx.baseDir),
     });
@@ -78,8 +78,9 @@ class VaultStore implements SecretStore {
     return this.#client.describeAuth();
   }
 
-  async close(): Promise<void> {
-    await this.#dispatcher.close();
+  close(): Promise<void> {
+    this.#pool.close();
+    return Promise.resolve();
   }
 }
 
