@@ -106,14 +106,15 @@ export const noWork = (target: string, namespace: string, note: string): Namespa
   writes: 0,
 });
 
-/** Observes the namespaces and decides which ones each target covers (their contents are streamed later). */
-export async function observeScope(
-  gateway: KubeGateway,
+/**
+ * Decides which of the observed namespaces each target covers (their contents are streamed later).
+ * `namespaces` may hold more than these targets select (read for every configured target).
+ */
+export function scopeOf(
   targets: readonly Target[],
+  namespaces: readonly NamespaceObject[],
   only: readonly string[] | undefined,
-  logger: Logger,
-): Promise<RunScope> {
-  const namespaces = await observeNamespaces(gateway, targets, logger);
+): RunScope {
   const onlySet = only && only.length > 0 ? new Set(only) : undefined;
   const scopes = new Map<string, Set<string>>();
   const skipped: NamespaceResult[] = [];

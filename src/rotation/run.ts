@@ -1,8 +1,10 @@
 import type { FetchCache } from '../credentials/resolve.ts';
-import type { SecretObject } from '../kube/types.ts';
+import type { NamespaceObject, SecretObject } from '../kube/types.ts';
+
 import { desiredSecret } from './desired.ts';
 import { existingSalt, newSalt, provisionalName } from './naming.ts';
-import { observeScope, type RunScope } from './observe.ts';
+import { observeNamespaces, scopeOf, type RunScope } from './observe.ts';
+
 import { convergeAll, type RunLists } from './passes.ts';
 import { prepareTarget, type ReadyTarget } from './prepare.ts';
 import type { RunDeps, RunOptions, RunSummary } from './results.ts';
@@ -32,10 +34,16 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
   const startedAt = deps.now();
   const tally = new RunTally(opts.keep);
   const cache: FetchCache = new Map();
+  // The namespaces are read while the stores are fetched and the registries checked (both only read);
+  // a target that fails its preparation just leaves its namespaces out of the scope.
+  const namespaces = observeNamespaces(deps.gateway, deps.config.targets, deps.logger);
+  namespaces.catch(() => undefined); // awaited below unless no target is ready
   const prepared = await Promise.all(deps.config.targets.map((t) => prepareTarget(t, deps, cache)));
   const ready = prepared.filter((p): p is ReadyTarget => 'resolved' in p);
   const provisionalNames: Record<string, string> = {};
-  const stopped = ready.length > 0 && (await rotateTargets(ready, deps, opts, tally, provisionalNames));
+  const stopped =
+    ready.length > 0 && (await rotateTargets(ready, await namespaces, deps, opts, tally, provisionalNames));
+
   const targets = prepared.map((p) => ('resolved' in p ? p.result : p));
   for (const t of targets) await deps.hooks?.targetDone?.(t);
   return {
@@ -54,13 +62,16 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
 /** The ready targets' namespaces, observed and converged. True when the run stopped early. */
 async function rotateTargets(
   ready: readonly ReadyTarget[],
+  namespaces: readonly NamespaceObject[],
   deps: RunDeps,
+
   opts: RunOptions,
   tally: RunTally,
   provisional: Record<string, string>,
 ): Promise<boolean> {
   const targets = ready.map((r) => r.target);
-  const scope = await observeScope(deps.gateway, targets, opts.only, deps.logger);
+  const scope = scopeOf(targets, namespaces, opts.only);
+
   for (const r of scope.skipped) tally.add(r);
   const names = targets.map((t) => t.name);
   const lists: RunLists = {

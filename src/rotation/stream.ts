@@ -4,10 +4,13 @@ import { storageKey, type ListChunk } from '../kube/gateway.ts';
 /**
  * Reads one streamed list (in storage order) namespace by namespace: `take(ns)` reads chunks until the
  * list has passed `ns` and hands over that namespace's items. Namespaces must be asked for in storage
- * order; what lies between them (out of scope) is dropped. Memory: the chunk being read, not the list.
+ * order; what lies between them (out of scope) is dropped. The next chunk is always on its way while the
+ * last one is worked on (the API server's time overlaps ours). Memory: two chunks, not the list.
  */
 export class ListCursor<T extends { namespace: string }> {
   readonly #it: AsyncIterator<ListChunk<T>>;
+  #ahead: Promise<IteratorResult<ListChunk<T>>> | undefined;
+
   #buf: T[] = [];
   #head = 0;
   #done = false;
@@ -21,6 +24,13 @@ export class ListCursor<T extends { namespace: string }> {
   constructor(source: AsyncIterable<ListChunk<T>>, what: string) {
     this.#it = source[Symbol.asyncIterator]();
     this.#what = what;
+    this.#readAhead();
+  }
+
+  /** Asks for the next chunk now; its failure is reported by the `readMore` that takes it. */
+  #readAhead(): void {
+    this.#ahead = this.#it.next();
+    this.#ahead.catch(() => undefined);
   }
 
   /** The items read so far and not yet taken (to peek before taking, e.g. for name salts). */
@@ -38,7 +48,8 @@ export class ListCursor<T extends { namespace: string }> {
     if (this.#done) return false;
     let r: IteratorResult<ListChunk<T>>;
     try {
-      r = await this.#it.next();
+      r = await (this.#ahead ?? this.#it.next());
+      this.#ahead = undefined;
     } catch (e) {
       // A list that failed mid-way (after its retries) has lost its place: nothing after it can be trusted.
       this.#failed = e instanceof Error ? e : new Error(String(e));
@@ -48,7 +59,9 @@ export class ListCursor<T extends { namespace: string }> {
       this.#done = true;
       return false;
     }
+    this.#readAhead();
     const chunk = r.value;
+
     for (const item of chunk.items) {
       const key = storageKey(item.namespace);
       if (key < this.#lastKey)

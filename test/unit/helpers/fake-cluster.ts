@@ -41,6 +41,12 @@ export class FakeCluster implements KubeGateway {
   #uid = 0;
   writes = 0;
   reads = 0;
+  /** Reads by what was read (namespaces, secrets, serviceaccounts, pods). */
+  readonly readsOf = new Map<string, number>();
+  #read(what: string): void {
+    this.reads++;
+    this.readsOf.set(what, (this.readsOf.get(what) ?? 0) + 1);
+  }
   /** Throw Crash before performing write number `crashBefore` (1-based). */
   crashBefore: number | undefined;
   /** Perform write number `loseResponseOf`, then throw as if the response was lost. */
@@ -109,28 +115,28 @@ export class FakeCluster implements KubeGateway {
   #inScope = (scope: NamespaceScope, ns: string) => scope === 'all' || scope.includes(ns);
 
   async listNamespaces(labelSelector?: string) {
-    this.reads++;
+    this.#read('namespaces');
     const sel = parseSelector(labelSelector ?? '');
     return [...this.namespaces.values()].filter((n) => matchesSelector(sel, n.labels)).map((n) => ({ ...n }));
   }
   async getNamespace(name: string) {
-    this.reads++;
+    this.#read('namespaces');
     const n = this.namespaces.get(name);
     return n ? { ...n } : undefined;
   }
   async listManagedSecrets(scope: NamespaceScope, targets?: readonly string[]) {
-    this.reads++;
+    this.#read('secrets');
     return [...this.secrets.values()]
       .filter((s) => isManaged(s.labels) && this.#inScope(scope, s.namespace))
       .filter((s) => !targets?.length || targets.includes(s.labels[TARGET_LABEL] ?? ''))
       .map(clone);
   }
   async listServiceAccounts(scope: NamespaceScope) {
-    this.reads++;
+    this.#read('serviceaccounts');
     return [...this.sas.values()].filter((s) => this.#inScope(scope, s.namespace)).map(clone);
   }
   async listPods(scope: NamespaceScope) {
-    this.reads++;
+    this.#read('pods');
     return [...this.pods.values()].filter((p) => this.#inScope(scope, p.namespace)).map(clone);
   }
   /**
@@ -174,17 +180,17 @@ export class FakeCluster implements KubeGateway {
         : [...(kind === 'serviceaccounts' ? this.sas : this.pods).values()]
     ).filter((o) => inScope.has(o.namespace)) as Listed[K][];
     source.sort(order);
-    this.reads++;
+    this.#read(kind);
     for (let i = 0; i < source.length; i += this.chunkSize)
       yield { items: source.slice(i, i + this.chunkSize).map(clone) };
   }
   async getSecret(ns: string, name: string) {
-    this.reads++;
+    this.#read('secrets');
     const s = this.secrets.get(FakeCluster.key(ns, name));
     return s ? clone(s) : undefined;
   }
   async getServiceAccount(ns: string, name: string) {
-    this.reads++;
+    this.#read('serviceaccounts');
     const s = this.sas.get(FakeCluster.key(ns, name));
     return s ? clone(s) : undefined;
   }
