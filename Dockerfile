@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# regcred-rotator: compiled JavaScript on Node 24 LTS, production dependencies only, non-root, works with a
+# regcred-rotator: bundled JavaScript on Node 24 LTS, production dependencies only, non-root, works with a
 # read-only root filesystem. The build steps are replayed outside a container by scripts/check-image.sh.
 
 FROM node:24-bookworm-slim AS build
@@ -7,9 +7,9 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` devDependency (the local Node 24 for development) is not needed here.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.ts ./scripts/
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+RUN node scripts/build.ts
 
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Replays the Dockerfile's build steps without a container engine and checks the result the way the
-# image runs it: a production-only install in a clean directory, compiled JavaScript, a non-root user
+# image runs it: a production-only install in a clean directory, bundled JavaScript, a non-root user
 # (65532), a read-only file tree; then `--version` and `validate` on it. Lints the Dockerfile with hadolint.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,8 +9,8 @@ CACHE="${REGCRED_STACK_CACHE:-$HOME/.cache/regcred-rotator-stack}"
 APP="$(mktemp -d /tmp/regcred-image-XXXXXX)"
 trap 'chmod -R u+w "$APP" 2>/dev/null; rm -rf "$APP"' EXIT
 
-echo "[image] build stage: tsc -p tsconfig.build.json"
-(cd "$ROOT" && rm -rf dist && "$NODE" node_modules/typescript/bin/tsc -p tsconfig.build.json)
+echo "[image] build stage: node scripts/build.ts"
+(cd "$ROOT" && "$NODE" scripts/build.ts)
 
 echo "[image] deps stage: npm ci --omit=dev in a clean directory"
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$APP/"

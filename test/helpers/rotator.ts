@@ -1,4 +1,8 @@
-/** Runs the real CLI (node src/cli/main.ts on the project's Node 24) the way an operator or CronJob does. */
+/**
+ * Runs the real CLI (node src/cli/main.ts on the project's Node 24) the way an operator or CronJob does.
+ * REGCRED_TEST_MAIN=dist/cli/main.js runs the built bundle instead (`npm run build` first).
+ */
+
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +12,8 @@ import { stack, waitFor } from './stack.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const NODE = join(ROOT, 'node_modules/.bin/node');
-export const MAIN = join(ROOT, 'src/cli/main.ts');
+export const MAIN = resolve(ROOT, process.env['REGCRED_TEST_MAIN'] ?? 'src/cli/main.ts');
+
 
 export interface CliResult {
   code: number;

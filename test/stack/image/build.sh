@@ -58,7 +58,7 @@ base_image() {
 
 base_image
 # The tag names the content: the same sources give the same tag (and buildah's layer cache a quick build).
-TAG="t-$(cd "$STACK_ROOT" && cat Dockerfile package-lock.json tsconfig.json tsconfig.build.json config.example.yaml \
+TAG="t-$(cd "$STACK_ROOT" && cat Dockerfile package-lock.json scripts/build.ts config.example.yaml \
   $(find src -type f | sort) | sha256sum | cut -c1-12)"
 LOCAL="localhost/regcred-rotator:$TAG"
 REF="$REGCRED_STACK_REGISTRY_BASIC/regcred/regcred-rotator:$TAG"
