@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { parseSchedule } from './schedule.ts';
 import { parseDuration } from './duration.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RotatorError } from '../errors.ts';
 import { azureKeyVaultStoreSchema } from './azure-key-vault/schema.ts';
 import { fileStoreSchema } from './file/schema.ts';

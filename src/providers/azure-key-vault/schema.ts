@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const azureKeyVaultStoreSchema = z.strictObject({
   type: z.literal('azure-key-vault'),

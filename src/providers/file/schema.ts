@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const fileStoreSchema = z.strictObject({
   type: z.literal('file'),
