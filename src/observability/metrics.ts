@@ -128,11 +128,11 @@ export class Metrics {
       this.namespacesFailed.set({ target: t.target }, byOutcome?.get('failed') ?? 0);
       for (const [outcome, n] of byOutcome ?? []) this.namespaces.set({ target: t.target, outcome }, n);
     }
-    for (const [key, n] of s.tally.actions) {
-      const [kind = '', result = ''] = key.split(' ');
-      this.actions.inc({ kind, result }, n);
-      if (result === 'conflict') this.conflicts.inc({ kind }, n);
-    }
+    for (const [kind, byResult] of s.tally.actions)
+      for (const [result, n] of byResult) {
+        this.actions.inc({ kind, result }, n);
+        if (result === 'conflict') this.conflicts.inc({ kind }, n);
+      }
   }
 
   /**

@@ -15,8 +15,9 @@ export class RunTally {
   /** Namespace results in all, and by target and outcome. */
   total = 0;
   readonly outcomes = new Map<string, Map<NamespaceOutcome, number>>();
-  /** Actions by `kind result`, e.g. `create ok`, `repoint conflict` (kind from actionKind). */
-  readonly actions = new Map<string, number>();
+  /** Actions by kind (from actionKind), then result: `actions.get('repoint')?.get('conflict')`. */
+  readonly actions = new Map<string, Map<ActionRecord['result'], number>>();
+
   writes = 0;
   failed = 0;
   /** Some existing Secret's data was changed (nodes may still hold the old data for a moment). */
@@ -40,8 +41,14 @@ export class RunTally {
     if (r.outcome === 'failed') this.failed++;
     this.writes += r.writes;
     for (const a of r.actions) {
-      const key = `${actionKind(a.action)} ${a.result}`;
-      this.actions.set(key, (this.actions.get(key) ?? 0) + 1);
+      const kind = actionKind(a.action);
+      let byResult = this.actions.get(kind);
+      if (!byResult) {
+        byResult = new Map();
+        this.actions.set(kind, byResult);
+      }
+      byResult.set(a.result, (byResult.get(a.result) ?? 0) + 1);
+
       if (a.result === 'ok' && a.action.kind === 'update-data') this.changedData = true;
     }
     if (this.#keep(r)) this.#kept.push(r);

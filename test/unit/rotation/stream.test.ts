@@ -146,8 +146,8 @@ describe('a run over streamed lists', () => {
     expect(s.writes).toBe(8 * 3); // a create and two repoints each
     expect(s.tally.actions).toEqual(
       new Map([
-        ['create ok', 8],
-        ['repoint ok', 16],
+        ['create', new Map([['ok', 8]])],
+        ['repoint', new Map([['ok', 16]])],
       ]),
     );
   });
