@@ -14,7 +14,6 @@ const ROOT = resolve(import.meta.dirname, '../..');
 export const NODE = join(ROOT, 'node_modules/.bin/node');
 export const MAIN = resolve(ROOT, process.env['REGCRED_TEST_MAIN'] ?? 'src/cli/main.ts');
 
-
 export interface CliResult {
   code: number;
   stdout: string;
