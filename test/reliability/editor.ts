@@ -2,6 +2,7 @@
  * Another writer for the concurrent-editors test, as a separate process: it adds and removes its own
  * pull-secret entries on the `default` ServiceAccounts of the given namespaces (read → modify → replace
  * with resourceVersion, retried on 409) until SIGTERM, then prints the entries it believes each has.
+ * While it runs it prints `edits N` after every edit, so the test can tell how far it got.
  * Usage: node editor.ts <kubeconfig> <ns>...
  */
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -39,5 +40,6 @@ for (let i = 0; !run.stop; i++) {
   }
   mine.set(ns, remove ? own.filter((x) => x !== entry) : [...own, entry ?? '']);
   edits++;
+  process.stdout.write(`edits ${edits}\n`);
 }
 process.stdout.write(`${JSON.stringify({ edits, conflicts, entries: Object.fromEntries(mine) })}\n`);
