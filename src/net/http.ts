@@ -102,7 +102,6 @@ function send(url: URL, opts: HttpOptions): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
     const fail = (e: Error): void => reject(timedOut ? new Timeout() : e);
-
     const lib = url.protocol === 'https:' ? https : plainHttp();
     const req = lib.request(url, {
       method: opts.method ?? 'GET',

@@ -1,10 +1,8 @@
 import type { FetchCache } from '../credentials/resolve.ts';
 import type { NamespaceObject, SecretObject } from '../kube/types.ts';
-
 import { desiredSecret } from './desired.ts';
 import { existingSalt, newSalt, provisionalName } from './naming.ts';
 import { observeNamespaces, scopeOf, type RunScope } from './observe.ts';
-
 import { convergeAll, type RunLists } from './passes.ts';
 import { prepareTarget, type ReadyTarget } from './prepare.ts';
 import type { RunDeps, RunOptions, RunSummary } from './results.ts';
@@ -43,7 +41,6 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
   const provisionalNames: Record<string, string> = {};
   const stopped =
     ready.length > 0 && (await rotateTargets(ready, await namespaces, deps, opts, tally, provisionalNames));
-
   const targets = prepared.map((p) => ('resolved' in p ? p.result : p));
   for (const t of targets) await deps.hooks?.targetDone?.(t);
   return {
@@ -64,14 +61,12 @@ async function rotateTargets(
   ready: readonly ReadyTarget[],
   namespaces: readonly NamespaceObject[],
   deps: RunDeps,
-
   opts: RunOptions,
   tally: RunTally,
   provisional: Record<string, string>,
 ): Promise<boolean> {
   const targets = ready.map((r) => r.target);
   const scope = scopeOf(targets, namespaces, opts.only);
-
   for (const r of scope.skipped) tally.add(r);
   const names = targets.map((t) => t.name);
   const lists: RunLists = {

@@ -10,7 +10,6 @@ import { storageKey, type ListChunk } from '../kube/gateway.ts';
 export class ListCursor<T extends { namespace: string }> {
   readonly #it: AsyncIterator<ListChunk<T>>;
   #ahead: Promise<IteratorResult<ListChunk<T>>> | undefined;
-
   #buf: T[] = [];
   #head = 0;
   #done = false;
@@ -61,7 +60,6 @@ export class ListCursor<T extends { namespace: string }> {
     }
     this.#readAhead();
     const chunk = r.value;
-
     for (const item of chunk.items) {
       const key = storageKey(item.namespace);
       if (key < this.#lastKey)

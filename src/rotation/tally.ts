@@ -17,7 +17,6 @@ export class RunTally {
   readonly outcomes = new Map<string, Map<NamespaceOutcome, number>>();
   /** Actions by kind (from actionKind), then result: `actions.get('repoint')?.get('conflict')`. */
   readonly actions = new Map<string, Map<ActionRecord['result'], number>>();
-
   writes = 0;
   failed = 0;
   /** Some existing Secret's data was changed (nodes may still hold the old data for a moment). */
@@ -48,7 +47,6 @@ export class RunTally {
         this.actions.set(kind, byResult);
       }
       byResult.set(a.result, (byResult.get(a.result) ?? 0) + 1);
-
       if (a.result === 'ok' && a.action.kind === 'update-data') this.changedData = true;
     }
     if (this.#keep(r)) this.#kept.push(r);

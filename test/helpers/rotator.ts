@@ -2,7 +2,6 @@
  * Runs the real CLI (node src/cli/main.ts on the project's Node 24) the way an operator or CronJob does.
  * REGCRED_TEST_MAIN=dist/cli/main.js runs the built bundle instead (`npm run build` first).
  */
-
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

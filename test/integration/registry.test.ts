@@ -10,7 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { checkCredential } from '../../src/credentials/dockerconfig.ts';
 import { verifyRegistry } from '../../src/credentials/verify.ts';
 import { ConnectionPool } from '../../src/net/http.ts';
-
 import { env, freePort, stack } from '../helpers/stack.ts';
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
@@ -90,6 +89,28 @@ describe('verifier on things that are not a working registry', () => {
       outcome: 'unreachable',
       detail: expect.stringMatching(/refused/),
     });
+  });
+  it('a server that accepts the connection and never answers is unreachable once the timeout passes', async () => {
+    const { createServer } = await import('node:net');
+    const held: import('node:net').Socket[] = [];
+    const silent = createServer((s) => held.push(s)); // reads nothing, answers nothing
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+    try {
+      const t0 = performance.now();
+      const r = await verifyRegistry(checkCredential(host, 'u', 'p', undefined, { store: 't', key: 'k' }), {
+        insecure: [host], // plain HTTP: node:http's path (HTTPS would stall in the TLS handshake the same way)
+        timeoutMs: 500,
+      });
+      expect(r).toMatchObject({
+        outcome: 'unreachable',
+        detail: expect.stringMatching(/no answer .* within 500 ms/),
+      });
+      expect(performance.now() - t0).toBeLessThan(5000);
+    } finally {
+      for (const s of held) s.destroy();
+      silent.close();
+    }
   });
   it('an HTTPS server that is not a registry is "not a registry"', async () => {
     const bao = new URL(env('REGCRED_STACK_BAO_ADDR')).host;

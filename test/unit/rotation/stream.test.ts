@@ -36,7 +36,6 @@ describe('ListCursor', () => {
     expect((await cursor.take('a')).map((i) => i.name)).toEqual(['1']);
     expect(reads).toBe(2); // the first chunk, and the next one on its way
     expect((await cursor.take('b')).map((i) => i.name)).toEqual(['1', '2', '3']);
-
     expect(reads).toBe(3); // b is complete only once c/1 arrived
     expect(await cursor.take('bb')).toEqual([]); // not in the list: nothing, and no error
     expect((await cursor.take('c')).map((i) => i.name)).toEqual(['1']);
@@ -65,7 +64,6 @@ describe('ListCursor', () => {
     const cursor = new ListCursor(source(), 'secrets');
     expect(await cursor.take('a')).toEqual([]);
     expect(reads).toBe(2); // "complete: a" is enough; only the next chunk is on its way
-
     await expect(cursor.take('b')).rejects.toBe(denied);
     expect(await cursor.take('c')).toHaveLength(1);
   });
