@@ -37,7 +37,9 @@ export class FaultProxy {
   };
   #server: Server | undefined;
   #agent: Agent;
-  #seed: number;
+  // Two seeded streams: watches draw from their own, so which watch is faulted does not depend on how many
+  // ordinary requests the rotator happened to make in between (with one stream, a run could see none).
+  #seeds: { requests: number; watches: number };
   rate: number;
   faults: Fault[];
 
@@ -47,7 +49,8 @@ export class FaultProxy {
     this.upstream = upstream;
     this.rate = opts.rate;
     this.faults = opts.faults;
-    this.#seed = opts.seed ?? 12345;
+    const seed = opts.seed ?? 12345;
+    this.#seeds = { requests: seed, watches: seed + 1 };
     this.#agent = new Agent({ connect: { ca: readFileSync(join(pki, 'ca.crt'), 'utf8') } });
     this.#server = createServer(
       { cert: readFileSync(join(pki, 'serving.crt')), key: readFileSync(join(pki, 'serving.key')) },
@@ -59,9 +62,9 @@ export class FaultProxy {
     );
   }
 
-  #random(): number {
-    this.#seed = (this.#seed * 48271) % 2147483647;
-    return this.#seed / 2147483647;
+  #random(stream: 'requests' | 'watches'): number {
+    this.#seeds[stream] = (this.#seeds[stream] * 48271) % 2147483647;
+    return this.#seeds[stream] / 2147483647;
   }
 
   async listen(): Promise<number> {
@@ -82,12 +85,13 @@ export class FaultProxy {
   ): Promise<void> {
     const write = req.method !== 'GET';
     const watch = /[?&]watch=(1|true)/.test(req.url ?? '');
+    const stream = watch ? 'watches' : 'requests';
     let fault: Fault | undefined;
-    if (this.faults.length > 0 && this.#random() < this.rate) {
+    if (this.faults.length > 0 && this.#random(stream) < this.rate) {
       const eligible = this.faults.filter(
         (f) => (f !== 'drop-after-apply' || write) && WATCH_FAULTS.includes(f) === watch,
       );
-      fault = eligible[Math.floor(this.#random() * eligible.length)];
+      fault = eligible[Math.floor(this.#random(stream) * eligible.length)];
     }
     if (watch) {
       if (fault) this.stats[fault]++;
@@ -160,7 +164,7 @@ export class FaultProxy {
       });
       res.writeHead(up.statusCode, { 'content-type': 'application/json' });
       this.stats.forwarded++;
-      if (fault === 'watch-cut') setTimeout(() => req.socket.destroy(), 500 + this.#random() * 2500);
+      if (fault === 'watch-cut') setTimeout(() => req.socket.destroy(), 500 + this.#random('watches') * 2500);
       res.on('close', () => up.body.destroy());
       for await (const chunk of up.body) {
         if (fault === 'watch-delay') await new Promise((r) => setTimeout(r, 1500));

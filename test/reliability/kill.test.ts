@@ -1,7 +1,7 @@
 /**
- * I4 for real: at least 50 rotations of 20 namespaces, each SIGKILLed at a random moment, while the
- * prober records every Secret / ServiceAccount / Pod event; after each kill a rerun must converge. Then the
- * whole history is replayed in revision order and I1/I2 are checked at every event.
+ * I4 for real: at least 50 rotations of 20 namespaces, each SIGKILLed after a random number of its writes,
+ * while the prober records every Secret / ServiceAccount / Pod event; after each kill a rerun must converge.
+ * Then the whole history is replayed in revision order and I1/I2 are checked at every event.
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -67,20 +67,39 @@ it('survives ≥50 SIGKILLs mid-rotation with I1/I2 intact at every event, and c
   write(0);
   expect((await w.rotate()).code).toBe(0);
   for (const ns of names.slice(0, 4)) await createPod(ns, 'app');
+  // One whole rotation, not killed, counts the writes a rotation makes here (as the prober sees them).
+  creds(true);
+  write(-1);
+  const before = prober.recorded;
+  expect((await w.rotate()).code).toBe(0);
+  await new Promise((r) => setTimeout(r, 500));
+  const writes = prober.recorded - before;
+  expect(writes).toBeGreaterThanOrEqual(2 * N);
 
+  // Each run is killed once it has made a random number of those writes (as the prober sees them, a few
+  // milliseconds late): mid-rotation however fast the rotator and the machine are. A fixed delay after the
+  // start missed more and more runs as the rotator got faster.
   let kills = 0;
   let iterations = 0;
   while (kills < 50 && iterations < 150) {
     iterations++;
-    creds(iterations % 2 === 1);
+    creds(iterations % 2 === 0);
     write(iterations);
+    const start = prober.recorded;
+    const killAfter = Math.floor(random() * writes);
     const child = spawn(NODE, [MAIN, '--config', w.config, '--log-format', 'json', '--rotate-now'], {
       stdio: 'ignore',
     });
-    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    const delay = 350 + random() * 700;
-    const timer = new Promise<'timer'>((r) => setTimeout(() => r('timer'), delay));
-    if ((await Promise.race([exited, timer])) === 'timer') {
+    let exitCode: number | null | undefined;
+    const exited = new Promise<void>((r) =>
+      child.on('close', (code) => {
+        exitCode = code;
+        r();
+      }),
+    );
+    while (exitCode === undefined && prober.recorded - start < killAfter)
+      await new Promise((r) => setTimeout(r, 2));
+    if (exitCode === undefined) {
       child.kill('SIGKILL');
       kills++;
     }
@@ -105,7 +124,7 @@ it('survives ≥50 SIGKILLs mid-rotation with I1/I2 intact at every event, and c
     setupDone,
   );
   console.log(
-    `[reliability] kill test: ${iterations} rotations, ${kills} SIGKILLs, ${report.events} events checked, ${report.violations.length} violations`,
+    `[reliability] kill test: ${iterations} rotations of ${writes} writes, ${kills} SIGKILLs, ${report.events} events checked, ${report.violations.length} violations`,
   );
   expect(prober.errors).toEqual([]);
   expect(report.events).toBeGreaterThan(1000);
