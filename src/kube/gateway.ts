@@ -45,7 +45,6 @@ export const storageOrder = (a: string, b: string): number => {
  * The cluster operations the engine needs, in our own types. The real implementation (k8s-gateway.ts)
  * speaks the API server's REST protocol directly (rest.ts); unit tests of the engine use an in-memory one
  * at this seam.
-
  *
  * Errors are `RotatorError`s: KUBE_NOT_FOUND, KUBE_ALREADY_EXISTS (create of an existing name),
  * KUBE_CONFLICT (a resourceVersion/uid precondition failed), KUBE_FORBIDDEN, KUBE_INVALID,

@@ -32,8 +32,10 @@ export class K8sGateway extends K8sRecords implements KubeGateway {
     );
   }
 
-  /** How many namespaces the cluster has, from a one-item list (undefined if the server does not say). */
-  /** A hint only: undefined when unknown, or when the rotator may not list namespaces. */
+  /**
+   * How many namespaces the cluster has, from a one-item list. A hint only: undefined when the server does
+   * not say, or when the rotator may not list namespaces.
+   */
   async estimateNamespaceCount(): Promise<number | undefined> {
     const r = await this.call<RawList<unknown>>(
       { verb: 'list', resource: 'namespaces' },
@@ -43,7 +45,6 @@ export class K8sGateway extends K8sRecords implements KubeGateway {
       throw e;
     });
     if (!r) return undefined;
-
     const more = r.metadata?.remainingItemCount;
     const items = r.items?.length ?? 0;
     this.clusterNamespaces = more === undefined ? (r.metadata?.continue ? undefined : items) : items + more;

@@ -37,15 +37,20 @@ export async function observeNamespaces(
       throw e;
     });
   }
-  await gateway.estimateNamespaceCount?.();
+  // The cluster's size (it guides how the run lists Secrets and ServiceAccounts later) is asked for at the
+  // same time as the namespaces themselves.
+  const estimate = gateway.estimateNamespaceCount?.();
+  estimate?.catch(() => undefined); // awaited below
+  const selected = Promise.all(selectors.map((sel) => listOrExplain(gateway, sel, targets)));
+  selected.catch(() => undefined); // awaited below
   const named = await Promise.all(names.map((name) => gateway.getNamespace(name))).catch((e: unknown) => {
     if (isRotatorError(e, 'KUBE_FORBIDDEN')) return asNamed();
     throw e;
   });
   const found = new Map<string, NamespaceObject>();
   for (const n of named) if (n) found.set(n.name, n);
-  for (const sel of selectors)
-    for (const n of await listOrExplain(gateway, sel, targets)) found.set(n.name, n);
+  for (const list of await selected) for (const n of list) found.set(n.name, n);
+  await estimate;
   return [...found.values()];
 }
 
