@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `npm run demo`: the rotator's main job, end to end, on the local stack and its node.
-#  1. start the stack (building what is missing); 2. three namespaces whose `default` ServiceAccounts already
-#  use a foreign pull secret; 3. registry credentials in OpenBao; 4. plan + provision, and a pod on the node
-#  pulling the private image with the provisioned secret; 5. new credentials in OpenBao, rotate, revoke the old
-#  credential at the registry: the running pod's container restarts and pulls again, a new pod pulls with the
-#  new secret; 6. `status` and `doctor`; 7. the rotator in the cluster: our image, deploy/, a Job from the
-#  CronJob (scripts/demo-in-cluster.ts; DEMO_IN_CLUSTER=0 skips it).
+#  1. start the stack (building what is missing) and build the CLI (dist/, which the demo runs); 2. three
+#  namespaces whose `default` ServiceAccounts already use a foreign pull secret; 3. registry credentials in
+#  OpenBao; 4. plan + provision, and a pod on the node pulling the private image with the provisioned secret;
+#  5. new credentials in OpenBao, rotate, revoke the old credential at the registry: the running pod's
+#  container restarts and pulls again, a new pod pulls with the new secret; 6. `status` and `doctor`; 7. the
+#  rotator in the cluster: our image, deploy/, a Job from the CronJob (scripts/demo-in-cluster.ts;
+#  DEMO_IN_CLUSTER=0 skips it).
 # Leaves the stack running if it was running before; otherwise stops it (DEMO_KEEP_STACK=1 keeps it).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +24,8 @@ trap cleanup EXIT
 source "$STACK_RUN/env"
 K="$REGCRED_STACK_KUBECTL"
 NODE="$ROOT/node_modules/.bin/node"
-rotator() { "$NODE" "$ROOT/src/cli/main.ts" --config "$DEMO/config.yaml" "$@"; }
+# The demo runs the built CLI (dist/, what the package's bin and the image run), built here first.
+rotator() { "$NODE" "$ROOT/dist/cli/main.js" --config "$DEMO/config.yaml" "$@"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 bao() { curl -fsS --cacert "$REGCRED_STACK_CA" -H "X-Vault-Token: $REGCRED_STACK_BAO_ROOT_TOKEN" "$@"; }
 pod_line() { # pod_line NS POD: phase, restarts, image, pull secrets
@@ -42,6 +44,7 @@ wait_running() { # wait_running NS POD [RESTARTS]
 }
 IMAGE="$REGCRED_STACK_REGISTRY_BASIC/regcred/busybox:1"
 
+"$NODE" scripts/build.ts
 DEMO="$(mktemp -d /tmp/regcred-demo-XXXXXX)"
 say "namespaces demo-web, demo-api, demo-batch (label team=demo), each with a foreign pull secret 'team-mirror'"
 for ns in demo-web demo-api demo-batch; do
