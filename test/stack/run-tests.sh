@@ -16,11 +16,26 @@ stop() { [[ $started == 1 ]] && bash "$HERE/down.sh"; true; }
 trap stop EXIT
 project() { bash "$HERE/with-env.sh" npx vitest run --project "$@"; }
 # One project, timed. Every project runs; the script fails if any failed (it used to report only the last).
-suite() { local p=$1 t0=$SECONDS rc; project "$@"; rc=$?; echo "[test] $p finished in $((SECONDS - t0)) s (exit $rc)"; return $rc; }
+# Its failed tests are kept for the summary at the end: a CI log is often read from its tail only.
+summary=()
+suite() {
+  local p=$1 t0=$SECONDS rc log fails
+  log="$(mktemp)"
+  project "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  fails="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ *FAIL ' | sed 's/^ *FAIL *//' | sort -u | head -10 || true)"
+  rm -f "$log"
+  echo "[test] $p finished in $((SECONDS - t0)) s (exit $rc)"
+  summary+=("$p: exit $rc in $((SECONDS - t0)) s")
+  [[ -n $fails ]] && while IFS= read -r f; do summary+=("  failed: $f"); done <<<"$fails"
+  return "$rc"
+}
 
 failed=0
-npx vitest run --project unit || failed=1
+suite unit || failed=1
 suite integration || failed=1
 suite node || failed=1
 suite reliability --passWithNoTests || failed=1
+echo "[test] summary:"
+printf '[test]   %s\n' "${summary[@]}"
 exit $failed
