@@ -4,11 +4,11 @@
  * A pull workload (pull-workload.ts) runs on the node in four namespaces managed by the rotator, pulling
  * private images from the Basic and the Bearer registry, while ≥20 rotations run: each rolls out a new
  * registry user, and once the rotator reports it rolled out (exit 0), the previous user is revoked at both
- * registries. A quarter of the rotations are SIGKILLed at a random moment and rerun; a quarter run through
- * the fault proxy (429, 5xx, resets, latency, dropped responses) and are rerun clean. How causes are told
- * apart: the registries stay up throughout and the managed namespaces see nothing but rotations, so any
- * pull failure there is the rotation's; a control namespace whose pods use a wrong password runs the same
- * detector and must show failures (the detector sees what it should).
+ * registries. A quarter of the rotations are SIGKILLed after their first write and rerun; a quarter run
+ * through the fault proxy (429, 5xx, resets, latency, dropped responses) and are rerun clean. How causes
+ * are told apart: the registries stay up throughout and the managed namespaces see nothing but rotations,
+ * so any pull failure there is the rotation's; a control namespace whose pods use a wrong password runs the
+ * same detector and must show failures (the detector sees what it should).
  *
  * Beside it, the seed recipe (bench/seed-recipe.sh, once per registry) runs against the same workload with
  * the same rotation and revocation schedule for the first SEED_ROTATIONS rotations; its numbers go in the
@@ -161,10 +161,20 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
     writeConfig(`zp-${sfx}-${k}`);
     if (mode === 'sigkill') {
       const child = spawn(NODE, [MAIN, '--config', w.config, '--log-format', 'json', '--rotate-now'], {
-        stdio: 'ignore',
+        stdio: ['ignore', 'ignore', 'pipe'],
       });
       const exited = new Promise((r) => child.on('close', r));
-      await Promise.race([exited, sleep(150 + random() * 900)]);
+      // Killed at a random moment after its first write (it takes the Lease just before that): half the
+      // time among its first writes, else anywhere in its waits and later writes.
+      const locked = new Promise<void>((r) => {
+        let seen = '';
+        child.stderr.on('data', (d: Buffer) => {
+          seen = (seen + d.toString()).slice(-4096);
+          if (seen.includes('"msg":"run lock acquired"')) r();
+        });
+      });
+      const after = random() < 0.5 ? random() * 300 : random() * 2 * SETTLE * 1000;
+      await Promise.race([exited, locked.then(() => sleep(after))]);
       if (child.exitCode === null) {
         child.kill('SIGKILL');
         kills++;
