@@ -47,10 +47,11 @@ const resultOf = (
         : 'failed';
 
 /**
- * After a run that changed the data of an existing Secret (a kept superseded secret refreshed, an in-place
+ * After a run that changed the data of an existing Secret (a superseded secret refreshed, an in-place
  * update), kubelets may still hold the old data for a moment, and pulls that started with it are still
- * authenticating. The run reports the rollout done only after `seconds`: revoking the old credential at
- * the registry then fails no pull (measured on a real node: test/node/zero-failed-pulls.test.ts).
+ * authenticating. The run reports the rollout done only `seconds` after the last such change (often
+ * already past: the run went on meanwhile): revoking the old credential at the registry then fails no pull
+ * (measured on a real node: test/node/zero-failed-pulls.test.ts).
  */
 async function settle(
   summary: RunSummary,
@@ -58,13 +59,16 @@ async function settle(
   signal: AbortSignal,
   logger: Logger,
 ): Promise<void> {
-  if (summary.dryRun || seconds <= 0) return;
-  if (!summary.tally.changedData) return;
-  logger.info(
-    { seconds },
-    'existing secrets got new credentials; letting nodes pick them up before reporting',
-  );
-  await sleep(seconds * 1000, undefined, { signal }).catch(() => undefined);
+  const changed = summary.tally.dataChangedAt;
+  if (summary.dryRun || seconds <= 0 || changed === undefined) return;
+  const ms = changed + seconds * 1000 - Date.now();
+  if (ms > 0) {
+    logger.info(
+      { seconds: Math.ceil(ms / 100) / 10 },
+      'existing secrets got new credentials; letting nodes pick them up before reporting',
+    );
+    await sleep(ms, undefined, { signal }).catch(() => undefined);
+  }
   summary.settledAt = new Date();
 }
 

@@ -56,7 +56,7 @@ export async function applyOne(
       break;
   }
   if (r) return r;
-  records.push({ action: a, result: 'ok' });
+  records.push({ action: a, result: 'ok', at: deps.now().getTime() });
   return { replan: false, write: true };
 }
 

@@ -91,7 +91,7 @@ function repointSteps(d: DesiredSecret, s: NamespaceState, older: Set<string>, n
   return out;
 }
 
-/** Deletes of superseded secrets nothing needs; the others kept (with the reason) and refreshed. */
+/** Deletes of superseded secrets nothing needs; the others refreshed, and kept with the reason unless that waits on pods. */
 function supersededSteps(
   d: DesiredSecret,
   olderSecrets: readonly SecretObject[],
@@ -109,23 +109,27 @@ function supersededSteps(
     const reason = keepReason(old.name, s, retainUntil, retention, now);
     if (reason === undefined) {
       steps.push({ kind: 'delete', name: old.name, uid: old.uid, resourceVersion: old.resourceVersion });
-    } else if (reason === PODS_UNKNOWN) {
-      needsPods = true; // decided once the pods are observed; no refresh before that either
-    } else {
-      kept.push({ name: old.name, reason });
-      const refresh =
-        retention.refreshSuperseded &&
-        old.data[DOCKERCONFIGJSON_KEY] !== want &&
-        !old.immutable &&
-        old.type === DOCKERCONFIGJSON_TYPE;
-      if (refresh)
-        steps.push({
-          kind: 'update-data',
-          name: old.name,
-          resourceVersion: old.resourceVersion,
-          why: 'refresh',
-        });
+      continue;
     }
+    // One that waits on the pods is decided after the settle time. With a settle time it is refreshed now
+    // all the same: if a pod keeps it, it already has the new data, and the nodes' settle time after that
+    // change has run alongside the wait for the pods (one wait, not two; a write more if it then goes).
+    const waits = reason === PODS_UNKNOWN;
+    if (waits) needsPods = true;
+    else kept.push({ name: old.name, reason });
+    const refresh =
+      (!waits || retention.settleMs > 0) &&
+      retention.refreshSuperseded &&
+      old.data[DOCKERCONFIGJSON_KEY] !== want &&
+      !old.immutable &&
+      old.type === DOCKERCONFIGJSON_TYPE;
+    if (refresh)
+      steps.push({
+        kind: 'update-data',
+        name: old.name,
+        resourceVersion: old.resourceVersion,
+        why: 'refresh',
+      });
   }
   return { steps, kept, needsPods };
 }

@@ -19,8 +19,8 @@ export class RunTally {
   readonly actions = new Map<string, Map<ActionRecord['result'], number>>();
   writes = 0;
   failed = 0;
-  /** Some existing Secret's data was changed (nodes may still hold the old data for a moment). */
-  changedData = false;
+  /** When the data of an existing Secret last changed (epoch ms): nodes may hold the old data for a moment. */
+  dataChangedAt: number | undefined;
   readonly #keep: (r: NamespaceResult) => boolean;
   readonly #kept: NamespaceResult[] = [];
 
@@ -47,7 +47,8 @@ export class RunTally {
         this.actions.set(kind, byResult);
       }
       byResult.set(a.result, (byResult.get(a.result) ?? 0) + 1);
-      if (a.result === 'ok' && a.action.kind === 'update-data') this.changedData = true;
+      if (a.result === 'ok' && a.action.kind === 'update-data')
+        this.dataChangedAt = Math.max(this.dataChangedAt ?? 0, a.at ?? 0);
     }
     if (this.#keep(r)) this.#kept.push(r);
   }

@@ -179,6 +179,44 @@ describe('in-place strategy', () => {
   });
 });
 
+describe('retainSuperseded "0" with a pod on the old secret: one settle wait, not two', () => {
+  const w = new Workspace();
+  const SETTLE = 3;
+  let a = '';
+  beforeAll(async () => {
+    a = await ns('settle');
+    useFirstCreds(w);
+    config(
+      w,
+      { namespaces: { names: [a] } },
+      {
+        rotation: { retainSuperseded: '0', settleSeconds: SETTLE },
+        lock: { namespace: 'default', name: `st-${sfx}` },
+      },
+    );
+    expect((await w.rotate()).code).toBe(0);
+  });
+  it('the old secret is refreshed before the pods are read; the run reports settleSeconds after that refresh', async () => {
+    const [first] = await managedSecrets(a);
+    expect(await createPod(a, 'web-1')).toContain(first);
+    useSecondCreds(w);
+    const r = await w.rotate();
+    expect(r.code, r.text).toBe(0);
+    const second = (await managedSecrets(a)).find((x) => x !== first)!;
+    const oldS = await api().readNamespacedSecret({ namespace: a, name: first! });
+    const newS = await api().readNamespacedSecret({ namespace: a, name: second });
+    expect(oldS.data).toEqual(newS.data); // kept for web-1, with the new credentials
+    const at = (s: typeof oldS) =>
+      Date.parse(s.metadata?.annotations?.['regcred-rotator.io/rotated-at'] ?? '');
+    const settledAt = Date.parse(String(r.summary?.['settledAt']));
+    // Refreshed right after the repoint (pass one), not after the pods were read SETTLE seconds later…
+    expect(at(oldS) - at(newS)).toBeLessThan(1000);
+    // …and the run waited until SETTLE seconds after that refresh, once: the wait for the pods covered it.
+    expect(settledAt - at(oldS)).toBeGreaterThanOrEqual(SETTLE * 1000);
+    expect(settledAt - at(newS)).toBeLessThan(2 * SETTLE * 1000 - 1000);
+  });
+});
+
 describe('a concurrent writer on the same ServiceAccounts loses nothing', () => {
   const w = new Workspace();
   const names: string[] = [];

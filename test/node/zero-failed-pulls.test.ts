@@ -165,7 +165,7 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
       });
       const exited = new Promise((r) => child.on('close', r));
       // Killed at a random moment after its first write (it takes the Lease just before that): half the
-      // time among its first writes, else anywhere in its waits and later writes.
+      // time among its first writes, else anywhere in its wait for the pods, its later writes and the settle.
       const locked = new Promise<void>((r) => {
         let seen = '';
         child.stderr.on('data', (d: Buffer) => {
@@ -173,7 +173,7 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
           if (seen.includes('"msg":"run lock acquired"')) r();
         });
       });
-      const after = random() < 0.5 ? random() * 300 : random() * 2 * SETTLE * 1000;
+      const after = random() < 0.5 ? random() * 300 : random() * (SETTLE + 1) * 1000;
       await Promise.race([exited, locked.then(() => sleep(after))]);
       if (child.exitCode === null) {
         child.kill('SIGKILL');

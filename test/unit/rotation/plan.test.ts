@@ -70,11 +70,37 @@ describe('plan (swap strategy)', () => {
       kept: ['regcred-old: retained until 2026-11-30T11:00:00.000Z'],
     },
     {
-      name: 'past retention, pods not read yet: the plan needs the pods (no action, no refresh yet)',
+      name: 'past retention, pods not read yet: the plan needs the pods (no settle time: no refresh yet)',
       st: state(
         [
           secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }),
           secret('regcred-old'),
+        ],
+        [sa('default', ['regcred-new'])],
+      ),
+      want: [],
+      needs: 'pods',
+    },
+    {
+      name: 'past retention, pods not read yet, a settle time: needs the pods, refreshes the old one meanwhile',
+      r: { settleMs: 5000 },
+      st: state(
+        [
+          secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }),
+          secret('regcred-old'),
+        ],
+        [sa('default', ['regcred-new'])],
+      ),
+      want: ['update-data regcred-old'],
+      needs: 'pods',
+    },
+    {
+      name: 'past retention, pods not read yet, a settle time, old data already fresh: needs the pods, no write',
+      r: { settleMs: 5000 },
+      st: state(
+        [
+          secret('regcred-new', { data: NEW_DATA, rotatedAt: new Date(NOW.getTime() - 25 * HOUR) }),
+          secret('regcred-old', { data: NEW_DATA }),
         ],
         [sa('default', ['regcred-new'])],
       ),
