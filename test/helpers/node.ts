@@ -207,6 +207,23 @@ export function restartKubelet(policy: 'NeverVerifyPreloadedImages' | 'AlwaysVer
   if (r.status !== 0) throw new Error(`kubelet restart failed: ${r.stderr}`);
 }
 
+/**
+ * Kills a pod's running container on the node (containerd's task, SIGKILL), as a crash would: the kubelet
+ * starts it again — the first time at once, later ones after its crash-loop back-off (10 s, then doubling).
+ */
+export async function killContainer(namespace: string, pod: string): Promise<void> {
+  const id = await waitFor(`a running container in ${namespace}/${pod}`, async () => {
+    const s = (await api().readNamespacedPod({ namespace, name: pod })).status?.containerStatuses?.[0];
+    return s?.state?.running ? s.containerID?.replace(/^containerd:\/\//, '') : undefined;
+  });
+  const r = spawnSync(
+    'ctr',
+    ['--address', env('REGCRED_STACK_CONTAINERD'), '-n', 'k8s.io', 'tasks', 'kill', '-s', 'KILL', id],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`ctr tasks kill ${id}: ${r.stderr}`);
+}
+
 /** The kubelet's own /metrics (client certificate of the stack admin). */
 export async function kubeletMetrics(): Promise<string> {
   const r = spawnSync(

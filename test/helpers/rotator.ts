@@ -1,6 +1,6 @@
 /**
- * Runs the real CLI (node src/cli/main.ts on the project's Node 24) the way an operator or CronJob does.
- * REGCRED_TEST_MAIN=dist/cli/main.js runs the built bundle instead (`npm run build` first).
+ * Runs the real CLI on the project's Node 24 the way an operator or CronJob does: REGCRED_TEST_MAIN, which
+ * `npm test` sets to the bundle it builds first (dist/cli/main.js, what ships), else src/cli/main.ts.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';

@@ -81,13 +81,14 @@ describe('F4: several secrets for the same registry', () => {
   });
 });
 
+// The two cases are independent pods: they run side by side (each watches its pod for 5 s).
 describe('F5: a malformed secret in the list', () => {
-  it.each([
+  it.concurrent.for<[string, string]>([
     ['auths is a string', '{"auths":"a string"}'],
     ['auth is not base64', JSON.stringify({ auths: { 'x.example.com': { auth: '%%%not-base64' } } })],
   ])(
     '%s, next to a valid one: the pod never starts — a Failed Warning, no pull attempted, no ErrImagePull',
-    async (what, doc) => {
+    async ([what, doc], { expect }) => {
       const name = `f5-${what.split(' ')[0]!}-${what.length}`;
       await pullSecret(ns, name, doc);
       await pullSecret(ns, `${name}-ok`, good());

@@ -215,7 +215,6 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
       `${k}:${mode} ${(oursMs / 1000).toFixed(1)}/${k <= SEED_ROTATIONS ? ((await seedMs) / 1000).toFixed(1) : '-'}s`,
     );
     if (k === SEED_ROTATIONS) await workloads.seed.stop(); // its pods stay, counted in its report
-    await sleep(1000);
   }
   await sleep(15_000); // let restarts and in-flight pulls after the last revocation happen
   for (const wl of Object.values(workloads)) await wl.stop();
