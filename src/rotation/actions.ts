@@ -102,7 +102,7 @@ async function create(c: Of<'create'>): Promise<Step | undefined> {
     if (!isManaged(found.labels) || found.labels[TARGET_LABEL] !== d.target)
       throw ownership(ns, a.name, found);
     s.secrets.set(a.name, found);
-    c.records.push({ action: a, result: 'conflict' });
+    c.records.push({ action: a, result: 'conflict', at: deps.now().getTime() });
     return REPLAN;
   }
 }
@@ -154,7 +154,7 @@ async function remove(c: Of<'delete'>): Promise<Step | undefined> {
     } catch (e) {
       if (isRotatorError(e, 'KUBE_NOT_FOUND')) {
         s.secrets.delete(a.name);
-        c.records.push({ action: a, result: 'gone' });
+        c.records.push({ action: a, result: 'gone', at: deps.now().getTime() });
         return { replan: false, write: true };
       }
       if (isRotatorError(e, 'KUBE_CONFLICT')) return conflict(c, a.name, 'secret');
@@ -168,7 +168,7 @@ async function remove(c: Of<'delete'>): Promise<Step | undefined> {
 /** A precondition failed: re-read the object (ours only) and re-plan. */
 async function conflict(c: Applying<Action>, name: string, kind: 'secret' | 'sa'): Promise<Step> {
   const { s, deps } = c;
-  c.records.push({ action: c.a, result: 'conflict' });
+  c.records.push({ action: c.a, result: 'conflict', at: deps.now().getTime() });
   if (kind === 'secret') {
     const fresh = await deps.gateway.getSecret(s.namespace, name);
     if (fresh && isManaged(fresh.labels)) s.secrets.set(name, fresh);

@@ -48,7 +48,7 @@ export class RunTally {
       }
       byResult.set(a.result, (byResult.get(a.result) ?? 0) + 1);
       if (a.result === 'ok' && a.action.kind === 'update-data')
-        this.dataChangedAt = Math.max(this.dataChangedAt ?? 0, a.at ?? 0);
+        this.dataChangedAt = Math.max(this.dataChangedAt ?? 0, a.at);
     }
     if (this.#keep(r)) this.#kept.push(r);
   }

@@ -93,6 +93,6 @@ export interface ActionRecord {
   action: Action;
   /** `ok`, or `conflict` when a precondition failed and the engine re-read and re-planned. */
   result: 'ok' | 'conflict' | 'gone';
-  /** When an `ok` action was done (epoch ms, the run's clock). */
-  at?: number | undefined;
+  /** When it was done (epoch ms, the run's clock): the final settle wait counts from the last data change. */
+  at: number;
 }
