@@ -32,6 +32,8 @@ export interface ExecuteOptions {
   onProgress?: ((done: number, total: number) => void) | undefined;
   /** Which namespace results the summary keeps whole (RunOptions.keep); the failed ones when absent. */
   keep?: ((r: NamespaceResult) => boolean) | undefined;
+  /** A table will print each namespace's actions: kept whole until it is done (a lean run otherwise). */
+  table?: boolean | undefined;
 }
 
 const resultOf = (
@@ -121,6 +123,7 @@ export async function executeRun(
         now: () => new Date(),
         hooks: {
           namespaceDone: (r, desired) => events.namespaceDone(r, desired),
+          actionsDone: (r, desired) => events.namespaceDone(r, desired),
           targetDone: (t) => events.targetDone(t),
           desiredReady: d.onDesired,
         },
@@ -132,6 +135,7 @@ export async function executeRun(
         signal: stop.signal,
         onProgress: o.onProgress,
         keep: o.keep ?? ((r) => r.outcome === 'failed'),
+        lean: o.table !== true,
       },
     );
     const code = exitCodeForRun(summary);

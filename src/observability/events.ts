@@ -85,6 +85,10 @@ export class EventRecorder {
     this.emit(this.#homeEvent(type, reason, message));
   }
 
+  /**
+   * A namespace's Events: a failure, or one for each secret created, ServiceAccount repointed and in-place
+   * update among its actions (a lean run reports those made before its wait on pods first, then the rest).
+   */
   namespaceDone(r: NamespaceResult, d: DesiredSecret | undefined): void {
     const core = (kind: string, name: string) => ({ kind, name, namespace: r.namespace, apiVersion: 'v1' });
     if (r.outcome === 'failed') {

@@ -14,7 +14,16 @@ import type { Config } from '../config/types.ts';
  */
 export interface NamespaceWork {
   state: NamespaceState;
-  targets: { desired: DesiredSecret; result: NamespaceResult; hadOlder: boolean; done: boolean }[];
+  targets: WorkTarget[];
+}
+
+interface WorkTarget {
+  desired: DesiredSecret;
+  result: NamespaceResult;
+  hadOlder: boolean;
+  done: boolean;
+  /** Kinds of the actions reported before a wait on pods (lean runs): the final log line names them too. */
+  earlier?: readonly string[] | undefined;
 }
 
 export interface NamespaceDeps extends ApplyDeps {
@@ -75,6 +84,16 @@ export function namespaceWork(state: NamespaceState, desired: readonly DesiredSe
   };
 }
 
+/** How much a namespace changed: a run's outcome is the strongest of its steps'. */
+const STRENGTH: Partial<Record<NamespaceOutcome, number>> = {
+  updated: 1,
+  planned: 2,
+  rotated: 2,
+  provisioned: 2,
+};
+const stronger = (a: NamespaceOutcome, b: NamespaceOutcome) =>
+  (STRENGTH[b] ?? 0) > (STRENGTH[a] ?? 0) ? b : a;
+
 function outcomeOf(records: readonly ActionRecord[], dryRun: boolean, hadOlder: boolean): NamespaceOutcome {
   const ok = records.filter((r) => r.result === 'ok');
   if (ok.length === 0) return 'unchanged';
@@ -101,7 +120,7 @@ export async function convergeNamespace(
       const c = await converge(t.desired, deps.retention, work.state, deps);
       r.actions.push(...c.records);
       Object.assign(r, { kept: c.kept, notes: c.notes, writes: r.writes + c.writes });
-      r.outcome = outcomeOf(r.actions, deps.dryRun, t.hadOlder);
+      r.outcome = stronger(r.outcome, outcomeOf(c.records, deps.dryRun, t.hadOlder));
       if (c.pending === 'pods') {
         waiting = true;
         continue;
@@ -122,6 +141,30 @@ function recordFailure(r: NamespaceResult, e: unknown, deps: NamespaceDeps): voi
     { target: r.target, namespace: r.namespace, code: r.error.code, err: r.error.message },
     'namespace failed',
   );
+}
+
+/**
+ * A lean run's namespace about to wait on pods: each waiting target reports its actions so far
+ * (hooks.actionsDone: Events, the tally) and keeps only its outcome, so that thousands of namespaces
+ * between the passes hold a few hundred bytes each, not their action records.
+ */
+export async function reportSoFar(work: NamespaceWork, deps: NamespaceDeps): Promise<void> {
+  for (const t of work.targets) {
+    if (t.done) continue;
+    const r = t.result;
+    await deps.hooks?.actionsDone?.(r, t.desired);
+    t.earlier = kindsOf([...(t.earlier ?? []), ...r.actions.map((a) => a.action.kind)]);
+    t.result = { ...r, actions: [], kept: [], notes: [], writes: 0 };
+  }
+}
+
+/** One shared array per distinct list of kinds (there are a handful): nothing per namespace. */
+const KINDS = new Map<string, readonly string[]>();
+function kindsOf(kinds: string[]): readonly string[] {
+  const key = kinds.join(',');
+  let shared = KINDS.get(key);
+  if (!shared) KINDS.set(key, (shared = Object.freeze(kinds)));
+  return shared;
 }
 
 /** Fails the targets not finished yet (the namespace could not be observed again for its pods). */
@@ -156,7 +199,7 @@ async function finish(t: NamespaceWork['targets'][number], deps: NamespaceDeps):
         namespace: r.namespace,
         outcome: r.outcome,
         secret: t.desired.name,
-        actions: r.actions.map((a) => a.action.kind),
+        actions: [...(t.earlier ?? []), ...r.actions.map((a) => a.action.kind)],
         kept: r.kept.length,
       },
       'namespace converged',

@@ -8,6 +8,7 @@ import {
   convergeNamespace,
   failNamespace,
   namespaceWork,
+  reportSoFar,
   retentionOf,
   type NamespaceDeps,
   type NamespaceWork,
@@ -38,7 +39,7 @@ type Observed = { namespace: string; state: NamespaceState } | { namespace: stri
 /**
  * Pass 1 over every namespace as the lists bring it, then pass 2 over those that wait on pods (after the
  * settle time). Each finished namespace goes to the tally and is let go. A waiting namespace keeps only its
- * results between the passes: pass 2 reads its Secrets and ServiceAccounts again, with the pods, in three
+ * results between the passes (in a lean run only its outcome, its actions reported already): pass 2 reads its Secrets and ServiceAccounts again, with the pods, in three
  * streamed lists — so a run holds no state per namespace, and deletions are decided on what the
  * ServiceAccounts say after the settle time, not before it. (A dry run keeps its simulated state instead.)
  * True when the run stopped early.
@@ -63,7 +64,10 @@ export async function convergeAll(
       if ('error' in o) fail(o.namespace, wants(o.namespace), o.error, cx);
       else {
         const w = namespaceWork(o.state, wants(o.namespace));
-        if ((await convergeNamespace(w, nsDeps)) === 'needs-pods') waiting.push(toWaiting(w, opts.dryRun));
+        if ((await convergeNamespace(w, nsDeps)) === 'needs-pods') {
+          if (opts.lean === true) await reportSoFar(w, nsDeps);
+          waiting.push(toWaiting(w, opts.dryRun));
+        }
       }
       opts.onProgress?.(++done, scope.workList.length);
     },
@@ -209,6 +213,10 @@ function namespaceDeps({ deps, opts, tally }: PassContext): NamespaceDeps {
       namespaceDone: async (r, d) => {
         tally.add(r);
         await deps.hooks?.namespaceDone?.(r, d);
+      },
+      actionsDone: async (r, d) => {
+        tally.count(r.actions, r.writes);
+        await deps.hooks?.actionsDone?.(r, d);
       },
     },
   };

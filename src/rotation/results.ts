@@ -62,6 +62,11 @@ export interface RunSummary {
 /** Side channels of a run (Events, metrics); all optional. */
 export interface RunHooks {
   namespaceDone?(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
+  /**
+   * A lean run's namespace about to wait on pods: what it did so far (its actions and writes). Its
+   * `namespaceDone` later carries only what it did after the wait, with the outcome of the whole.
+   */
+  actionsDone?(r: NamespaceResult, d: DesiredSecret): Promise<void> | void;
   targetDone?(r: TargetResult): Promise<void> | void;
   /**
    * What each ready target wants this run (not in dry runs), and the namespaces this run observed: the
@@ -96,4 +101,10 @@ export interface RunOptions {
    * run over many namespaces that prints no table keeps the failed ones, so its memory stays flat.
    */
   keep?: ((r: NamespaceResult) => boolean) | undefined;
+  /**
+   * A namespace that waits on pods reports its actions so far (hooks.actionsDone) and keeps only its
+   * outcome until the second pass: a few hundred bytes per namespace instead of its action records. For
+   * runs that print no table of actions (the kept results then hold only those after the wait).
+   */
+  lean?: boolean | undefined;
 }

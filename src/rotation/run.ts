@@ -1,5 +1,5 @@
 import type { FetchCache } from '../credentials/resolve.ts';
-import type { NamespaceObject, SecretObject } from '../kube/types.ts';
+import type { SecretObject } from '../kube/types.ts';
 import { desiredSecret } from './desired.ts';
 import { existingSalt, newSalt, provisionalName } from './naming.ts';
 import { observeNamespaces, scopeOf, type RunScope } from './observe.ts';
@@ -33,14 +33,29 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
   const tally = new RunTally(opts.keep);
   const cache: FetchCache = new Map();
   // The namespaces are read while the stores are fetched and the registries checked (both only read);
-  // a target that fails its preparation just leaves its namespaces out of the scope.
-  const namespaces = observeNamespaces(deps.gateway, deps.config.targets, deps.logger);
-  namespaces.catch(() => undefined); // awaited below unless no target is ready
-  const prepared = await Promise.all(deps.config.targets.map((t) => prepareTarget(t, deps, cache)));
-  const ready = prepared.filter((p): p is ReadyTarget => 'resolved' in p);
+  // a target that fails its preparation just leaves its namespaces out of the scope. The list itself is
+  // let go once the scope is taken from it (nothing keeps a promise of it for the rest of the run).
+  const preparing = Promise.all(deps.config.targets.map((t) => prepareTarget(t, deps, cache)));
+  const scoped = Promise.all([
+    observeNamespaces(deps.gateway, deps.config.targets, deps.logger),
+    preparing,
+  ]).then(([namespaces, prepared]) => {
+    const ready = prepared.filter((p): p is ReadyTarget => 'resolved' in p);
+    return {
+      ready,
+      scope: scopeOf(
+        ready.map((r) => r.target),
+        namespaces,
+        opts.only,
+      ),
+    };
+  });
+  scoped.catch(() => undefined); // awaited below unless no target is ready
+  const prepared = await preparing;
   const provisionalNames: Record<string, string> = {};
   const stopped =
-    ready.length > 0 && (await rotateTargets(ready, await namespaces, deps, opts, tally, provisionalNames));
+    prepared.some((p) => 'resolved' in p) &&
+    (await rotateTargets(await scoped, deps, opts, tally, provisionalNames));
   const targets = prepared.map((p) => ('resolved' in p ? p.result : p));
   for (const t of targets) await deps.hooks?.targetDone?.(t);
   return {
@@ -58,17 +73,15 @@ export async function runRotation(deps: RunDeps, opts: RunOptions): Promise<RunS
 
 /** The ready targets' namespaces, observed and converged. True when the run stopped early. */
 async function rotateTargets(
-  ready: readonly ReadyTarget[],
-  namespaces: readonly NamespaceObject[],
+  { ready, scope }: { ready: readonly ReadyTarget[]; scope: RunScope },
   deps: RunDeps,
   opts: RunOptions,
   tally: RunTally,
   provisional: Record<string, string>,
 ): Promise<boolean> {
-  const targets = ready.map((r) => r.target);
-  const scope = scopeOf(targets, namespaces, opts.only);
   for (const r of scope.skipped) tally.add(r);
-  const names = targets.map((t) => t.name);
+  scope.skipped.length = 0; // counted (and kept if asked for): not held for the rest of the run
+  const names = ready.map((r) => r.target.name);
   const lists: RunLists = {
     secrets: new ListCursor(deps.gateway.chunks('secrets', scope.workList, names), 'secrets'),
     serviceAccounts: new ListCursor(

@@ -38,8 +38,17 @@ export class RunTally {
     }
     byOutcome.set(r.outcome, (byOutcome.get(r.outcome) ?? 0) + 1);
     if (r.outcome === 'failed') this.failed++;
-    this.writes += r.writes;
-    for (const a of r.actions) {
+    this.count(r.actions, r.writes);
+    if (this.#keep(r)) this.#kept.push(r);
+  }
+
+  /**
+   * Actions and writes of a namespace not done yet: a lean run counts them before the namespace waits on
+   * pods, and its result then carries only what it does after the wait.
+   */
+  count(records: readonly ActionRecord[], writes: number): void {
+    this.writes += writes;
+    for (const a of records) {
       const kind = actionKind(a.action);
       let byResult = this.actions.get(kind);
       if (!byResult) {
@@ -50,7 +59,6 @@ export class RunTally {
       if (a.result === 'ok' && a.action.kind === 'update-data')
         this.dataChangedAt = Math.max(this.dataChangedAt ?? 0, a.at);
     }
-    if (this.#keep(r)) this.#kept.push(r);
   }
 
   /** Outcome counts over every target, e.g. { rotated: 3, unchanged: 9 }. */

@@ -52,6 +52,7 @@ export async function rotateNow(
         signal: stop.signal,
         onProgress: progress.update,
         keep: keepForSummary(table, o.verbose ?? false),
+        table,
       },
     );
     progress.end();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/base/logger.ts';
-import { runRotation } from '../../../src/rotation/run.ts';
+import { runRotation, type NamespaceResult, type RunDeps, type RunHooks } from '../../../src/rotation/run.ts';
 import { FakeCluster } from '../helpers/fake-cluster.ts';
 import { pod } from '../helpers/builders.ts';
 import { engineConfig, FakeStore, run } from '../helpers/engine.ts';
@@ -16,6 +16,15 @@ function seed(): { cluster: FakeCluster; store: FakeStore } {
   }
   return { cluster, store };
 }
+
+const deps = (cluster: FakeCluster, store: FakeStore): RunDeps => ({
+  config: engineConfig(),
+  gateway: cluster,
+  logger: silentLogger(),
+  openStore: () => store,
+  verify: async (c) => ({ registry: c.registry, outcome: 'accepted', flow: 'basic', detail: 'ok' }),
+  now: () => new Date(),
+});
 
 describe('runRotation', () => {
   it('a registry that rejects the credentials stops the target before any write', async () => {
@@ -112,6 +121,42 @@ describe('runRotation', () => {
     const settled = await outcome(1);
     expect(settled.exists).toBe(true);
     expect(settled.kept).toEqual([{ name: settled.first, reason: '1 live pod still references it (late)' }]);
+  });
+
+  it('a lean run reports what a namespace did before its wait on pods, then the rest: same outcomes, counts and Events', async () => {
+    const rotate = async (lean: boolean) => {
+      const { cluster, store } = seed();
+      await run(cluster, store, engineConfig());
+      store.set('pass', 'pw-2');
+      const calls: string[] = [];
+      const line = (r: NamespaceResult) => r.actions.map((a) => `${a.action.kind}:${a.result}`).join(',');
+      const hooks: RunHooks = {
+        actionsDone: (r) => void calls.push(`${r.namespace} so far: ${line(r)}`),
+        namespaceDone: (r) => void calls.push(`${r.namespace} ${r.outcome}: ${line(r)}`),
+      };
+      const s = await runRotation(
+        { ...deps(cluster, store), hooks },
+        { dryRun: false, lean, keep: () => true },
+      );
+      const counts = Object.fromEntries([...s.tally.actions].map(([k, m]) => [k, Object.fromEntries(m)]));
+      return { calls: calls.sort(), counts, writes: s.writes, outcomes: s.tally.outcomeCounts(), s };
+    };
+    const whole = await rotate(false);
+    const lean = await rotate(true);
+    expect(whole.calls).toEqual([
+      'ns-1 rotated: create:ok,repoint:ok,delete:ok',
+      'ns-2 rotated: create:ok,repoint:ok,delete:ok',
+    ]);
+    expect(lean.calls).toEqual([
+      'ns-1 rotated: delete:ok',
+      'ns-1 so far: create:ok,repoint:ok',
+      'ns-2 rotated: delete:ok',
+      'ns-2 so far: create:ok,repoint:ok',
+    ]);
+    expect(lean.counts).toEqual(whole.counts);
+    expect(lean.counts).toEqual({ create: { ok: 2 }, repoint: { ok: 2 }, delete: { ok: 2 } });
+    expect([lean.writes, lean.outcomes]).toEqual([whole.writes, whole.outcomes]);
+    expect(lean.s.namespaces.map((r) => r.writes)).toEqual([1, 1]); // what it wrote after the wait
   });
 
   it('an unchanged source makes zero writes; reads are a few lists', async () => {
