@@ -22,17 +22,31 @@ import { FaultProxy, type Fault } from './fault-proxy.ts';
 import { currentRevision, InvariantProber } from './prober.ts';
 
 const sfx = suffix();
-const names = Array.from({ length: 20 }, (_, i) => `fault-${sfx}-${i}`);
+const cases: [string, Fault[], number][] = [
+  ['429 with Retry-After', ['429'], 0.3],
+  ['500 and 503', ['500', '503'], 0.3],
+  ['connection resets', ['reset'], 0.25],
+  ['2 s latency against a 1.5 s request timeout', ['latency'], 0.15],
+  ['a dropped response after the server applied the write', ['drop-after-apply'], 0.4],
+  ['all of them at once', ['429', '500', '503', 'reset', 'latency', 'drop-after-apply'], 0.3],
+];
+/** Each case rotates its own 20 namespaces with its own config and Lease: the cases run side by side. */
+const namesOf = (c: number) => Array.from({ length: 20 }, (_, i) => `fault-${sfx}-${c}-${i}`);
+const names = cases.flatMap((_, c) => namesOf(c));
 let setupDone = 0;
 const prober = new InvariantProber((ns) => ns.startsWith(`fault-${sfx}-`));
 afterAll(() => deleteNamespaces(names));
 
 beforeAll(async () => {
   await prober.start();
-  for (const ns of names) {
-    await createNamespace(ns, { fault: sfx });
-    await setServiceAccountPulls(ns, ['team-mirror']);
-  }
+  await Promise.all(
+    cases.map(async (_, c) => {
+      for (const ns of namesOf(c)) {
+        await createNamespace(ns, { fault: `${sfx}-${c}` });
+        await setServiceAccountPulls(ns, ['team-mirror']);
+      }
+    }),
+  );
   setupDone = await currentRevision();
 });
 
@@ -46,38 +60,39 @@ function proxiedKubeconfig(w: Workspace, port: number): string {
 }
 
 describe('API server faults through the proxy', () => {
-  const w = new Workspace();
-  let second = false;
-  const rotateCreds = () => {
-    second = !second;
-    useCreds(w, second ? 2 : 1);
-  };
+  /** A case's rotator: its own namespaces, config and Lease; each run gets the other credentials. */
+  const rotators = cases.map((_, c) => {
+    const w = new Workspace();
+    let second = false;
+    const rotateCreds = () => {
+      second = !second;
+      useCreds(w, second ? 2 : 1);
+    };
+    return { w, rotateCreds, names: namesOf(c) };
+  });
   beforeAll(async () => {
-    fileConfig(
-      w,
-      { name: 'fault', secretName: 'regcred', namespaces: { selector: `fault=${sfx}` } },
-      {
-        rotation: { retainSuperseded: '0', concurrency: 4 },
-        lock: { namespace: 'default', name: `fault-${sfx}`, leaseDurationSeconds: 15 },
-      },
+    await Promise.all(
+      rotators.map(async ({ w, rotateCreds, names }, c) => {
+        fileConfig(
+          w,
+          { name: 'fault', secretName: 'regcred', namespaces: { selector: `fault=${sfx}-${c}` } },
+          {
+            rotation: { retainSuperseded: '0', concurrency: 4 },
+            lock: { namespace: 'default', name: `fault-${sfx}-${c}`, leaseDurationSeconds: 15 },
+          },
+        );
+        rotateCreds();
+        expect((await w.rotate()).code).toBe(0);
+        for (const ns of names.slice(0, 4)) await createPod(ns, 'app');
+      }),
     );
-    rotateCreds();
-    expect((await w.rotate()).code).toBe(0);
-    for (const ns of names.slice(0, 4)) await createPod(ns, 'app');
   });
 
-  const cases: [string, Fault[], number][] = [
-    ['429 with Retry-After', ['429'], 0.3],
-    ['500 and 503', ['500', '503'], 0.3],
-    ['connection resets', ['reset'], 0.25],
-    ['2 s latency against a 1.5 s request timeout', ['latency'], 0.15],
-    ['a dropped response after the server applied the write', ['drop-after-apply'], 0.4],
-    ['all of them at once', ['429', '500', '503', 'reset', 'latency', 'drop-after-apply'], 0.3],
-  ];
   const survived: string[] = [];
-  it.each(cases)(
+  it.concurrent.for(cases.map((c, i) => [...c, i] as const))(
     '%s: exit 0, or exit 1 naming failed namespaces; then a clean rerun converges',
-    async (label, faults, rate) => {
+    async ([label, faults, rate, c], { expect }) => {
+      const { w, rotateCreds, names } = rotators[c]!;
       const proxy = new FaultProxy(env('REGCRED_STACK_APISERVER'), join(stack.run, 'pki'), {
         rate,
         faults,
