@@ -63,8 +63,13 @@ function rotatorFor(ns: string): Workspace {
   return w;
 }
 
+/** Both halves under one kubelet policy, side by side: their namespaces, images and users are their own. */
 async function scenario(policy: string): Promise<void> {
   const tag = `${policy.toLowerCase()}-${sfx}`;
+  await Promise.all([withoutRotator(policy, tag), withRotator(policy, tag)]);
+}
+
+async function withoutRotator(policy: string, tag: string): Promise<void> {
   // Without the rotator: the only pull secret is deleted while the pod lives.
   const plain = `kep-plain-${tag}`.slice(0, 60);
   await nodeNamespace(plain);
@@ -89,7 +94,9 @@ async function scenario(policy: string): Promise<void> {
   });
   await runPod(plain, 'same-creds', { images: [img1], pullSecrets: ['s2'] });
   expect(await pullOutcome(plain, 'same-creds')).toEqual({ state: 'started' });
+}
 
+async function withRotator(policy: string, tag: string): Promise<void> {
   // With the rotator: new credentials roll out, the old secret stays (a live pod names it) with the new data,
   // the old credential is revoked at the registry — and the pod's container still restarts.
   const managed = `kep-rot-${tag}`.slice(0, 60);
