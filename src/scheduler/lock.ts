@@ -75,7 +75,7 @@ export class RunLock {
         this.#held = await this.#g.createLease(namespace, name, this.#spec(undefined, now));
         return { acquired: true };
       } catch (e) {
-        if (isRotatorError(e, 'KUBE_ALREADY_EXISTS')) return this.#describeHolder();
+        if (isRotatorError(e, 'KUBE_ALREADY_EXISTS')) return this.#afterConflict();
         if (isRotatorError(e, 'KUBE_NOT_FOUND')) {
           throw new RotatorError(
             'USAGE',
@@ -104,13 +104,27 @@ export class RunLock {
       this.#held = await this.#g.updateLease(namespace, name, cur.resourceVersion, this.#spec(cur, now));
       return { acquired: true };
     } catch (e) {
-      if (isRotatorError(e, 'KUBE_CONFLICT')) return this.#describeHolder();
+      if (isRotatorError(e, 'KUBE_CONFLICT')) return this.#afterConflict();
       throw e;
     }
   }
 
-  async #describeHolder(): Promise<AcquireResult> {
+  /**
+   * A lock write refused (the name taken, the resourceVersion moved on) may be our own earlier attempt:
+   * applied by the server, its response lost, the retry then refused. The Lease as it is now says whose
+   * it is: this process's, when the write was applied.
+   */
+  async #ifStillOurs(): Promise<LeaseRecord | undefined> {
     const cur = await this.#g.getLease(this.#o.namespace, this.#o.name);
+    return cur?.holderIdentity === this.identity ? cur : undefined;
+  }
+
+  async #afterConflict(): Promise<AcquireResult> {
+    const cur = await this.#g.getLease(this.#o.namespace, this.#o.name);
+    if (cur?.holderIdentity === this.identity) {
+      this.#held = cur;
+      return { acquired: true };
+    }
     const expiresAt = (cur?.renewTime?.getTime() ?? 0) + (cur?.leaseDurationSeconds ?? 0) * 1000;
     return {
       acquired: false,
@@ -146,8 +160,15 @@ export class RunLock {
   startRenewing(onLost: () => void): void {
     const every = (this.#o.leaseDurationSeconds * 1000) / 3;
     this.#timer = setInterval(() => {
-      void this.#renew().catch((e: unknown) => {
+      void this.#renew().catch(async (e: unknown) => {
         if (isRotatorError(e, 'KUBE_CONFLICT') || isRotatorError(e, 'KUBE_NOT_FOUND')) {
+          const mine = isRotatorError(e, 'KUBE_CONFLICT')
+            ? await this.#ifStillOurs().catch(() => undefined)
+            : undefined;
+          if (mine) {
+            this.#held = mine; // our renewal was applied; its response was lost
+            return;
+          }
           this.#log.error({ lease: this.where }, 'run lock lost to another holder; stopping');
           this.#stopTimer();
           onLost();
@@ -183,11 +204,19 @@ export class RunLock {
     const h = this.#held;
     this.#held = undefined;
     if (!h) return;
-    try {
-      await this.#g.updateLease(this.#o.namespace, this.#o.name, h.resourceVersion, {
-        ...this.#spec(h, this.#now()),
+    const free = (cur: LeaseRecord) =>
+      this.#g.updateLease(this.#o.namespace, this.#o.name, cur.resourceVersion, {
+        ...this.#spec(cur, this.#now()),
         holderIdentity: '',
         renewTime: undefined,
+      });
+    try {
+      await free(h).catch(async (e: unknown) => {
+        if (!isRotatorError(e, 'KUBE_CONFLICT')) throw e;
+        // A renewal (or this release) applied with its response lost: free it again if it is still ours;
+        // if it is not, it was released already or has another holder since — nothing to give back.
+        const mine = await this.#ifStillOurs();
+        if (mine) await free(mine);
       });
     } catch (e) {
       this.#log.warn(

@@ -15,10 +15,9 @@
  * README and bench/README.md.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { FaultProxy } from '../reliability/fault-proxy.ts';
+import { FaultProxy, proxiedKubeconfig } from '../reliability/fault-proxy.ts';
 import { nodeNamespace, pullSecret, registryUsers } from '../helpers/node.ts';
 import { MAIN, NODE, runCli, Workspace } from '../helpers/rotator.ts';
 import { api, deleteNamespaces, env, sleep, stack, suffix } from '../helpers/stack.ts';
@@ -63,14 +62,6 @@ function writeConfig(lock: string): void {
     rotation: { retainSuperseded: '0', concurrency: 4, settleSeconds: SETTLE },
     lock: { namespace: 'default', name: lock, leaseDurationSeconds: 15 },
   });
-}
-function proxiedKubeconfig(port: number): string {
-  const f = join(w.dir, 'proxy.kubeconfig');
-  writeFileSync(
-    f,
-    `apiVersion: v1\nkind: Config\nclusters: [{ name: p, cluster: { server: "https://127.0.0.1:${port}", certificate-authority: "${env('REGCRED_STACK_CA')}" } }]\nusers: [{ name: admin, user: { token: "${env('REGCRED_STACK_ADMIN_TOKEN')}" } }]\ncontexts: [{ name: p, context: { cluster: p, user: admin } }]\ncurrent-context: p\n`,
-  );
-  return f;
 }
 
 /** The seed recipe rolls out generation `k` (once per registry, one after the other), then revokes k-1. */
@@ -195,12 +186,13 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
         'json',
         '--rotate-now',
         '--kubeconfig',
-        proxiedKubeconfig(port),
+        proxiedKubeconfig(w.dir, port),
         '--request-timeout',
         '1.5',
         '--wait-for-lock',
       ]);
       await proxy.close();
+      writeConfig(`zp-${sfx}-${k}-rerun`); // as after a SIGKILL: the faulted run may have left its Lease held
       faulted += Object.entries(proxy.stats)
         .filter(([f]) => f !== 'forwarded')
         .reduce((n, [, v]) => n + v, 0);

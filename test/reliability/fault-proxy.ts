@@ -4,9 +4,20 @@
  * It forwards the bearer token unchanged (the rotator uses a token kubeconfig pointed at the proxy).
  */
 import { createServer, type Server } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { env } from '../helpers/stack.ts';
+
+/** A kubeconfig in `dir` for the stack's admin, pointed at a proxy listening on `port`; its path. */
+export function proxiedKubeconfig(dir: string, port: number): string {
+  const f = join(dir, 'proxy.kubeconfig');
+  writeFileSync(
+    f,
+    `apiVersion: v1\nkind: Config\nclusters: [{ name: p, cluster: { server: "https://127.0.0.1:${port}", certificate-authority: "${env('REGCRED_STACK_CA')}" } }]\nusers: [{ name: admin, user: { token: "${env('REGCRED_STACK_ADMIN_TOKEN')}" } }]\ncontexts: [{ name: p, context: { cluster: p, user: admin } }]\ncurrent-context: p\n`,
+  );
+  return f;
+}
 
 export type Fault =
   | '429'
@@ -42,6 +53,13 @@ export class FaultProxy {
   #seeds: { requests: number; watches: number };
   rate: number;
   faults: Fault[];
+  /** A fault the next request it applies to gets, whatever the rate (see failNext). */
+  #next: Fault | undefined;
+
+  /** The next request `fault` applies to gets it (a write, for 'drop-after-apply'); then the rate rules again. */
+  failNext(fault: Fault): void {
+    this.#next = fault;
+  }
 
   readonly upstream: string;
 
@@ -87,7 +105,10 @@ export class FaultProxy {
     const watch = /[?&]watch=(1|true)/.test(req.url ?? '');
     const stream = watch ? 'watches' : 'requests';
     let fault: Fault | undefined;
-    if (this.faults.length > 0 && this.#random(stream) < this.rate) {
+    if (this.#next && !watch && (this.#next !== 'drop-after-apply' || write)) {
+      fault = this.#next;
+      this.#next = undefined;
+    } else if (this.faults.length > 0 && this.#random(stream) < this.rate) {
       const eligible = this.faults.filter(
         (f) => (f !== 'drop-after-apply' || write) && WATCH_FAULTS.includes(f) === watch,
       );

@@ -21,7 +21,7 @@ import {
   suffix,
   waitFor,
 } from '../helpers/stack.ts';
-import { FaultProxy } from './fault-proxy.ts';
+import { FaultProxy, proxiedKubeconfig } from './fault-proxy.ts';
 import { currentRevision, InvariantProber } from './prober.ts';
 
 const sfx = suffix();
@@ -42,11 +42,7 @@ it('cut watches, 410 Gone, delayed events and API faults: nothing lost, invarian
   });
   const port = await proxy.listen();
   const w = new Workspace();
-  const kubeconfig = join(w.dir, 'proxy.kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters: [{ name: p, cluster: { server: "https://127.0.0.1:${port}", certificate-authority: "${env('REGCRED_STACK_CA')}" } }]\nusers: [{ name: admin, user: { token: "${env('REGCRED_STACK_ADMIN_TOKEN')}" } }]\ncontexts: [{ name: p, context: { cluster: p, user: admin } }]\ncurrent-context: p\n`,
-  );
+  const kubeconfig = proxiedKubeconfig(w.dir, port);
   fileConfig(
     w,
     { name: 'wf', secretName: `rc-wf-${sfx}`, namespaces: { selector: `wf=${sfx}` } },
