@@ -8,6 +8,7 @@ import { imageVariant, nodeNamespace, podEvents, pullOutcome, pullSecret, runPod
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, deleteNamespaces, env, sleep, stack, suffix, waitFor } from '../helpers/stack.ts';
+import { authorizerRacePods } from './pull-workload.ts';
 
 const kubeletLog = () => readFileSync(join(stack.run, 'logs/kubelet.log'), 'utf8');
 /** The stack's Kubernetes minor version (REGCRED_STACK_KUBE_VERSION, e.g. v1.37.2 → 37). */
@@ -89,17 +90,32 @@ describe('F5: a malformed secret in the list', () => {
   ])(
     '%s, next to a valid one: the pod never starts — a Failed Warning, no pull attempted, no ErrImagePull',
     async ([what, doc], { expect }) => {
-      const name = `f5-${what.split(' ')[0]!}-${what.length}`;
-      await pullSecret(ns, name, doc);
-      await pullSecret(ns, `${name}-ok`, good());
-      const img = await imageVariant('basic', `${name}-${sfx}`);
-      await runPod(ns, name, { images: [img], pullSecrets: [name, `${name}-ok`] });
-      // The kubelet reports it when it syncs the pod: seconds, or more on a node still busy with other work.
-      const failed = await waitFor(
-        `a Failed event on ${name}`,
-        async () => (await podEvents(ns, name)).find((e) => e.reason === 'Failed'),
-        60_000,
-      );
+      // The kubelet may be refused a secret created a moment before its pod (the kubelet/node-authorizer
+      // race, kubernetes/kubernetes#128910): it then pulls without that secret, and the pod starts — not the
+      // case under test. Its log says so ("failed to sync secret cache"); the case is tried with a new pod.
+      let name = '';
+      let failed: Awaited<ReturnType<typeof podEvents>>[number] | undefined;
+      const raced: string[] = [];
+      for (let attempt = 0; failed === undefined; attempt++) {
+        expect(raced.length, `raced: ${raced.join(', ')}`).toBeLessThan(3);
+        name = `f5-${what.split(' ')[0]!}-${what.length}${attempt > 0 ? `-${attempt}` : ''}`;
+        await pullSecret(ns, name, doc);
+        await pullSecret(ns, `${name}-ok`, good());
+        const img = await imageVariant('basic', `${name}-${sfx}`);
+        await runPod(ns, name, { images: [img], pullSecrets: [name, `${name}-ok`] });
+        // The kubelet reports it when it syncs the pod: seconds, or more on a node still busy with other work.
+        const seen = await waitFor(
+          `a Failed event on ${name}`,
+          async () =>
+            (await podEvents(ns, name)).find((e) => e.reason === 'Failed') ??
+            (authorizerRacePods().has(`${ns}/${name}`) ? 'raced' : undefined),
+          60_000,
+        );
+        if (seen === 'raced') raced.push(name);
+        else failed = seen;
+      }
+      if (raced.length > 0)
+        console.log(`[node] F5 (${what}): the authorizer race hit ${raced.join(', ')}; retried`);
       expect(failed.type).toBe('Warning');
       expect(failed.message).toMatch(/^Error: (json: cannot unmarshal|illegal base64)/);
       await sleep(5000);
