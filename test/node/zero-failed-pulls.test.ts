@@ -20,7 +20,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FaultProxy, proxiedKubeconfig } from '../reliability/fault-proxy.ts';
 import { nodeNamespace, pullSecret, registryUsers } from '../helpers/node.ts';
 import { MAIN, NODE, runCli, Workspace } from '../helpers/rotator.ts';
-import { api, deleteNamespaces, env, sleep, stack, suffix } from '../helpers/stack.ts';
+import { api, deleteNamespaces, env, sleep, stack, suffix, waitFor } from '../helpers/stack.ts';
 import { PullWorkload, type PullReport } from './pull-workload.ts';
 
 const sfx = suffix();
@@ -62,6 +62,16 @@ function writeConfig(lock: string): void {
     rotation: { retainSuperseded: '0', concurrency: 4, settleSeconds: SETTLE },
     lock: { namespace: 'default', name: lock, leaseDurationSeconds: 15 },
   });
+}
+
+/** Successful pulls (kubelet `Pulled` Events) in `namespaces` last seen in a second after `t`. */
+async function pullsSince(namespaces: readonly string[], t: number): Promise<number> {
+  let n = 0;
+  for (const namespace of namespaces) {
+    const l = await api().listNamespacedEvent({ namespace, fieldSelector: 'reason=Pulled' });
+    for (const e of l.items) if (Date.parse(String(e.lastTimestamp)) >= Math.ceil(t / 1000) * 1000) n++;
+  }
+  return n;
 }
 
 /** The seed recipe rolls out generation `k` (once per registry, one after the other), then revokes k-1. */
@@ -208,7 +218,15 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
     );
     if (k === SEED_ROTATIONS) await workloads.seed.stop(); // its pods stay, counted in its report
   }
-  await sleep(15_000); // let restarts and in-flight pulls after the last revocation happen
+  // After the last revocation, on until the workload has pulled again (ours: 8 pulls; every pull failure
+  // in flight shows by then) — at least 5 s, at most 30 s.
+  const revoked = Date.now();
+  await sleep(5000);
+  await waitFor(
+    '8 pulls after the last revocation',
+    async () => ((await pullsSince(ours, revoked)) >= 8 ? true : undefined),
+    25_000,
+  );
   for (const wl of Object.values(workloads)) await wl.stop();
   const [r, s, c] = [
     await workloads.ours.report(),
