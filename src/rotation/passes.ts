@@ -39,10 +39,10 @@ type Observed = { namespace: string; state: NamespaceState } | { namespace: stri
 /**
  * Pass 1 over every namespace as the lists bring it, then pass 2 over those that wait on pods (after the
  * settle time). Each finished namespace goes to the tally and is let go. A waiting namespace keeps only its
- * results between the passes (in a lean run only its outcome, its actions reported already): pass 2 reads its Secrets and ServiceAccounts again, with the pods, in three
- * streamed lists — so a run holds no state per namespace, and deletions are decided on what the
- * ServiceAccounts say after the settle time, not before it. (A dry run keeps its simulated state instead.)
- * True when the run stopped early.
+ * results between the passes (a lean run: only its outcome, its actions reported already): pass 2 reads its
+ * Secrets and ServiceAccounts again, with the pods, in three streamed lists — so a run holds no state per
+ * namespace, and deletions are decided on what the ServiceAccounts say after the settle time, not before it.
+ * (A dry run keeps its simulated state instead.) True when the run stopped early.
  */
 export async function convergeAll(
   scope: RunScope,

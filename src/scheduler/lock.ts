@@ -166,7 +166,7 @@ export class RunLock {
             ? await this.#ifStillOurs().catch(() => undefined)
             : undefined;
           if (mine) {
-            this.#held = mine; // our renewal was applied; its response was lost
+            if (this.#timer) this.#held = mine; // our renewal was applied, its answer lost (not released since)
             return;
           }
           this.#log.error({ lease: this.where }, 'run lock lost to another holder; stopping');
