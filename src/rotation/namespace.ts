@@ -1,3 +1,4 @@
+import { intern } from '../base/intern.ts';
 import { isRotatorError } from '../errors.ts';
 import { TARGET_LABEL } from '../kube/labels.ts';
 import type { Logger } from '../base/logger.ts';
@@ -22,8 +23,11 @@ interface WorkTarget {
   result: NamespaceResult;
   hadOlder: boolean;
   done: boolean;
-  /** Kinds of the actions reported before a wait on pods (lean runs): the final log line names them too. */
-  earlier?: readonly string[] | undefined;
+  /**
+   * Kinds of the actions reported before a wait on pods (lean runs), comma-separated and interned (a
+   * handful of distinct values): the final log line names them too.
+   */
+  earlier?: string | undefined;
 }
 
 export interface NamespaceDeps extends ApplyDeps {
@@ -153,19 +157,16 @@ export async function reportSoFar(work: NamespaceWork, deps: NamespaceDeps): Pro
     if (t.done) continue;
     const r = t.result;
     await deps.hooks?.actionsDone?.(r, t.desired);
-    t.earlier = kindsOf([...(t.earlier ?? []), ...r.actions.map((a) => a.action.kind)]);
+    t.earlier = intern(kindsOf(t).join(','));
     t.result = { ...r, actions: [], kept: [], notes: [], writes: 0 };
   }
 }
 
-/** One shared array per distinct list of kinds (there are a handful): nothing per namespace. */
-const KINDS = new Map<string, readonly string[]>();
-function kindsOf(kinds: string[]): readonly string[] {
-  const key = kinds.join(',');
-  let shared = KINDS.get(key);
-  if (!shared) KINDS.set(key, (shared = Object.freeze(kinds)));
-  return shared;
-}
+/** Every action kind of a target so far: those reported before a wait on pods, then its result's. */
+const kindsOf = (t: WorkTarget): string[] => [
+  ...(t.earlier ? t.earlier.split(',') : []),
+  ...t.result.actions.map((a) => a.action.kind),
+];
 
 /** Fails the targets not finished yet (the namespace could not be observed again for its pods). */
 export async function failNamespace(work: NamespaceWork, e: unknown, deps: NamespaceDeps): Promise<void> {
@@ -189,7 +190,7 @@ export async function abandonNamespace(
   }
 }
 
-async function finish(t: NamespaceWork['targets'][number], deps: NamespaceDeps): Promise<void> {
+async function finish(t: WorkTarget, deps: NamespaceDeps): Promise<void> {
   t.done = true;
   const r = t.result;
   if (r.outcome !== 'unchanged' && r.outcome !== 'failed') {
@@ -199,7 +200,7 @@ async function finish(t: NamespaceWork['targets'][number], deps: NamespaceDeps):
         namespace: r.namespace,
         outcome: r.outcome,
         secret: t.desired.name,
-        actions: [...(t.earlier ?? []), ...r.actions.map((a) => a.action.kind)],
+        actions: kindsOf(t),
         kept: r.kept.length,
       },
       'namespace converged',

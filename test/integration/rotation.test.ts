@@ -217,6 +217,74 @@ describe('retainSuperseded "0" with a pod on the old secret: one settle wait, no
   });
 });
 
+describe('a run that prints no table is lean: a namespace waiting on its pods reports before the wait', () => {
+  const w = new Workspace();
+  const SETTLE = 2;
+  let a = '',
+    b = '';
+  beforeAll(async () => {
+    a = await ns('lean-kept');
+    b = await ns('lean-gone');
+    useFirstCreds(w);
+    config(
+      w,
+      { namespaces: { names: [a, b] } },
+      {
+        rotation: { retainSuperseded: '0', settleSeconds: SETTLE },
+        lock: { namespace: 'default', name: `ln-${sfx}` },
+      },
+    );
+    expect((await w.rotate()).code).toBe(0);
+    await createPod(a, 'web-1'); // keeps a's old secret; b's goes after the pod check
+    useSecondCreds(w);
+  });
+
+  it('its Rotated Events go out before the pod check; every write is counted once; the log names every action', async () => {
+    const [oldA] = await managedSecrets(a);
+    const [oldB] = await managedSecrets(b);
+    const from = Date.now();
+    const r = await w.rotate(); // piped output: no table, a lean run
+    expect(r.code, r.text).toBe(0);
+    expect(r.summary?.['outcomes']).toEqual({ rotated: 2 });
+    await sleep(500); // the audit log is written as requests complete
+    const writes = auditEvents().filter(
+      (e) =>
+        Date.parse(e.requestReceivedTimestamp) >= from &&
+        e.userAgent.startsWith('regcred-rotator') &&
+        [a, b].includes(e.objectRef?.namespace ?? '') &&
+        ['create', 'update', 'patch', 'delete'].includes(e.verb),
+    );
+    // create, repoint, refresh in each namespace, and b's delete: counted once although reported in two parts.
+    expect(writes).toHaveLength(7);
+    expect(r.summary?.['writes']).toBe(writes.length);
+    const deletedAt = Date.parse(
+      writes.find((e) => e.verb === 'delete' && e.objectRef?.name === oldB)!.requestReceivedTimestamp,
+    );
+    // Events carry second-resolution times: sent before the pod check, they are a second or more older than
+    // the delete that came SETTLE seconds after the repoint (a run that reported at the end sends them after).
+    for (const [n, old] of [
+      [a, oldA],
+      [b, oldB],
+    ] as const) {
+      const fresh = (await managedSecrets(n)).find((x) => x !== old)!;
+      const rotated = (await api().listNamespacedEvent({ namespace: n })).items.filter(
+        (e) =>
+          e.reason === 'Rotated' && (e.involvedObject.name === fresh || e.message?.includes(`use ${fresh} `)),
+      );
+      expect(rotated.map((e) => e.involvedObject.kind).sort(), n).toEqual(['Secret', 'ServiceAccount']);
+      for (const e of rotated) expect(Date.parse(String(e.firstTimestamp))).toBeLessThan(deletedAt - 1000);
+    }
+    const converged = r.stderr
+      .split('\n')
+      .filter((l) => l.includes('"msg":"namespace converged"'))
+      .map((l) => JSON.parse(l) as { namespace: string; actions: string[] });
+    expect(Object.fromEntries(converged.map((l) => [l.namespace, l.actions]))).toEqual({
+      [a]: ['create', 'repoint', 'update-data'],
+      [b]: ['create', 'repoint', 'update-data', 'delete'],
+    });
+  });
+});
+
 describe('a concurrent writer on the same ServiceAccounts loses nothing', () => {
   const w = new Workspace();
   const names: string[] = [];
