@@ -24,7 +24,9 @@ export function dottedPath(path: readonly PropertyKey[]): string {
 function zodProblems(error: z.ZodError): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const issue of error.issues) {
-    const path = dottedPath(issue.path);
+    // A credentials shape is chosen by the keys given; `shape` is our tag, not something the user wrote.
+    const tagged = issue.code === 'invalid_union' && issue.path.at(-1) === 'shape';
+    const path = dottedPath(tagged ? issue.path.slice(0, -1) : issue.path);
     if (issue.code === 'unrecognized_keys') {
       for (const k of issue.keys) out.push({ path: path ? `${path}.${k}` : k, message: 'unknown key' });
     } else if (issue.code === 'invalid_type' && issue.input === undefined) {

@@ -47,7 +47,7 @@ export function checkRules(c: RawConfig): { problems: ConfigProblem[]; parts: Ta
     else secretNames.set(secretName, t.name);
 
     const regs = t.registry === undefined ? [] : Array.isArray(t.registry) ? t.registry : [t.registry];
-    if (regs.length === 0 && !t.credentials.dockerconfigjson)
+    if (regs.length === 0 && t.credentials.shape !== 'dockerconfigjson')
       add(`${at}.registry`, 'required (the key under "auths", e.g. myregistry.azurecr.io)');
     regs.forEach((r, k) => {
       const n = normaliseRegistryKey(r);

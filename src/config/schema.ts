@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { credentialsSchema } from '../credentials/shapes.ts';
 import { storeConfigSchema } from '../providers/registry.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -7,34 +8,6 @@ const dnsLabel = (max: number, what: string) =>
     .string()
     .max(max, `${what} must be at most ${max} characters`)
     .regex(DNS_LABEL, `${what} must be a DNS label (lower-case letters, digits and "-")`);
-
-const keyRef = z.strictObject({ key: z.string().min(1, 'key must not be empty') });
-
-export const credentialsSchema = z
-  .strictObject({
-    username: keyRef.optional(),
-    password: keyRef.optional(),
-    json: keyRef.optional(),
-    dockerconfigjson: keyRef.optional(),
-  })
-  .superRefine((c, ctx) => {
-    const shapes = [
-      c.username || c.password ? 'username/password' : '',
-      c.json ? 'json' : '',
-      c.dockerconfigjson ? 'dockerconfigjson' : '',
-    ].filter(Boolean);
-    if (shapes.length !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          shapes.length === 0
-            ? 'give one of: username + password, json, dockerconfigjson'
-            : `give only one shape, not ${shapes.join(' and ')}`,
-      });
-    } else if ((c.username === undefined) !== (c.password === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'username and password go together' });
-    }
-  });
 
 export const targetSchema = z.strictObject({
   name: dnsLabel(63, 'name'),

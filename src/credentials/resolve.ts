@@ -1,13 +1,9 @@
 import type { Target } from '../config/types.ts';
 import { RotatorError } from '../errors.ts';
 import type { SecretStore, StoreValue } from '../providers/types.ts';
-import {
-  buildDockerConfigJson,
-  checkCredential,
-  parseDockerConfigJson,
-  type RegistryCredential,
-} from './dockerconfig.ts';
+import { buildDockerConfigJson, type RegistryCredential } from './dockerconfig.ts';
 import { forgetSecret, type Sensitive } from '../base/sensitive.ts';
+import { keysOf, readShape } from './shapes.ts';
 
 /** A target's credentials, fetched once per run and validated, ready to write. */
 export interface ResolvedCredentials {
@@ -21,6 +17,8 @@ export interface ResolvedCredentials {
   updatedAt: Date | undefined;
   /** Earliest expiry among the keys used. */
   expiresAt: Date | undefined;
+  /** What the store records beside the value (an issuer's registry-side reference), merged over the keys. */
+  meta: Record<string, string>;
 }
 
 /** Fetches are shared between targets that read the same store key in one run. */
@@ -36,43 +34,6 @@ function fetchKey(store: SecretStore, key: string, cache: FetchCache): Promise<S
   return p;
 }
 
-function parseJsonCredential(
-  text: string,
-  origin: { store: string; key: string },
-): { username: string; password: string; email?: string | undefined } {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new RotatorError(
-      'STORE_VALUE_MALFORMED',
-      `store "${origin.store}" key "${origin.key}": is not valid JSON (expected {"username": ..., "password": ...})`,
-      { details: origin },
-    );
-  }
-  const o = doc as Record<string, unknown> | null;
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
-    throw new RotatorError(
-      'STORE_VALUE_MALFORMED',
-      `store "${origin.store}" key "${origin.key}": is not a JSON object with username and password`,
-      { details: origin },
-    );
-  }
-  const { username, password, email } = o;
-  if (
-    typeof username !== 'string' ||
-    typeof password !== 'string' ||
-    (email !== undefined && typeof email !== 'string')
-  ) {
-    throw new RotatorError(
-      'STORE_VALUE_MALFORMED',
-      `store "${origin.store}" key "${origin.key}": "username" and "password" must be strings`,
-      { details: origin },
-    );
-  }
-  return { username, password, email: email };
-}
-
 /**
  * Reads the target's keys from its store, validates them as the kubelet would read them, and
  * builds the exact .dockerconfigjson to write. Any problem throws before anything is written.
@@ -82,52 +43,15 @@ export async function resolveCredentials(
   store: SecretStore,
   cache: FetchCache,
 ): Promise<ResolvedCredentials> {
-  const registries = target.registries;
   const c = target.credentials;
-  const values: { key: string; v: StoreValue }[] = [];
-  let creds: RegistryCredential[];
-  if (c.username && c.password) {
-    const [u, p] = await Promise.all([
-      fetchKey(store, c.username.key, cache),
-      fetchKey(store, c.password.key, cache),
-    ]);
-    values.push({ key: c.username.key, v: u }, { key: c.password.key, v: p });
+  const keys = keysOf(c);
+  const values = await Promise.all(keys.map((k) => fetchKey(store, k, cache)));
+  if (c.shape === 'username-password') {
     // A username is not a secret; keep the log scrubber from blanking out every mention of it.
-    if (u.value.reveal() !== p.value.reveal()) forgetSecret(u.value.reveal());
-    creds = registries.map((r) =>
-      checkCredential(r, u.value.reveal(), p.value.reveal(), undefined, {
-        store: store.name,
-        key: `${c.username?.key ?? ''} + ${c.password?.key ?? ''}`,
-      }),
-    );
-  } else if (c.json) {
-    const v = await fetchKey(store, c.json.key, cache);
-    values.push({ key: c.json.key, v });
-    const origin = { store: store.name, key: c.json.key };
-    const j = parseJsonCredential(v.value.reveal(), origin);
-    creds = registries.map((r) => checkCredential(r, j.username, j.password, j.email, origin));
-  } else if (c.dockerconfigjson) {
-    const v = await fetchKey(store, c.dockerconfigjson.key, cache);
-    values.push({ key: c.dockerconfigjson.key, v });
-    const origin = { store: store.name, key: c.dockerconfigjson.key };
-    const all = parseDockerConfigJson(v.value.reveal(), origin);
-    if (registries.length === 0) creds = all;
-    else {
-      creds = registries.map((r) => {
-        const found = all.find((x) => x.registry === r);
-        if (!found) {
-          throw new RotatorError(
-            'STORE_VALUE_MALFORMED',
-            `store "${store.name}" key "${origin.key}": has no entry for registry "${r}" (it has: ${all.map((x) => x.registry).join(', ')})`,
-            { details: origin },
-          );
-        }
-        return found;
-      });
-    }
-  } else {
-    throw new RotatorError('CONFIG_INVALID', `target ${target.name}: no credentials shape`);
+    const [u, p] = values;
+    if (u && p && u.value.reveal() !== p.value.reveal()) forgetSecret(u.value.reveal());
   }
+  const creds = readShape(c, { values, registries: target.registries, store: store.name });
   if (creds.length === 0)
     throw new RotatorError('CONFIG_INVALID', `target ${target.name}: no registry given (set \`registry\`)`);
 
@@ -139,16 +63,17 @@ export async function resolveCredentials(
     );
   }
   const times = (f: (v: StoreValue) => Date | undefined) =>
-    values.map((x) => f(x.v)).filter((t): t is Date => t !== undefined);
+    values.map(f).filter((t): t is Date => t !== undefined);
   const updated = times((v) => v.updatedAt);
   const expires = times((v) => v.expiresAt);
-  const versions = values.map((x) => x.v.version);
+  const versions = values.map((v) => v.version);
   return {
     creds,
     dockerConfigJson,
-    revision: values.map((x) => `${x.key}=${x.v.revision}`).join('\n'),
+    revision: keys.map((k, i) => `${k}=${values[i]?.revision ?? ''}`).join('\n'),
     version: versions.every((x) => x !== undefined) ? [...new Set(versions)].join(',') : undefined,
     updatedAt: updated.length ? new Date(Math.max(...updated.map((t) => t.getTime()))) : undefined,
     expiresAt: expires.length ? new Date(Math.min(...expires.map((t) => t.getTime()))) : undefined,
+    meta: Object.assign({}, ...values.map((v) => v.meta ?? {})) as Record<string, string>,
   };
 }

@@ -1,27 +1,52 @@
 import * as z from 'zod';
-import { RotatorError } from '../errors.ts';
 import { azureKeyVaultStoreSchema } from './azure-key-vault/schema.ts';
 import { fileStoreSchema } from './file/schema.ts';
-import type { SecretStore, StoreContext, StoreProvider, StoreValue } from './types.ts';
+import type { SecretStore, StoreContext, StoreProvider, StoreValue, StoreWrite } from './types.ts';
 import { vaultStoreSchema } from './vault/schema.ts';
 
 /**
- * Every store type: its config schema here, its implementation loaded only when a configured store of
- * that type is first used (validating a config loads no SDK and no HTTP client). Adding one: its own
- * folder, one line here, one member of the union below.
+ * Every store type, one row each: its config schema (always loaded: validating a config loads no SDK and
+ * no HTTP client), whether it can be written (an issuer stores new credentials in it), and its
+ * implementation, loaded only when a configured store of that type is first used. Adding a store type: its
+ * own folder and one row here. The row's key must be its schema's `type` (checked by the compiler).
  */
-const providers = new Map<string, () => Promise<StoreProvider<{ type: string }>>>([
-  ['file', async () => (await import('./file/index.ts')).fileStoreProvider],
-  ['vault', async () => (await import('./vault/index.ts')).vaultStoreProvider],
-  ['azure-key-vault', async () => (await import('./azure-key-vault/index.ts')).azureKeyVaultStoreProvider],
-]);
+const STORES = {
+  file: {
+    schema: fileStoreSchema,
+    writable: false,
+    load: async () => (await import('./file/index.ts')).fileStoreProvider,
+  },
+  vault: {
+    schema: vaultStoreSchema,
+    writable: true,
+    load: async () => (await import('./vault/index.ts')).vaultStoreProvider,
+  },
+  'azure-key-vault': {
+    schema: azureKeyVaultStoreSchema,
+    writable: true,
+    load: async () => (await import('./azure-key-vault/index.ts')).azureKeyVaultStoreProvider,
+  },
+} as const satisfies {
+  [T in string]: {
+    schema: z.ZodType<{ type: T }>;
+    writable: boolean;
+    load: () => Promise<StoreProvider<{ type: T }>>;
+  };
+};
+
+type StoreType = keyof typeof STORES;
+const TYPES = Object.keys(STORES) as StoreType[];
 
 export const storeConfigSchema = z.discriminatedUnion(
   'type',
-  [fileStoreSchema, vaultStoreSchema, azureKeyVaultStoreSchema],
-  { error: () => `must be one of: ${[...providers.keys()].join(', ')}` },
+  [STORES.file.schema, STORES.vault.schema, STORES['azure-key-vault'].schema],
+  { error: () => `must be one of: ${TYPES.join(', ')}` },
 );
 export type StoreConfig = z.infer<typeof storeConfigSchema>;
+
+/** Whether stores of this type can take new versions (`SecretStore.put`). */
+export const isWritableStoreType = (type: string): boolean =>
+  Object.hasOwn(STORES, type) && STORES[type as StoreType].writable;
 
 /** A store whose implementation is loaded on first use. */
 class LazyStore implements SecretStore {
@@ -49,14 +74,22 @@ class LazyStore implements SecretStore {
     return (await this.#real()).check();
   }
 
+  async put(key: string, write: StoreWrite, ifRevision: string | null): Promise<StoreValue> {
+    const real = await this.#real();
+    if (!real.put) throw new Error(`store type ${this.type} cannot be written`);
+    return real.put(key, write, ifRevision);
+  }
+
   async close(): Promise<void> {
     if (this.#store) await (await this.#store).close();
   }
 }
 
 export function createStore(name: string, config: StoreConfig, ctx: StoreContext): SecretStore {
-  const load = providers.get(config.type);
-  if (!load)
-    throw new RotatorError('CONFIG_INVALID', `stores.${name}.type: unknown store type "${config.type}"`);
-  return new LazyStore(name, config.type, async () => (await load()).create(name, config, ctx));
+  const row = STORES[config.type];
+  const store = new LazyStore(name, config.type, async () =>
+    (await row.load()).create(name, config as never, ctx),
+  );
+  if (!row.writable) Object.defineProperty(store, 'put', { value: undefined });
+  return store;
 }

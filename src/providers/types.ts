@@ -1,4 +1,3 @@
-import type * as z from 'zod';
 import type { Sensitive } from '../base/sensitive.ts';
 import type { Logger } from '../base/logger.ts';
 
@@ -20,6 +19,27 @@ export interface StoreValue {
   updatedAt?: Date | undefined;
   /** Store-side expiry; a value past it is refused, never rolled out. */
   expiresAt?: Date | undefined;
+  /**
+   * Non-secret facts recorded beside the value (`regcred-` keys: an issuer's registry-side reference and
+   * times): Key Vault tags, Vault KV fields. Absent for values nobody wrote through `put`.
+   */
+  meta?: Record<string, string> | undefined;
+}
+
+/** Prefix of the meta keys this program writes and reads back. */
+export const META_PREFIX = 'regcred-';
+
+/** A new version of one key, as an issuer writes it. */
+export interface StoreWrite {
+  /**
+   * The credential's fields, e.g. `{username, password}` (the username need not be Sensitive). A Key Vault secret holds them as one JSON
+   * object (what the `json` credentials shape reads); a Vault KV secret holds them as fields.
+   */
+  fields: Record<string, Sensitive | string>;
+  /** Non-secret facts recorded with this version; every key starts with META_PREFIX. */
+  meta: Record<string, string>;
+  /** Store-side expiry to record (Key Vault `exp`): for people and monitoring. */
+  expiresAt?: Date | undefined;
 }
 
 /**
@@ -37,6 +57,12 @@ export interface SecretStore {
   get(key: string): Promise<StoreValue>;
   /** Proves reachability and authentication without reading a value; returns a one-line description. */
   check(): Promise<string>;
+  /**
+   * Writes a new version of `key` — only if the current version is still `ifRevision` (the `revision` of the
+   * value read before; `null`: the key must not exist yet), else STORE_CONFLICT and nothing written. Present
+   * only on stores that can be written (an issuer needs one). Returns the new version as `get` would.
+   */
+  put?(key: string, write: StoreWrite, ifRevision: string | null): Promise<StoreValue>;
   close(): Promise<void>;
 }
 
@@ -46,9 +72,8 @@ export interface StoreContext {
   baseDir: string;
 }
 
-/** A store type: its config schema (one member of the config's `stores` union) and its factory. */
+/** A store type's implementation (its config schema is registered beside it in providers/registry.ts). */
 export interface StoreProvider<C extends { type: string }> {
   readonly type: C['type'];
-  readonly schema: z.ZodType<C>;
   create(name: string, config: C, ctx: StoreContext): SecretStore;
 }

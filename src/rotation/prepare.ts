@@ -1,5 +1,6 @@
 import type { Target } from '../config/types.ts';
-import { resolveCredentials, type FetchCache, type ResolvedCredentials } from '../credentials/resolve.ts';
+import type { FetchCache, ResolvedCredentials } from '../credentials/resolve.ts';
+import { openSource } from '../credentials/source.ts';
 import { describeError, RotatorError, type ErrorCode } from '../errors.ts';
 import { assessAge } from '../policy/age.ts';
 import type { RunDeps, TargetResult } from './results.ts';
@@ -35,7 +36,7 @@ export async function prepareTarget(
     warnings: [],
   };
   try {
-    const resolved = await resolveCredentials(t, deps.openStore(t.store), cache);
+    const resolved = await openSource(t, deps.openStore(t.store)).read(cache);
     result.sourceUpdatedAt = resolved.updatedAt;
     result.age = assessAge(resolved.updatedAt, deps.now(), config.policy);
     if (result.age.state === 'unknown')

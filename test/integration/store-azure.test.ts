@@ -11,6 +11,7 @@ import { resolveCredentials } from '../../src/credentials/resolve.ts';
 import { RotatorError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/base/logger.ts';
 import { azureKeyVaultStoreProvider } from '../../src/providers/azure-key-vault/index.ts';
+import { azureKeyVaultStoreSchema } from '../../src/providers/azure-key-vault/schema.ts';
 import { azure, vaultWriter } from '../helpers/azure.ts';
 import { env, stack, suffix } from '../helpers/stack.ts';
 import { storeContract } from './store-contract.ts';
@@ -25,7 +26,7 @@ beforeAll(() => {
 const store = (over: Record<string, unknown> = {}) =>
   azureKeyVaultStoreProvider.create(
     'acr-kv',
-    azureKeyVaultStoreProvider.schema.parse({
+    azureKeyVaultStoreSchema.parse({
       type: 'azure-key-vault',
       vaultUrl: azure.vaultUrl,
       credential: 'managed-identity',

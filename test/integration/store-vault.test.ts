@@ -11,7 +11,7 @@ import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/base/logger.ts';
 import { vaultStoreProvider } from '../../src/providers/vault/index.ts';
-import type { VaultStoreConfig } from '../../src/providers/vault/schema.ts';
+import { vaultStoreSchema, type VaultStoreConfig } from '../../src/providers/vault/schema.ts';
 import { bao, baoOk, enableAuth, kvPut, policy, stackCa } from '../helpers/openbao.ts';
 import {
   api,
@@ -35,7 +35,7 @@ let readerToken = '';
 const store = (over: Partial<VaultStoreConfig> & { auth?: VaultStoreConfig['auth'] }) =>
   vaultStoreProvider.create(
     'team-vault',
-    vaultStoreProvider.schema.parse({ type: 'vault', address: address(), ...over }),
+    vaultStoreSchema.parse({ type: 'vault', address: address(), ...over }),
     ctx,
   );
 
@@ -68,7 +68,7 @@ storeContract('vault (OpenBao)', () => ({
   unreachable: () =>
     vaultStoreProvider.create(
       'team-vault',
-      vaultStoreProvider.schema.parse({
+      vaultStoreSchema.parse({
         type: 'vault',
         address: `https://127.0.0.1:${portForUnreachable}`,
         auth: { method: 'token', tokenFile: tokenFile('any', readerToken) },

@@ -16,6 +16,8 @@ export interface Where {
   vaultUrl: string;
   identity: string;
   key: string | undefined;
+  /** A write (an issuer storing a new version) needs another role than a read. */
+  writing?: boolean | undefined;
 }
 
 const firstLine = (s: string | undefined): string => (s ?? '').split(/\r?\n/)[0]?.slice(0, 240) ?? '';
@@ -75,7 +77,9 @@ export function mapAzureError(e: unknown, w: Where): RotatorError {
       return storeError(
         'STORE_PERMISSION',
         w,
-        `permission denied (${inner ?? r.code ?? 'Forbidden'}) for ${w.identity}: give it the role "Key Vault Secrets User" on the vault (or "get" in its access policy)`,
+        w.writing === true
+          ? `permission denied (${inner ?? r.code ?? 'Forbidden'}) for ${w.identity} writing a new version: it needs Microsoft.KeyVault/vaults/secrets/setSecret/action — the role "Key Vault Secrets Officer" on the vault or this secret (or "set" in its access policy)`
+          : `permission denied (${inner ?? r.code ?? 'Forbidden'}) for ${w.identity}: give it the role "Key Vault Secrets User" on the vault (or "get" in its access policy)`,
         e,
       );
     case 404:

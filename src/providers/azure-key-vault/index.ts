@@ -1,10 +1,17 @@
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { Sensitive } from '../../base/sensitive.ts';
-import type { SecretStore, StoreProvider, StoreValue } from '../types.ts';
+import {
+  META_PREFIX,
+  type SecretStore,
+  type StoreProvider,
+  type StoreValue,
+  type StoreWrite,
+} from '../types.ts';
+import { isRotatorError } from '../../errors.ts';
 import { mapAzureError, storeError, type Where } from './errors.ts';
 import { describeIdentity, makeCredential } from './identity.ts';
-import { azureKeyVaultStoreSchema, type AzureKeyVaultStoreConfig } from './schema.ts';
+import type { AzureKeyVaultStoreConfig } from './schema.ts';
 
 const KV_SCOPE = 'https://vault.azure.net/.default';
 
@@ -82,13 +89,54 @@ class AzureKeyVaultStore implements SecretStore {
     if (typeof secret.value !== 'string')
       throw storeError('STORE_VALUE_MALFORMED', w, 'the secret has no value');
     const version = p.version ?? 'unknown';
+    const meta = Object.fromEntries(Object.entries(p.tags ?? {}).filter(([k]) => k.startsWith(META_PREFIX)));
     return {
       value: new Sensitive(secret.value),
       revision: `${key}@${version}`,
       version: `${key}@${version}`,
       updatedAt: p.updatedOn ?? p.createdOn,
       expiresAt: p.expiresOn,
+      meta: Object.keys(meta).length > 0 ? meta : undefined,
     };
+  }
+
+  /**
+   * A new version of the secret: the credential's fields as one JSON object (what the `json` shape reads),
+   * meta as tags, the expiry as `exp`. Key Vault has no conditional write: the current version is compared
+   * with `ifRevision` just before writing, so this guards against a change made since the run read it, not
+   * against a writer racing in the same second — one writer per target is the run lock's job.
+   */
+  async put(key: string, write: StoreWrite, ifRevision: string | null): Promise<StoreValue> {
+    const current = await this.get(key).then(
+      (v) => v.revision,
+      (e: unknown) => {
+        if (isRotatorError(e, 'STORE_NOT_FOUND')) return null;
+        throw e;
+      },
+    );
+    if (current !== ifRevision)
+      throw storeError(
+        'STORE_CONFLICT',
+        this.#where(key),
+        `the secret changed since it was read (now ${current ?? 'absent'}, expected ${ifRevision ?? 'absent'}); nothing was written`,
+      );
+    const { client } = await this.#connect();
+    const value = JSON.stringify(
+      Object.fromEntries(
+        Object.entries(write.fields).map(([k, v]) => [k, typeof v === 'string' ? v : v.reveal()]),
+      ),
+    );
+    try {
+      await client.setSecret(key, value, {
+        contentType: 'application/json',
+        tags: write.meta,
+        expiresOn: write.expiresAt,
+        abortSignal: AbortSignal.timeout(this.#config.requestTimeoutSeconds * 1000),
+      });
+    } catch (e) {
+      throw mapAzureError(e, { ...this.#where(key), writing: true });
+    }
+    return this.get(key);
   }
 
   async check(): Promise<string> {
@@ -117,6 +165,5 @@ class AzureKeyVaultStore implements SecretStore {
 
 export const azureKeyVaultStoreProvider: StoreProvider<AzureKeyVaultStoreConfig> = {
   type: 'azure-key-vault',
-  schema: azureKeyVaultStoreSchema,
   create: (name, config) => new AzureKeyVaultStore(name, config),
 };

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Sensitive } from '../../base/sensitive.ts';
 import { RotatorError } from '../../errors.ts';
 import type { SecretStore, StoreContext, StoreProvider, StoreValue } from '../types.ts';
-import { fileStoreSchema, type FileStoreConfig } from './schema.ts';
+import type { FileStoreConfig } from './schema.ts';
 
 /** A Kubernetes Secret holds at most 1 MiB; a bigger file cannot be a credential. */
 const MAX_VALUE_BYTES = 1024 * 1024;
@@ -97,7 +97,6 @@ class FileStore implements SecretStore {
 
 export const fileStoreProvider: StoreProvider<FileStoreConfig> = {
   type: 'file',
-  schema: fileStoreSchema,
   create(name: string, config: FileStoreConfig, ctx: StoreContext): SecretStore {
     return new FileStore(name, resolve(ctx.baseDir, config.path));
   },

@@ -231,6 +231,34 @@ export class VaultClient {
     };
   }
 
+  /**
+   * Writes a new version of a KV v2 secret with check-and-set: `cas` is the version the caller read (0: the
+   * secret must not exist yet). A version that moved on meanwhile → STORE_CONFLICT, nothing written.
+   */
+  async writeKv(mount: string, path: string, data: Record<string, string>, cas: number): Promise<KvVersion> {
+    const apiPath = `${mount}/data/${path}`;
+    const res = await this.#authed('POST', apiPath, { options: { cas }, data });
+    if (res.status === 400 && /check-and-set/i.test(errorsOf(res)))
+      throw this.#fail(
+        'STORE_CONFLICT',
+        `${apiPath} changed since it was read (check-and-set at version ${cas} refused); nothing was written`,
+      );
+    if (res.status === 403)
+      throw this.#fail(
+        'STORE_PERMISSION',
+        `permission denied writing ${apiPath}: the token's policies must allow "create" and "update" there`,
+      );
+    if (res.status !== 200 && res.status !== 204)
+      throw this.#fail('STORE_UNAVAILABLE', `HTTP ${res.status} writing ${apiPath}: ${errorsOf(res)}`);
+    const md = (jsonBody(res) as { data?: { version?: number; created_time?: string } } | undefined)?.data;
+    const created = md?.created_time ? new Date(md.created_time) : undefined;
+    return {
+      data,
+      version: md?.version ?? cas + 1,
+      createdTime: created && !Number.isNaN(created.getTime()) ? created : undefined,
+    };
+  }
+
   /** Authenticates (logging in if needed) and describes the token, for `validate --online`. */
   async describeAuth(): Promise<string> {
     const token = await this.#ensureToken();

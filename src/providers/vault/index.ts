@@ -1,11 +1,18 @@
 import { resolve } from 'node:path';
 import { Sensitive } from '../../base/sensitive.ts';
-import { RotatorError } from '../../errors.ts';
+import { isRotatorError, RotatorError } from '../../errors.ts';
 import { ConnectionPool } from '../../net/http.ts';
-import type { SecretStore, StoreContext, StoreProvider, StoreValue } from '../types.ts';
+import {
+  META_PREFIX,
+  type SecretStore,
+  type StoreContext,
+  type StoreProvider,
+  type StoreValue,
+  type StoreWrite,
+} from '../types.ts';
 import { makeLogin } from './auth.ts';
-import { VaultClient } from './client.ts';
-import { vaultStoreSchema, type VaultStoreConfig } from './schema.ts';
+import { VaultClient, type KvVersion } from './client.ts';
+import type { VaultStoreConfig } from './schema.ts';
 
 /**
  * HashiCorp Vault / OpenBao, KV v2. A credentials key is `path` or `path#field`:
@@ -38,28 +45,43 @@ class VaultStore implements SecretStore {
     });
   }
 
-  async get(key: string): Promise<StoreValue> {
+  #parse(key: string): { path: string; field: string | undefined } {
     const hash = key.indexOf('#');
     const path = (hash < 0 ? key : key.slice(0, hash)).replace(/^\/+/, '');
-    const field = hash < 0 ? undefined : key.slice(hash + 1);
     if (path === '')
       throw new RotatorError('STORE_NOT_FOUND', `store "${this.name}" (vault): key "${key}" has no path`);
+    return { path, field: hash < 0 ? undefined : key.slice(hash + 1) };
+  }
+
+  async get(key: string): Promise<StoreValue> {
+    const { path, field } = this.#parse(key);
     const kv = await this.#client.readKv(this.#mount, path);
+    return this.#value(key, path, field, kv);
+  }
+
+  #value(key: string, path: string, field: string | undefined, kv: KvVersion): StoreValue {
+    // Fields this program records beside a credential (`regcred-…`) are its meta, never part of the value.
+    const meta: Record<string, string> = {};
+    const data: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(kv.data)) {
+      if (k.startsWith(META_PREFIX) && typeof v === 'string') meta[k] = v;
+      else data[k] = v;
+    }
     let value: unknown;
     if (field !== undefined) {
-      if (!Object.hasOwn(kv.data, field)) {
+      if (!Object.hasOwn(data, field)) {
         throw new RotatorError(
           'STORE_NOT_FOUND',
-          `store "${this.name}" (vault) key "${key}": ${this.#mount}/${path} version ${kv.version} has no field "${field}" (fields: ${Object.keys(kv.data).join(', ')})`,
+          `store "${this.name}" (vault) key "${key}": ${this.#mount}/${path} version ${kv.version} has no field "${field}" (fields: ${Object.keys(data).join(', ')})`,
           {
             details: { store: this.name, key },
           },
         );
       }
-      value = kv.data[field];
+      value = data[field];
     } else {
-      const fields = Object.keys(kv.data);
-      value = fields.length === 1 ? kv.data[fields[0] ?? ''] : JSON.stringify(kv.data);
+      const fields = Object.keys(data);
+      value = fields.length === 1 ? data[fields[0] ?? ''] : JSON.stringify(data);
     }
     if (typeof value !== 'string') {
       throw new RotatorError(
@@ -71,7 +93,52 @@ class VaultStore implements SecretStore {
       );
     }
     const version = `${this.#mount}/${path}@${kv.version}`;
-    return { value: new Sensitive(value), revision: version, version, updatedAt: kv.createdTime };
+    return {
+      value: new Sensitive(value),
+      revision: version,
+      version,
+      updatedAt: kv.createdTime,
+      meta: Object.keys(meta).length > 0 ? meta : undefined,
+    };
+  }
+
+  /**
+   * A new KV v2 version with check-and-set on the version read before. `path`: the credential's fields become
+   * the secret's fields; `path#field`: that field holds them as one JSON object (the secret's other fields
+   * are kept). Meta goes in `regcred-…` fields of the same version, so value and meta change together.
+   */
+  async put(key: string, write: StoreWrite, ifRevision: string | null): Promise<StoreValue> {
+    const { path, field } = this.#parse(key);
+    const cas = ifRevision === null ? 0 : casVersion(ifRevision, `${this.#mount}/${path}`);
+    if (cas === undefined)
+      throw new RotatorError(
+        'STORE_CONFLICT',
+        `store "${this.name}" (vault) key "${key}": revision "${ifRevision}" is not a version of ${this.#mount}/${path}`,
+      );
+    const creds = Object.fromEntries(
+      Object.entries(write.fields).map(([k, v]) => [k, typeof v === 'string' ? v : v.reveal()]),
+    );
+    let data: Record<string, string>;
+    if (field === undefined) data = { ...creds, ...write.meta };
+    else {
+      const kept: Record<string, string> = {};
+      if (cas > 0) {
+        const current = await this.#client.readKv(this.#mount, path);
+        for (const [k, v] of Object.entries(current.data))
+          if (!k.startsWith(META_PREFIX) && typeof v === 'string') kept[k] = v;
+      }
+      data = { ...kept, [field]: JSON.stringify(creds), ...write.meta };
+    }
+    try {
+      return this.#value(key, path, field, await this.#client.writeKv(this.#mount, path, data, cas));
+    } catch (e) {
+      // A write applied whose answer was lost is retried and then refused by its own check-and-set: the
+      // version that is there now is ours if it holds exactly what we wrote.
+      if (!isRotatorError(e, 'STORE_CONFLICT')) throw e;
+      const now = await this.#client.readKv(this.#mount, path);
+      if (now.version === cas + 1 && sameData(now.data, data)) return this.#value(key, path, field, now);
+      throw e;
+    }
   }
 
   async check(): Promise<string> {
@@ -84,8 +151,16 @@ class VaultStore implements SecretStore {
   }
 }
 
+/** The KV version number of a revision `mount/path@N` of this path. */
+function casVersion(revision: string, at: string): number | undefined {
+  const m = /^(.*)@(\d+)$/.exec(revision);
+  return m && m[1] === at ? Number(m[2]) : undefined;
+}
+
+const sameData = (a: Record<string, unknown>, b: Record<string, string>): boolean =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
+
 export const vaultStoreProvider: StoreProvider<VaultStoreConfig> = {
   type: 'vault',
-  schema: vaultStoreSchema,
   create: (name, config, ctx) => new VaultStore(name, config, ctx),
 };
