@@ -23,13 +23,14 @@ export interface IssuingSide {
   /** The registry-side credentials the issuer manages now. */
   list(): Promise<ManagedCredential[]>;
   /**
-   * Mints a credential beside the one in use (`current`, as read from the store; undefined when the store
-   * holds none yet) and stores it as a new version — check-and-set on the version read, so a store that
+   * Mints a credential beside the one in use (`inUse`; `current` is the store's value as read, undefined when
+   * it holds none yet) and stores it as a new version — check-and-set on the version read, so a store that
    * moved on meanwhile is not overwritten (the fresh credential is then revoked again where the registry
    * allows). Returns the new version, read back.
    */
   issue(
     current: ResolvedCredentials | undefined,
+    inUse: CredentialRef | undefined,
   ): Promise<{ issued: CredentialRef; stored: ResolvedCredentials }>;
   revoke(ref: CredentialRef): Promise<void>;
 }
@@ -124,6 +125,7 @@ class StoreIssuing implements IssuingSide {
 
   async issue(
     current: ResolvedCredentials | undefined,
+    inUse: CredentialRef | undefined,
   ): Promise<{ issued: CredentialRef; stored: ResolvedCredentials }> {
     const where = issuedWriteOf(this.#target.credentials);
     if ('error' in where)
@@ -148,7 +150,7 @@ class StoreIssuing implements IssuingSide {
         'STORE_CONFLICT',
         `target ${this.#target.name}: store "${this.#store.name}" key "${where.key}" disappeared since it was read; nothing was issued`,
       );
-    const issued: IssuedCredential = await this.issuer.issue(storedRef(current?.meta));
+    const issued: IssuedCredential = await this.issuer.issue(inUse);
     try {
       await put(
         where.key,
@@ -160,10 +162,17 @@ class StoreIssuing implements IssuingSide {
         base,
       );
     } catch (e) {
-      // Never stored, so never rolled out: where the registry keeps many credentials, take it back now (a
-      // later run would, too). A slot or an account in turn is simply issued again next time.
-      if (this.issuer.class === 'many-tokens') await this.issuer.revoke(issued.ref).catch(() => undefined);
-      throw e;
+      // A write whose answer was lost may still have landed: what the store holds now decides.
+      const landed = await this.#store.get(where.key).then(
+        (v) => storedRef(v.meta)?.id === issued.ref.id,
+        () => false,
+      );
+      if (!landed) {
+        // Never stored, so never rolled out: where the registry keeps many credentials, take it back now
+        // (a later run would, too). A slot or an account in turn is simply issued again next time.
+        if (this.issuer.class === 'many-tokens') await this.issuer.revoke(issued.ref).catch(() => undefined);
+        throw e;
+      }
     }
     return { issued: issued.ref, stored: await resolveCredentials(this.#target, this.#store, new Map()) };
   }

@@ -58,6 +58,11 @@ export interface Issuer {
    * other account.
    */
   issue(inUse: CredentialRef | undefined): Promise<IssuedCredential>;
+  /**
+   * What `issue(inUse)` would do, for dry runs and `status`: "regenerate password2 of token ci-pull".
+   * Optional; without it the lifecycle says "issue a new credential".
+   */
+  describeIssue?(inUse: CredentialRef | undefined, atRegistry: readonly ManagedCredential[]): string;
   /** Makes `ref` unusable at the registry. Already gone (deleted token, removed slot) counts as done. */
   revoke(ref: CredentialRef): Promise<void>;
   /** Proves the managing identity can reach and act (`validate --online`); one line, no secret. */
