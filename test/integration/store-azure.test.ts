@@ -5,6 +5,7 @@
  * the writer app. Identity chains end to end, errors and faults through the CLI: azure-cli.test.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
 import { resolveCredentials } from '../../src/credentials/resolve.ts';
@@ -12,7 +13,7 @@ import { RotatorError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/base/logger.ts';
 import { azureKeyVaultStoreProvider } from '../../src/providers/azure-key-vault/index.ts';
 import { azureKeyVaultStoreSchema } from '../../src/providers/azure-key-vault/schema.ts';
-import { azure, vaultWriter } from '../helpers/azure.ts';
+import { azure, azureAdmin, vaultWriter } from '../helpers/azure.ts';
 import { env, stack, suffix } from '../helpers/stack.ts';
 import { storeContract } from './store-contract.ts';
 
@@ -43,7 +44,21 @@ storeContract('azure-key-vault (the stack double)', () => ({
   // A user-assigned identity the tenant does not have: IMDS answers 400 "Identity not found".
   unauthenticated: () => store({ managedIdentityClientId: randomUUID() }),
   unreachable: () => store({ vaultUrl: 'https://no-such-vault.vault.azure.net:1' }),
+  // The user-assigned managed identity, made "Key Vault Secrets Officer" for these tests (beforeAll).
+  writer: () => store({ managedIdentityClientId: azure.id('MI_USER') }),
 }));
+
+beforeAll(async () => {
+  const config = JSON.parse(readFileSync(`${env('REGCRED_STACK_RUN')}/azure/config.json`, 'utf8')) as {
+    managedIdentities: { clientId: string; objectId: string }[];
+  };
+  const principal = config.managedIdentities.find((m) => m.clientId === azure.id('MI_USER'))?.objectId;
+  await azureAdmin('POST', 'roles', {
+    principalId: principal,
+    vault: new URL(azure.vaultUrl).hostname.split('.')[0],
+    role: 'Key Vault Secrets Officer',
+  });
+});
 
 const codeOf = (p: Promise<unknown>) =>
   p.then(

@@ -6,8 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.ts';
 import { resolveCredentials } from '../../src/credentials/resolve.ts';
+import { Sensitive } from '../../src/base/sensitive.ts';
 import { RotatorError } from '../../src/errors.ts';
-import type { SecretStore } from '../../src/providers/types.ts';
+import type { SecretStore, StoreWrite } from '../../src/providers/types.ts';
 
 export interface ContractSubject {
   /** A store with working credentials. */
@@ -18,6 +19,8 @@ export interface ContractSubject {
   unauthenticated: (() => SecretStore) | null;
   /** A store pointed at a backend that is not there. */
   unreachable(): SecretStore;
+  /** Writable stores: one whose identity may write new versions, and `store()`'s may not. */
+  writer?: (() => SecretStore) | undefined;
 }
 
 const codeOf = async (p: Promise<unknown>): Promise<string> => {
@@ -105,5 +108,56 @@ export function storeContract(
       expect((err as Error).message).toContain(key);
       expect((err as Error).message).not.toContain('12345-not-json');
     });
+
+    const writer = subject().writer;
+    if (writer)
+      describe('writes (what an issuer does)', () => {
+        const wkey = `${key}-w`;
+        const write = (password: string, id: string): StoreWrite => ({
+          fields: { username: 'robot', password: new Sensitive(password) },
+          meta: { 'regcred-credential-id': id, 'regcred-issued-at': '2026-12-07T10:00:00.000Z' },
+        });
+
+        it('writes a first version only where there is none, and reads value and meta back', async () => {
+          const w = writer();
+          const v1 = await w.put!(wkey, write('first-Secret-1', 'a'), null);
+          expect(JSON.parse(v1.value.reveal())).toEqual({ username: 'robot', password: 'first-Secret-1' });
+          expect(v1.meta).toEqual({
+            'regcred-credential-id': 'a',
+            'regcred-issued-at': '2026-12-07T10:00:00.000Z',
+          });
+          const read = await subject().store().get(wkey);
+          expect(read.revision).toBe(v1.revision);
+          expect(read.meta).toEqual(v1.meta);
+          expect(await codeOf(w.put!(wkey, write('again-Secret-1', 'b'), null))).toBe('STORE_CONFLICT');
+        });
+
+        it('writes the next version only on the revision it read (check-and-set); a stale one writes nothing', async () => {
+          const w = writer();
+          const before = await w.get(wkey);
+          const v2 = await w.put!(wkey, write('second-Secret-2', 'b'), before.revision);
+          expect(v2.revision).not.toBe(before.revision);
+          expect(v2.meta?.['regcred-credential-id']).toBe('b');
+          const err = await w.put!(wkey, write('third-Secret-3', 'c'), before.revision).catch(
+            (e: unknown) => e as RotatorError,
+          );
+          expect(err).toMatchObject({ code: 'STORE_CONFLICT' });
+          expect((err as Error).message).not.toContain('third-Secret-3');
+          const now = await subject().store().get(wkey);
+          expect(now.revision).toBe(v2.revision);
+          expect(JSON.parse(now.value.reveal())).toMatchObject({ password: 'second-Secret-2' });
+        });
+
+        it('an identity that may only read is refused with STORE_PERMISSION, naming what the write needs', async () => {
+          const r = subject().store();
+          const current = await r.get(wkey);
+          const err = await r.put!(wkey, write('nope-Secret-4', 'd'), current.revision).catch(
+            (e: unknown) => e as RotatorError,
+          );
+          expect(err).toMatchObject({ code: 'STORE_PERMISSION' });
+          expect((err as Error).message).toMatch(/updat|setSecret|set/i);
+          expect((err as Error).message).not.toContain('nope-Secret-4');
+        });
+      });
   });
 }

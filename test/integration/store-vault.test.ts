@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/base/logger.ts';
+import { Sensitive } from '../../src/base/sensitive.ts';
+import { validateConfig } from '../../src/config/load.ts';
+import { resolveCredentials } from '../../src/credentials/resolve.ts';
 import { vaultStoreProvider } from '../../src/providers/vault/index.ts';
 import { vaultStoreSchema, type VaultStoreConfig } from '../../src/providers/vault/schema.ts';
 import { bao, baoOk, enableAuth, kvPut, policy, stackCa } from '../helpers/openbao.ts';
@@ -31,6 +34,7 @@ const ctx = { logger: silentLogger(), baseDir: dir };
 const address = () => env('REGCRED_STACK_BAO_ADDR');
 const ns = `vault-${sfx}`;
 let readerToken = '';
+let writerToken = '';
 
 const store = (over: Partial<VaultStoreConfig> & { auth?: VaultStoreConfig['auth'] }) =>
   vaultStoreProvider.create(
@@ -50,6 +54,9 @@ beforeAll(async () => {
   await policy(`narrow-${sfx}`, `path "secret/data/allowed-${sfx}/*" { capabilities = ["read"] }`);
   const t = await baoOk('POST', 'auth/token/create', { policies: [`reader-${sfx}`], ttl: '1h' });
   readerToken = (t['auth'] as { client_token: string }).client_token;
+  await policy(`writer-${sfx}`, `path "secret/data/*" { capabilities = ["read", "create", "update"] }`);
+  const w = await baoOk('POST', 'auth/token/create', { policies: [`writer-${sfx}`], ttl: '1h' });
+  writerToken = (w['auth'] as { client_token: string }).client_token;
 });
 afterAll(() => deleteNamespaces([ns]));
 
@@ -64,6 +71,10 @@ storeContract('vault (OpenBao)', () => ({
   unauthenticated: () =>
     store({
       auth: { method: 'token', tokenFile: tokenFile('bogus', 's.not-a-real-token'), tokenEnv: 'VAULT_TOKEN' },
+    }),
+  writer: () =>
+    store({
+      auth: { method: 'token', tokenFile: tokenFile('writer', writerToken), tokenEnv: 'VAULT_TOKEN' },
     }),
   unreachable: () =>
     vaultStoreProvider.create(
@@ -322,5 +333,63 @@ describe('OpenBao namespaces and TLS', () => {
     );
     expect(err).toMatchObject({ code: 'STORE_UNREACHABLE' });
     expect(err.message).toMatch(/TLS/);
+  });
+});
+
+describe('Vault writes in the shapes an issuer uses', () => {
+  const writer = () =>
+    store({
+      auth: { method: 'token', tokenFile: tokenFile('writer2', writerToken), tokenEnv: 'VAULT_TOKEN' },
+    });
+  const meta = { 'regcred-credential-id': 'tok-1', 'regcred-issued-at': '2026-12-07T10:00:00.000Z' };
+
+  it('`path#field`: the field gets the JSON object, the other fields of the secret stay, meta stays out of the value', async () => {
+    const path = `issued-${sfx}/field`;
+    await kvPut(path, { note: 'kept', creds: 'old' });
+    const w = writer();
+    const before = await w.get(`${path}#creds`);
+    const v = await w.put!(
+      `${path}#creds`,
+      { fields: { username: 'u1', password: new Sensitive('Pw-field-1') }, meta },
+      before.revision,
+    );
+    expect(JSON.parse(v.value.reveal())).toEqual({ username: 'u1', password: 'Pw-field-1' });
+    expect(v.meta).toEqual(meta);
+    expect((await w.get(`${path}#note`)).value.reveal()).toBe('kept');
+    // The whole secret read as JSON (the `json` shape on `path`) never carries the meta fields.
+    expect(Object.keys(JSON.parse((await w.get(path)).value.reveal()) as object).sort()).toEqual([
+      'creds',
+      'note',
+    ]);
+  });
+
+  it('username and password as two fields of one secret: one version, read by the username + password shape', async () => {
+    const path = `issued-${sfx}/pair`;
+    const w = writer();
+    const v = await w.put!(
+      path,
+      { fields: { user: 'robot-b', pass: new Sensitive('Pw-pair-2') }, meta },
+      null,
+    );
+    const target = validateConfig(
+      {
+        stores: { v: { type: 'vault', address: address() } },
+        targets: [
+          {
+            name: 't',
+            store: 'v',
+            registry: 'r.example.com',
+            credentials: { username: { key: `${path}#user` }, password: { key: `${path}#pass` } },
+            namespaces: { names: ['n'] },
+          },
+        ],
+      },
+      't.yaml',
+    ).targets[0]!;
+    const r = await resolveCredentials(target, w, new Map());
+    expect(r.creds[0]).toMatchObject({ username: 'robot-b' });
+    expect(r.creds[0]?.password.reveal()).toBe('Pw-pair-2');
+    expect(r.meta).toEqual(meta);
+    expect(r.version).toBe(v.version);
   });
 });
