@@ -12,6 +12,7 @@ import { Reactor } from '../../scheduler/reactor.ts';
 import { executeRun } from '../execute.ts';
 import { EXIT, exitCodeForError, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions, type Kube } from '../runtime.ts';
+import { startAdmission, type Admission } from '../../admission/start.ts';
 
 /** Until a full pass has succeeded, it is retried after 10 s, doubling up to 5 minutes. */
 const FIRST_PASS_RETRY_MS = [10_000, 300_000] as const;
@@ -23,6 +24,7 @@ interface Parts {
   kube: Kube;
   metrics: Metrics;
   stop: AbortController;
+  admission?: Admission | undefined;
 }
 
 /**
@@ -48,6 +50,16 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
   };
   const stores = new StoreSet(config, logger);
   const { reactor, bursts } = makeReactor(p);
+  p.admission = await startAdmission({
+    flags: g,
+    config,
+    gateway: p.kube.gateway,
+    rest: p.kube.clients.rest,
+    logger,
+    beforeWrite: () => bursts.beforeWrite(),
+    knownNamespace: (n) => reactor.model.namespaces.get(n),
+    signal: p.stop.signal,
+  });
   let retryIn: number = FIRST_PASS_RETRY_MS[0];
   let retryTimer: NodeJS.Timeout | undefined;
   const scheduler = new Scheduler(
@@ -93,6 +105,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
   const inFlight = await reactor.drain();
   if (inFlight > 0) logger.info({ namespaces: inFlight }, 'finished the convergences in flight');
 
+  await p.admission?.close();
   await bursts.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await stores.close();
@@ -149,7 +162,7 @@ async function fullPass(
         stores,
         logger: p.logger,
         metrics: p.metrics,
-        onDesired: (d, observed) => reactor.setDesired(d, observed),
+        onDesired: (d, observed) => (reactor.setDesired(d, observed), p.admission?.setDesired(d)),
       },
       { dryRun: false, only: p.g.namespace, ...opts },
     );

@@ -1,0 +1,55 @@
+/**
+ * `bash test/stack/with-env.sh node bench/first-pod.ts [modes…]`: the first pod of a new namespace on the
+ * stack's node (test/node/first-pod-burst.ts), once per mode, with the scheduler running:
+ *
+ * - `baseline`: the scheduler alone (no admission part, no healer);
+ * - `policy`: the MutatingAdmissionPolicy, its param and binding kept current by the scheduler;
+ * - `webhook`: the scheduler's mutating webhook (synchronous provisioning, its own certificate).
+ *
+ * FIRST_POD_NAMESPACES (default 50) namespaces × 2 replicas, counted 60 s after the applies start.
+ * Writes bench/results/first-pod-<timestamp>.json and prints one line per mode.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { suffix } from '../test/helpers/stack.ts';
+import { describeBurst, removeBurst, runBurst, burstNamespaces } from '../test/node/first-pod-burst.ts';
+import { startRotator, type AdmissionMode } from '../test/helpers/admission.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const N = Number(process.env['FIRST_POD_NAMESPACES'] ?? 50);
+const modes = (process.argv.slice(2).length ? process.argv.slice(2) : ['baseline']) as AdmissionMode[];
+
+const results: Record<string, unknown> = {
+  machine: `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, kubelet ${process.env['REGCRED_STACK_KUBE_VERSION'] ?? '?'}`,
+  date: new Date().toISOString(),
+  namespaces: N,
+  replicas: 2,
+  observeAfterSeconds: 60,
+};
+for (const mode of modes) {
+  const sfx = suffix();
+  const rotator = await startRotator(mode, sfx);
+  const names = burstNamespaces({ prefix: `fp-${sfx}`, namespaces: N });
+  try {
+    const r = await runBurst({
+      prefix: `fp-${sfx}`,
+      namespaces: N,
+      replicas: 2,
+      labels: rotator.namespaceLabels,
+      observeAfterMs: 60_000,
+      secretBase: rotator.secretBase,
+    });
+    console.log(`[bench] first pod, ${mode}: ${describeBurst(r)}`);
+    const { pods_: pods, ...rest } = r;
+    results[mode] = { ...rest, pods: pods.length, stuckPods: pods.filter((p) => p.pullBackOff) };
+  } finally {
+    await rotator.stop();
+    await removeBurst(names);
+  }
+}
+const dir = join(ROOT, 'bench/results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `first-pod-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`[bench] raw results: ${file}`);

@@ -1,0 +1,414 @@
+/**
+ * The first pod of a new namespace, on the real node: 50 namespaces, each created in the same `kubectl
+ * apply` as a 2-replica Deployment pulling the private image, all at once, the scheduler running
+ * (test/node/first-pod-burst.ts). Without an admission part a third of such pods end stuck in pull
+ * back-off (bench/README.md); here:
+ *
+ * - the webhook: every pod Running and 0 failed pulls, while its certificate is renewed (forced) in the
+ *   middle of the burst — no admission call fails open; pods it must not touch are left as they came;
+ * - the webhook hung (SIGSTOP) during a burst: pods are still admitted (failurePolicy Ignore, timeout),
+ *   and `doctor` names the ones that came without our secret and what would have spared them;
+ * - the policy: every pod named our secret at admission; its failed pulls counted; without its param,
+ *   pods are admitted unchanged;
+ * - the healer: a burst without admission part, healed.
+ *
+ * Pulls the kubelet/node-authorizer race (KUBE-FACTS F14) failed are counted apart, as
+ * test/node/zero-failed-pulls.test.ts does: the kubelet asked for a Secret that existed and was refused.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  callsSince,
+  driveHealer,
+  servedCertificate,
+  startRotator,
+  webhookCalls,
+  webhookName,
+  type Rotator,
+} from '../helpers/admission.ts';
+import { runCli } from '../helpers/rotator.ts';
+import { api, auditEvents, env, kubectl, pullSecretsOf, sleep, suffix, waitFor } from '../helpers/stack.ts';
+import {
+  burstNamespaces,
+  describeBurst,
+  percentile,
+  removeBurst,
+  runBurst,
+  type BurstResult,
+} from './first-pod-burst.ts';
+
+const N = Number(process.env['FIRST_POD_NAMESPACES'] ?? 50);
+const IP = () => env('REGCRED_STACK_IP');
+
+/** A pod in a namespace that is not on the node (it stays Pending: nothing pulls), as the API server stored it. */
+async function pullSecretsOfNewPod(
+  namespace: string,
+  o: { pullSecrets?: string[]; annotations?: Record<string, string>; dryRun?: boolean } = {},
+): Promise<string[]> {
+  const p = await api().createNamespacedPod({
+    namespace,
+    dryRun: o.dryRun ? 'All' : undefined,
+    body: {
+      metadata: { generateName: 'safety-', annotations: o.annotations },
+      spec: {
+        imagePullSecrets: o.pullSecrets?.map((name) => ({ name })),
+        containers: [{ name: 'c', image: 'registry.example/app:1' }],
+      },
+    },
+  });
+  return (p.spec?.imagePullSecrets ?? []).map((s) => s.name ?? '');
+}
+
+async function namespace(name: string, labels: Record<string, string>): Promise<void> {
+  await api().createNamespace({ body: { metadata: { name, labels } } });
+  await waitFor(`the default ServiceAccount in ${name}`, () =>
+    api().readNamespacedServiceAccount({ namespace: name, name: 'default' }),
+  );
+}
+
+function expectHealthyBurst(r: BurstResult, what: string): void {
+  const stuck = r.pods_
+    .filter((p) => !p.running)
+    .map((p) => `${p.namespace}/${p.name} ${p.pullSecrets.join(',')}`);
+  expect(r.applyErrors, what).toEqual([]);
+  expect(r.pods, what).toBe(2 * N);
+  expect(r.withoutOurSecret, `${what}: pods admitted without our secret`).toBe(0);
+  expect(r.askedBeforeCreated, `${what}: kubelets that asked before the Secret existed`).toEqual([]);
+  expect(r.failedPulls, `${what}: failed pulls`).toBe(0);
+  expect(
+    stuck.filter((p) => !r.authorizerRace.some((x) => p.startsWith(x))),
+    `${what}: pods not Running`,
+  ).toEqual([]);
+}
+
+describe('the webhook', () => {
+  const sfx = suffix();
+  let r: Rotator;
+  const made: string[] = [];
+  beforeAll(async () => {
+    // A lifetime of 12 minutes: the renewal's waits scale with it (5 s grace, 60 s until the old CA goes).
+    r = await startRotator('webhook', sfx, {
+      args: ['--webhook-cert-validity', '12m'],
+      exclude: ['*-excluded'],
+    });
+  });
+  afterAll(async () => {
+    await r.stop();
+    await removeBurst(made);
+  });
+
+  it('never touches a pod it must not: outside the targets, naming ours, its own list, opted out; never a duplicate; a dry run gets the name', async () => {
+    const covered = `fps-${sfx}`;
+    const excluded = `fps-${sfx}-excluded`; // matches the webhook configuration's selector, not the target
+    const outside = `fps-${sfx}-outside`;
+    made.push(covered, excluded, outside);
+    await namespace(covered, r.namespaceLabels);
+    await namespace(excluded, r.namespaceLabels);
+    await namespace(outside, {});
+    const ours = await waitFor('our entry on the ServiceAccount', async () =>
+      (await pullSecretsOf(covered)).find((n) => n.startsWith(`${r.secretBase}-`)),
+    );
+    expect(await pullSecretsOfNewPod(outside)).toEqual([]);
+    expect(await pullSecretsOfNewPod(excluded)).toEqual([]);
+    expect(await pullSecretsOfNewPod(covered, { pullSecrets: [ours] })).toEqual([ours]);
+    expect(await pullSecretsOfNewPod(covered, { pullSecrets: ['my-own'] })).toEqual(['my-own']);
+    expect(
+      await pullSecretsOfNewPod(covered, {
+        annotations: { 'regcred-rotator.io/inject': 'false' },
+        pullSecrets: ['x'],
+      }),
+    ).toEqual(['x']);
+    // Its ServiceAccount lists a foreign entry and ours: the plugin copies both, the webhook adds nothing.
+    const sa = await api().readNamespacedServiceAccount({ namespace: covered, name: 'default' });
+    await api().replaceNamespacedServiceAccount({
+      namespace: covered,
+      name: 'default',
+      body: { ...sa, imagePullSecrets: [{ name: 'team-mirror' }, ...(sa.imagePullSecrets ?? [])] },
+    });
+    await sleep(1500); // the ServiceAccount admission plugin reads from a cache (KUBE-FACTS F15)
+    expect(await pullSecretsOfNewPod(covered)).toEqual(['team-mirror', ours]);
+    // A dry run in a brand-new namespace gets the name too (the API server calls a NoneOnDryRun webhook for
+    // dry runs; that it writes nothing then is tested at its seam: test/unit/admission/webhook.test.ts).
+    const fresh = `fps-${sfx}-dry`;
+    made.push(fresh);
+    await api().createNamespace({ body: { metadata: { name: fresh, labels: r.namespaceLabels } } });
+    const dry = await waitFor('a dry-run pod admitted', async () =>
+      pullSecretsOfNewPod(fresh, { dryRun: true }).catch(() => undefined),
+    );
+    expect(
+      dry.some((n) => n.startsWith(`${r.secretBase}-`)),
+      `dry run: ${dry.join(',')}`,
+    ).toBe(true);
+  });
+
+  it(`${N} namespaces in a burst, its certificate renewed (forced) in the middle: every pod Running, 0 failed pulls, no admission call failed open`, async () => {
+    const names = burstNamespaces({ prefix: `fpw-${sfx}`, namespaces: N });
+    made.push(...names);
+    const port = r.webhookPort!;
+    const first = await servedCertificate(IP(), port);
+    const calls0 = webhookCalls(webhookName(sfx));
+    let renewedAt = 0;
+    const result = await runBurst({
+      prefix: `fpw-${sfx}`,
+      namespaces: N,
+      replicas: 2,
+      labels: r.namespaceLabels,
+      observeAfterMs: 60_000,
+      secretBase: r.secretBase,
+      during: async () => {
+        await sleep(3000); // the first pods are being admitted
+        const a = kubectl('-n', r.home, 'annotate', 'secret', 'webhook-tls', 'regcred-rotator.io/renew=now');
+        expect(a.code, a.stderr).toBe(0);
+        await waitFor(
+          'the renewed certificate served',
+          async () => ((await servedCertificate(IP(), port)) !== first ? true : undefined),
+          40_000,
+        );
+        renewedAt = Date.now();
+      },
+    });
+    console.log(`[node] first pod, webhook (certificate renewed mid-burst): ${describeBurst(result)}`);
+    // The old CA leaves the bundle a minute after the switch; every call until then and after is counted.
+    await waitFor(
+      'the replaced CA dropped from the caBundle',
+      async () => {
+        const cfg = kubectl(
+          'get',
+          'mutatingwebhookconfiguration',
+          r.webhookConfiguration!,
+          '-o',
+          'jsonpath={.webhooks[0].clientConfig.caBundle}',
+        );
+        return (
+          Buffer.from(cfg.stdout, 'base64')
+            .toString()
+            .match(/BEGIN CERTIFICATE/g) ?? []
+        ).length === 1
+          ? true
+          : undefined;
+      },
+      120_000,
+    );
+    await sleep(3000);
+    const calls = callsSince(calls0, webhookCalls(webhookName(sfx)));
+    console.log(
+      `[node] webhook calls during the burst and the renewal (API server metrics): ${JSON.stringify(calls)}; renewed ${renewedAt ? 'mid-burst' : 'never'}`,
+    );
+    expect(renewedAt).toBeGreaterThan(0);
+    expect(calls.failOpen, 'admission calls that failed open').toBe(0);
+    expect(Object.keys(calls.byOutcome), 'webhook call outcomes').toEqual(['200 rejected=false']);
+    expect(calls.byOutcome['200 rejected=false']).toBeGreaterThanOrEqual(2 * N);
+    expectHealthyBurst(result, 'webhook');
+    await removeBurst(names);
+  });
+});
+
+describe('the webhook hung during a burst (SIGSTOP)', () => {
+  const sfx = suffix();
+  const n = 10;
+  let r: Rotator;
+  const names = burstNamespaces({ prefix: `fpo-${sfx}`, namespaces: n });
+  beforeAll(async () => {
+    r = await startRotator('webhook', sfx);
+  });
+  afterAll(async () => {
+    if (r.scheduler.child.pid) process.kill(r.scheduler.child.pid, 'SIGCONT');
+    await r.stop();
+    await removeBurst(names);
+  });
+
+  it('pods are still admitted (failurePolicy Ignore, 5 s timeout); doctor names those that came without our secret and what would have spared them', async () => {
+    const calls0 = webhookCalls(webhookName(sfx));
+    process.kill(r.scheduler.child.pid!, 'SIGSTOP');
+    const result = await runBurst({
+      prefix: `fpo-${sfx}`,
+      namespaces: n,
+      replicas: 2,
+      labels: r.namespaceLabels,
+      observeAfterMs: 60_000,
+      secretBase: r.secretBase,
+    });
+    const calls = callsSince(calls0, webhookCalls(webhookName(sfx)));
+    console.log(`[node] webhook hung: ${describeBurst(result)}; webhook calls ${JSON.stringify(calls)}`);
+    expect(result.applyErrors).toEqual([]);
+    expect(result.pods, 'every pod admitted').toBe(2 * n);
+    expect(
+      calls.failOpen + Object.values(calls.byOutcome).reduce((a, b) => a + b, 0),
+      'the API server called the webhook',
+    ).toBeGreaterThan(0);
+    // Back: the scheduler provisions the namespaces; the pods admitted meanwhile keep no pull secret.
+    process.kill(r.scheduler.child.pid!, 'SIGCONT');
+    const stuck = result.pods_.find((p) => !p.namesOurs);
+    expect(stuck, 'a pod admitted without our secret while the webhook hung').toBeDefined();
+    await waitFor('our entry on its ServiceAccount', async () =>
+      (await pullSecretsOf(stuck!.namespace)).some((x) => x.startsWith(`${r.secretBase}-`))
+        ? true
+        : undefined,
+    );
+    await waitFor(
+      'its pull failing',
+      async () => {
+        const p = await api().readNamespacedPod({ namespace: stuck!.namespace, name: stuck!.name });
+        return p.status?.containerStatuses?.some((c) => /ImagePull/.test(c.state?.waiting?.reason ?? ''))
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
+    const d = await runCli([
+      '--config',
+      r.configFile,
+      'doctor',
+      '-n',
+      stuck!.namespace,
+      '-o',
+      'json',
+      '--log-level',
+      'error',
+    ]);
+    const findings = (
+      JSON.parse(d.stdout) as { findings: { object: string; problem: string; fix: string }[] }
+    ).findings;
+    const f = findings.find(
+      (x) => x.object === `pod/${stuck!.name}` && /admitted before our pull secret reached/.test(x.problem),
+    );
+    expect(f, d.stdout).toBeDefined();
+    expect(f?.fix).toMatch(/admission webhook .* provisions the namespace before such a pod is stored/);
+    expect(f?.fix).toMatch(/the healer .* would delete it/);
+  });
+});
+
+describe('the policy', () => {
+  const sfx = suffix();
+  let r: Rotator;
+  const names = burstNamespaces({ prefix: `fpp-${sfx}`, namespaces: N });
+  beforeAll(async () => {
+    r = await startRotator('policy', sfx);
+  });
+  afterAll(async () => {
+    await r.stop();
+    await removeBurst(names);
+  });
+
+  it(`${N} namespaces in a burst: every pod admitted naming our secret, Running within 2 minutes; the failed pulls counted`, async () => {
+    const result = await runBurst({
+      prefix: `fpp-${sfx}`,
+      namespaces: N,
+      replicas: 2,
+      labels: r.namespaceLabels,
+      observeAfterMs: 60_000,
+      secretBase: r.secretBase,
+    });
+    console.log(`[node] first pod, policy: ${describeBurst(result)}`);
+    expect(result.pods).toBe(2 * N);
+    expect(result.withoutOurSecret).toBe(0);
+    // The name can come before its Secret: such a pod fails its pull and recovers at the kubelet's next try.
+    const raced = new Set(result.authorizerRace);
+    await waitFor(
+      'every pod Running',
+      async () => {
+        const pods = (await api().listPodForAllNamespaces({ labelSelector: 'app=first-pod' })).items.filter(
+          (p) => names.includes(p.metadata?.namespace ?? ''),
+        );
+        const waiting = pods.filter(
+          (p) => p.status?.phase !== 'Running' && !raced.has(`${p.metadata?.namespace}/${p.metadata?.name}`),
+        );
+        return pods.length === 2 * N && waiting.length === 0 ? true : undefined;
+      },
+      120_000,
+    );
+  });
+
+  it('its param missing: pods are admitted unchanged', async () => {
+    const ns = `fpp-${sfx}-param`;
+    names.push(ns);
+    await namespace(ns, r.namespaceLabels);
+    // The policy cannot see the ServiceAccount: it appends to a list of the pod's own (docs/admission.md).
+    expect((await pullSecretsOfNewPod(ns, { pullSecrets: ['other'], dryRun: true })).length).toBe(2);
+    const del = kubectl('-n', r.home, 'delete', 'configmap', `${r.policy!}-${r.target}`);
+    expect(del.code, del.stderr).toBe(0);
+    await waitFor(
+      'pods admitted unchanged',
+      async () => {
+        const got = await pullSecretsOfNewPod(ns, { pullSecrets: ['other'], dryRun: true });
+        return got.length === 1 && got[0] === 'other' ? true : undefined;
+      },
+      30_000,
+    );
+  });
+});
+
+describe('the healer', () => {
+  it.skip("scheduler-wired: each pod admitted without our secret recreated with it and Running within 30 s (p99) of our entry reaching its ServiceAccount — NOT RUNNABLE YET: the scheduler does not call Healer.podChanged / namespaceConverged until the lead wires them to the gateway's pod watch (see docs/admission.md, 'Wiring'); the test-wired case below measures the healer's own part", () =>
+    undefined);
+
+  const sfx = suffix();
+  let r: Rotator;
+  const names = burstNamespaces({ prefix: `fph-${sfx}`, namespaces: N });
+  beforeAll(async () => {
+    r = await startRotator('baseline', sfx);
+  });
+  afterAll(async () => {
+    await r.stop();
+    await removeBurst(names);
+  });
+
+  it(`test-wired (its pod events from the test): a burst of ${N} without admission part ends with every pod Running; p99 from our entry on the ServiceAccount to the recreated pod Running ≤ 30 s`, async () => {
+    const stop = new AbortController();
+    const healer = driveHealer(r, names, stop.signal);
+    const result = await runBurst({
+      prefix: `fph-${sfx}`,
+      namespaces: N,
+      replicas: 2,
+      labels: r.namespaceLabels,
+      observeAfterMs: 90_000,
+      secretBase: r.secretBase,
+    });
+    stop.abort();
+    await healer.done;
+    console.log(
+      `[node] first pod, healer (test-wired): ${describeBurst(result)}; deleted ${healer.deleted.length} pods; errors ${healer.errors.length}`,
+    );
+    expect(healer.errors).toEqual([]);
+    expect(healer.deleted.length, 'pods the healer deleted').toBeGreaterThan(0);
+    // Our entry reached each namespace's ServiceAccount at the scheduler's patch (audit log); the healed
+    // pods' replacements are the pods created after it that name our secret.
+    const audit = auditEvents();
+    const repointed = new Map<string, number>();
+    for (const e of audit)
+      if (
+        e.verb === 'patch' &&
+        e.objectRef?.resource === 'serviceaccounts' &&
+        e.objectRef.name === 'default' &&
+        e.userAgent.startsWith('regcred-rotator') &&
+        e.responseStatus?.code === 200 &&
+        names.includes(e.objectRef.namespace ?? '')
+      )
+        repointed.set(
+          e.objectRef.namespace ?? '',
+          Math.min(repointed.get(e.objectRef.namespace ?? '') ?? Infinity, Date.parse(e.stageTimestamp)),
+        );
+    const healedNs = new Set(healer.deleted.map((d) => d.pod.split('/')[0]));
+    const lags: number[] = [];
+    for (const p of result.pods_) {
+      if (!healedNs.has(p.namespace) || !p.namesOurs || !p.running) continue;
+      const pod = await api().readNamespacedPod({ namespace: p.namespace, name: p.name });
+      const started = Math.max(
+        ...(pod.status?.containerStatuses ?? []).map((c) =>
+          new Date(c.state?.running?.startedAt ?? 0).getTime(),
+        ),
+      );
+      const created = new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+      const entry = repointed.get(p.namespace) ?? Infinity;
+      if (created > entry) lags.push((started - entry) / 1000);
+    }
+    console.log(
+      `[node] healer: our entry on the ServiceAccount → recreated pod Running: n=${lags.length}, p50 ${percentile(lags, 50)} s, p99 ${percentile(lags, 99)} s, max ${Math.max(...lags)} s`,
+    );
+    expect(result.stuck, 'pods left stuck').toBe(0);
+    expect(
+      result.pods_.filter((p) => !p.running && !result.authorizerRace.includes(`${p.namespace}/${p.name}`)),
+    ).toEqual([]);
+    expect(lags.length).toBeGreaterThan(0);
+    expect(percentile(lags, 99)).toBeLessThanOrEqual(30);
+  });
+});
