@@ -32,6 +32,15 @@ interface Stored {
   view: CertView;
 }
 
+/** A PEM certificate's end of validity; undefined when it does not parse. */
+function notAfter(pem: string): Date | undefined {
+  try {
+    return new Date(new X509Certificate(pem).validTo);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The annotations a merge patch sets (null: removes). */
 const present = (a: Record<string, string | null>): Record<string, string> =>
   Object.fromEntries(Object.entries(a).filter((e): e is [string, string] => e[1] !== null));
@@ -132,9 +141,9 @@ export class CertManager {
   }
 
   /**
-   * A new CA and serving certificate. The bundle first gets the new CA beside the old (when the old still
-   * verifies anything), then, after the grace time, the Secret gets the new pair: a process that serves
-   * what the Secret holds never serves a certificate the API server cannot verify.
+   * A new CA and serving certificate. The bundle first gets the new CA beside the one trusted now, then,
+   * after the grace time, the Secret gets the new pair: a process that serves what the Secret holds never
+   * serves a certificate the API server cannot verify.
    */
   async #renew(s: Stored, why: string, now: Date): Promise<Stored> {
     const { timing, hosts } = this.#o;
@@ -147,8 +156,11 @@ export class CertManager {
       },
       now.toISOString(),
     );
-    const keepOld = s.pair !== undefined && s.view.leaf !== undefined && s.view.leaf.notAfter > now;
-    const bundle = fresh.caPem + (keepOld ? (pemBlocks(s.caBundle)[0] ?? '') : '');
+    // What the API server trusts now stays trusted across the switch: the CA of the certificate being
+    // served, even when the Secret itself became unreadable (it is in the configuration's bundle).
+    const old = pemBlocks(await this.#trusted()).find((p) => (notAfter(p)?.getTime() ?? 0) > now.getTime());
+    const keepOld = old !== undefined;
+    const bundle = fresh.caPem + (old ?? '');
     this.#log.info(
       { why, notAfter: new X509Certificate(fresh.certPem).validTo },
       'renewing the webhook certificate',
@@ -223,6 +235,16 @@ export class CertManager {
       if (!isRotatorError(e, 'KUBE_CONFLICT') && !isRotatorError(e, 'KUBE_ALREADY_EXISTS')) throw e;
       this.#log.info({}, 'the webhook TLS Secret changed meanwhile (another replica); using what it holds');
     }
+  }
+
+  /** The CAs the configuration's first webhook trusts now ('' when none or no configuration). */
+  async #trusted(): Promise<string> {
+    const cfg = await this.#k.get(
+      'mutatingwebhookconfigurations',
+      paths.webhookConfig(this.#o.webhookConfiguration),
+    );
+    const hooks = (cfg?.['webhooks'] ?? []) as { clientConfig?: { caBundle?: string } }[];
+    return unb64(hooks[0]?.clientConfig?.caBundle);
   }
 
   /** Every webhook of the configuration trusts exactly `bundle` (written only when it differs). */

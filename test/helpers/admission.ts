@@ -53,6 +53,8 @@ export interface Rotator {
   /** Labels that put a namespace in the target. */
   namespaceLabels: Record<string, string>;
   webhookConfiguration?: string | undefined;
+  /** The webhook's name in its configuration (the API server's metrics label). */
+  webhookName: string;
   webhookPort?: number | undefined;
   policy?: string | undefined;
   scheduler: ReturnType<typeof spawnCli>;
@@ -173,6 +175,7 @@ export async function startRotator(
     secretBase,
     namespaceLabels,
     webhookConfiguration,
+    webhookName: webhookName(sfx),
     webhookPort,
     policy,
     scheduler,
@@ -278,4 +281,39 @@ export function driveHealer(r: Rotator, namespaces: readonly string[], signal: A
     await kube.close();
   })();
   return { deleted, errors, done };
+}
+
+/** The API server's admission-latency histogram of one webhook: count, sum (s), cumulative buckets. */
+export function webhookLatency(name: string): { count: number; sum: number; buckets: [number, number][] } {
+  const out = { count: 0, sum: 0, buckets: [] as [number, number][] };
+  for (const line of kubectl('get', '--raw', '/metrics').stdout.split('\n')) {
+    if (
+      !line.startsWith('apiserver_admission_webhook_admission_duration_seconds') ||
+      !line.includes(`name="${name}"`)
+    )
+      continue;
+    const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.includes('_count{')) out.count += v;
+    else if (line.includes('_sum{')) out.sum += v;
+    else {
+      const le = /le="([^"]*)"/.exec(line)?.[1] ?? '+Inf';
+      out.buckets.push([le === '+Inf' ? Infinity : Number(le), v]);
+    }
+  }
+  out.buckets.sort((a, b) => a[0] - b[0]);
+  return out;
+}
+
+/** The smallest histogram bound under which a fraction `q` of the calls fell (between two readings). */
+export function latencyQuantile(
+  before: ReturnType<typeof webhookLatency>,
+  after: ReturnType<typeof webhookLatency>,
+  q: number,
+): number | undefined {
+  const total = after.count - before.count;
+  for (const [le, n] of after.buckets) {
+    const was = before.buckets.find((b) => b[0] === le)?.[1] ?? 0;
+    if (total > 0 && n - was >= q * total) return le;
+  }
+  return undefined;
 }

@@ -61,14 +61,16 @@ describe('deploy/ kustomizations', () => {
     }
     created.push('team-a');
   });
-  it.each(['deploy', 'deploy/overlays/scheduler', 'deploy/overlays/namespaced'])(
-    'kubectl apply --dry-run=server -k %s succeeds',
-    (dir) => {
-      const r = kubectl('apply', '--dry-run=server', '-k', join(ROOT, dir));
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/created \(server dry run\)/);
-    },
-  );
+  it.each([
+    'deploy',
+    'deploy/overlays/scheduler',
+    'deploy/overlays/scheduler-admission',
+    'deploy/overlays/namespaced',
+  ])('kubectl apply --dry-run=server -k %s succeeds', (dir) => {
+    const r = kubectl('apply', '--dry-run=server', '-k', join(ROOT, dir));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/created \(server dry run\)/);
+  });
   it('the ClusterRole has no wildcards, no escalate/bind/impersonate, no watch', () => {
     const docs = parseAllDocuments(render('deploy')).map(
       (d) => d.toJS() as { kind: string; rules?: { verbs: string[]; resources: string[] }[] },

@@ -83,6 +83,16 @@ const cases: { name: string; dir: string; namespace: string; values: Record<stri
     values: { image: { tag: '0.1.0' }, mode: 'scheduler' },
   },
   {
+    name: 'scheduler with the admission webhook and policy (deploy/overlays/scheduler-admission)',
+    dir: 'deploy/overlays/scheduler-admission',
+    namespace: 'regcred-rotator',
+    values: {
+      image: { tag: '0.1.0' },
+      mode: 'scheduler',
+      admission: { webhook: { enabled: true }, policy: { enabled: true } },
+    },
+  },
+  {
     name: 'CronJob, namespaced (deploy/overlays/namespaced)',
     dir: 'deploy/overlays/namespaced',
     namespace: 'team-a',

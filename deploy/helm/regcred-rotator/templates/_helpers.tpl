@@ -69,6 +69,11 @@ volumes:
   - name: config
     configMap:
       name: {{ include "regcred-rotator.fullname" . }}-config
+{{- if include "regcred-rotator.certManager" . }}
+  - name: webhook-tls
+    secret:
+      secretName: {{ include "regcred-rotator.fullname" . }}-webhook-tls
+{{- end }}
 {{- with .Values.volumes }}
 {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -96,6 +101,11 @@ volumeMounts:
   - name: config
     mountPath: /etc/regcred-rotator
     readOnly: true
+{{- if include "regcred-rotator.certManager" . }}
+  - name: webhook-tls
+    mountPath: /etc/regcred-rotator-webhook
+    readOnly: true
+{{- end }}
 {{- with .Values.volumeMounts }}
 {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -107,4 +117,26 @@ volumeMounts:
 {{- fail "values: config must be the text of config.yaml (config: |), not a map: Helm would merge a map with the chart's example config" -}}
 {{- end -}}
 {{- required "values: config (the text of config.yaml) is empty" .Values.config | trim -}}
+{{- end -}}
+
+{{/* The scheduler's admission flags (deploy/components/admission adds the same). */}}
+{{- define "regcred-rotator.admissionArgs" -}}
+{{- $name := include "regcred-rotator.fullname" . -}}
+{{- with .Values.admission.webhook -}}
+{{- if .enabled -}}
+, '--webhook={{ .port }}', '--webhook-hosts={{ $name }}-webhook.$(POD_NAMESPACE).svc'
+{{- if ne $name "regcred-rotator" }}, '--webhook-configuration={{ $name }}', '--webhook-tls-secret={{ $name }}-webhook-tls'{{ end }}
+{{- if .certManager.enabled }}, '--webhook-cert-dir=/etc/regcred-rotator-webhook'{{ end }}
+{{- end -}}
+{{- end -}}
+{{- if .Values.admission.policy.enabled -}}
+, '--admission-policy={{ $name }}-inject'
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the webhook serves a cert-manager Certificate (scheduler mode only). */}}
+{{- define "regcred-rotator.certManager" -}}
+{{- if and (eq .Values.mode "scheduler") .Values.admission.webhook.enabled .Values.admission.webhook.certManager.enabled -}}
+true
+{{- end -}}
 {{- end -}}
