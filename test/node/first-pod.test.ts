@@ -26,7 +26,17 @@ import {
   type Rotator,
 } from '../helpers/admission.ts';
 import { runCli } from '../helpers/rotator.ts';
-import { api, auditEvents, env, kubectl, pullSecretsOf, sleep, suffix, waitFor } from '../helpers/stack.ts';
+import {
+  api,
+  auditEvents,
+  deleteNamespaces,
+  env,
+  kubectl,
+  pullSecretsOf,
+  sleep,
+  suffix,
+  waitFor,
+} from '../helpers/stack.ts';
 import {
   burstNamespaces,
   describeBurst,
@@ -93,7 +103,7 @@ describe('the webhook', () => {
   });
   afterAll(async () => {
     await r.stop();
-    await removeBurst(made);
+    await deleteNamespaces(made); // the burst test waits for its own; this is for a failed one
   });
 
   it('never touches a pod it must not: outside the targets, naming ours, its own list, opted out; never a duplicate; a dry run gets the name', async () => {
@@ -213,7 +223,7 @@ describe('the webhook hung during a burst (SIGSTOP)', () => {
   afterAll(async () => {
     if (r.scheduler.child.pid) process.kill(r.scheduler.child.pid, 'SIGCONT');
     await r.stop();
-    await removeBurst(names);
+    await deleteNamespaces(names); // the test waits for its own; this is for a failed one
   });
 
   it('pods are still admitted (failurePolicy Ignore, 5 s timeout); doctor names those that came without our secret and what would have spared them', async () => {
@@ -274,6 +284,7 @@ describe('the webhook hung during a burst (SIGSTOP)', () => {
     expect(f, d.stdout).toBeDefined();
     expect(f?.fix).toMatch(/admission webhook .* provisions the namespace before such a pod is stored/);
     expect(f?.fix).toMatch(/the healer .* would delete it/);
+    await removeBurst(names);
   });
 });
 
@@ -286,7 +297,7 @@ describe('the policy', () => {
   });
   afterAll(async () => {
     await r.stop();
-    await removeBurst(names);
+    await deleteNamespaces(names); // the tests wait for their own; this is for a failed one
   });
 
   it(`${N} namespaces in a burst: every pod admitted naming our secret, Running within 2 minutes; the failed pulls counted`, async () => {
@@ -349,7 +360,7 @@ describe('the healer', () => {
   });
   afterAll(async () => {
     await r.stop();
-    await removeBurst(names);
+    await deleteNamespaces(names); // the test waits for its own; this is for a failed one
   });
 
   it(`test-wired (its pod events from the test): a burst of ${N} without admission part ends with every pod Running; p99 from our entry on the ServiceAccount to the recreated pod Running ≤ 30 s`, async () => {
@@ -410,5 +421,6 @@ describe('the healer', () => {
     ).toEqual([]);
     expect(lags.length).toBeGreaterThan(0);
     expect(percentile(lags, 99)).toBeLessThanOrEqual(30);
+    await removeBurst(names);
   });
 });
