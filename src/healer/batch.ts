@@ -32,6 +32,20 @@ export async function healAfterRun(
   );
   if (ready.size === 0) return undefined;
   const log = d.logger.child({ mode: 'heal' });
+  try {
+    return await heal(d, ready, log);
+  } catch (e) {
+    // Healing is a courtesy after the rollout, which stands: its failure does not fail the run.
+    log.warn({ err: (e as Error).message }, 'pods not healed after the run');
+    return undefined;
+  }
+}
+
+async function heal(
+  d: { config: Config; gateway: KubeGateway; rest: KubeRest },
+  ready: ReadonlyMap<string, { name: string; serviceAccounts: readonly string[] | '*' }>,
+  log: Logger,
+): Promise<HealReport> {
   const all = await observeNamespaces(d.gateway, d.config.targets, log);
   const known = new Map(all.map((n) => [n.name, n]));
   const namespaces = [

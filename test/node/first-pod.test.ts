@@ -37,9 +37,16 @@ import {
   suffix,
   waitFor,
 } from '../helpers/stack.ts';
+import { createLogger } from '../../src/base/logger.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { healAfterRun } from '../../src/healer/batch.ts';
+import { connectKube } from '../../src/kube/client.ts';
+import { K8sGateway } from '../../src/kube/k8s-gateway.ts';
+import type { RunSummary } from '../../src/rotation/results.ts';
 import {
   burstNamespaces,
   describeBurst,
+  observe,
   percentile,
   removeBurst,
   runBurst,
@@ -422,5 +429,51 @@ describe('the healer', () => {
     expect(lags.length).toBeGreaterThan(0);
     expect(percentile(lags, 99)).toBeLessThanOrEqual(30);
     await removeBurst(names);
+  });
+
+  it('batch, at the end of a --rotate-now run (rotation.healPods; no scheduler, as a CronJob runs): the pods a Deployment got before the run are recreated with our secret', async () => {
+    await r.stopScheduler();
+    const batch = burstNamespaces({ prefix: `fpb-${sfx}`, namespaces: 1 });
+    names.push(...batch);
+    const before = await runBurst({
+      prefix: `fpb-${sfx}`,
+      namespaces: 1,
+      replicas: 2,
+      labels: r.namespaceLabels,
+      observeAfterMs: 20_000,
+      secretBase: r.secretBase,
+    });
+    expect(before.withoutOurSecret).toBe(2);
+    const run = await runCli(['--config', r.configFile, '--log-format', 'json', '--rotate-now']);
+    expect(run.code, run.text).toBe(0);
+    const secret = (await pullSecretsOf(batch[0]!)).find((n) => n.startsWith(`${r.secretBase}-`));
+    expect(secret).toBeDefined();
+    // The config key rotation.healPods is not in the schema yet: the run's own call (src/cli/commands/rotate.ts)
+    // reads it as off; here the same function runs with it on, on what the run reported.
+    const kube = connectKube({ kubeconfig: env('KUBECONFIG'), requestTimeoutMs: 10_000 });
+    const config = loadConfig(r.configFile);
+    const summary = {
+      dryRun: false,
+      targets: [{ target: config.targets[0]!.name, outcome: 'ok', secret }],
+    } as unknown as RunSummary;
+    const log = createLogger({ level: 'silent' });
+    const report = await healAfterRun(
+      { config, gateway: new K8sGateway(kube.rest, log), rest: kube.rest, logger: log, summary },
+      true,
+    );
+    await kube.close();
+    expect(report?.deleted.sort()).toEqual(before.pods_.map((p) => `${p.namespace}/${p.name}`).sort());
+    const after = await waitFor(
+      'the recreated pods Running with our secret',
+      async () => {
+        const o = await observe(batch, r.secretBase);
+        return o.pods === 2 && o.running === 2 && o.withoutOurSecret === 0 ? o : undefined;
+      },
+      90_000,
+    );
+    console.log(
+      `[node] healer, batch: ${report?.deleted.length} pods deleted after the run; then ${describeBurst(after)}`,
+    );
+    await removeBurst(batch);
   });
 });
