@@ -21,6 +21,8 @@ export interface EngineDeps {
   beforeWrite: () => Promise<void>;
   /** A namespace the scheduler's namespace watch knows, if it does (saves a GET per admission). */
   knownNamespace?: ((name: string) => NamespaceObject | undefined) | undefined;
+  /** `-n/--namespace`: the only namespaces to act in. */
+  only?: readonly string[] | undefined;
 }
 
 export type Provisioned = { ok: true } | { ok: false; retryable: boolean; error: string };
@@ -69,7 +71,7 @@ export class AdmissionEngine {
 
   /** The targets that cover `namespace` now, with the names they want there. */
   async covering(namespace: string): Promise<Covering[]> {
-    if (!this.ready) return [];
+    if (!this.ready || (this.#d.only?.length && !this.#d.only.includes(namespace))) return [];
     const ns = this.#d.knownNamespace?.(namespace) ?? (await this.#namespace(namespace));
     if (!ns) return [];
     return [...this.#desired.values()].flatMap((d) => {

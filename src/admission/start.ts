@@ -50,7 +50,11 @@ export async function startAdmission(p: AdmissionParts): Promise<Admission | und
   if (!s.webhook && !s.policy) return undefined;
   const log = p.logger.child({ mode: 'admission' });
   const k = new AdmissionKube(p.rest, log);
-  const engine = new AdmissionEngine({ ...p, logger: log });
+  const engine = new AdmissionEngine({
+    ...p,
+    logger: log,
+    only: (p.flags as { namespace?: string[] }).namespace,
+  });
   const tasks: Promise<void>[] = [];
   let server: WebhookServer | undefined;
   if (s.webhook) {
