@@ -68,6 +68,8 @@ export interface RotatorOptions {
   /** Extra scheduler arguments (e.g. a short certificate lifetime). */
   args?: string[];
   exclude?: string[];
+  /** Called once the scheduler runs, before the wait for the admission part to inject (e.g. set a caBundle). */
+  beforeProbe?: ((webhookConfiguration: string | undefined) => void) | undefined;
 }
 
 /** A namespace covered by the target, where a dry-run pod shows whether the admission part injects yet. */
@@ -157,6 +159,7 @@ export async function startRotator(
   await waitFor(`the default ServiceAccount in ${probe}`, () =>
     api().readNamespacedServiceAccount({ namespace: probe, name: 'default' }),
   );
+  o.beforeProbe?.(webhookConfiguration);
   if (mode !== 'baseline')
     await waitFor(
       `the ${mode} injecting (a dry-run pod in ${probe})`,
@@ -267,12 +270,16 @@ export function driveHealer(r: Rotator, namespaces: readonly string[], signal: A
           labelSelector: 'app=first-pod',
           fieldSelector: 'status.phase=Pending',
         });
-        for (const p of l.items) {
-          if (!wanted.has(p.metadata?.namespace ?? '')) continue;
-          const raw = JSON.parse(JSON.stringify(p)) as RawPod; // the client's Dates back to wire strings
-          if ((await healer.podChanged(raw)) === 'deleted')
-            deleted.push({ pod: `${p.metadata?.namespace}/${p.metadata?.name}`, at: Date.now() });
-        }
+        // Every pod at once, as a watch's events would each be handled as they come.
+        await Promise.all(
+          l.items
+            .filter((p) => wanted.has(p.metadata?.namespace ?? ''))
+            .map(async (p) => {
+              const raw = JSON.parse(JSON.stringify(p)) as RawPod; // the client's Dates back to wire strings
+              if ((await healer.podChanged(raw)) === 'deleted')
+                deleted.push({ pod: `${p.metadata?.namespace}/${p.metadata?.name}`, at: Date.now() });
+            }),
+        );
       } catch (e) {
         errors.push((e as Error).message);
       }

@@ -9,7 +9,12 @@
  *   TLS) verifies every certificate the DER writer made, no call fails open, the old CA leaves the bundle;
  *   a Secret garbled by hand is replaced without a failed call.
  */
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueServing } from '../../src/admission/x509.ts';
 import {
   callsSince,
   kubectlApply,
@@ -293,5 +298,71 @@ describe("the webhook's own certificate, renewed by time", () => {
     const calls = callsSince(calls0, webhookCalls(r.webhookName));
     expect(calls.failOpen).toBe(0);
     expect(Object.keys(calls.byOutcome)).toEqual(['200 rejected=false']);
+  });
+});
+
+describe('the webhook serving certificate files kept by someone else (cert-manager)', () => {
+  let r: Rotator;
+  const dir = mkdtempSync(join(tmpdir(), 'webhook-certs-'));
+  const issue = (label: string) => {
+    const now = Date.now();
+    return issueServing(
+      [env('REGCRED_STACK_IP')],
+      { notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000) },
+      label,
+    );
+  };
+  const first = issue('files-1');
+  const setBundle = (name: string, pem: string) => {
+    const p = kubectl(
+      'patch',
+      'mutatingwebhookconfiguration',
+      name,
+      '--type=json',
+      '-p',
+      JSON.stringify([
+        { op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: Buffer.from(pem).toString('base64') },
+      ]),
+    );
+    expect(p.code, p.stderr).toBe(0);
+  };
+  beforeAll(async () => {
+    writeFileSync(join(dir, 'tls.crt'), first.certPem);
+    writeFileSync(join(dir, 'tls.key'), first.keyPem);
+    // What cert-manager's cainjector would do: the configuration trusts the files' CA.
+    r = await startRotator('webhook', `f${sfx}`.slice(0, 6), {
+      args: ['--webhook-cert-dir', dir, '--webhook-cert-validity', '36s'],
+      beforeProbe: (name) => setBundle(name ?? '', first.caPem),
+    });
+  });
+  afterAll(() => r.stop());
+
+  it('serves the files, and a new pair written there within seconds, without a failed call; never writes a Secret or the caBundle', async () => {
+    const ns = `adf-${sfx}`;
+    await namespace(ns, r.namespaceLabels);
+    const ip = env('REGCRED_STACK_IP');
+    const before = await servedCertificate(ip, r.webhookPort!);
+    expect(before).toBe(new X509Certificate(first.certPem).fingerprint256);
+    const calls0 = webhookCalls(r.webhookName);
+    const second = issue('files-2');
+    setBundle(r.webhookConfiguration!, first.caPem + second.caPem); // the injector: old and new trusted
+    await sleep(2000);
+    writeFileSync(join(dir, 'tls.key'), second.keyPem); // a half-written update first: skipped
+    await sleep(500);
+    writeFileSync(join(dir, 'tls.crt'), second.certPem);
+    const t0 = Date.now();
+    while (
+      (await servedCertificate(ip, r.webhookPort!)) !== new X509Certificate(second.certPem).fingerprint256
+    ) {
+      await dryRun(ns);
+      expect(Date.now() - t0, 'the new pair served').toBeLessThan(20_000);
+      await sleep(200);
+    }
+    for (let i = 0; i < 20; i++) await dryRun(ns);
+    const calls = callsSince(calls0, webhookCalls(r.webhookName));
+    expect(calls.failOpen).toBe(0);
+    expect(Object.keys(calls.byOutcome)).toEqual(['200 rejected=false']);
+    const secrets = await api().listNamespacedSecret({ namespace: r.home });
+    expect(secrets.items.filter((x) => x.type === 'kubernetes.io/tls')).toEqual([]);
   });
 });

@@ -9,10 +9,19 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, type V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { image, NODE_SELECTOR } from '../helpers/node.ts';
-import { api, auditEvents, deleteNamespaces, env, sleep, stack, waitFor } from '../helpers/stack.ts';
+import {
+  api,
+  auditEvents,
+  deleteNamespaces,
+  env,
+  kubeConfig,
+  sleep,
+  stack,
+  waitFor,
+} from '../helpers/stack.ts';
 
 export interface BurstOptions {
   /** Namespace names: `<prefix>-000` … */
@@ -269,13 +278,29 @@ export async function observe(
   };
 }
 
-/** Deletes the namespaces and waits until they are gone (their pods leave the node). */
-export async function removeBurst(names: readonly string[], timeoutMs = 180_000): Promise<void> {
+/**
+ * Takes the burst off the node, then deletes its namespaces. The Deployments and their pods go first and
+ * directly (grace 0): the namespace controller works through every namespace of the cluster in turn, and
+ * a busy shared stack can leave a Terminating namespace's pods on the node for many minutes. Waits until
+ * none of the burst's pods is left (the node is shared: the next burst must not find them there).
+ */
+export async function removeBurst(names: readonly string[], timeoutMs = 300_000): Promise<void> {
+  const apps = kubeConfig().makeApiClient(AppsV1Api);
+  await Promise.all(
+    names.map(async (namespace) => {
+      await apps.deleteNamespacedDeployment({ namespace, name: 'app' }).catch(() => undefined);
+      await api()
+        .deleteCollectionNamespacedPod({ namespace, labelSelector: 'app=first-pod', gracePeriodSeconds: 0 })
+        .catch(() => undefined);
+    }),
+  );
   await deleteNamespaces(names);
   await waitFor(
-    'the burst namespaces to be deleted',
+    "the burst's pods gone",
     async () => {
-      const left = (await api().listNamespace()).items.filter((n) => names.includes(n.metadata?.name ?? ''));
+      const left = (await api().listPodForAllNamespaces({ labelSelector: 'app=first-pod' })).items.filter(
+        (p) => names.includes(p.metadata?.namespace ?? ''),
+      );
       return left.length === 0 ? true : undefined;
     },
     timeoutMs,
