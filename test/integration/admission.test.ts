@@ -260,6 +260,26 @@ describe("the webhook's own certificate, renewed by time", () => {
       `[integration] webhook certificate: ${seen.size} certificates served in 75 s, ${admitted} admissions, calls ${JSON.stringify(calls)}`,
     );
     expect(seen.size).toBeGreaterThanOrEqual(3);
+    await waitFor(
+      'the replaced CA dropped from the caBundle',
+      async () => {
+        const b = kubectl(
+          'get',
+          'mutatingwebhookconfiguration',
+          r.webhookConfiguration ?? '',
+          '-o',
+          'jsonpath={.webhooks[0].clientConfig.caBundle}',
+        );
+        return (
+          Buffer.from(b.stdout, 'base64')
+            .toString()
+            .match(/BEGIN CERTIFICATE/g) ?? []
+        ).length === 1
+          ? true
+          : undefined;
+      },
+      30_000,
+    );
     expect(calls.failOpen).toBe(0);
     expect(Object.keys(calls.byOutcome)).toEqual(['200 rejected=false']);
     expect(calls.byOutcome['200 rejected=false']).toBeGreaterThanOrEqual(admitted);
