@@ -231,6 +231,22 @@ export class VaultClient {
     };
   }
 
+  /** The names under a KV v2 folder (`path/`); none when it does not exist. Sub-folders end in `/`. */
+  async listKv(mount: string, path: string): Promise<string[]> {
+    const apiPath = `${mount}/metadata/${path.replace(/\/*$/, '/')}?list=true`;
+    const res = await this.#authed('GET', apiPath);
+    if (res.status === 404) return [];
+    if (res.status === 403)
+      throw this.#fail(
+        'STORE_PERMISSION',
+        `permission denied listing ${apiPath}: the token's policies must allow "list" there`,
+      );
+    if (res.status !== 200)
+      throw this.#fail('STORE_UNAVAILABLE', `HTTP ${res.status} listing ${apiPath}: ${errorsOf(res)}`);
+    const keys = (jsonBody(res) as { data?: { keys?: unknown } } | undefined)?.data?.keys;
+    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : [];
+  }
+
   /**
    * Writes a new version of a KV v2 secret with check-and-set: `cas` is the version the caller read (0: the
    * secret must not exist yet). A version that moved on meanwhile → STORE_CONFLICT, nothing written.
