@@ -111,11 +111,15 @@ export class HarborClient {
           'ISSUER_AUTH',
           `${who} was refused: wrong password, or the user does not exist ${tail}`,
         );
-      case 403:
+      case 403: {
+        const hint = this.#o.username.startsWith('robot$')
+          ? ' (this is a robot account, and Harbor never grants a robot robot:update: manage robots as a Harbor user)'
+          : ' (a project admin of the project has it)';
         return this.fail(
           'ISSUER_PERMISSION',
-          `${who} may not act on ${about.object}${about.permission ? `: it needs ${about.permission} (a project admin of the project has it)` : ''} ${tail}`,
+          `${who} may not act on ${about.object}${about.permission ? `: it needs ${about.permission}${hint}` : ''} ${tail}`,
         );
+      }
       case 404:
         return this.fail(
           'ISSUER_NOT_FOUND',

@@ -243,9 +243,11 @@ export class World {
         if (perm.kind !== 'project' || (perm.scope !== '*' && perm.scope !== project.id)) continue;
         for (const a of perm.access) {
           if (a.effect === 'deny') continue;
-          if (a.resource === resource && (a.action === action || a.action === '*')) return true;
+          // A robot's `project` resource is the project itself (getPolicyResource).
+          const res = a.resource === 'project' ? '' : a.resource;
+          if (res === resource && (a.action === action || a.action === '*')) return true;
           // Harbor's robot filter: push implies pull.
-          if (a.resource === resource && a.action === 'push' && action === 'pull') return true;
+          if (res === resource && a.action === 'push' && action === 'pull') return true;
         }
       }
     }
