@@ -23,6 +23,7 @@ export function page<T>(c: Call, items: T[]): { items: T[]; headers: Record<stri
     const u = new URL(c.url.toString());
     u.searchParams.set('page', String(n));
     u.searchParams.set('page_size', String(size));
+    u.searchParams.sort(); // Go's url.Values.Encode sorts by key
     links.push(`<${u.pathname}?${decodeURIComponent(u.search.slice(1))}>; rel="${rel}"`);
   };
   if (pageNo > 1 && (pageNo - 1) * size < items.length) link(pageNo - 1, 'prev');
