@@ -76,7 +76,7 @@ function issuer(
       password: { file: passwordFile(`pw-${o.user ?? manager.user}`, o.pass ?? manager.pass) },
     },
     caFile: harbor.ca,
-    requestTimeoutSeconds: 5,
+    requestTimeoutSeconds: o.timeout ?? 5,
   });
   return new HarborRobotIssuer(config, { logger, baseDir: dir, now: o.now });
 }
@@ -111,6 +111,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await adminApi('/clock', { skewSeconds: 0 });
+  await adminApi('/faults', {});
   // Nothing secret reached a log line, whatever the tests did.
   const all = logLines.join('');
   for (const s of secrets) expect(all).not.toContain(s);
@@ -170,10 +171,15 @@ describe('A and B in turn', () => {
   });
 
   it('two runs issuing at once: one creates, the other meets the 409 and refreshes; one robot, the later secret works', async () => {
+    const seen = ((await adminApi('/requests')) as unknown[]).length;
     const [x, y] = await Promise.all([
       issuer({ robot: 'race' }).issue(undefined),
       issuer({ robot: 'race' }).issue(undefined),
     ]);
+    const posts = ((await adminApi('/requests')) as { method: string; path: string; status: number }[])
+      .slice(seen)
+      .filter((r) => r.method === 'POST' && r.path === '/api/v2.0/robots');
+    expect(posts.map((r) => r.status).sort()).toEqual([201, 409]);
     remember(x);
     remember(y);
     expect(x.username).toBe(y.username);
@@ -317,6 +323,45 @@ describe('refusals name the Harbor URL, the object, the identity and the missing
     const e2 = await refusal(issuer({ project: `nope-${sfx}` }).check());
     expect(e2.code).toBe('ISSUER_PERMISSION');
     expect(e2.message).toContain(`project nope-${sfx}`);
+  });
+
+  it('429 with Retry-After (from a proxy in front of Harbor) is waited out and retried: the issue succeeds', async () => {
+    await adminApi('/faults', { status: 429, times: 2, retryAfterSeconds: 1 });
+    try {
+      const started = performance.now();
+      const c = remember(await issuer({ robot: 'throttled' }).issue(undefined));
+      expect(performance.now() - started).toBeGreaterThanOrEqual(1900);
+      expect(await v2(c)).toBe(200);
+    } finally {
+      await adminApi('/faults', {});
+    }
+  });
+
+  it('5xx that does not pass: ISSUER_UNAVAILABLE, retryable, naming the request; nothing issued', async () => {
+    await adminApi('/faults', { status: 503, times: 100, retryAfterSeconds: 0 });
+    try {
+      const e = await refusal(issuer({ robot: 'unavailable' }).issue(undefined));
+      expect(e.code).toBe('ISSUER_UNAVAILABLE');
+      expect(e.retryable).toBe(true);
+      expect(e.message).toContain(
+        `harbor ${harbor.url}: GET /projects/${project} answered HTTP 503 after retries`,
+      );
+    } finally {
+      await adminApi('/faults', {});
+    }
+    expect((await robotsOf(projectId)).some((r) => r.name.includes('+unavailable-'))).toBe(false);
+  });
+
+  it('no answer within requestTimeoutSeconds: ISSUER_UNREACHABLE (timeout), retryable', async () => {
+    await adminApi('/faults', { latencyMs: 1500 });
+    try {
+      const e = await refusal(issuer({ robot: 'slow', timeout: 0.4 }).check());
+      expect(e.code).toBe('ISSUER_UNREACHABLE');
+      expect(e.retryable).toBe(true);
+      expect(e.message).toContain('within 400 ms');
+    } finally {
+      await adminApi('/faults', {});
+    }
   });
 
   it('unreachable: ISSUER_UNREACHABLE, retryable, naming the URL', async () => {

@@ -52,8 +52,10 @@ const harbor = createHttps(
     const url = new URL(req.url ?? '/', 'https://harbor.invalid');
     void (async () => {
       try {
-        if (url.pathname === API || url.pathname.startsWith(`${API}/`)) await api.handle(req, res, url);
-        else if (url.pathname === '/service/token') await tokens.handle(req, res, url);
+        if (url.pathname === API || url.pathname.startsWith(`${API}/`)) {
+          res.on('finish', () => record(req.method ?? '', url.pathname, res.statusCode));
+          if (await underFaults(req, res)) await api.handle(req, res, url);
+        } else if (url.pathname === '/service/token') await tokens.handle(req, res, url);
         else if (url.pathname === '/v2' || url.pathname.startsWith('/v2/')) {
           if (url.pathname === '/v2') url.pathname = '/v2/';
           noteRepository(req, res, url);
@@ -70,6 +72,43 @@ const harbor = createHttps(
     })();
   },
 );
+
+/**
+ * Faults for the API only, as a proxy or load balancer in front of Harbor would cause them (Harbor itself
+ * does not rate-limit): `status` (429/5xx) for the next `times` requests with a Retry-After, `latencyMs`
+ * on every request, `stopped` drops connections.
+ */
+interface Faults {
+  status?: number;
+  times?: number;
+  retryAfterSeconds?: number;
+  latencyMs?: number;
+  stopped?: boolean;
+}
+let faults: Faults = {};
+/** The API requests answered (method, path, status; never a header or body), newest last. */
+const requests: { method: string; path: string; status: number }[] = [];
+function record(method: string, path: string, status: number): void {
+  requests.push({ method, path, status });
+  if (requests.length > 2000) requests.splice(0, 500);
+}
+async function underFaults(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  if (faults.stopped) {
+    req.socket.destroy();
+    return false;
+  }
+  if (faults.latencyMs) await new Promise((r) => setTimeout(r, faults.latencyMs));
+  if (faults.status !== undefined && (faults.times ?? 0) > 0) {
+    faults.times = (faults.times ?? 1) - 1;
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+    if (faults.retryAfterSeconds !== undefined) headers['retry-after'] = String(faults.retryAfterSeconds);
+    res
+      .writeHead(faults.status, headers)
+      .end(faults.status === 429 ? 'Too Many Requests\n' : 'Service Unavailable\n');
+    return false;
+  }
+  return true;
+}
 
 /** A pushed manifest makes its repository count in the project's `repo_count`. */
 function noteRepository(req: IncomingMessage, res: ServerResponse, url: URL): void {
@@ -99,6 +138,7 @@ const admin = createHttp((req, res) => {
       }
       world.penaltyMs = 1500;
       world.skewMs = 0;
+      faults = {};
       auth.events.splice(0);
       return sendJson(res, 200, { penaltyMs: world.penaltyMs, skewSeconds: 0 });
     }
@@ -110,6 +150,12 @@ const admin = createHttp((req, res) => {
       if (typeof body.skewSeconds === 'number') world.skewMs = body.skewSeconds * 1000;
       return sendJson(res, 200, { skewSeconds: world.skewMs / 1000 });
     }
+    if (path === '/_admin/faults') {
+      if (req.method === 'POST') faults = body;
+      if (req.method === 'DELETE') faults = {};
+      return sendJson(res, 200, faults);
+    }
+    if (path === '/_admin/requests') return sendJson(res, 200, requests);
     if (path === '/_admin/auth-log') return sendJson(res, 200, auth.events);
     if (path === '/_admin/signing-key') return sendJson(res, 200, { kid: tokens.kid });
     sendJson(res, 404, { error: `no route ${req.method ?? ''} ${path}` });
