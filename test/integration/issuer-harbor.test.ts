@@ -63,6 +63,7 @@ function issuer(
     url?: string;
     days?: number;
     now?: () => number;
+    timeout?: number;
   } = {},
 ) {
   const config = harborRobotIssuerSchema.parse({
