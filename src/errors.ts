@@ -20,8 +20,11 @@ export type ErrorCode =
   | 'REGISTRY_REJECTED'
   | 'REGISTRY_UNREACHABLE'
   | 'REGISTRY_NOT_A_REGISTRY'
+  /** Issuers (the registry side that mints credentials): the managing identity was refused. */
   | 'ISSUER_AUTH'
+  /** Authenticated, but lacking the right to act on the registry object (the message names it). */
   | 'ISSUER_PERMISSION'
+  /** The registry object (project, robot, token) does not exist. */
   | 'ISSUER_NOT_FOUND'
   | 'ISSUER_UNREACHABLE'
   | 'ISSUER_UNAVAILABLE'

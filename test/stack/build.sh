@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) every program of the real test stack into $STACK_CACHE/bin.
-# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|helm|images|all]...
+# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|helm|harbor_client|images|all]...
 # Each component is skipped when its binary exists and reports the expected version.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -123,13 +123,24 @@ build_helm() { # not part of the running stack: the Helm chart's tests install i
   mv "$bin.tmp" "$bin"
 }
 
+build_harbor_client() { # not part of the running stack: the Harbor double's fidelity test runs it
+  local venv="$STACK_CACHE/venv/harbor-api-client-$HARBOR_CLIENT_VERSION"
+  [[ -f $venv/.installed ]] && { log "harbor-api-client $HARBOR_CLIENT_VERSION: cached"; return; }
+  log "harbor-api-client $HARBOR_CLIENT_VERSION: installing into a venv from PyPI"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed (install python3-venv)"; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "harbor-api-client==$HARBOR_CLIENT_VERSION" >&2 ||
+    { rm -rf "$venv"; die "pip install harbor-api-client==$HARBOR_CLIENT_VERSION failed (output above)"; }
+  touch "$venv/.installed"
+}
+
 build_images() { # the node's test images (busybox, pause), pushed to the registries by up.sh
   bash "$HERE/node/images.sh" build
 }
 
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao helm images)
+  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao helm harbor_client images)
   for p in "${parts[@]}"; do ( "build_$p" ) || die "building $p failed (see the output above)"; done
 }
 main "$@"
