@@ -1,21 +1,16 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Logger } from '../../base/logger.ts';
 import { Sensitive } from '../../base/sensitive.ts';
 import { RotatorError } from '../../errors.ts';
 import { ConnectionPool } from '../../net/http.ts';
+import { readSecretRef, type IssuerContext } from '../context.ts';
 import type { CredentialRef, IssuedCredential, Issuer, ManagedCredential } from '../types.ts';
 import { HarborClient, type HarborRobot } from './client.ts';
 import type { HarborRobotIssuerConfig } from './schema.ts';
 
-export interface HarborIssuerContext {
-  logger: Logger;
-  /** Directory relative paths (`login.password.file`, `caFile`) are resolved against. */
-  baseDir: string;
-  /** Reads a key of the target's store, for `login.password: { key }`. */
-  readStoreKey?: ((key: string) => Promise<Sensitive>) | undefined;
+export type HarborIssuerContext = Pick<IssuerContext, 'logger' | 'baseDir'> & {
+  readStoreKey?: IssuerContext['readStoreKey'] | undefined;
   now?: (() => number) | undefined;
-}
+};
 
 const DAY_MS = 86_400_000;
 const PROJECT_ADMIN = 1;
@@ -56,28 +51,12 @@ export class HarborRobotIssuer implements Issuer {
     return this.#ctx.now?.() ?? Date.now();
   }
 
-  async #password(): Promise<Sensitive> {
-    const src = this.#c.login.password;
-    if ('key' in src) {
-      if (!this.#ctx.readStoreKey)
-        throw new RotatorError(
-          'CONFIG_INVALID',
-          `harbor ${this.#c.url}: login.password.key needs the target's store`,
-        );
-      return this.#ctx.readStoreKey(src.key);
-    }
-    const file = resolve(this.#ctx.baseDir, src.file);
-    try {
-      return new Sensitive((await readFile(file, 'utf8')).replace(/\r?\n+$/, ''));
-    } catch (e) {
-      throw new RotatorError(
-        'CONFIG_INVALID',
-        `harbor ${this.#c.url}: cannot read login.password.file ${file}`,
-        {
-          cause: e,
-        },
-      );
-    }
+  #password(): Promise<Sensitive> {
+    return readSecretRef(
+      this.#c.login.password,
+      this.#ctx,
+      `harbor ${this.#c.url} login "${this.#c.login.username}"`,
+    );
   }
 
   #api(): Promise<HarborClient> {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { secretRefSchema } from '../context.ts';
 
 /** Harbor's own rule for project and robot names (lower case, `.`, `_`, `-` between alphanumerics). */
 const HARBOR_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -9,12 +10,6 @@ const permission = z.strictObject({
   /** e.g. `pull`, `push`, `read`, `list`. */
   action: z.string().min(1),
 });
-
-/** Where the managing user's password comes from: a key of the target's store, or a file. Never inline. */
-const secretSource = z.union(
-  [z.strictObject({ key: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })],
-  { error: () => 'must be { key: <store key> } or { file: <path> }' },
-);
 
 export const harborRobotIssuerSchema = z.strictObject({
   type: z.literal('harbor-robot'),
@@ -48,7 +43,8 @@ export const harborRobotIssuerSchema = z.strictObject({
         error:
           'must be a Harbor user, not a robot: Harbor never lets a robot refresh or update robots (robot:update cannot be granted)',
       }),
-    password: secretSource,
+    /** Where the managing user's password comes from: a key of the target's store, or a file. */
+    password: secretRefSchema,
   }),
   /** PEM CA bundle to trust instead of the system roots. */
   caFile: z.string().optional(),
