@@ -59,7 +59,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await deleteNamespaces(burst);
   await c.tearDown();
-  kubectl('delete', 'clusterrole,clusterrolebinding', 'regcred-rotator', '--ignore-not-found');
+  kubectl(
+    'delete',
+    'clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding',
+    'regcred-rotator',
+    '--ignore-not-found',
+  );
 });
 
 it('passes its probes, serves /metrics on the pod IP, and reacts to a new namespace within seconds', async () => {

@@ -98,10 +98,13 @@ build_registry() {
   deb_extract docker-registry usr/bin/docker-registry "$STACK_BIN/docker-registry"
 }
 
-build_prometheus() { # not part of the running stack: the kubelet-metrics test starts one to evaluate PromQL
-  [[ -x "$STACK_BIN/prometheus" ]] && { log "prometheus: cached"; return; }
-  log "prometheus: extracting from the Debian package"
+# Not part of the running stack: the kubelet-metrics test starts a Prometheus to evaluate PromQL, and the
+# alert-rules test runs `promtool test rules` on the shipped PrometheusRule.
+build_prometheus() {
+  [[ -x "$STACK_BIN/prometheus" && -x "$STACK_BIN/promtool" ]] && { log "prometheus, promtool: cached"; return; }
+  log "prometheus, promtool: extracting from the Debian package"
   deb_extract prometheus usr/bin/prometheus "$STACK_BIN/prometheus"
+  deb_extract prometheus usr/bin/promtool "$STACK_BIN/promtool"
 }
 
 build_pushgateway() {
