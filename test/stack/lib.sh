@@ -18,6 +18,7 @@ KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-pr
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 OPENBAO_VERSION="${OPENBAO_VERSION:-2.7.2}"
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
+GITEA_VERSION="${GITEA_VERSION:-v1.27.3}"
 
 mkdir -p "$STACK_BIN" "$STACK_RUN" "$GOMODCACHE" "$GOCACHE"
 
@@ -43,6 +44,7 @@ PORT_REGISTRY_BEARER=15001
 PORT_TOKEN_SERVER=15002
 PORT_REGISTRY_PUBLIC=15003 # no auth: the sandbox (pause) image, like registry.k8s.io
 PORT_PUSHGATEWAY=19091
+PORT_GITEA=15004          # HTTPS (our CA): the API and the container registry
 # The Azure double's HTTPS listener must be 443 (127.0.0.1): MSAL reaches login.microsoftonline.com there
 # (its built-in public-cloud metadata), and vault URLs then look exactly like production ones.
 PORT_AZURE=443
@@ -54,7 +56,7 @@ PORT_KUBE_PROXY_HEALTHZ=20256
 
 # Every process the stack runs, in start order (status.sh and up.sh read this list).
 STACK_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler openbao token-server registry-basic
-  registry-bearer registry-public pushgateway azure containerd kubelet kube-proxy)
+  registry-bearer registry-public pushgateway azure gitea containerd kubelet kube-proxy)
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STACK_NODE="$STACK_ROOT/node_modules/.bin/node"
