@@ -18,6 +18,13 @@ export type ErrorCode =
   | 'REGISTRY_REJECTED'
   | 'REGISTRY_UNREACHABLE'
   | 'REGISTRY_NOT_A_REGISTRY'
+  // The registry's management API, as an issuer uses it to mint and revoke credentials.
+  | 'ISSUER_AUTH'
+  | 'ISSUER_PERMISSION'
+  | 'ISSUER_NOT_FOUND'
+  | 'ISSUER_REJECTED'
+  | 'ISSUER_UNREACHABLE'
+  | 'ISSUER_UNAVAILABLE'
   | 'KUBE_NO_CLUSTER'
   | 'KUBE_UNAUTHORIZED'
   | 'KUBE_FORBIDDEN'
