@@ -216,10 +216,60 @@ describe("who may mint a user's tokens (the issuer's least-privileged login)", (
     expect(JSON.stringify(r.body)).toMatch(/required scope/);
   });
 
+  it('a token with read:user lists the tokens but cannot create one (403, write:user required)', async () => {
+    const reader = await mint('reader', ['read:user', 'read:package']);
+    expect((await api('GET', `/users/${puller()}/tokens`, basic(puller(), reader.sha1))).status).toBe(200);
+    const r = await create(basic(puller(), reader.sha1));
+    expect(r.status).toBe(403);
+    expect(JSON.stringify(r.body)).toMatch(/required=\[write:user\]/);
+  });
+
   it('a token in an `Authorization: token` header: no (401, Basic only)', async () => {
     const manager = await mint('header', ['write:user', 'read:package']);
     expect((await create(`token ${manager.sha1}`)).status).toBe(401);
     // The same token as the Basic password is accepted: the refusal is about the scheme.
     expect(keep(await create(basic(puller(), manager.sha1))).status).toBe(201);
+  });
+});
+
+describe('a user with prohibit_login', () => {
+  it('gets registry tokens from the realm, but every registry request and API call is refused', async () => {
+    const name = `regcred-prohibited-${suffix()}`;
+    const password = `Pw-${suffix()}-${suffix()}`;
+    const created = await api('POST', '/admin/users', adminAuth(), {
+      username: name,
+      email: `${name}@regcred.invalid`,
+      password,
+      must_change_password: false,
+    });
+    expect(created.status).toBe(201);
+    try {
+      const teams = (await api('GET', '/orgs/regcred/teams', adminAuth())).body as {
+        id: number;
+        name: string;
+      }[];
+      const pullers = teams.find((t) => t.name === 'pullers')?.id;
+      expect((await api('PUT', `/teams/${pullers}/members/${name}`, adminAuth())).status).toBe(204);
+      const t = await createToken(name, password, 'pull', ['read:package', 'write:user']);
+      const before = await realmToken(name, t.sha1);
+      expect((await manifest(`Bearer ${before.token}`)).status).toBe(200);
+
+      const edit = await api('PATCH', `/admin/users/${name}`, adminAuth(), {
+        login_name: name,
+        source_id: 0,
+        prohibit_login: true,
+      });
+      expect(edit.status).toBe(200);
+      // Unlike a deleted token, the user's state is checked on every registry request: old JWTs stop too.
+      expect((await manifest(`Bearer ${before.token}`)).status).toBe(401);
+      const after = await realmToken(name, t.sha1);
+      expect(after.status).toBe(200);
+      expect((await manifest(`Bearer ${after.token}`)).status).toBe(401);
+      const list = await api('GET', `/users/${name}/tokens`, basic(name, t.sha1));
+      expect(list.status).toBe(403);
+      expect(JSON.stringify(list.body)).toMatch(/prohibited from signing in/);
+    } finally {
+      await api('DELETE', `/admin/users/${name}?purge=true`, adminAuth());
+    }
   });
 });

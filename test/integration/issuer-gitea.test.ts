@@ -17,7 +17,8 @@ import { loginPassword } from '../../src/issuers/gitea/password.ts';
 import { giteaTokenIssuerSchema } from '../../src/issuers/gitea/schema.ts';
 import { fileStoreProvider } from '../../src/providers/file/index.ts';
 import { createToken, deleteToken, gitea, listTokens, realmToken } from '../helpers/gitea.ts';
-import { freePort, suffix } from '../helpers/stack.ts';
+import { freePort, stack, suffix } from '../helpers/stack.ts';
+import { FaultProxy } from '../reliability/fault-proxy.ts';
 
 const target = `t${suffix()}`;
 const dir = mkdtempSync(join(tmpdir(), 'regcred-gitea-'));
@@ -165,6 +166,16 @@ describe('gitea-token issuer: issue, list, revoke', () => {
     expect(line).toContain(gitea.url);
   });
 
+  it('check() says so when the login is a site admin (more privilege than needed)', async () => {
+    const admin = issuer(
+      { login: { username: gitea.admin, password: { key: 'login' } } },
+      gitea.adminPassword,
+    );
+    expect(await admin.check()).toContain(
+      `signed in as site admin "${gitea.admin}" (more privilege than needed)`,
+    );
+  });
+
   it('reads the login from a mounted file as well', async () => {
     const file = join(dir, 'manager-token');
     writeFileSync(file, `${manager}\n`);
@@ -233,6 +244,56 @@ describe('gitea-token issuer: refusals', () => {
     const e = await refusal(issuer({ caFile: other }, manager).list());
     expect(e.code).toBe('ISSUER_UNREACHABLE');
     expect(e.retryable).toBe(false);
+  });
+});
+
+describe("gitea-token issuer: faults between it and Gitea (the reliability suite's fault proxy)", () => {
+  let proxy: FaultProxy;
+  let through: GiteaTokenIssuer;
+  beforeAll(async () => {
+    proxy = new FaultProxy(gitea.url, join(stack.run, 'pki'), { rate: 0, faults: [] });
+    through = issuer({ url: `https://127.0.0.1:${await proxy.listen()}` }, manager);
+  });
+  afterAll(() => proxy.close());
+
+  it('429 with Retry-After: waits as asked, then mints', async () => {
+    proxy.failNext('429');
+    const t0 = Date.now();
+    const c = await through.issue(undefined);
+    secrets.push(c.password.reveal());
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    expect(proxy.stats['429']).toBe(1);
+    expect(await verify(c.username, c.password.reveal())).toMatchObject({ outcome: 'accepted' });
+  });
+
+  it('the answer of a create lost after Gitea made the token: that token is deleted, a new one minted', async () => {
+    const before = (await mine.list()).length;
+    proxy.failNext('drop-after-apply');
+    const c = await through.issue(undefined);
+    secrets.push(c.password.reveal());
+    expect(proxy.stats['drop-after-apply']).toBe(1);
+    expect(lines.some((l) => l.includes('gitea token of a lost answer deleted'))).toBe(true);
+    // Exactly one more token of ours, and it is the one whose value we hold.
+    const after = await mine.list();
+    expect(after.length).toBe(before + 1);
+    expect(after.map((x) => x.id)).toContain(c.ref.id);
+    expect(await verify(c.username, c.password.reveal())).toMatchObject({ outcome: 'accepted' });
+  });
+
+  it('503 on every attempt: ISSUER_UNAVAILABLE, retryable, after 3 attempts', async () => {
+    proxy.rate = 1;
+    proxy.faults = ['503'];
+    const n = proxy.stats['503'];
+    try {
+      const e = await refusal(through.list());
+      expect(e.code).toBe('ISSUER_UNAVAILABLE');
+      expect(e.retryable).toBe(true);
+      expect(e.message).toMatch(/HTTP 503/);
+      expect(proxy.stats['503'] - n).toBe(3);
+    } finally {
+      proxy.rate = 0;
+      proxy.faults = [];
+    }
   });
 });
 
