@@ -136,6 +136,17 @@ describe('gitea-token issuer: issue, list, revoke', () => {
     expect(other.map((c) => c.id)).toEqual([String(made[`regcred-${target}x-20260101T000000Z-abcd`])]);
   });
 
+  it('lists past a page of Gitea’s answer (50 tokens)', async () => {
+    const own = issuer({}, manager, `${target}p`);
+    const minted = new Set<string>();
+    for (let i = 0; i < 53; i++) minted.add((await own.issue(undefined)).ref.id);
+    const listed = await own.list();
+    expect(listed.length).toBe(53);
+    expect(new Set(listed.map((c) => c.id))).toEqual(minted);
+    for (const c of listed) await own.revoke(c);
+    expect(await own.list()).toEqual([]);
+  });
+
   it('revokes: the token is refused at the realm, the other keeps working; revoking again is fine', async () => {
     const old = await mine.issue(undefined);
     const next = await mine.issue(old.ref);
