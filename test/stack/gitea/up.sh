@@ -7,6 +7,7 @@
 # up.sh sources it twice, so that Gitea's own start-up (it creates its database on first start) overlaps the
 # control plane's: `source gitea/up.sh start` early, `source gitea/up.sh setup` before the node.
 # On its own, against a running stack (replaces a running Gitea, updates the env file): bash gitea/up.sh
+# [start|setup] (both by default).
 GITEA_PHASE="${1:-all}"
 GITEA_STANDALONE=0
 if [[ -z ${STACK_RUN:-} ]]; then
@@ -14,7 +15,7 @@ if [[ -z ${STACK_RUN:-} ]]; then
   HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   source "$HERE/lib.sh"
   [[ -f $STACK_RUN/env ]] || die "gitea: no running stack (no $STACK_RUN/env)"
-  if pid_alive gitea; then
+  if [[ $GITEA_PHASE != setup ]] && pid_alive gitea; then
     kill -TERM "$(cat "$STACK_RUN/gitea.pid")"
     for _ in $(seq 1 50); do pid_alive gitea || break; sleep 0.2; done
   fi
