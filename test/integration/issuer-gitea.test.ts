@@ -13,6 +13,7 @@ import { checkCredential } from '../../src/credentials/dockerconfig.ts';
 import { verifyRegistry } from '../../src/credentials/verify.ts';
 import { RotatorError } from '../../src/errors.ts';
 import { GiteaTokenIssuer } from '../../src/issuers/gitea/index.ts';
+import { parseTokenName } from '../../src/issuers/gitea/names.ts';
 import { loginPassword } from '../../src/issuers/gitea/password.ts';
 import { giteaTokenIssuerSchema } from '../../src/issuers/gitea/schema.ts';
 import { fileStoreProvider } from '../../src/providers/file/index.ts';
@@ -107,6 +108,9 @@ describe('gitea-token issuer: issue, list, revoke', () => {
     });
     const atGitea = (await listTokens(gitea.puller)).find((t) => String(t.id) === c.ref.id);
     expect(atGitea?.scopes).toEqual(['read:package']);
+    // The lifecycle compares the stored issuedAt with list()'s: they must agree (Gitea's created_at).
+    const listed = (await mine.list()).find((x) => x.id === c.ref.id);
+    expect(Math.abs((listed?.issuedAt.getTime() ?? 0) - c.ref.issuedAt.getTime())).toBeLessThanOrEqual(1000);
   });
 
   it('lists only its own tokens: not foreign ones, not a hand-made one with its prefix, not another target’s', async () => {
@@ -274,6 +278,12 @@ describe("gitea-token issuer: faults between it and Gitea (the reliability suite
     secrets.push(c.password.reveal());
     expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
     expect(proxy.stats['429']).toBe(1);
+    // issuedAt is when the create that answered ran, after the wait (not the name's stamp, taken before it),
+    // as Gitea's created_at says.
+    const stamp = parseTokenName(target, /^token (\S+) of /.exec(c.ref.label)?.[1] ?? '');
+    expect(c.ref.issuedAt.getTime() - (stamp?.getTime() ?? Infinity)).toBeGreaterThanOrEqual(1000);
+    const listed = (await mine.list()).find((x) => x.id === c.ref.id);
+    expect(Math.abs((listed?.issuedAt.getTime() ?? 0) - c.ref.issuedAt.getTime())).toBeLessThanOrEqual(1000);
     expect(await verify(c.username, c.password.reveal())).toMatchObject({ outcome: 'accepted' });
   });
 

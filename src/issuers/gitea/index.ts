@@ -45,6 +45,10 @@ export class GiteaTokenIssuer implements Issuer {
     });
   }
 
+  #now(): Date {
+    return (this.#d.now ?? (() => new Date()))();
+  }
+
   #managed(t: GiteaToken): ManagedCredential | undefined {
     const named = parseTokenName(this.#d.target, t.name);
     if (named === undefined) return undefined;
@@ -63,8 +67,7 @@ export class GiteaTokenIssuer implements Issuer {
   }
 
   async issue(_inUse: CredentialRef | undefined): Promise<IssuedCredential> {
-    const at = (this.#d.now ?? (() => new Date()))();
-    const name = tokenName(this.#d.target, at);
+    const name = tokenName(this.#d.target, this.#now());
     let made = await this.#client.createToken(this.#c.user, name, this.#c.scopes);
     if (made === undefined) {
       // The name is taken: an earlier attempt of this request reached Gitea but its answer (the only copy
@@ -75,12 +78,24 @@ export class GiteaTokenIssuer implements Issuer {
       if (made === undefined)
         throw new RotatorError('ISSUER_REJECTED', `gitea ${this.#c.url}: token name "${name}" is taken`);
     }
+    // What list() will report (Gitea's created_at, whole seconds): the create that answered ran just now,
+    // after any retry waits, which the name's stamp (taken before the first attempt) does not include.
+    const issuedAt = new Date(Math.floor(this.#now().getTime() / 1000) * 1000);
     this.#log.info({ tokenId: made.id, tokenName: name, scopes: this.#c.scopes }, 'gitea token created');
     return {
-      ref: { id: String(made.id), label: `token ${name} of ${this.#c.user}`, issuedAt: at },
+      ref: { id: String(made.id), label: `token ${name} of ${this.#c.user}`, issuedAt },
       username: this.#c.user,
       password: made.value,
     };
+  }
+
+  /** For dry runs and `status`: what issue() would do. Nothing is asked of Gitea. */
+  describeIssue(inUse: CredentialRef | undefined, atRegistry: readonly ManagedCredential[]): string {
+    const what = `create a ${this.#c.scopes.join(',')} token of user "${this.#c.user}" at ${this.#c.url}`;
+    const ours = `${atRegistry.length} of target "${this.#d.target}" there now`;
+    if (inUse === undefined) return `${what} (${ours})`;
+    const days = Math.floor((this.#now().getTime() - inUse.issuedAt.getTime()) / 86_400_000);
+    return `${what}; ${inUse.label} (issued ${days} days ago) stays valid until revoked (${ours})`;
   }
 
   async revoke(ref: CredentialRef): Promise<void> {

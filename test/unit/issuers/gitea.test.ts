@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/base/logger.ts';
+import { GiteaTokenIssuer } from '../../../src/issuers/gitea/index.ts';
 import { parseTokenName, stamp, tokenName } from '../../../src/issuers/gitea/names.ts';
 import { giteaTokenIssuerSchema } from '../../../src/issuers/gitea/schema.ts';
 
@@ -79,5 +81,40 @@ describe('gitea-token issuer config', () => {
     // An unknown key is reported at its parent, with the key in `keys`.
     const where = r.error?.issues.map((i) => [...i.path, ...('keys' in i ? i.keys : [])].join('.'));
     expect(where).toContain(path);
+  });
+});
+
+describe('gitea-token issuer: describeIssue (dry runs)', () => {
+  const config = giteaTokenIssuerSchema.parse({
+    type: 'gitea-token',
+    url: 'https://gitea.example.com',
+    user: 'puller',
+    login: { username: 'puller', password: { key: 'k' } },
+  });
+  const issuer = new GiteaTokenIssuer(config, {
+    target: 'ci',
+    password: () => Promise.reject(new Error('describeIssue must not log in')),
+    logger: silentLogger(),
+    now: () => new Date('2026-12-07T00:00:00Z'),
+  });
+  afterAll(() => issuer.close());
+  const inUse = {
+    id: '12',
+    label: 'token regcred-ci-20260915T000000Z-ab12 of puller',
+    issuedAt: new Date('2026-09-15T00:00:00Z'),
+  };
+
+  it('names the scopes, the user, the server and the token that stays valid', () => {
+    expect(issuer.describeIssue(inUse, [{ ...inUse, state: 'active' }])).toBe(
+      'create a read:package token of user "puller" at https://gitea.example.com; ' +
+        'token regcred-ci-20260915T000000Z-ab12 of puller (issued 83 days ago) stays valid until revoked ' +
+        '(1 of target "ci" there now)',
+    );
+  });
+
+  it('on the first issue, says only what it creates', () => {
+    expect(issuer.describeIssue(undefined, [])).toBe(
+      'create a read:package token of user "puller" at https://gitea.example.com (0 of target "ci" there now)',
+    );
   });
 });
