@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'ISSUER_PERMISSION'
   /** The registry object (project, robot, token) does not exist. */
   | 'ISSUER_NOT_FOUND'
+  /** The registry refused the request as invalid (a name taken, a scope unknown). */
+  | 'ISSUER_REJECTED'
   | 'ISSUER_UNREACHABLE'
   | 'ISSUER_UNAVAILABLE'
   | 'KUBE_NO_CLUSTER'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) every program of the real test stack into $STACK_CACHE/bin.
-# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|helm|harbor_client|images|all]...
+# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|helm|harbor_client|images|gitea|all]...
 # Each component is skipped when its binary exists and reports the expected version.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -137,13 +137,31 @@ build_harbor_client() { # not part of the running stack: the Harbor double's fid
   touch "$venv/.installed"
 }
 
+build_gitea() { # a real registry whose tokens the rotator mints (Gitea's container registry)
+  local bin="$STACK_BIN/gitea-$GITEA_VERSION" assets="$STACK_CACHE/share/gitea-$GITEA_VERSION"
+  [[ -x $bin && -f $assets/done ]] && { log "gitea $GITEA_VERSION: cached"; return; }
+  # `go install` refuses the module (its go.mod carries replace directives), so build it as the main module
+  # of a writable copy. Pure-Go SQLite: no CGO, no build tags; no bindata, so the assets it reads at run time
+  # (options/, templates/, public/) are kept beside the binary.
+  log "gitea $GITEA_VERSION: building (cold build takes ~7 min on 2 cores)"
+  local dir w="$STACK_CACHE/src/gitea-$GITEA_VERSION"
+  dir="$(go mod download -json "code.gitea.io/gitea@$GITEA_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  [[ -d $dir ]] || die "gitea $GITEA_VERSION: the module proxy did not give its source"
+  rm -rf "$w" && mkdir -p "$(dirname "$w")" && cp -r "$dir" "$w" && chmod -R u+w "$w" && cd "$w"
+  go mod download
+  go build -trimpath -ldflags "-s -w -X main.Version=${GITEA_VERSION#v}" -o "$bin.tmp" .
+  rm -rf "$assets" && mkdir -p "$assets" && cp -r options templates public "$assets/"
+  touch "$assets/done"
+  mv "$bin.tmp" "$bin"
+}
+
 build_images() { # the node's test images (busybox, pause), pushed to the registries by up.sh
   bash "$HERE/node/images.sh" build
 }
 
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao helm harbor_client images)
+  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao helm harbor_client images gitea)
   for p in "${parts[@]}"; do ( "build_$p" ) || die "building $p failed (see the output above)"; done
 }
 main "$@"

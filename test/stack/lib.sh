@@ -20,6 +20,7 @@ OPENBAO_VERSION="${OPENBAO_VERSION:-2.7.2}"
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
 # The independent Harbor client the Harbor double's fidelity test drives (generated from Harbor's swagger).
 HARBOR_CLIENT_VERSION="${HARBOR_CLIENT_VERSION:-2.12.2}"
+GITEA_VERSION="${GITEA_VERSION:-v1.27.3}"
 
 mkdir -p "$STACK_BIN" "$STACK_RUN" "$GOMODCACHE" "$GOCACHE"
 
@@ -48,6 +49,7 @@ PORT_PUSHGATEWAY=19091
 PORT_HARBOR=15010          # the Harbor double: API, token service and /v2/ (TLS, our CA)
 PORT_HARBOR_REGISTRY=15011 # 127.0.0.1: the distribution registry behind it, checking its tokens
 PORT_HARBOR_ADMIN=15012    # 127.0.0.1: the double's admin API (tests only)
+PORT_GITEA=15004          # HTTPS (our CA): the API and the container registry
 # The Azure double's HTTPS listener must be 443 (127.0.0.1): MSAL reaches login.microsoftonline.com there
 # (its built-in public-cloud metadata), and vault URLs then look exactly like production ones.
 PORT_AZURE=443
@@ -59,7 +61,7 @@ PORT_KUBE_PROXY_HEALTHZ=20256
 
 # Every process the stack runs, in start order (status.sh and up.sh read this list).
 STACK_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler openbao token-server registry-basic
-  registry-bearer registry-public pushgateway azure harbor-registry harbor containerd kubelet kube-proxy)
+  registry-bearer registry-public pushgateway azure gitea harbor-registry harbor containerd kubelet kube-proxy)
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STACK_NODE="$STACK_ROOT/node_modules/.bin/node"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts the real test stack (building what is missing), waits until each program is ready, and writes
 # $STACK_RUN/env. Running it again while the stack runs is a no-op. Components: STACK_COMPONENTS in lib.sh;
-# the Azure double (azure/up.sh), the Harbor double (harbor/up.sh) and the node (node/up.sh) have files of
-# their own.
+# the Azure double (azure/up.sh), Gitea (gitea/up.sh), the Harbor double (harbor/up.sh) and the node
+# (node/up.sh) have files of their own.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
 
@@ -36,7 +36,7 @@ port_busy() { # port_busy ADDRESS PORT
   die "port $1:$2 is already in use by another program${pid:+ (pid $pid: $cmd)}; stop it or free the port, then retry"
 }
 for p in $PORT_APISERVER $PORT_BAO $PORT_REGISTRY_BASIC $PORT_REGISTRY_BEARER $PORT_TOKEN_SERVER $PORT_REGISTRY_PUBLIC \
-  $PORT_PUSHGATEWAY $PORT_KUBELET $PORT_HARBOR; do
+  $PORT_PUSHGATEWAY $PORT_GITEA $PORT_KUBELET $PORT_HARBOR; do
   port_open "$STACK_IP" "$p" && port_busy "$STACK_IP" "$p"
 done
 for p in $PORT_ETCD $PORT_ETCD_PEER $PORT_BAO_HTTP $PORT_AZURE $PORT_AZURE_MI $PORT_KUBELET_HEALTHZ \
@@ -46,6 +46,7 @@ done
 
 bash "$HERE/pki.sh"
 STARTED_AT=$(date +%s)
+source "$HERE/gitea/up.sh" start # set up later (below); its start-up runs beside the control plane's
 
 # ---- etcd -------------------------------------------------------------------------------------------
 start etcd "$STACK_BIN/etcd-$ETCD_VERSION" --name stack --data-dir "$STACK_RUN/etcd" \
@@ -209,6 +210,7 @@ export REGCRED_STACK_AUDIT_LOG='$STACK_RUN/logs/audit.log'
 ENV
 STACK_ENV="$STACK_RUN/env.tmp" bash "$HERE/node/images.sh" push
 source "$HERE/azure/up.sh"
+source "$HERE/gitea/up.sh" setup
 source "$HERE/harbor/up.sh"
 source "$HERE/node/up.sh"
 mv "$STACK_RUN/env.tmp" "$STACK_RUN/env"
