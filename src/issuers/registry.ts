@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { IssuerContext } from './context.ts';
+import { giteaTokenIssuerSchema } from './gitea/schema.ts';
 import { harborRobotIssuerSchema } from './harbor/schema.ts';
 import type { CredentialRef, Issuer, IssuerClass, ManagedCredential } from './types.ts';
 
@@ -10,6 +11,11 @@ import type { CredentialRef, Issuer, IssuerClass, ManagedCredential } from './ty
  * must be its schema's `type` (checked by the compiler).
  */
 const ISSUERS = {
+  'gitea-token': {
+    schema: giteaTokenIssuerSchema,
+    class: 'many-tokens',
+    load: async () => (await import('./gitea/index.ts')).createGiteaTokenIssuer,
+  },
   'harbor-robot': {
     schema: harborRobotIssuerSchema,
     class: 'paired-accounts',
@@ -53,7 +59,10 @@ const lifecycleFields = {
 
 export const issuerConfigSchema = z.discriminatedUnion(
   'type',
-  [ISSUERS['harbor-robot'].schema.extend(lifecycleFields)],
+  [
+    ISSUERS['gitea-token'].schema.extend(lifecycleFields),
+    ISSUERS['harbor-robot'].schema.extend(lifecycleFields),
+  ],
   { error: () => `must be one of: ${TYPES.join(', ')}` },
 );
 export type IssuerConfig = z.infer<typeof issuerConfigSchema>;
@@ -107,5 +116,5 @@ class LazyIssuer implements Issuer {
 
 export function createIssuer(config: IssuerConfig, ctx: IssuerContext): Issuer {
   const row = ISSUERS[config.type];
-  return new LazyIssuer(config.type, row.class, async () => (await row.load())(config, ctx));
+  return new LazyIssuer(config.type, row.class, async () => (await row.load())(config as never, ctx));
 }

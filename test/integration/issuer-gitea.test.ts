@@ -14,7 +14,7 @@ import { verifyRegistry } from '../../src/credentials/verify.ts';
 import { RotatorError } from '../../src/errors.ts';
 import { GiteaTokenIssuer } from '../../src/issuers/gitea/index.ts';
 import { parseTokenName } from '../../src/issuers/gitea/names.ts';
-import { loginPassword } from '../../src/issuers/gitea/password.ts';
+import { readSecretRef } from '../../src/issuers/context.ts';
 import { giteaTokenIssuerSchema } from '../../src/issuers/gitea/schema.ts';
 import { fileStoreProvider } from '../../src/providers/file/index.ts';
 import { createToken, deleteToken, gitea, listTokens, realmToken } from '../helpers/gitea.ts';
@@ -50,7 +50,12 @@ function issuer(over: Record<string, unknown> = {}, password?: string, t = targe
   const store = fileStoreProvider.create('s', { type: 'file', path: storeDir }, { logger, baseDir: dir });
   const i = new GiteaTokenIssuer(config, {
     target: t,
-    password: loginPassword(config, { store, baseDir: dir }),
+    password: () =>
+      readSecretRef(
+        config.login.password,
+        { baseDir: dir, readStoreKey: async (k) => (await store.get(k)).value },
+        'gitea login',
+      ),
     logger,
   });
   issuers.push(i);

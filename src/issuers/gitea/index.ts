@@ -2,6 +2,7 @@ import type { Logger } from '../../base/logger.ts';
 import type { Sensitive } from '../../base/sensitive.ts';
 import { RotatorError } from '../../errors.ts';
 import { ConnectionPool } from '../../net/http.ts';
+import { readSecretRef, type IssuerContext } from '../context.ts';
 import type { CredentialRef, IssuedCredential, Issuer, ManagedCredential } from '../types.ts';
 import { GiteaClient, type GiteaToken } from './client.ts';
 import { parseTokenName, tokenName } from './names.ts';
@@ -10,7 +11,7 @@ import type { GiteaTokenIssuerConfig } from './schema.ts';
 export interface GiteaIssuerDeps {
   /** The target's name: part of every token name, so each target sees only its own tokens. */
   target: string;
-  /** Reads the login's password or management token (see password.ts: a store key or a file). */
+  /** Reads the login's password or management token (a store key or a file: context.ts readSecretRef). */
   password: () => Promise<Sensitive>;
   logger: Logger;
   now?: () => Date;
@@ -127,4 +128,15 @@ export class GiteaTokenIssuer implements Issuer {
   async close(): Promise<void> {
     this.#pool.close();
   }
+}
+
+/** The issuer as the registry of issuer types builds it. */
+export function createGiteaTokenIssuer(config: GiteaTokenIssuerConfig, ctx: IssuerContext): GiteaTokenIssuer {
+  return new GiteaTokenIssuer(config, {
+    target: ctx.target,
+    password: () =>
+      readSecretRef(config.login.password, ctx, `gitea ${config.url} login "${config.login.username}"`),
+    logger: ctx.logger,
+    now: ctx.now,
+  });
 }

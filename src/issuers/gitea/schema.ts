@@ -1,18 +1,9 @@
 import * as z from 'zod';
+import { secretRefSchema } from '../context.ts';
 
 /** Gitea's token scopes (models/auth/access_token_scope.go): `all`, `public-only`, `read|write:<category>`. */
 const SCOPE =
   /^(all|public-only|(read|write):(activitypub|admin|issue|misc|notification|organization|package|repository|user))$/;
-
-const password = z.union(
-  [
-    /** A key of the target's store: the secret stays in the secret manager. */
-    z.strictObject({ key: z.string().min(1) }),
-    /** A mounted file (a Secret volume); one trailing newline is ignored. */
-    z.strictObject({ file: z.string().min(1) }),
-  ],
-  { error: () => 'must be { key: <store key> } or { file: <path> }' },
-);
 
 /**
  * A Gitea (or Forgejo) user whose access tokens the rotator mints as registry credentials.
@@ -34,7 +25,7 @@ export const giteaTokenIssuerSchema = z.strictObject({
   /** The user whose tokens are minted: the pull identity, a non-admin member of a team with packages=read. */
   user: z.string().min(1),
   /** The managing identity (Basic auth). See above for the least-privileged choice. */
-  login: z.strictObject({ username: z.string().min(1), password }),
+  login: z.strictObject({ username: z.string().min(1), password: secretRefSchema }),
   /** Scopes of every minted token; a pull secret needs only `read:package`. */
   scopes: z
     .array(z.string().regex(SCOPE, { error: 'not a Gitea token scope (e.g. read:package)' }))
