@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { decodeJwt, nowSeconds, signatureValid } from '../azure/jwt.ts';
-import { actionAllowed, type World } from './model.ts';
+import type { World } from './model.ts';
+import { actionAllowed } from './roles.ts';
 
 /** The audiences ARM accepts, in the order its own error message lists them. */
 const AUDIENCES = [

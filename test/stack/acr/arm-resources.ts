@@ -278,6 +278,24 @@ export class Resources {
     return { status: 202, lro: { kind: 'registry', result } };
   }
 
+  putScopeMap(reg: Registry, name: string, b: unknown): Reply {
+    const p = (b as { properties?: { actions?: unknown; description?: unknown } }).properties ?? {};
+    if (!Array.isArray(p.actions) || p.actions.some((a) => typeof a !== 'string'))
+      return armError(400, 'InvalidParameter', 'The scope map needs properties.actions, a list of strings.');
+    const existing = reg.scopeMaps.get(name.toLowerCase());
+    if (existing?.system)
+      return armError(400, 'InvalidParameter', `The scope map '${name}' is system defined.`);
+    const m = {
+      name,
+      actions: p.actions as string[],
+      description: typeof p.description === 'string' ? p.description : '',
+      system: false,
+      creationDate: existing?.creationDate ?? armTime(Date.now()),
+    };
+    reg.scopeMaps.set(name.toLowerCase(), m);
+    return { status: existing ? 200 : 201, body: this.scopeMap(reg, m) };
+  }
+
   static newOperationId(kind: 'token' | 'registry'): string {
     return `${kind === 'token' ? 'tokens' : 'registries'}-${randomUUID()}`;
   }

@@ -312,7 +312,7 @@ export class Arm {
           return m ? { status: 200, body: r.scopeMap(reg, m) } : r.notFound(`${reg.name}/scopeMaps/${name}`);
         });
       if (method === 'PUT')
-        return route('putScopeMap', 'scopeMaps/write', (reg, b) => this.#putScopeMap(reg, name, b));
+        return route('putScopeMap', 'scopeMaps/write', (reg, b) => r.putScopeMap(reg, name, b));
       if (method === 'DELETE')
         return route('deleteScopeMap', 'scopeMaps/delete', (reg) => ({
           status: reg.scopeMaps.delete(name.toLowerCase()) ? 200 : 204,
@@ -340,24 +340,6 @@ export class Arm {
       'InvalidResourceType',
       `The resource type '${rest[0] ?? ''}' could not be found in the namespace 'Microsoft.ContainerRegistry' for api version '${v}'.`,
     );
-  }
-
-  #putScopeMap(reg: Registry, name: string, b: unknown): Reply {
-    const p = (b as { properties?: { actions?: unknown; description?: unknown } }).properties ?? {};
-    if (!Array.isArray(p.actions) || p.actions.some((a) => typeof a !== 'string'))
-      return armError(400, 'InvalidParameter', 'The scope map needs properties.actions, a list of strings.');
-    const existing = reg.scopeMaps.get(name.toLowerCase());
-    if (existing?.system)
-      return armError(400, 'InvalidParameter', `The scope map '${name}' is system defined.`);
-    const m = {
-      name,
-      actions: p.actions as string[],
-      description: typeof p.description === 'string' ? p.description : '',
-      system: false,
-      creationDate: existing?.creationDate ?? armTime(Date.now()),
-    };
-    reg.scopeMaps.set(name.toLowerCase(), m);
-    return { status: existing ? 200 : 201, body: this.#r.scopeMap(reg, m) };
   }
 
   /** `{value, nextLink?}` pages; nextLink carries an opaque `$skipToken` and is absent on the last page. */
