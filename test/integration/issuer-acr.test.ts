@@ -13,7 +13,7 @@ import { RotatorError } from '../../src/errors.ts';
 import { AcrTokenIssuer, acrTokenIssuerSchema, SLOT_EXPIRY_GRACE_DAYS } from '../../src/issuers/acr/index.ts';
 import type { IssuedCredential } from '../../src/issuers/types.ts';
 import { acr, acrAdmin, basic, makeToken, registry, resetAcr, sdk, type AcrApp } from '../helpers/acr.ts';
-import { sleep, suffix } from '../helpers/stack.ts';
+import { freePort, sleep, suffix } from '../helpers/stack.ts';
 
 const sfx = suffix();
 const made: string[] = [];
@@ -240,6 +240,34 @@ describe('AcrTokenIssuer (dual-slot) against the ACR double', () => {
     } finally {
       await acrAdmin('DELETE', 'roles', grant);
     }
+  });
+
+  it('a wrong client secret: ISSUER_AUTH with Entra’s reason, the secret nowhere', async () => {
+    const i = issuerFor(acr.token);
+    const wrong = `wrong-${sfx}-Secret+/value`;
+    secrets.push(wrong);
+    process.env['AZURE_CLIENT_SECRET'] = wrong;
+    const e = await failure(i.list());
+    expect([e.code, e.retryable]).toEqual(['ISSUER_AUTH', false]);
+    expect(e.message).toContain('AADSTS7000215');
+    expect(e.message).toContain(acr.id('ROTATOR'));
+  });
+
+  it('a token for the wrong audience: ISSUER_AUTH pointing at armAudience', async () => {
+    const e = await failure(
+      issuerFor(acr.token, 'ROTATOR', { armAudience: 'https://vault.azure.net' }).list(),
+    );
+    expect(e.code).toBe('ISSUER_AUTH');
+    expect(e.message).toContain('InvalidAuthenticationTokenAudience');
+    expect(e.message).toContain('set armAudience');
+  });
+
+  it('ARM not answering: ISSUER_UNREACHABLE, retryable', async () => {
+    const e = await failure(
+      issuerFor(acr.token, 'ROTATOR', { armEndpoint: `https://127.0.0.1:${await freePort()}` }).list(),
+    );
+    expect([e.code, e.retryable]).toEqual(['ISSUER_UNREACHABLE', true]);
+    expect(e.message).toContain('refused');
   });
 
   it('an unknown token: ISSUER_NOT_FOUND naming it', async () => {
