@@ -54,6 +54,14 @@ PORT_GITEA=15004          # HTTPS (our CA): the API and the container registry
 # (its built-in public-cloud metadata), and vault URLs then look exactly like production ones.
 PORT_AZURE=443
 PORT_AZURE_MI=18080      # managed identity (IMDS, App Service) and the double's admin API, plain HTTP
+# The Azure Container Registry double (acr/): ARM for tokens on the stack address (pods reach it; it is the
+# issuer's armEndpoint), the registry itself as <name>.azurecr.io on the stack address's 443 (a real login
+# server name: Node processes resolve *.azurecr.io there through azure/resolve.ts, containerd through
+# certs.d), the double's admin API, and the distribution registry that holds the content behind it.
+PORT_ACR_ARM=15020
+PORT_ACR_REGISTRY=443
+PORT_ACR_ADMIN=15022     # 127.0.0.1, plain HTTP
+PORT_ACR_BACKEND=15023   # 127.0.0.1, plain HTTP
 PORT_KUBELET=20250
 PORT_KUBELET_HEALTHZ=20248
 PORT_KUBE_PROXY_METRICS=20249
@@ -61,7 +69,8 @@ PORT_KUBE_PROXY_HEALTHZ=20256
 
 # Every process the stack runs, in start order (status.sh and up.sh read this list).
 STACK_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler openbao token-server registry-basic
-  registry-bearer registry-public pushgateway azure gitea harbor-registry harbor containerd kubelet kube-proxy)
+  registry-bearer registry-public pushgateway azure gitea harbor-registry harbor acr-registry acr containerd kubelet
+  kube-proxy)
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STACK_NODE="$STACK_ROOT/node_modules/.bin/node"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts the real test stack (building what is missing), waits until each program is ready, and writes
 # $STACK_RUN/env. Running it again while the stack runs is a no-op. Components: STACK_COMPONENTS in lib.sh;
-# the Azure double (azure/up.sh), Gitea (gitea/up.sh), the Harbor double (harbor/up.sh) and the node
-# (node/up.sh) have files of their own.
+# the Azure doubles (azure/up.sh, acr/up.sh), Gitea (gitea/up.sh), the Harbor double (harbor/up.sh) and the
+# node (node/up.sh) have files of their own.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
 
@@ -36,11 +36,11 @@ port_busy() { # port_busy ADDRESS PORT
   die "port $1:$2 is already in use by another program${pid:+ (pid $pid: $cmd)}; stop it or free the port, then retry"
 }
 for p in $PORT_APISERVER $PORT_BAO $PORT_REGISTRY_BASIC $PORT_REGISTRY_BEARER $PORT_TOKEN_SERVER $PORT_REGISTRY_PUBLIC \
-  $PORT_PUSHGATEWAY $PORT_GITEA $PORT_KUBELET $PORT_HARBOR; do
+  $PORT_PUSHGATEWAY $PORT_GITEA $PORT_KUBELET $PORT_HARBOR $PORT_ACR_ARM $PORT_ACR_REGISTRY; do
   port_open "$STACK_IP" "$p" && port_busy "$STACK_IP" "$p"
 done
 for p in $PORT_ETCD $PORT_ETCD_PEER $PORT_BAO_HTTP $PORT_AZURE $PORT_AZURE_MI $PORT_KUBELET_HEALTHZ \
-  $PORT_KUBE_PROXY_METRICS $PORT_KUBE_PROXY_HEALTHZ $PORT_HARBOR_REGISTRY $PORT_HARBOR_ADMIN; do
+  $PORT_KUBE_PROXY_METRICS $PORT_KUBE_PROXY_HEALTHZ $PORT_HARBOR_REGISTRY $PORT_HARBOR_ADMIN $PORT_ACR_ADMIN $PORT_ACR_BACKEND; do
   port_open 127.0.0.1 "$p" && port_busy 127.0.0.1 "$p"
 done
 
@@ -212,6 +212,7 @@ STACK_ENV="$STACK_RUN/env.tmp" bash "$HERE/node/images.sh" push
 source "$HERE/azure/up.sh"
 source "$HERE/gitea/up.sh" setup
 source "$HERE/harbor/up.sh"
+source "$HERE/acr/up.sh"
 source "$HERE/node/up.sh"
 mv "$STACK_RUN/env.tmp" "$STACK_RUN/env"
 log "stack up in $(($(date +%s) - STARTED_AT))s; env: $STACK_RUN/env  (source it, or use: bash test/stack/with-env.sh CMD)"
