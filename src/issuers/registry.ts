@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { IssuerContext } from './context.ts';
+import { acrTokenIssuerSchema } from './acr/schema.ts';
 import { giteaTokenIssuerSchema } from './gitea/schema.ts';
 import { harborRobotIssuerSchema } from './harbor/schema.ts';
 import type { CredentialRef, Issuer, IssuerClass, ManagedCredential } from './types.ts';
@@ -11,6 +12,11 @@ import type { CredentialRef, Issuer, IssuerClass, ManagedCredential } from './ty
  * must be its schema's `type` (checked by the compiler).
  */
 const ISSUERS = {
+  'acr-token': {
+    schema: acrTokenIssuerSchema,
+    class: 'dual-slot',
+    load: async () => (await import('./acr/index.ts')).createAcrTokenIssuer,
+  },
   'gitea-token': {
     schema: giteaTokenIssuerSchema,
     class: 'many-tokens',
@@ -60,6 +66,7 @@ const lifecycleFields = {
 export const issuerConfigSchema = z.discriminatedUnion(
   'type',
   [
+    ISSUERS['acr-token'].schema.extend(lifecycleFields),
     ISSUERS['gitea-token'].schema.extend(lifecycleFields),
     ISSUERS['harbor-robot'].schema.extend(lifecycleFields),
   ],

@@ -1,12 +1,12 @@
 import type { TokenCredential } from '@azure/identity';
 import { ConnectionPool } from '../../net/http.ts';
 import { describeIdentity, makeCredential } from '../../providers/azure-key-vault/identity.ts';
-import type { AzureKeyVaultStoreConfig } from '../../providers/azure-key-vault/schema.ts';
+import type { IssuerContext } from '../context.ts';
 import type { CredentialRef, IssuedCredential, Issuer, ManagedCredential } from '../types.ts';
 import { ArmClient } from './client.ts';
 import { issuerError, mapArmError, type Where } from './errors.ts';
 import { generateSlot } from './generate.ts';
-import type { AcrTokenIssuerConfig, AzureIdentityConfig } from './schema.ts';
+import type { AcrTokenIssuerConfig } from './schema.ts';
 import {
   alreadyRevoked,
   isSlotName,
@@ -31,15 +31,6 @@ export interface AcrIssuerContext {
   maxAgeDays?: number | undefined;
 }
 
-/** identity.ts takes a whole store config but reads only the identity fields; the rest are placeholders. */
-const asStoreConfig = (i: AzureIdentityConfig): AzureKeyVaultStoreConfig => ({
-  type: 'azure-key-vault',
-  vaultUrl: 'https://unused.vault.azure.net',
-  disableChallengeResourceVerification: false,
-  requestTimeoutSeconds: 15,
-  ...i,
-});
-
 /**
  * Azure Container Registry repository-scoped tokens (class `dual-slot`): one token, two password slots
  * used in turn. `issue` regenerates the slot not in use with an expiry, `revoke` removes the old slot with
@@ -58,16 +49,19 @@ export class AcrTokenIssuer implements Issuer {
 
   constructor(config: AcrTokenIssuerConfig, context: AcrIssuerContext = {}) {
     this.#c = config;
-    const storeShape = asStoreConfig(config.identity);
     // Described once: the identity is chosen from the environment when the credential is built.
-    this.#where = { registry: config.registry, token: config.token, identity: describeIdentity(storeShape) };
+    this.#where = {
+      registry: config.registry,
+      token: config.token,
+      identity: describeIdentity(config.identity),
+    };
     this.#expiryDays =
       config.slotExpiryDays ?? (context.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS) + SLOT_EXPIRY_GRACE_DAYS;
     const endpoint = new URL(config.armEndpoint).origin;
     this.#arm = new ArmClient({
       endpoint,
       scope: `${new URL(config.armAudience ?? endpoint).origin}/.default`,
-      credential: () => (this.#credential ??= makeCredential(storeShape)),
+      credential: () => (this.#credential ??= makeCredential(config.identity)),
       timeoutMs: config.requestTimeoutSeconds * 1000,
       pool: this.#pool,
     });
@@ -202,3 +196,7 @@ export class AcrTokenIssuer implements Issuer {
 }
 
 export { acrTokenIssuerSchema, type AcrTokenIssuerConfig } from './schema.ts';
+
+/** The issuer as the registry of issuer types builds it. */
+export const createAcrTokenIssuer = (config: AcrTokenIssuerConfig, ctx: IssuerContext): AcrTokenIssuer =>
+  new AcrTokenIssuer(config, { maxAgeDays: ctx.maxAgeDays });

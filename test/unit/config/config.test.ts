@@ -232,7 +232,7 @@ describe('targets that mint their credential (issuer)', () => {
       'targets[0].issuer.rotateAfterDays: must be less than policy.maxAgeDays (90): a credential would reach the limit before it is rotated',
     ]);
     expect(problems(withIssuer({ issuer: { ...gitea, type: 'quay-robot' } }))).toEqual([
-      'targets[0].issuer.type: must be one of: gitea-token, harbor-robot',
+      'targets[0].issuer.type: must be one of: acr-token, gitea-token, harbor-robot',
     ]);
   });
 });
