@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { formatDays } from '../policy/age.ts';
-import type { NamespaceResult, RunSummary } from '../rotation/run.ts';
-import type { Action } from '../rotation/types.ts';
+import type { RunSummary } from '../rotation/batch/run.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { Action } from '../rotation/unit/types.ts';
 import { renderTable, truncate } from './table.ts';
 
 /** One action in words; `shown` maps a Secret name to how it is displayed (provisional names in a dry run). */

@@ -1,7 +1,8 @@
 import type { EventGateway, EventInput } from '../kube/gateway.ts';
 import { SOURCE_REVISION_ANNOTATION } from '../kube/labels.ts';
-import type { NamespaceResult, TargetResult } from '../rotation/run.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import type { TargetResult } from '../rotation/batch/summary.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import type { Logger } from '../base/logger.ts';
 import { Limiter } from '../base/pool.ts';
 

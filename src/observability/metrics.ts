@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { httpRequest } from '../net/http.ts';
-import type { NamespaceResult, RunSummary } from '../rotation/run.ts';
+import type { RunSummary } from '../rotation/batch/summary.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
 import type { Logger } from '../base/logger.ts';
 
 /** Every metric the rotator exports, declared in one place. */

@@ -1,6 +1,6 @@
-import type { NamespaceResult } from '../rotation/results.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
-import type { RunLock } from './lock.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
+import type { RunLock } from '../rotation/batch/lock.ts';
 
 /** How long the event side keeps the run lock after its last write before giving it back. */
 const LOCK_IDLE_MS = 2000;

@@ -1,8 +1,8 @@
 import type { Target } from '../config/types.ts';
 import { DOCKERCONFIGJSON_KEY } from '../kube/labels.ts';
 import type { NamespaceObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
-import { selectNamespaces } from '../rotation/targets.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import { selectNamespaces } from '../rotation/batch/scope.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 
 /**
  * What the scheduler knows between runs — the targets, what each wants (from the last full pass, which

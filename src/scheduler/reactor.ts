@@ -4,9 +4,10 @@ import type { KubeGateway } from '../kube/gateway.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { ResourceWatch, WatchEventType } from '../kube/watch.ts';
 import type { Logger } from '../base/logger.ts';
-import { observeAndConverge, retentionOf } from '../rotation/namespace.ts';
-import type { NamespaceResult, RunHooks } from '../rotation/results.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import { observeAndConverge, retentionOf } from '../rotation/unit/converge.ts';
+import type { NamespaceHooks } from '../rotation/unit/converge.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import { Limiter } from '../base/pool.ts';
 import { DriftModel } from './drift.ts';
 import { createWatches, perNamespaceScope, type WatchSinks } from './watches.ts';
@@ -20,7 +21,7 @@ export interface ReactorDeps {
   gateway: KubeGateway;
   rest: KubeRest;
   logger: Logger;
-  hooks?: RunHooks | undefined;
+  hooks?: NamespaceHooks | undefined;
   /** Awaited before a write: the run lock. */
   beforeWrite: () => Promise<void>;
   /** Called when the queue has drained (the lock can be given back). */

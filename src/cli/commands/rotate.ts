@@ -1,6 +1,6 @@
 import { loadConfig } from '../../config/load.ts';
 
-import type { RunSummary } from '../../rotation/run.ts';
+import type { RunSummary } from '../../rotation/batch/run.ts';
 import { executeRun } from '../execute.ts';
 import type { ExitCode } from '../exit-codes.ts';
 import { progressReporter } from '../progress.ts';

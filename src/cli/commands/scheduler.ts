@@ -6,7 +6,7 @@ import { EventRecorder } from '../../observability/events.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import { startHttpServer } from '../../observability/server.ts';
 import { Bursts } from '../../scheduler/bursts.ts';
-import { RunLock } from '../../scheduler/lock.ts';
+import { RunLock } from '../../rotation/batch/lock.ts';
 import { Scheduler } from '../../scheduler/loop.ts';
 import { Reactor } from '../../scheduler/reactor.ts';
 import { executeRun } from '../execute.ts';

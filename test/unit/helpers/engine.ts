@@ -4,7 +4,7 @@ import { Sensitive } from '../../../src/base/sensitive.ts';
 import type { VerifyResult } from '../../../src/credentials/verify.ts';
 import { silentLogger } from '../../../src/base/logger.ts';
 import type { SecretStore, StoreValue } from '../../../src/providers/types.ts';
-import { runRotation, type RunOptions, type RunSummary } from '../../../src/rotation/run.ts';
+import { runRotation, type RunOptions, type RunSummary } from '../../../src/rotation/batch/run.ts';
 import type { FakeCluster } from './fake-cluster.ts';
 
 /** A store at the provider seam: values and versions set by the test. */

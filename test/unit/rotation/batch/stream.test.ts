@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { RotatorError } from '../../../src/errors.ts';
-import { storageOrder, type ListChunk } from '../../../src/kube/gateway.ts';
-import { TARGET_LABEL } from '../../../src/kube/labels.ts';
-import { ListCursor } from '../../../src/rotation/stream.ts';
-import { FakeCluster } from '../helpers/fake-cluster.ts';
-import { engineConfig, FakeStore, run } from '../helpers/engine.ts';
+import { RotatorError } from '../../../../src/errors.ts';
+import { storageOrder, type ListChunk } from '../../../../src/kube/gateway.ts';
+import { TARGET_LABEL } from '../../../../src/kube/labels.ts';
+import { ListCursor } from '../../../../src/rotation/batch/stream.ts';
+import { FakeCluster } from '../../helpers/fake-cluster.ts';
+import { engineConfig, FakeStore, run } from '../../helpers/engine.ts';
 
 type Item = { namespace: string; name: string };
 

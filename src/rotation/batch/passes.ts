@@ -1,24 +1,25 @@
-import { isRotatorError, type RotatorError } from '../errors.ts';
-import { storageOrder } from '../kube/gateway.ts';
-import type { PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
-import { poolStream } from '../base/pool.ts';
-import { settleUntil } from './apply.ts';
+import { errorInfo, isRotatorError, type RotatorError } from '../../errors.ts';
+import { storageOrder } from '../../kube/gateway.ts';
+import type { PodObject, SecretObject, ServiceAccountObject } from '../../kube/types.ts';
+import { poolStream } from '../../base/pool.ts';
+import { settleUntil } from '../unit/apply.ts';
 import {
   abandonNamespace,
   convergeNamespace,
+  emptyState,
+  groupState,
   failNamespace,
   namespaceWork,
   reportSoFar,
   retentionOf,
   type NamespaceDeps,
   type NamespaceWork,
-} from './namespace.ts';
-import { emptyState, groupState, noWork, type RunScope } from './observe.ts';
-import { errorInfo } from './prepare.ts';
-import type { RunDeps, RunOptions } from './results.ts';
+} from '../unit/converge.ts';
+import { noWork, type RunScope } from './scope.ts';
+import type { RunDeps, RunOptions } from './summary.ts';
 import { ListCursor } from './stream.ts';
 import type { RunTally } from './tally.ts';
-import type { DesiredSecret, NamespaceState } from './types.ts';
+import type { DesiredSecret, NamespaceState } from '../unit/types.ts';
 
 /** The streamed lists a run converges from. */
 export interface RunLists {

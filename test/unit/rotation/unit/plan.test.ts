@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { plan } from '../../../src/rotation/plan.ts';
-import type { Action } from '../../../src/rotation/types.ts';
-import { b64, desired, HOUR, NOW, pod, retention, sa, secret, state } from '../helpers/builders.ts';
+import { plan } from '../../../../src/rotation/unit/plan.ts';
+import type { Action } from '../../../../src/rotation/unit/types.ts';
+import { b64, desired, HOUR, NOW, pod, retention, sa, secret, state } from '../../helpers/builders.ts';
 
 const NEW_DATA = desired().dataB64.reveal();
 const kinds = (as: Action[]) =>

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/base/logger.ts';
-import { runRotation, type NamespaceResult, type RunDeps, type RunHooks } from '../../../src/rotation/run.ts';
-import { FakeCluster } from '../helpers/fake-cluster.ts';
-import { pod } from '../helpers/builders.ts';
-import { engineConfig, FakeStore, run } from '../helpers/engine.ts';
+import { silentLogger } from '../../../../src/base/logger.ts';
+import { runRotation, type RunDeps, type RunHooks } from '../../../../src/rotation/batch/run.ts';
+import type { NamespaceResult } from '../../../../src/rotation/unit/result.ts';
+import { FakeCluster } from '../../helpers/fake-cluster.ts';
+import { pod } from '../../helpers/builders.ts';
+import { engineConfig, FakeStore, run } from '../../helpers/engine.ts';
 
 function seed(): { cluster: FakeCluster; store: FakeStore } {
   const cluster = new FakeCluster();

@@ -1,13 +1,12 @@
-import { intern } from '../base/intern.ts';
-import { isRotatorError } from '../errors.ts';
-import { TARGET_LABEL } from '../kube/labels.ts';
-import type { Logger } from '../base/logger.ts';
+import { intern } from '../../base/intern.ts';
+import { errorInfo, isRotatorError } from '../../errors.ts';
+import { TARGET_LABEL } from '../../kube/labels.ts';
+import type { Logger } from '../../base/logger.ts';
 import { converge } from './apply.ts';
-import { errorInfo } from './prepare.ts';
-import type { NamespaceOutcome, NamespaceResult, RunHooks } from './results.ts';
+import type { NamespaceOutcome, NamespaceResult } from './result.ts';
+import type { SecretObject, ServiceAccountObject } from '../../kube/types.ts';
 import type { ActionRecord, ApplyDeps, DesiredSecret, NamespaceState, RetentionPolicy } from './types.ts';
-import { emptyState, groupState } from './observe.ts';
-import type { Config } from '../config/types.ts';
+import type { Config } from '../../config/types.ts';
 
 /**
  * One namespace's convergence: every target that covers it, from what is observed there, to its desired
@@ -30,10 +29,36 @@ interface WorkTarget {
   earlier?: string | undefined;
 }
 
+/** What a namespace's convergence reports to (Events, the run's tally); all optional. */
+export interface NamespaceHooks {
+  namespaceDone?(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
+  /**
+   * A lean run's namespace about to wait on pods: what it did so far (its actions and writes). Its
+   * `namespaceDone` later carries only what it did after the wait, with the outcome of the whole.
+   */
+  actionsDone?(r: NamespaceResult, d: DesiredSecret): Promise<void> | void;
+}
+
 export interface NamespaceDeps extends ApplyDeps {
   retention: RetentionPolicy;
   logger: Logger;
-  hooks?: RunHooks | undefined;
+  hooks?: NamespaceHooks | undefined;
+}
+
+export function emptyState(namespace: string): NamespaceState {
+  return { namespace, secrets: new Map(), serviceAccounts: new Map(), pods: undefined };
+}
+
+/** Namespace states from lists of our Secrets and the ServiceAccounts (items of other namespaces dropped). */
+export function groupState(
+  namespaces: readonly string[],
+  secrets: readonly SecretObject[],
+  sas: readonly ServiceAccountObject[],
+): Map<string, NamespaceState> {
+  const m = new Map(namespaces.map((ns) => [ns, emptyState(ns)]));
+  for (const s of secrets) m.get(s.namespace)?.secrets.set(s.name, s);
+  for (const sa of sas) m.get(sa.namespace)?.serviceAccounts.set(sa.name, sa);
+  return m;
 }
 
 /** The retention rules of the config's `rotation` section. */

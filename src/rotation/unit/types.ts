@@ -1,6 +1,6 @@
-import type { Sensitive } from '../base/sensitive.ts';
-import type { KubeGateway } from '../kube/gateway.ts';
-import type { PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
+import type { Sensitive } from '../../base/sensitive.ts';
+import type { KubeGateway } from '../../kube/gateway.ts';
+import type { PodObject, SecretObject, ServiceAccountObject } from '../../kube/types.ts';
 
 /** What one target wants in every namespace it covers. */
 export interface DesiredSecret {

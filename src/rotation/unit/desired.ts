@@ -1,6 +1,6 @@
-import type { Target } from '../config/types.ts';
-import type { ResolvedCredentials } from '../credentials/resolve.ts';
-import { Sensitive } from '../base/sensitive.ts';
+import type { Target } from '../../config/types.ts';
+import type { ResolvedCredentials } from '../../credentials/resolve.ts';
+import { Sensitive } from '../../base/sensitive.ts';
 import {
   NAME_SALT_ANNOTATION,
   REGISTRIES_ANNOTATION,
@@ -8,7 +8,7 @@ import {
   SOURCE_REVISION_ANNOTATION,
   SOURCE_UPDATED_AT_ANNOTATION,
   STORE_ANNOTATION,
-} from '../kube/labels.ts';
+} from '../../kube/labels.ts';
 import { revisionId, swapName } from './naming.ts';
 import type { DesiredSecret } from './types.ts';
 

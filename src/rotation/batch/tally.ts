@@ -1,11 +1,5 @@
-import type { ActionRecord } from './types.ts';
-import type { NamespaceOutcome, NamespaceResult } from './results.ts';
-
-/** An action's kind as metrics and summaries name it: data updates split by why. */
-export function actionKind(a: ActionRecord['action']): string {
-  if (a.kind !== 'update-data') return a.kind;
-  return a.why === 'refresh' ? 'refresh' : 'update';
-}
+import { actionKind, type NamespaceOutcome, type NamespaceResult } from '../unit/result.ts';
+import type { ActionRecord } from '../unit/types.ts';
 
 /**
  * What a run's namespace results add up to, counted as each namespace finishes: a run over 10,000

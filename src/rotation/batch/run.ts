@@ -1,24 +1,17 @@
-import type { FetchCache } from '../credentials/resolve.ts';
-import type { SecretObject } from '../kube/types.ts';
-import { desiredSecret } from './desired.ts';
-import { existingSalt, newSalt, provisionalName } from './naming.ts';
-import { observeNamespaces, scopeOf, type RunScope } from './observe.ts';
+import type { FetchCache } from '../../credentials/resolve.ts';
+import type { SecretObject } from '../../kube/types.ts';
+import { desiredSecret } from '../unit/desired.ts';
+import { existingSalt, newSalt, provisionalName } from '../unit/naming.ts';
+import { observeNamespaces } from './observe.ts';
+import { scopeOf, type RunScope } from './scope.ts';
 import { convergeAll, type RunLists } from './passes.ts';
 import { prepareTarget, type ReadyTarget } from './prepare.ts';
-import type { RunDeps, RunOptions, RunSummary } from './results.ts';
+import type { RunDeps, RunOptions, RunSummary } from './summary.ts';
 import { ListCursor } from './stream.ts';
 import { RunTally } from './tally.ts';
-import type { DesiredSecret } from './types.ts';
+import type { DesiredSecret } from '../unit/types.ts';
 
-export type {
-  NamespaceOutcome,
-  NamespaceResult,
-  RunDeps,
-  RunHooks,
-  RunOptions,
-  RunSummary,
-  TargetResult,
-} from './results.ts';
+export type { RunDeps, RunHooks, RunOptions, RunSummary, TargetResult } from './summary.ts';
 
 /**
  * One rotation pass over every target: fetch once per target, decide which namespaces each covers, then

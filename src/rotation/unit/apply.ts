@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RotatorError } from '../errors.ts';
+import { RotatorError } from '../../errors.ts';
 import { applyOne } from './actions.ts';
 import { plan } from './plan.ts';
 import type {

@@ -1,30 +1,17 @@
-import type { RegistryCredential } from '../credentials/dockerconfig.ts';
-import type { VerifyResult } from '../credentials/verify.ts';
-import type { Config } from '../config/types.ts';
-import type { ErrorCode } from '../errors.ts';
-import type { KubeGateway } from '../kube/gateway.ts';
-import type { Logger } from '../base/logger.ts';
-import type { AgeVerdict } from '../policy/age.ts';
-import type { SecretStore } from '../providers/types.ts';
+import type { RegistryCredential } from '../../credentials/dockerconfig.ts';
+import type { VerifyResult } from '../../credentials/verify.ts';
+import type { Config } from '../../config/types.ts';
+import type { ErrorCode } from '../../errors.ts';
+import type { KubeGateway } from '../../kube/gateway.ts';
+import type { Logger } from '../../base/logger.ts';
+import type { AgeVerdict } from '../../policy/age.ts';
+import type { SecretStore } from '../../providers/types.ts';
 import type { RunTally } from './tally.ts';
-import type { ActionRecord, DesiredSecret, Kept } from './types.ts';
+import type { NamespaceHooks } from '../unit/converge.ts';
+import type { NamespaceResult } from '../unit/result.ts';
+import type { DesiredSecret } from '../unit/types.ts';
 
 /** What a run reports, and what it needs. */
-export type NamespaceOutcome =
-  'provisioned' | 'rotated' | 'updated' | 'unchanged' | 'planned' | 'skipped' | 'failed';
-
-export interface NamespaceResult {
-  target: string;
-  namespace: string;
-  outcome: NamespaceOutcome;
-  secret: string | undefined;
-  actions: ActionRecord[];
-  kept: Kept[];
-  notes: string[];
-  writes: number;
-  error?: { code: ErrorCode; message: string } | undefined;
-}
-
 export interface TargetResult {
   target: string;
   store: string;
@@ -60,13 +47,7 @@ export interface RunSummary {
 }
 
 /** Side channels of a run (Events, metrics); all optional. */
-export interface RunHooks {
-  namespaceDone?(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
-  /**
-   * A lean run's namespace about to wait on pods: what it did so far (its actions and writes). Its
-   * `namespaceDone` later carries only what it did after the wait, with the outcome of the whole.
-   */
-  actionsDone?(r: NamespaceResult, d: DesiredSecret): Promise<void> | void;
+export interface RunHooks extends NamespaceHooks {
   targetDone?(r: TargetResult): Promise<void> | void;
   /**
    * What each ready target wants this run (not in dry runs), and the namespaces this run observed: the

@@ -3,8 +3,8 @@ import {
   DOCKERCONFIGJSON_TYPE,
   ROTATED_AT_ANNOTATION,
   TARGET_LABEL,
-} from '../kube/labels.ts';
-import { isLivePod, type SecretObject } from '../kube/types.ts';
+} from '../../kube/labels.ts';
+import { isLivePod, type SecretObject } from '../../kube/types.ts';
 import { repoint, sameList } from './repoint.ts';
 import type { Action, DesiredSecret, Kept, NamespaceState, Plan, RetentionPolicy } from './types.ts';
 
