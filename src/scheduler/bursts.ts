@@ -7,7 +7,7 @@ const LOCK_IDLE_MS = 2000;
 
 /** What a burst reports to: an Event recorder (one per burst, so its de-duplication and budget are too). */
 export interface BurstRecorder {
-  namespaceDone(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
+  result(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
   flush(): Promise<void>;
 }
 

@@ -217,7 +217,7 @@ describe('retainSuperseded "0" with a pod on the old secret: one settle wait, no
   });
 });
 
-describe('a run that prints no table is lean: a namespace waiting on its pods reports before the wait', () => {
+describe('results are streamed: a namespace waiting on its pods reports what it did before the wait', () => {
   const w = new Workspace();
   const SETTLE = 2;
   let a = '',
@@ -243,7 +243,7 @@ describe('a run that prints no table is lean: a namespace waiting on its pods re
     const [oldA] = await managedSecrets(a);
     const [oldB] = await managedSecrets(b);
     const from = Date.now();
-    const r = await w.rotate(); // piped output: no table, a lean run
+    const r = await w.rotate();
     expect(r.code, r.text).toBe(0);
     expect(r.summary?.['outcomes']).toEqual({ rotated: 2 });
     await sleep(500); // the audit log is written as requests complete

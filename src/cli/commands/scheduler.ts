@@ -124,7 +124,7 @@ function makeReactor(p: Parts): { reactor: Reactor; bursts: Bursts } {
     gateway: kube.gateway,
     rest: kube.clients.rest,
     logger: logger.child({ mode: 'watch' }),
-    hooks: { namespaceDone: (r, d) => bursts.recorder.namespaceDone(r, d) },
+    hooks: { result: (r, d) => bursts.recorder.result(r, d) },
     only: p.g.namespace,
     beforeWrite: () => bursts.beforeWrite(),
     idle: async () => bursts.idle(),

@@ -4,6 +4,8 @@ import { storageOrder } from '../../kube/gateway.ts';
 import type { NamespaceObject } from '../../kube/types.ts';
 import type { NamespaceResult } from '../unit/result.ts';
 
+const TERMINATING = 'namespace is terminating';
+
 export interface Skipped {
   namespace: string;
   reason: string;
@@ -40,7 +42,7 @@ export function selectNamespaces(
     if (only && !only.has(ns.name)) continue;
     if (t.excludeRes.some((re) => re.test(ns.name))) continue;
     if (ns.terminating) {
-      skipped.push({ namespace: ns.name, reason: 'namespace is terminating' });
+      skipped.push({ namespace: ns.name, reason: TERMINATING });
       continue;
     }
     namespaces.push(ns.name);
@@ -56,6 +58,8 @@ export interface RunScope {
   workList: string[];
   /** Skipped namespaces (not found, terminating). */
   skipped: NamespaceResult[];
+  /** Targets that skip a terminating namespace: it may still hold their old Secret (no rollout complete). */
+  terminating: Set<string>;
 }
 
 /** A namespace result of a namespace the run does not converge. */
@@ -82,11 +86,13 @@ export function scopeOf(
   const onlySet = only && only.length > 0 ? new Set(only) : undefined;
   const scopes = new Map<string, Set<string>>();
   const skipped: NamespaceResult[] = [];
+  const terminating = new Set<string>();
   for (const t of targets) {
     const sel = selectNamespaces(t, namespaces, onlySet);
     scopes.set(t.name, new Set(sel.namespaces));
     for (const sk of sel.skipped) skipped.push(noWork(t.name, sk.namespace, sk.reason));
+    if (sel.skipped.some((sk) => sk.reason === TERMINATING)) terminating.add(t.name);
   }
   const workList = [...new Set([...scopes.values()].flatMap((s) => [...s]))].sort(storageOrder);
-  return { scopes, workList, skipped };
+  return { scopes, workList, skipped, terminating };
 }

@@ -8,7 +8,7 @@ import type { AgeVerdict } from '../../policy/age.ts';
 import type { SecretStore } from '../../providers/types.ts';
 import type { RunTally } from './tally.ts';
 import type { NamespaceHooks } from '../unit/converge.ts';
-import type { NamespaceResult } from '../unit/result.ts';
+import type { RolloutComplete } from './rollout.ts';
 import type { DesiredSecret } from '../unit/types.ts';
 
 /** What a run reports, and what it needs. */
@@ -31,13 +31,11 @@ export interface RunSummary {
   finishedAt: Date;
   dryRun: boolean;
   targets: TargetResult[];
-  /** The namespace results kept whole (RunOptions.keep; all by default), by target then namespace. */
-  namespaces: NamespaceResult[];
-  /** Every namespace result, counted. */
+  /** Every namespace result, counted (the results themselves went to RunHooks.result as they happened). */
   tally: RunTally;
   writes: number;
   interrupted: boolean;
-  /** Set when the run waited `rotation.settleSeconds` after changing existing secrets' data (cli/execute.ts). */
+  /** Set when the run waited `rotation.settleSeconds` after changing existing secrets' data (rollout.ts). */
   settledAt?: Date | undefined;
   /**
    * Dry run of a first provisioning: the names' revision id depends on a salt that is only chosen when the
@@ -54,6 +52,8 @@ export interface RunHooks extends NamespaceHooks {
    * scheduler reacts to events with these, and converges namespaces its watch knows but the run did not see.
    */
   desiredReady?(d: readonly DesiredSecret[], observed: ReadonlySet<string>): void;
+  /** A target's rollout is complete (rollout.ts says when): its previous credentials may be revoked. */
+  rolloutComplete?(e: RolloutComplete): Promise<void> | void;
 }
 
 export interface RunDeps {
@@ -77,15 +77,4 @@ export interface RunOptions {
   only?: readonly string[] | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((done: number, total: number) => void) | undefined;
-  /**
-   * Which namespace results the summary keeps whole; the others are only counted (RunSummary.tally). A
-   * run over many namespaces that prints no table keeps the failed ones, so its memory stays flat.
-   */
-  keep?: ((r: NamespaceResult) => boolean) | undefined;
-  /**
-   * A namespace that waits on pods reports its actions so far (hooks.actionsDone) and keeps only its
-   * outcome until the second pass: a few hundred bytes per namespace instead of its action records. For
-   * runs that print no table of actions (the kept results then hold only those after the wait).
-   */
-  lean?: boolean | undefined;
 }

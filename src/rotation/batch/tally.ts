@@ -1,12 +1,20 @@
+import type { ErrorCode } from '../../errors.ts';
 import { actionKind, type NamespaceOutcome, type NamespaceResult } from '../unit/result.ts';
 import type { ActionRecord } from '../unit/types.ts';
 
+/** A namespace that failed, as the `run summary` line lists it. */
+export interface Failure {
+  target: string;
+  namespace: string;
+  error: { code: ErrorCode; message: string } | undefined;
+}
+
 /**
- * What a run's namespace results add up to, counted as each namespace finishes: a run over 10,000
- * namespaces keeps these counts (and the results the caller asked to keep), not 10,000 results.
+ * What a run's namespace results add up to, counted as they are reported: a run over 10,000 namespaces
+ * keeps these counts (and its failures), not 10,000 results.
  */
 export class RunTally {
-  /** Namespace results in all, and by target and outcome. */
+  /** Namespace results in all (a namespace's last result, for each target), and by target and outcome. */
   total = 0;
   readonly outcomes = new Map<string, Map<NamespaceOutcome, number>>();
   /** Actions by kind (from actionKind), then result: `actions.get('repoint')?.get('conflict')`. */
@@ -15,34 +23,11 @@ export class RunTally {
   failed = 0;
   /** When the data of an existing Secret last changed (epoch ms): nodes may hold the old data for a moment. */
   dataChangedAt: number | undefined;
-  readonly #keep: (r: NamespaceResult) => boolean;
-  readonly #kept: NamespaceResult[] = [];
-
-  /** `keep` picks the results to hand back whole (all of them when absent). */
-  constructor(keep?: (r: NamespaceResult) => boolean) {
-    this.#keep = keep ?? (() => true);
-  }
+  readonly #failures: Failure[] = [];
 
   add(r: NamespaceResult): void {
-    this.total++;
-    let byOutcome = this.outcomes.get(r.target);
-    if (!byOutcome) {
-      byOutcome = new Map<NamespaceOutcome, number>();
-      this.outcomes.set(r.target, byOutcome);
-    }
-    byOutcome.set(r.outcome, (byOutcome.get(r.outcome) ?? 0) + 1);
-    if (r.outcome === 'failed') this.failed++;
-    this.count(r.actions, r.writes);
-    if (this.#keep(r)) this.#kept.push(r);
-  }
-
-  /**
-   * Actions and writes of a namespace not done yet: a lean run counts them before the namespace waits on
-   * pods, and its result then carries only what it does after the wait.
-   */
-  count(records: readonly ActionRecord[], writes: number): void {
-    this.writes += writes;
-    for (const a of records) {
+    this.writes += r.writes;
+    for (const a of r.actions) {
       const kind = actionKind(a.action);
       let byResult = this.actions.get(kind);
       if (!byResult) {
@@ -53,6 +38,18 @@ export class RunTally {
       if (a.result === 'ok' && a.action.kind === 'update-data')
         this.dataChangedAt = Math.max(this.dataChangedAt ?? 0, a.at);
     }
+    if (r.pending) return; // its outcome comes with its last result
+    this.total++;
+    let byOutcome = this.outcomes.get(r.target);
+    if (!byOutcome) {
+      byOutcome = new Map<NamespaceOutcome, number>();
+      this.outcomes.set(r.target, byOutcome);
+    }
+    byOutcome.set(r.outcome, (byOutcome.get(r.outcome) ?? 0) + 1);
+    if (r.outcome === 'failed') {
+      this.failed++;
+      this.#failures.push({ target: r.target, namespace: r.namespace, error: r.error });
+    }
   }
 
   /** Outcome counts over every target, e.g. { rotated: 3, unchanged: 9 }. */
@@ -62,10 +59,13 @@ export class RunTally {
     return c;
   }
 
-  /** The kept results, by target then namespace. */
-  kept(): NamespaceResult[] {
-    return [...this.#kept].sort((a, b) =>
-      a.target === b.target ? (a.namespace < b.namespace ? -1 : 1) : a.target < b.target ? -1 : 1,
-    );
+  /** The failed namespaces, by target then namespace. */
+  failures(): Failure[] {
+    return [...this.#failures].sort(byTargetThenNamespace);
   }
 }
+
+export const byTargetThenNamespace = (
+  a: { target: string; namespace: string },
+  b: { target: string; namespace: string },
+): number => (a.target === b.target ? (a.namespace < b.namespace ? -1 : 1) : a.target < b.target ? -1 : 1);

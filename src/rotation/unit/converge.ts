@@ -1,42 +1,45 @@
-import { intern } from '../../base/intern.ts';
+import type { Config } from '../../config/types.ts';
 import { errorInfo, isRotatorError } from '../../errors.ts';
 import { TARGET_LABEL } from '../../kube/labels.ts';
+import type { SecretObject, ServiceAccountObject } from '../../kube/types.ts';
 import type { Logger } from '../../base/logger.ts';
 import { converge } from './apply.ts';
 import type { NamespaceOutcome, NamespaceResult } from './result.ts';
-import type { SecretObject, ServiceAccountObject } from '../../kube/types.ts';
-import type { ActionRecord, ApplyDeps, DesiredSecret, NamespaceState, RetentionPolicy } from './types.ts';
-import type { Config } from '../../config/types.ts';
+import type {
+  Action,
+  ActionRecord,
+  ApplyDeps,
+  DesiredSecret,
+  NamespaceState,
+  RetentionPolicy,
+} from './types.ts';
 
 /**
  * One namespace's convergence: every target that covers it, from what is observed there, to its desired
- * state. The unit of work of a batch run (rotation/run.ts) and of a scheduler reacting to an event.
+ * state. The unit of work of a batch run (rotation/batch) and of a scheduler reacting to an event.
  */
 export interface NamespaceWork {
   state: NamespaceState;
   targets: WorkTarget[];
 }
 
+/** A target's progress in the namespace: what its results so far add up to (each was reported already). */
 interface WorkTarget {
-  desired: DesiredSecret;
-  result: NamespaceResult;
-  hadOlder: boolean;
+  readonly desired: DesiredSecret;
+  readonly hadOlder: boolean;
+  outcome: NamespaceOutcome;
   done: boolean;
-  /**
-   * Kinds of the actions reported before a wait on pods (lean runs), comma-separated and interned (a
-   * handful of distinct values): the final log line names them too.
-   */
-  earlier?: string | undefined;
+  /** The kinds of the actions reported so far: the `namespace converged` line names them all. */
+  kinds: Action['kind'][];
 }
 
-/** What a namespace's convergence reports to (Events, the run's tally); all optional. */
+/** Where a namespace's results go as they happen (Events, the run's counts, the table). */
 export interface NamespaceHooks {
-  namespaceDone?(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
   /**
-   * A lean run's namespace about to wait on pods: what it did so far (its actions and writes). Its
-   * `namespaceDone` later carries only what it did after the wait, with the outcome of the whole.
+   * Every result, as it happens (see NamespaceResult). `d` is undefined for a namespace the run did not
+   * converge (skipped, unreadable, stopped before it).
    */
-  actionsDone?(r: NamespaceResult, d: DesiredSecret): Promise<void> | void;
+  result?(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
 }
 
 export interface NamespaceDeps extends ApplyDeps {
@@ -71,7 +74,11 @@ export function retentionOf(r: Config['rotation']): RetentionPolicy {
   };
 }
 
-/** Observes one namespace (our secrets there, its ServiceAccounts) and converges it: an event's unit of work. */
+/**
+ * Observes one namespace (our secrets there, its ServiceAccounts) and converges it: an event's unit of
+ * work. Returns the results it reported (`deps.pods` should be given: without it a namespace that needs
+ * its pods stops there).
+ */
 export async function observeAndConverge(
   ns: string,
   desired: readonly DesiredSecret[],
@@ -86,8 +93,17 @@ export async function observeAndConverge(
     g.listServiceAccounts([ns]),
   ]);
   const work = namespaceWork(groupState([ns], secrets, sas).get(ns) ?? emptyState(ns), desired);
-  await convergeNamespace(work, deps);
-  return work.targets.map((t) => t.result);
+  const results: NamespaceResult[] = [];
+  await convergeNamespace(work, {
+    ...deps,
+    hooks: {
+      result: async (r, d) => {
+        results.push(r);
+        await deps.hooks?.result?.(r, d);
+      },
+    },
+  });
+  return results;
 }
 
 export function namespaceWork(state: NamespaceState, desired: readonly DesiredSecret[]): NamespaceWork {
@@ -98,17 +114,9 @@ export function namespaceWork(state: NamespaceState, desired: readonly DesiredSe
       hadOlder: [...state.secrets.values()].some(
         (s) => s.labels[TARGET_LABEL] === d.target && s.name !== d.name,
       ),
+      outcome: 'unchanged',
       done: false,
-      result: {
-        target: d.target,
-        namespace: state.namespace,
-        outcome: 'unchanged',
-        secret: d.name,
-        actions: [],
-        kept: [],
-        notes: [],
-        writes: 0,
-      },
+      kinds: [],
     })),
   };
 }
@@ -132,10 +140,23 @@ function outcomeOf(records: readonly ActionRecord[], dryRun: boolean, hadOlder: 
   return 'updated';
 }
 
+/** A result of `t` in the namespace with nothing done (yet): the fields a step fills in. */
+const blank = (t: WorkTarget, namespace: string): NamespaceResult => ({
+  target: t.desired.target,
+  namespace,
+  outcome: t.outcome,
+  secret: t.desired.name,
+  actions: [],
+  kept: [],
+  notes: [],
+  writes: 0,
+});
+
 /**
- * Converges the namespace's targets in order. Returns 'needs-pods' when a target cannot finish without
- * the namespace's pods and `deps.pods` is absent (call again once `work.state.pods` is set); a target's
- * failure is recorded on its result and never stops the others. Only a lost or held run lock propagates.
+ * Converges the namespace's targets in order, reporting each target's result as it goes. Returns
+ * 'needs-pods' when a target cannot finish without the namespace's pods and `deps.pods` is absent (it
+ * reported what it did so far; call again once `work.state.pods` is set); a target's failure is reported
+ * as its result and never stops the others. Only a lost or held run lock propagates.
  */
 export async function convergeNamespace(
   work: NamespaceWork,
@@ -144,27 +165,30 @@ export async function convergeNamespace(
   let waiting = false;
   for (const t of work.targets) {
     if (t.done) continue;
-    const r = t.result;
+    const r = blank(t, work.state.namespace);
     try {
       const c = await converge(t.desired, deps.retention, work.state, deps);
-      r.actions.push(...c.records);
-      Object.assign(r, { kept: c.kept, notes: c.notes, writes: r.writes + c.writes });
-      r.outcome = stronger(r.outcome, outcomeOf(c.records, deps.dryRun, t.hadOlder));
+      t.outcome = stronger(t.outcome, outcomeOf(c.records, deps.dryRun, t.hadOlder));
+      for (const a of c.records) t.kinds.push(a.action.kind);
+      Object.assign(r, { outcome: t.outcome, actions: c.records, kept: c.kept, notes: c.notes });
+      Object.assign(r, { writes: c.writes, dataChangedAt: c.dataChangedAt });
       if (c.pending === 'pods') {
         waiting = true;
+        r.pending = 'pods';
+        await deps.hooks?.result?.(r, t.desired);
         continue;
       }
     } catch (e) {
       if (isRotatorError(e, 'LOCK_HELD') || isRotatorError(e, 'LOCK_FAILED')) throw e;
-      recordFailure(r, e, deps);
+      recordFailure(t, r, e, deps);
     }
-    await finish(t, deps);
+    await finish(t, r, deps);
   }
   return waiting ? 'needs-pods' : 'done';
 }
 
-function recordFailure(r: NamespaceResult, e: unknown, deps: NamespaceDeps): void {
-  r.outcome = 'failed';
+function recordFailure(t: WorkTarget, r: NamespaceResult, e: unknown, deps: NamespaceDeps): void {
+  t.outcome = r.outcome = 'failed';
   r.error = errorInfo(e);
   deps.logger.error(
     { target: r.target, namespace: r.namespace, code: r.error.code, err: r.error.message },
@@ -172,37 +196,17 @@ function recordFailure(r: NamespaceResult, e: unknown, deps: NamespaceDeps): voi
   );
 }
 
-/**
- * A lean run's namespace about to wait on pods: each waiting target reports its actions so far
- * (hooks.actionsDone: Events, the tally) and keeps only its outcome, so that thousands of namespaces
- * between the passes hold a few hundred bytes each, not their action records.
- */
-export async function reportSoFar(work: NamespaceWork, deps: NamespaceDeps): Promise<void> {
-  for (const t of work.targets) {
-    if (t.done) continue;
-    const r = t.result;
-    await deps.hooks?.actionsDone?.(r, t.desired);
-    t.earlier = intern(kindsOf(t).join(','));
-    t.result = { ...r, actions: [], kept: [], notes: [], writes: 0 };
-  }
-}
-
-/** Every action kind of a target so far: those reported before a wait on pods, then its result's. */
-const kindsOf = (t: WorkTarget): string[] => [
-  ...(t.earlier ? t.earlier.split(',') : []),
-  ...t.result.actions.map((a) => a.action.kind),
-];
-
 /** Fails the targets not finished yet (the namespace could not be observed again for its pods). */
 export async function failNamespace(work: NamespaceWork, e: unknown, deps: NamespaceDeps): Promise<void> {
   for (const t of work.targets) {
     if (t.done) continue;
-    recordFailure(t.result, e, deps);
-    await finish(t, deps);
+    const r = blank(t, work.state.namespace);
+    recordFailure(t, r, e, deps);
+    await finish(t, r, deps);
   }
 }
 
-/** Marks targets still waiting for pods as stopped (a run stopped between its two passes). */
+/** Ends the targets still waiting for pods with `note` (a run stopped between its two passes). */
 export async function abandonNamespace(
   work: NamespaceWork,
   note: string,
@@ -210,14 +214,12 @@ export async function abandonNamespace(
 ): Promise<void> {
   for (const t of work.targets) {
     if (t.done) continue;
-    t.result.notes.push(note);
-    await finish(t, deps);
+    await finish(t, { ...blank(t, work.state.namespace), notes: [note] }, deps);
   }
 }
 
-async function finish(t: WorkTarget, deps: NamespaceDeps): Promise<void> {
+async function finish(t: WorkTarget, r: NamespaceResult, deps: NamespaceDeps): Promise<void> {
   t.done = true;
-  const r = t.result;
   if (r.outcome !== 'unchanged' && r.outcome !== 'failed') {
     deps.logger.info(
       {
@@ -225,11 +227,11 @@ async function finish(t: WorkTarget, deps: NamespaceDeps): Promise<void> {
         namespace: r.namespace,
         outcome: r.outcome,
         secret: t.desired.name,
-        actions: kindsOf(t),
+        actions: t.kinds,
         kept: r.kept.length,
       },
       'namespace converged',
     );
   }
-  await deps.hooks?.namespaceDone?.(r, t.desired);
+  await deps.hooks?.result?.(r, t.desired);
 }

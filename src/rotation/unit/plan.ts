@@ -41,10 +41,25 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
   const olderSecrets = ours.filter((x) => x.name !== d.name).sort((a, b) => (a.name < b.name ? -1 : 1));
   const { steps, kept, needsPods } = supersededSteps(d, olderSecrets, current, retention, s, now);
   actions.push(...steps);
-  if (!needsPods) return { actions, kept, notes };
+  const dataChangedAt = lastDataChange(d, current, olderSecrets, kept);
+  if (!needsPods) return { actions, kept, notes, dataChangedAt };
   // ServiceAccounts were repointed right after the current secret was made (by this run or one before it).
   const podsNotBefore = (rotatedAt(current) ?? now.getTime()) + retention.settleMs;
-  return { actions, kept, notes, needs: 'pods', podsNotBefore };
+  return { actions, kept, notes, needs: 'pods', podsNotBefore, dataChangedAt };
+}
+
+/** Plan.dataChangedAt: the in-place secret's last write, and the kept superseded secrets' refreshes. */
+function lastDataChange(
+  d: DesiredSecret,
+  current: SecretObject,
+  olderSecrets: readonly SecretObject[],
+  kept: readonly Kept[],
+): number | undefined {
+  const changed = [
+    ...(d.strategy === 'in-place' ? [current] : []),
+    ...olderSecrets.filter((o) => kept.some((k) => k.name === o.name && k.current)),
+  ].flatMap((x) => rotatedAt(x) ?? []);
+  return changed.length > 0 ? Math.max(...changed) : undefined;
 }
 
 /** The action that makes the desired secret right, none, or why it cannot be (a string). */
@@ -116,7 +131,7 @@ function supersededSteps(
     // change has run alongside the wait for the pods (one wait, not two; a write more if it then goes).
     const waits = reason === PODS_UNKNOWN;
     if (waits) needsPods = true;
-    else kept.push({ name: old.name, reason });
+    else kept.push({ name: old.name, reason, current: old.data[DOCKERCONFIGJSON_KEY] === want });
     const refresh =
       (!waits || retention.settleMs > 0) &&
       retention.refreshSuperseded &&

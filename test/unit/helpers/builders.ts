@@ -22,6 +22,7 @@ export function desired(over: Partial<DesiredSecret> = {}): DesiredSecret {
     strategy: 'swap',
     name: 'regcred-new',
     revisionId: 'new',
+    revision: 'v-new',
     dataB64: new Sensitive(b64('{"auths":{"r":{"username":"u","password":"NEW"}}}')),
     annotations: {},
     serviceAccounts: ['default'],

@@ -175,7 +175,7 @@ describe('a run over streamed lists', () => {
     const s = await run(c, store, only);
     expect(c.secrets.has(FakeCluster.key('team-2', first))).toBe(true);
     expect(s.namespaces.find((r) => r.namespace === 'team-2')?.kept).toEqual([
-      { name: first, reason: 'referenced by serviceaccount builder' },
+      { name: first, reason: 'referenced by serviceaccount builder', current: true },
     ]);
     for (const ns of ['team-0', 'team-0-x', 'team-2-x'])
       expect([...c.secrets.values()].filter((x) => x.namespace === ns).map((x) => x.name)).not.toContain(
