@@ -58,9 +58,16 @@ function lastDataChange(
   const changed = [
     ...(d.strategy === 'in-place' ? [current] : []),
     ...olderSecrets.filter((o) => kept.some((k) => k.name === o.name && k.current)),
-  ].flatMap((x) => rotatedAt(x) ?? []);
+  ].flatMap((x) => {
+    // Written after its creation: its data changed under a name nodes may have cached. A creation is not.
+    const at = rotatedAt(x);
+    return at !== undefined && at - (x.createdAt?.getTime() ?? 0) >= CREATED_WITHIN_MS ? [at] : [];
+  });
   return changed.length > 0 ? Math.max(...changed) : undefined;
 }
+
+/** A `rotated-at` this close to the creation time is the creation's stamp (API server times have 1 s resolution). */
+const CREATED_WITHIN_MS = 1000;
 
 /** The action that makes the desired secret right, none, or why it cannot be (a string). */
 function desiredStep(d: DesiredSecret, current: SecretObject | undefined): Action | string | undefined {

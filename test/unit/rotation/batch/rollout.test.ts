@@ -25,14 +25,14 @@ async function rollouts(
   cluster: FakeCluster,
   store: FakeStore,
   config = engineConfig(),
-  opts: { dryRun?: boolean; only?: string[] } = {},
+  opts: { dryRun?: boolean; only?: string[]; now?: () => Date } = {},
 ): Promise<RolloutComplete[]> {
   const events: RolloutComplete[] = [];
   await run(
     cluster,
     store,
     config,
-    undefined,
+    opts.now,
     opts.dryRun,
     undefined,
     {
@@ -154,14 +154,16 @@ describe('rollout complete', () => {
       engineConfig({ rotation: { retainSuperseded: '24h', settleSeconds } });
     await rollouts(cluster, store, config(0));
     store.set('pass', 'pw-2');
-    await rollouts(cluster, store, config(0)); // the old secret kept and refreshed, no wait
+    // The rotation comes 2 s after the provisioning (a refresh right at a creation is the creation's stamp).
+    const later = () => new Date(Date.now() + 2000);
+    await rollouts(cluster, store, config(0), { now: later }); // the old secret kept and refreshed, no wait
     const refreshedAt = Math.max(
       ...[...cluster.secrets.values()].map((s) =>
         Date.parse(s.annotations['regcred-rotator.io/rotated-at'] ?? ''),
       ),
     );
     const writes = cluster.writes;
-    const [e] = await rollouts(cluster, store, config(1));
+    const [e] = await rollouts(cluster, store, config(1), { now: later });
     expect(cluster.writes).toBe(writes);
     expect(e?.at.getTime()).toBeGreaterThanOrEqual(refreshedAt + 1000);
   });
