@@ -70,6 +70,8 @@ async function createNamespaces(names: readonly string[], labels: Record<string,
 
 interface Measure {
   cluster: number;
+  /** Namespaces in the cluster when the scheduler started (other workloads' included). */
+  clusterActual: number;
   selected: number;
   startupPassSeconds: number;
   rssMb: { start: number; max: number; end: number; samples: number[] };
@@ -91,6 +93,8 @@ async function measure(sfx: string, cluster: number): Promise<Measure> {
       lock: { namespace: 'default', name: `idle-${sfx}` },
     },
   );
+  const l = await api().listNamespace({ limit: 1 });
+  const clusterActual = l.items.length + (l.metadata?.remainingItemCount ?? 0);
   const t0 = performance.now();
   const s = spawnCli(['--config', w.config, '--log-format', 'json'], /"msg":"scheduler started"/);
   await s.until(/"msg":"run summary"/, 1_800_000);
@@ -116,6 +120,7 @@ async function measure(sfx: string, cluster: number): Promise<Measure> {
   await s.closed;
   return {
     cluster,
+    clusterActual,
     selected: N,
     startupPassSeconds,
     rssMb: { start: samples[0] ?? 0, max: Math.max(...samples), end: samples.at(-1) ?? 0, samples },
@@ -167,13 +172,13 @@ process.stdout.write(
   [
     `Scheduler mode watching ${N} selected namespaces, idle for ${MINUTES} min (${result.date}; ${machine}):`,
     '',
-    '| cluster | start-up pass | RSS at start of the idle window | max | at its end | max ÷ smallest cluster | requests other than watches | watch (re)connections |',
+    '| cluster (namespaces in it) | start-up pass | RSS at start of the idle window | max | at its end | max ÷ smallest cluster | requests other than watches | watch (re)connections |',
     '|---|---|---|---|---|---|---|---|',
     ...measures.map((m) => {
       const reqs = Object.entries(m.requests);
       const other = reqs.filter(([k]) => !k.startsWith('watch '));
       const watches = reqs.filter(([k]) => k.startsWith('watch '));
-      return `| ${m.cluster} | ${m.startupPassSeconds.toFixed(1)} s | ${m.rssMb.start} MB | ${m.rssMb.max} MB | ${m.rssMb.end} MB | ${(m.rssMb.max / base).toFixed(2)}× | ${other.length === 0 ? 'none' : other.map(([k, v]) => `${k}: ${v}`).join(', ')} | ${watches.map(([k, v]) => `${k.slice(6)}: ${v}`).join(', ') || 'none'} |`;
+      return `| ${m.cluster} (${m.clusterActual}) | ${m.startupPassSeconds.toFixed(1)} s | ${m.rssMb.start} MB | ${m.rssMb.max} MB | ${m.rssMb.end} MB | ${(m.rssMb.max / base).toFixed(2)}× | ${other.length === 0 ? 'none' : other.map(([k, v]) => `${k}: ${v}`).join(', ')} | ${watches.map(([k, v]) => `${k.slice(6)}: ${v}`).join(', ') || 'none'} |`;
     }),
     '',
     `raw: ${file}`,
