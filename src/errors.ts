@@ -78,6 +78,12 @@ export function describeError(e: unknown): string {
   return 'unknown error';
 }
 
+/** What a result records of an error: its stable code and message (INTERNAL for anything not ours). */
+export const errorInfo = (e: unknown): { code: ErrorCode; message: string } =>
+  e instanceof RotatorError
+    ? { code: e.code, message: e.message }
+    : { code: 'INTERNAL', message: describeError(e) };
+
 /** A config problem with its dotted path, e.g. `targets[1].store: no store named "x"`. */
 export interface ConfigProblem {
   path: string;

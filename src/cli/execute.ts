@@ -1,13 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/types.ts';
 import type { K8sGateway } from '../kube/k8s-gateway.ts';
 import { EventRecorder } from '../observability/events.ts';
 import type { Logger } from '../base/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { runRotation, type NamespaceResult, type RunSummary } from '../rotation/run.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import { runRotation, type RunSummary } from '../rotation/batch/run.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { RolloutComplete } from '../rotation/batch/rollout.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import { describeError, isRotatorError, RotatorError } from '../errors.ts';
-import { RunLock } from '../scheduler/lock.ts';
+import { RunLock } from '../rotation/batch/lock.ts';
 import { exitCodeForRun, EXIT, type ExitCode } from './exit-codes.ts';
 import { makeVerifier, type StoreSet } from './runtime.ts';
 import { summaryFields } from './summary.ts';
@@ -19,6 +20,8 @@ export interface ExecuteDeps {
   logger: Logger;
   /** Receives what each target wants after a full pass (scheduler mode reacts to events with it). */
   onDesired?: ((d: readonly DesiredSecret[], observed: ReadonlySet<string>) => void) | undefined;
+  /** A target's rollout is complete (RunHooks.rolloutComplete): where an issuer revokes the old credential. */
+  onRolloutComplete?: ((e: RolloutComplete) => Promise<void> | void) | undefined;
 
   /** Absent when nothing reads metrics (a `--rotate-now` without a Pushgateway): prom-client is not loaded. */
   metrics?: Metrics | undefined;
@@ -30,10 +33,8 @@ export interface ExecuteOptions {
   waitForLock: boolean;
   signal: AbortSignal;
   onProgress?: ((done: number, total: number) => void) | undefined;
-  /** Which namespace results the summary keeps whole (RunOptions.keep); the failed ones when absent. */
-  keep?: ((r: NamespaceResult) => boolean) | undefined;
-  /** A table will print each namespace's actions: kept whole until it is done (a lean run otherwise). */
-  table?: boolean | undefined;
+  /** Every namespace result as it happens (RunHooks.result), for a consumer of its own: the table's rows. */
+  onResult?: ((r: NamespaceResult) => void) | undefined;
 }
 
 const resultOf = (
@@ -47,32 +48,6 @@ const resultOf = (
       : code === EXIT.policy
         ? 'policy_violation'
         : 'failed';
-
-/**
- * After a run that changed the data of an existing Secret (a superseded secret refreshed, an in-place
- * update), kubelets may still hold the old data for a moment, and pulls that started with it are still
- * authenticating. The run reports the rollout done only `seconds` after the last such change (often
- * already past: the run went on meanwhile): revoking the old credential at the registry then fails no pull
- * (measured on a real node: test/node/zero-failed-pulls.test.ts).
- */
-async function settle(
-  summary: RunSummary,
-  seconds: number,
-  signal: AbortSignal,
-  logger: Logger,
-): Promise<void> {
-  const changed = summary.tally.dataChangedAt;
-  if (summary.dryRun || seconds <= 0 || changed === undefined) return;
-  const ms = changed + seconds * 1000 - Date.now();
-  if (ms > 0) {
-    logger.info(
-      { seconds: Math.ceil(ms / 100) / 10 },
-      'existing secrets got new credentials; letting nodes pick them up before reporting',
-    );
-    await sleep(ms, undefined, { signal }).catch(() => undefined);
-  }
-  summary.settledAt = new Date();
-}
 
 /**
  * One run with everything around it: the Lease lock (not for dry runs), Events, metrics and the
@@ -122,10 +97,13 @@ export async function executeRun(
         verify: makeVerifier(config),
         now: () => new Date(),
         hooks: {
-          namespaceDone: (r, desired) => events.namespaceDone(r, desired),
-          actionsDone: (r, desired) => events.namespaceDone(r, desired),
+          result: (r, desired) => {
+            events.result(r, desired);
+            o.onResult?.(r);
+          },
           targetDone: (t) => events.targetDone(t),
           desiredReady: d.onDesired,
+          rolloutComplete: d.onRolloutComplete,
         },
         beforeFirstWrite,
       },
@@ -134,12 +112,9 @@ export async function executeRun(
         only: o.only,
         signal: stop.signal,
         onProgress: o.onProgress,
-        keep: o.keep ?? ((r) => r.outcome === 'failed'),
-        lean: o.table !== true,
       },
     );
     const code = exitCodeForRun(summary);
-    await settle(summary, config.rotation.settleSeconds, stop.signal, logger);
     if (!o.dryRun) d.metrics?.record(summary, resultOf(code, summary));
 
     await events.flush();

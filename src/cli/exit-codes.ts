@@ -1,5 +1,5 @@
 import { ConfigError, RotatorError } from '../errors.ts';
-import type { RunSummary } from '../rotation/run.ts';
+import type { RunSummary } from '../rotation/batch/run.ts';
 
 /**
  * The exit codes (README, "Exit codes"). This file is the only place errors and results become process exit

@@ -1,6 +1,5 @@
 import type { EventRecord, LeaseRecord, LeaseSpec } from './gateway.ts';
-import { intern, internRecord } from '../base/intern.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROTATED_AT_ANNOTATION, TARGETS_ANNOTATION } from './labels.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, TARGETS_ANNOTATION } from './labels.ts';
 import type { NamespaceObject, PodObject, SecretObject, ServiceAccountObject } from './types.ts';
 
 /** The fields of Kubernetes objects we read, as they arrive on the wire (everything optional). */
@@ -69,26 +68,24 @@ const names = (refs: { name?: string }[] | undefined): string[] => (refs ?? []).
 
 /** Wire objects to our reduced types (what a list page is reduced to as it arrives), and back for the Lease. */
 export const toSecret = (s: RawSecret): SecretObject => ({
-  namespace: intern(s.metadata?.namespace ?? ''),
-  name: intern(s.metadata?.name ?? ''),
+  namespace: s.metadata?.namespace ?? '',
+  name: s.metadata?.name ?? '',
   uid: s.metadata?.uid ?? '',
   resourceVersion: s.metadata?.resourceVersion ?? '',
-  type: intern(s.type ?? 'Opaque'),
-  labels: internRecord(s.metadata?.labels),
-  // rotated-at differs per write: not worth a table entry.
-  annotations: internRecord(s.metadata?.annotations, ROTATED_AT_ANNOTATION),
-  // Never data: the table must not keep credentials alive after their objects are gone.
+  type: s.type ?? 'Opaque',
+  labels: s.metadata?.labels ?? {},
+  annotations: s.metadata?.annotations ?? {},
   data: s.data ?? {},
   immutable: s.immutable === true,
   createdAt: date(s.metadata?.creationTimestamp),
 });
 
 export const toServiceAccount = (sa: RawServiceAccount): ServiceAccountObject => ({
-  namespace: intern(sa.metadata?.namespace ?? ''),
-  name: intern(sa.metadata?.name ?? ''),
+  namespace: sa.metadata?.namespace ?? '',
+  name: sa.metadata?.name ?? '',
   uid: sa.metadata?.uid ?? '',
   resourceVersion: sa.metadata?.resourceVersion ?? '',
-  imagePullSecrets: names(sa.imagePullSecrets).map(intern),
+  imagePullSecrets: names(sa.imagePullSecrets),
 });
 
 export const toPod = (p: RawPod): PodObject => {

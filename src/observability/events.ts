@@ -1,7 +1,7 @@
 import type { EventGateway, EventInput } from '../kube/gateway.ts';
-import { SOURCE_REVISION_ANNOTATION } from '../kube/labels.ts';
-import type { NamespaceResult, TargetResult } from '../rotation/run.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import type { TargetResult } from '../rotation/batch/summary.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import type { Logger } from '../base/logger.ts';
 import { Limiter } from '../base/pool.ts';
 
@@ -86,10 +86,13 @@ export class EventRecorder {
   }
 
   /**
-   * A namespace's Events: a failure, or one for each secret created, ServiceAccount repointed and in-place
-   * update among its actions (a lean run reports those made before its wait on pods first, then the rest).
+   * A namespace result's Events: a failure, or one for each secret created, ServiceAccount repointed and
+   * in-place update among its actions (sent as they are reported: a namespace that waits on its pods has
+   * its first ones sent before the wait). None for a namespace the run did not converge (no `d`: skipped,
+   * unreadable, stopped before it).
    */
-  namespaceDone(r: NamespaceResult, d: DesiredSecret | undefined): void {
+  result(r: NamespaceResult, d: DesiredSecret | undefined): void {
+    if (!d) return;
     const core = (kind: string, name: string) => ({ kind, name, namespace: r.namespace, apiVersion: 'v1' });
     if (r.outcome === 'failed') {
       this.emit({
@@ -109,7 +112,7 @@ export class EventRecorder {
           involved: core('Secret', a.action.name),
           type: 'Normal',
           reason: 'Rotated',
-          message: `created for target ${r.target} from source revision ${d?.annotations[SOURCE_REVISION_ANNOTATION] ?? '?'}`,
+          message: `created for target ${r.target} from source revision ${d.revision}`,
         });
       } else if (a.action.kind === 'repoint') {
         this.emit({
@@ -117,7 +120,7 @@ export class EventRecorder {
           involved: core('ServiceAccount', a.action.serviceAccount),
           type: 'Normal',
           reason: 'Rotated',
-          message: `imagePullSecrets now use ${d?.name ?? '?'} (target ${r.target}); was [${a.action.from.join(', ')}]`,
+          message: `imagePullSecrets now use ${d.name} (target ${r.target}); was [${a.action.from.join(', ')}]`,
         });
       } else if (a.action.kind === 'update-data' && a.action.why === 'in-place') {
         this.emit({

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { httpRequest } from '../net/http.ts';
-import type { NamespaceResult, RunSummary } from '../rotation/run.ts';
+import type { RunSummary } from '../rotation/batch/summary.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
 import type { Logger } from '../base/logger.ts';
 
 // Bundled, this module's chunk sits beside dist/cli/main.js: the same relative path holds in src/ and dist/.

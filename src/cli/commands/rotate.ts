@@ -1,6 +1,7 @@
 import { loadConfig } from '../../config/load.ts';
 
-import type { RunSummary } from '../../rotation/run.ts';
+import { ResultRows } from '../../rotation/batch/collect.ts';
+import type { RunSummary } from '../../rotation/batch/run.ts';
 import { executeRun } from '../execute.ts';
 import type { ExitCode } from '../exit-codes.ts';
 import { progressReporter } from '../progress.ts';
@@ -30,6 +31,8 @@ export async function rotateNow(
   const metrics = m ? new m.Metrics() : undefined;
 
   const table = o.table === 'always' || process.stdout.isTTY;
+  // The table's rows: the namespaces that changed, up to TABLE_ROWS, each whole once it is done.
+  const rows = table ? new ResultRows(keepForSummary(true, o.verbose ?? false)) : undefined;
   const progress = progressReporter();
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -51,14 +54,13 @@ export async function rotateNow(
         waitForLock: o.waitForLock,
         signal: stop.signal,
         onProgress: progress.update,
-        keep: keepForSummary(table, o.verbose ?? false),
-        table,
+        onResult: rows ? (r) => rows.add(r) : undefined,
       },
     );
     progress.end();
     if (m && metrics) await m.pushMetrics(push, config.metrics.job, metrics, logger);
 
-    if (table) process.stdout.write(`${renderSummary(r.summary, o.verbose ?? false)}\n`);
+    if (rows) process.stdout.write(`${renderSummary(r.summary, rows.results(), o.verbose ?? false)}\n`);
     return r;
   } finally {
     process.off('SIGTERM', onSignal);

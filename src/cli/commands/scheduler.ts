@@ -2,11 +2,12 @@ import type { Config } from '../../config/types.ts';
 import { loadConfig } from '../../config/load.ts';
 import { describeError, isRotatorError } from '../../errors.ts';
 import type { Logger } from '../../base/logger.ts';
+import { backoffMs, type Backoff } from '../../base/retry.ts';
 import { EventRecorder } from '../../observability/events.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import { startHttpServer } from '../../observability/server.ts';
 import { Bursts } from '../../scheduler/bursts.ts';
-import { RunLock } from '../../scheduler/lock.ts';
+import { RunLock } from '../../rotation/batch/lock.ts';
 import { Scheduler } from '../../scheduler/loop.ts';
 import { Reactor } from '../../scheduler/reactor.ts';
 import { executeRun } from '../execute.ts';
@@ -14,7 +15,7 @@ import { EXIT, exitCodeForError, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions, type Kube } from '../runtime.ts';
 
 /** Until a full pass has succeeded, it is retried after 10 s, doubling up to 5 minutes. */
-const FIRST_PASS_RETRY_MS = [10_000, 300_000] as const;
+const FIRST_PASS_RETRY: Backoff = { baseMs: 10_000, maxMs: 300_000 };
 
 interface Parts {
   g: GlobalOptions;
@@ -48,7 +49,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
   };
   const stores = new StoreSet(config, logger);
   const { reactor, bursts } = makeReactor(p);
-  let retryIn: number = FIRST_PASS_RETRY_MS[0];
+  let failedPasses = 0;
   let retryTimer: NodeJS.Timeout | undefined;
   const scheduler = new Scheduler(
     config.schedule,
@@ -60,9 +61,9 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
         } finally {
           // Until a pass has produced credentials the watches cannot react: retry soon, not at the next slot.
           if (!reactor.model.ready && !p.stop.signal.aborted) {
+            const retryIn = backoffMs(++failedPasses, FIRST_PASS_RETRY);
             logger.warn({ retryInSeconds: retryIn / 1000 }, 'no full pass has succeeded yet; retrying it');
             retryTimer = setTimeout(() => scheduler.runNow(), retryIn);
-            retryIn = Math.min(retryIn * 2, FIRST_PASS_RETRY_MS[1]);
           }
         }
       }),
@@ -122,9 +123,8 @@ function makeReactor(p: Parts): { reactor: Reactor; bursts: Bursts } {
   const reactor = new Reactor({
     config,
     gateway: kube.gateway,
-    rest: kube.clients.rest,
     logger: logger.child({ mode: 'watch' }),
-    hooks: { namespaceDone: (r, d) => bursts.recorder.namespaceDone(r, d) },
+    hooks: { result: (r, d) => bursts.recorder.result(r, d) },
     only: p.g.namespace,
     beforeWrite: () => bursts.beforeWrite(),
     idle: async () => bursts.idle(),

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../config/load.ts';
 import { staleUnmanaged } from '../../policy/unmanaged.ts';
 import { formatDays } from '../../policy/age.ts';
-import { collectStatus } from '../../rotation/status.ts';
+import { collectStatus } from '../../rotation/batch/status.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
 import { renderTable, truncate } from '../table.ts';

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { assessAge } from '../../../src/policy/age.ts';
-import type { RunSummary, TargetResult } from '../../../src/rotation/results.ts';
-import { RunTally } from '../../../src/rotation/tally.ts';
+import type { RunSummary, TargetResult } from '../../../src/rotation/batch/summary.ts';
+import { RunTally } from '../../../src/rotation/batch/tally.ts';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-12-07T12:00:00Z');
@@ -33,7 +33,6 @@ function summary(targets: TargetResult[]): RunSummary {
     finishedAt: NOW,
     dryRun: false,
     targets,
-    namespaces: [],
     tally: new RunTally(),
     writes: 0,
     interrupted: false,

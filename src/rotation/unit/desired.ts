@@ -1,6 +1,6 @@
-import type { Target } from '../config/types.ts';
-import type { ResolvedCredentials } from '../credentials/resolve.ts';
-import { Sensitive } from '../base/sensitive.ts';
+import type { Target } from '../../config/types.ts';
+import type { ResolvedCredentials } from '../../credentials/resolve.ts';
+import { Sensitive } from '../../base/sensitive.ts';
 import {
   NAME_SALT_ANNOTATION,
   REGISTRIES_ANNOTATION,
@@ -8,15 +8,16 @@ import {
   SOURCE_REVISION_ANNOTATION,
   SOURCE_UPDATED_AT_ANNOTATION,
   STORE_ANNOTATION,
-} from '../kube/labels.ts';
+} from '../../kube/labels.ts';
 import { revisionId, swapName } from './naming.ts';
 import type { DesiredSecret } from './types.ts';
 
 /** The Secret a target wants everywhere, from its resolved credentials and its name salt. */
 export function desiredSecret(t: Target, r: ResolvedCredentials, salt: string): DesiredSecret {
   const id = revisionId(salt, t.name, r.revision);
+  const revision = r.version ?? `r-${id}`;
   const annotations: Record<string, string> = {
-    [SOURCE_REVISION_ANNOTATION]: r.version ?? `r-${id}`,
+    [SOURCE_REVISION_ANNOTATION]: revision,
     [REVISION_ID_ANNOTATION]: id,
     [NAME_SALT_ANNOTATION]: salt,
     [REGISTRIES_ANNOTATION]: r.creds.map((c) => c.registry).join(','),
@@ -28,6 +29,7 @@ export function desiredSecret(t: Target, r: ResolvedCredentials, salt: string): 
     strategy: t.strategy,
     name: t.strategy === 'swap' ? swapName(t.secretName, id) : t.secretName,
     revisionId: id,
+    revision,
     dataB64: new Sensitive(Buffer.from(r.dockerConfigJson.reveal(), 'utf8').toString('base64')),
     annotations,
     serviceAccounts: t.serviceAccounts.includes('*') ? '*' : t.serviceAccounts,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { repoint } from '../../../src/rotation/repoint.ts';
+import { repoint } from '../../../../src/rotation/unit/repoint.ts';
 
 describe('repoint', () => {
   const ours = new Set(['old-1', 'old-2']);

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isRotatorError, RotatorError } from '../errors.ts';
-import type { LeaseGateway, LeaseRecord, LeaseSpec } from '../kube/gateway.ts';
-import type { Logger } from '../base/logger.ts';
+import { isRotatorError, RotatorError } from '../../errors.ts';
+import type { LeaseGateway, LeaseRecord, LeaseSpec } from '../../kube/gateway.ts';
+import type { Logger } from '../../base/logger.ts';
 
 export interface LockOptions {
   namespace: string;

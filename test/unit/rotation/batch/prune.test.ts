@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { REVISION_ID_ANNOTATION } from '../../../src/kube/labels.ts';
-import { planPrune, removeEntries } from '../../../src/rotation/prune.ts';
-import { pod, sa, secret } from '../helpers/builders.ts';
+import { REVISION_ID_ANNOTATION } from '../../../../src/kube/labels.ts';
+import { planPrune, removeEntries } from '../../../../src/rotation/batch/prune.ts';
+import { pod, sa, secret } from '../../helpers/builders.ts';
 
 const swap = (name: string, target: string) => {
   const s = secret(name, { target });

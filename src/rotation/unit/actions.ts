@@ -1,4 +1,4 @@
-import { RotatorError, isRotatorError } from '../errors.ts';
+import { RotatorError, isRotatorError } from '../../errors.ts';
 import {
   DOCKERCONFIGJSON_KEY,
   DOCKERCONFIGJSON_TYPE,
@@ -7,8 +7,8 @@ import {
   ROTATED_AT_ANNOTATION,
   TARGET_LABEL,
   isManaged,
-} from '../kube/labels.ts';
-import type { SecretObject } from '../kube/types.ts';
+} from '../../kube/labels.ts';
+import type { SecretObject } from '../../kube/types.ts';
 import type { Action, ActionRecord, ApplyDeps, DesiredSecret, NamespaceState } from './types.ts';
 
 /** After an action: whether what we found differs from what we planned on (re-plan), and if it wrote. */

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../src/config/load.ts';
-import { selectNamespaces } from '../../../src/rotation/targets.ts';
-import { observeNamespaces } from '../../../src/rotation/observe.ts';
-import { RotatorError } from '../../../src/errors.ts';
-import { silentLogger } from '../../../src/base/logger.ts';
-import { FakeCluster } from '../helpers/fake-cluster.ts';
+import { validateConfig } from '../../../../src/config/load.ts';
+import { selectNamespaces } from '../../../../src/rotation/batch/scope.ts';
+import { observeNamespaces } from '../../../../src/rotation/batch/observe.ts';
+import { RotatorError } from '../../../../src/errors.ts';
+import { silentLogger } from '../../../../src/base/logger.ts';
+import { FakeCluster } from '../../helpers/fake-cluster.ts';
 
 const target = (namespaces: Record<string, unknown>) =>
   validateConfig(

@@ -1,6 +1,6 @@
-import type { Sensitive } from '../base/sensitive.ts';
-import type { KubeGateway } from '../kube/gateway.ts';
-import type { PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
+import type { Sensitive } from '../../base/sensitive.ts';
+import type { KubeGateway } from '../../kube/gateway.ts';
+import type { PodObject, SecretObject, ServiceAccountObject } from '../../kube/types.ts';
 
 /** What one target wants in every namespace it covers. */
 export interface DesiredSecret {
@@ -9,6 +9,8 @@ export interface DesiredSecret {
   /** The name to converge to: `<secretName>-<revisionId>` (swap) or `<secretName>` (in-place). */
   name: string;
   revisionId: string;
+  /** The source revision as shown to people: the store's version, or `r-<revisionId>` (never a secret). */
+  revision: string;
   /** Base64 of the exact .dockerconfigjson bytes, as the Secret's data holds it. */
   dataB64: Sensitive;
   /** Annotations describing the source (never the value); `rotated-at` is added at write time. */
@@ -56,6 +58,8 @@ export type Action =
 export interface Kept {
   name: string;
   reason: string;
+  /** Whether it holds the desired data (refreshed): one that does not still holds a superseded credential. */
+  current: boolean;
 }
 
 export interface Plan {
@@ -72,6 +76,12 @@ export interface Plan {
   needs?: 'pods' | undefined;
   /** With `needs: 'pods'`: the earliest time (epoch ms) a pod listing can decide (settle after the rotation). */
   podsNotBefore?: number | undefined;
+  /**
+   * When data that pods here pull with last changed under a name that already existed (epoch ms): the
+   * in-place secret's last update, a kept superseded secret's refresh. Nodes may hold the old data for
+   * the settle time after it.
+   */
+  dataChangedAt?: number | undefined;
 }
 
 export interface ApplyDeps {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/base/logger.ts';
-import { runRotation, type NamespaceResult, type RunDeps, type RunHooks } from '../../../src/rotation/run.ts';
-import { FakeCluster } from '../helpers/fake-cluster.ts';
-import { pod } from '../helpers/builders.ts';
-import { engineConfig, FakeStore, run } from '../helpers/engine.ts';
+import { silentLogger } from '../../../../src/base/logger.ts';
+import { runRotation, type RunDeps, type RunHooks } from '../../../../src/rotation/batch/run.ts';
+import type { NamespaceResult } from '../../../../src/rotation/unit/result.ts';
+import { ResultRows } from '../../../../src/rotation/batch/collect.ts';
+import { FakeCluster } from '../../helpers/fake-cluster.ts';
+import { pod } from '../../helpers/builders.ts';
+import { engineConfig, FakeStore, run } from '../../helpers/engine.ts';
 
 function seed(): { cluster: FakeCluster; store: FakeStore } {
   const cluster = new FakeCluster();
@@ -57,6 +59,7 @@ describe('runRotation', () => {
     const verify = async () => {
       throw new Error('must not be called');
     };
+    const rows = new ResultRows();
     const s = await runRotation(
       {
         config,
@@ -65,13 +68,14 @@ describe('runRotation', () => {
         openStore: () => store,
         verify,
         now: () => new Date(),
+        hooks: { result: (r) => rows.add(r) },
       },
       { dryRun: false },
     );
     expect(s.targets[0]?.warnings).toContain(
       'credential verification is disabled (rotation.verifyCredentials: false)',
     );
-    expect(s.namespaces.map((n) => n.outcome)).toEqual(['provisioned', 'provisioned']);
+    expect(rows.results().map((n) => n.outcome)).toEqual(['provisioned', 'provisioned']);
   });
 
   it('one namespace failing does not stop the others', async () => {
@@ -120,43 +124,39 @@ describe('runRotation', () => {
     expect(hasty.exists).toBe(false); // the pod now references a deleted secret: what settling prevents
     const settled = await outcome(1);
     expect(settled.exists).toBe(true);
-    expect(settled.kept).toEqual([{ name: settled.first, reason: '1 live pod still references it (late)' }]);
+    expect(settled.kept).toEqual([
+      { name: settled.first, reason: '1 live pod still references it (late)', current: true },
+    ]);
   });
 
-  it('a lean run reports what a namespace did before its wait on pods, then the rest: same outcomes, counts and Events', async () => {
-    const rotate = async (lean: boolean) => {
-      const { cluster, store } = seed();
-      await run(cluster, store, engineConfig());
-      store.set('pass', 'pw-2');
-      const calls: string[] = [];
-      const line = (r: NamespaceResult) => r.actions.map((a) => `${a.action.kind}:${a.result}`).join(',');
-      const hooks: RunHooks = {
-        actionsDone: (r) => void calls.push(`${r.namespace} so far: ${line(r)}`),
-        namespaceDone: (r) => void calls.push(`${r.namespace} ${r.outcome}: ${line(r)}`),
-      };
-      const s = await runRotation(
-        { ...deps(cluster, store), hooks },
-        { dryRun: false, lean, keep: () => true },
-      );
-      const counts = Object.fromEntries([...s.tally.actions].map(([k, m]) => [k, Object.fromEntries(m)]));
-      return { calls: calls.sort(), counts, writes: s.writes, outcomes: s.tally.outcomeCounts(), s };
+  it('a namespace that waits on its pods reports what it did before the wait, then the rest: each write counted once', async () => {
+    const { cluster, store } = seed();
+    await run(cluster, store, engineConfig());
+    store.set('pass', 'pw-2');
+    const calls: string[] = [];
+    const line = (r: NamespaceResult) => r.actions.map((a) => `${a.action.kind}:${a.result}`).join(',');
+    const hooks: RunHooks = {
+      result: (r) =>
+        void calls.push(`${r.namespace} ${r.pending ? 'so far' : r.outcome}: ${line(r)} (${r.writes} w)`),
     };
-    const whole = await rotate(false);
-    const lean = await rotate(true);
-    expect(whole.calls).toEqual([
-      'ns-1 rotated: create:ok,repoint:ok,delete:ok',
-      'ns-2 rotated: create:ok,repoint:ok,delete:ok',
+    const s = await runRotation({ ...deps(cluster, store), hooks }, { dryRun: false });
+    expect(calls.sort()).toEqual([
+      'ns-1 rotated: delete:ok (1 w)',
+      'ns-1 so far: create:ok,repoint:ok (2 w)',
+      'ns-2 rotated: delete:ok (1 w)',
+      'ns-2 so far: create:ok,repoint:ok (2 w)',
     ]);
-    expect(lean.calls).toEqual([
-      'ns-1 rotated: delete:ok',
-      'ns-1 so far: create:ok,repoint:ok',
-      'ns-2 rotated: delete:ok',
-      'ns-2 so far: create:ok,repoint:ok',
+    const counts = Object.fromEntries([...s.tally.actions].map(([k, m]) => [k, Object.fromEntries(m)]));
+    expect(counts).toEqual({ create: { ok: 2 }, repoint: { ok: 2 }, delete: { ok: 2 } });
+    expect([s.writes, s.tally.outcomeCounts(), s.tally.total]).toEqual([6, { rotated: 2 }, 2]);
+    // Merged, the two results are the namespace's whole: what a table prints.
+    const whole = new ResultRows();
+    store.set('pass', 'pw-3');
+    await runRotation({ ...deps(cluster, store), hooks: { result: (r) => whole.add(r) } }, { dryRun: false });
+    expect(whole.results().map((r) => `${r.namespace} ${r.outcome}: ${line(r)} (${r.writes} w)`)).toEqual([
+      'ns-1 rotated: create:ok,repoint:ok,delete:ok (3 w)',
+      'ns-2 rotated: create:ok,repoint:ok,delete:ok (3 w)',
     ]);
-    expect(lean.counts).toEqual(whole.counts);
-    expect(lean.counts).toEqual({ create: { ok: 2 }, repoint: { ok: 2 }, delete: { ok: 2 } });
-    expect([lean.writes, lean.outcomes]).toEqual([whole.writes, whole.outcomes]);
-    expect(lean.s.namespaces.map((r) => r.writes)).toEqual([1, 1]); // what it wrote after the wait
   });
 
   it('an unchanged source makes zero writes; reads are a few lists', async () => {

@@ -3,8 +3,8 @@ import {
   DOCKERCONFIGJSON_TYPE,
   ROTATED_AT_ANNOTATION,
   TARGET_LABEL,
-} from '../kube/labels.ts';
-import { isLivePod, type SecretObject } from '../kube/types.ts';
+} from '../../kube/labels.ts';
+import { isLivePod, type SecretObject } from '../../kube/types.ts';
 import { repoint, sameList } from './repoint.ts';
 import type { Action, DesiredSecret, Kept, NamespaceState, Plan, RetentionPolicy } from './types.ts';
 
@@ -41,11 +41,33 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
   const olderSecrets = ours.filter((x) => x.name !== d.name).sort((a, b) => (a.name < b.name ? -1 : 1));
   const { steps, kept, needsPods } = supersededSteps(d, olderSecrets, current, retention, s, now);
   actions.push(...steps);
-  if (!needsPods) return { actions, kept, notes };
+  const dataChangedAt = lastDataChange(d, current, olderSecrets, kept);
+  if (!needsPods) return { actions, kept, notes, dataChangedAt };
   // ServiceAccounts were repointed right after the current secret was made (by this run or one before it).
   const podsNotBefore = (rotatedAt(current) ?? now.getTime()) + retention.settleMs;
-  return { actions, kept, notes, needs: 'pods', podsNotBefore };
+  return { actions, kept, notes, needs: 'pods', podsNotBefore, dataChangedAt };
 }
+
+/** Plan.dataChangedAt: the in-place secret's last write, and the kept superseded secrets' refreshes. */
+function lastDataChange(
+  d: DesiredSecret,
+  current: SecretObject,
+  olderSecrets: readonly SecretObject[],
+  kept: readonly Kept[],
+): number | undefined {
+  const changed = [
+    ...(d.strategy === 'in-place' ? [current] : []),
+    ...olderSecrets.filter((o) => kept.some((k) => k.name === o.name && k.current)),
+  ].flatMap((x) => {
+    // Written after its creation: its data changed under a name nodes may have cached. A creation is not.
+    const at = rotatedAt(x);
+    return at !== undefined && at - (x.createdAt?.getTime() ?? 0) >= CREATED_WITHIN_MS ? [at] : [];
+  });
+  return changed.length > 0 ? Math.max(...changed) : undefined;
+}
+
+/** A `rotated-at` this close to the creation time is the creation's stamp (API server times have 1 s resolution). */
+const CREATED_WITHIN_MS = 1000;
 
 /** The action that makes the desired secret right, none, or why it cannot be (a string). */
 function desiredStep(d: DesiredSecret, current: SecretObject | undefined): Action | string | undefined {
@@ -116,7 +138,7 @@ function supersededSteps(
     // change has run alongside the wait for the pods (one wait, not two; a write more if it then goes).
     const waits = reason === PODS_UNKNOWN;
     if (waits) needsPods = true;
-    else kept.push({ name: old.name, reason });
+    else kept.push({ name: old.name, reason, current: old.data[DOCKERCONFIGJSON_KEY] === want });
     const refresh =
       (!waits || retention.settleMs > 0) &&
       retention.refreshSuperseded &&

@@ -1,14 +1,9 @@
-import type { Target } from '../config/types.ts';
-import type { FetchCache, ResolvedCredentials } from '../credentials/resolve.ts';
-import { openSource } from '../credentials/source.ts';
-import { describeError, RotatorError, type ErrorCode } from '../errors.ts';
-import { assessAge } from '../policy/age.ts';
-import type { RunDeps, TargetResult } from './results.ts';
-
-export const errorInfo = (e: unknown): { code: ErrorCode; message: string } =>
-  e instanceof RotatorError
-    ? { code: e.code, message: e.message }
-    : { code: 'INTERNAL', message: describeError(e) };
+import type { Target } from '../../config/types.ts';
+import type { FetchCache, ResolvedCredentials } from '../../credentials/resolve.ts';
+import { openSource } from '../../credentials/source.ts';
+import { errorInfo, RotatorError, type ErrorCode } from '../../errors.ts';
+import { assessAge } from '../../policy/age.ts';
+import type { RunDeps, TargetResult } from './summary.ts';
 
 export interface ReadyTarget {
   target: Target;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { RotatorError } from '../../../src/errors.ts';
-import { storageOrder, type ListChunk } from '../../../src/kube/gateway.ts';
-import { TARGET_LABEL } from '../../../src/kube/labels.ts';
-import { ListCursor } from '../../../src/rotation/stream.ts';
-import { FakeCluster } from '../helpers/fake-cluster.ts';
-import { engineConfig, FakeStore, run } from '../helpers/engine.ts';
+import { RotatorError } from '../../../../src/errors.ts';
+import { storageOrder, type ListChunk } from '../../../../src/kube/gateway.ts';
+import { TARGET_LABEL } from '../../../../src/kube/labels.ts';
+import { ListCursor } from '../../../../src/rotation/batch/stream.ts';
+import { FakeCluster } from '../../helpers/fake-cluster.ts';
+import { engineConfig, FakeStore, run } from '../../helpers/engine.ts';
 
 type Item = { namespace: string; name: string };
 
@@ -175,7 +175,7 @@ describe('a run over streamed lists', () => {
     const s = await run(c, store, only);
     expect(c.secrets.has(FakeCluster.key('team-2', first))).toBe(true);
     expect(s.namespaces.find((r) => r.namespace === 'team-2')?.kept).toEqual([
-      { name: first, reason: 'referenced by serviceaccount builder' },
+      { name: first, reason: 'referenced by serviceaccount builder', current: true },
     ]);
     for (const ns of ['team-0', 'team-0-x', 'team-2-x'])
       expect([...c.secrets.values()].filter((x) => x.namespace === ns).map((x) => x.name)).not.toContain(

@@ -6,9 +6,9 @@
  * same end state as an uninterrupted run.
  */
 import { describe, expect, it } from 'vitest';
-import { isManaged } from '../../../src/kube/labels.ts';
-import { Crash, FakeCluster } from '../helpers/fake-cluster.ts';
-import { engineConfig, FakeStore, run } from '../helpers/engine.ts';
+import { isManaged } from '../../../../src/kube/labels.ts';
+import { Crash, FakeCluster } from '../../helpers/fake-cluster.ts';
+import { engineConfig, FakeStore, run } from '../../helpers/engine.ts';
 
 function seed(): { cluster: FakeCluster; store: FakeStore } {
   const cluster = new FakeCluster();

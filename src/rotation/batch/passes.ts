@@ -1,24 +1,24 @@
-import { isRotatorError, type RotatorError } from '../errors.ts';
-import { storageOrder } from '../kube/gateway.ts';
-import type { PodObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
-import { poolStream } from '../base/pool.ts';
-import { settleUntil } from './apply.ts';
+import { errorInfo, isRotatorError, type RotatorError } from '../../errors.ts';
+import { storageOrder } from '../../kube/gateway.ts';
+import type { PodObject, SecretObject, ServiceAccountObject } from '../../kube/types.ts';
+import { poolStream } from '../../base/pool.ts';
+import { settleUntil } from '../unit/apply.ts';
 import {
   abandonNamespace,
   convergeNamespace,
+  emptyState,
+  groupState,
   failNamespace,
   namespaceWork,
-  reportSoFar,
   retentionOf,
   type NamespaceDeps,
   type NamespaceWork,
-} from './namespace.ts';
-import { emptyState, groupState, noWork, type RunScope } from './observe.ts';
-import { errorInfo } from './prepare.ts';
-import type { RunDeps, RunOptions } from './results.ts';
+} from '../unit/converge.ts';
+import type { NamespaceResult } from '../unit/result.ts';
+import { noWork, type RunScope } from './scope.ts';
+import type { RunDeps, RunOptions } from './summary.ts';
 import { ListCursor } from './stream.ts';
-import type { RunTally } from './tally.ts';
-import type { DesiredSecret, NamespaceState } from './types.ts';
+import type { DesiredSecret, NamespaceState } from '../unit/types.ts';
 
 /** The streamed lists a run converges from. */
 export interface RunLists {
@@ -30,7 +30,8 @@ export interface RunLists {
 interface PassContext {
   deps: RunDeps;
   opts: RunOptions;
-  tally: RunTally;
+  /** Where every result goes: the run's consumers (tally, rollout, hooks). */
+  report: (r: NamespaceResult, d: DesiredSecret | undefined) => Promise<void>;
 }
 
 /** One namespace off the lists: its state, or why it could not be read. */
@@ -38,11 +39,12 @@ type Observed = { namespace: string; state: NamespaceState } | { namespace: stri
 
 /**
  * Pass 1 over every namespace as the lists bring it, then pass 2 over those that wait on pods (after the
- * settle time). Each finished namespace goes to the tally and is let go. A waiting namespace keeps only its
- * results between the passes (a lean run: only its outcome, its actions reported already): pass 2 reads its
+ * settle time). Every result is reported as it happens and let go. A waiting namespace keeps only its
+ * progress between the passes (its outcome so far; what it did is reported already): pass 2 reads its
  * Secrets and ServiceAccounts again, with the pods, in three streamed lists — so a run holds no state per
  * namespace, and deletions are decided on what the ServiceAccounts say after the settle time, not before it.
- * (A dry run keeps its simulated state instead.) True when the run stopped early.
+ * A dry run, which has nothing to wait for, reads a namespace's pods as soon as it needs them (its state is
+ * simulated and cannot be read again). True when the run stopped early.
  */
 export async function convergeAll(
   scope: RunScope,
@@ -50,7 +52,7 @@ export async function convergeAll(
   lists: RunLists,
   cx: PassContext,
 ): Promise<boolean> {
-  const { deps, opts, tally } = cx;
+  const { opts } = cx;
   const nsDeps = namespaceDeps(cx);
   const wants = (ns: string) => desired.filter((d) => scope.scopes.get(d.target)?.has(ns) === true);
   const waiting: Waiting[] = [];
@@ -58,40 +60,36 @@ export async function convergeAll(
   let done = 0;
   const notStarted = await poolStream(
     source.items,
-    deps.config.rotation.concurrency,
+    cx.deps.config.rotation.concurrency,
     opts.signal,
     async (o) => {
-      if ('error' in o) fail(o.namespace, wants(o.namespace), o.error, cx);
+      if ('error' in o) await fail(o.namespace, wants(o.namespace), o.error, cx);
       else {
         const w = namespaceWork(o.state, wants(o.namespace));
-        if ((await convergeNamespace(w, nsDeps)) === 'needs-pods') {
-          if (opts.lean === true) await reportSoFar(w, nsDeps);
-          waiting.push(toWaiting(w, opts.dryRun));
-        }
+        if ((await convergeNamespace(w, nsDeps)) === 'needs-pods') waiting.push(toWaiting(w));
       }
       opts.onProgress?.(++done, scope.workList.length);
     },
   );
   const untouched = [...notStarted.map((o) => o.namespace), ...scope.workList.slice(source.taken())];
   for (const ns of untouched)
-    for (const d of wants(ns)) tally.add(noWork(d.target, ns, 'run stopped before this namespace'));
+    for (const d of wants(ns))
+      await cx.report(noWork(d.target, ns, 'run stopped before this namespace'), undefined);
   if (waiting.length === 0) return untouched.length > 0;
   return (await podPass(waiting, desired, nsDeps, cx)) || untouched.length > 0;
 }
 
-/** A namespace between the passes: its results so far; its state only in a dry run (see convergeAll). */
+/** A namespace between the passes: its targets' progress (see convergeAll). */
 interface Waiting {
   namespace: string;
   podsNotBefore: number;
   targets: NamespaceWork['targets'];
-  state?: NamespaceState | undefined;
 }
 
-const toWaiting = (w: NamespaceWork, keepState: boolean): Waiting => ({
+const toWaiting = (w: NamespaceWork): Waiting => ({
   namespace: w.state.namespace,
   podsNotBefore: w.state.podsNotBefore ?? 0,
   targets: w.targets,
-  state: keepState ? w.state : undefined,
 });
 
 /** Pass 2: the namespaces that wait on pods, each as the lists pass it. True when stopped early. */
@@ -102,19 +100,16 @@ async function podPass(
   cx: PassContext,
 ): Promise<boolean> {
   const { deps, opts } = cx;
-  if (!opts.dryRun)
-    await settleUntil(Math.max(...waiting.map((w) => w.podsNotBefore)), {
-      now: deps.now,
-      signal: opts.signal,
-    });
+  let notBefore = 0;
+  for (const w of waiting) notBefore = Math.max(notBefore, w.podsNotBefore);
+  await settleUntil(notBefore, { now: deps.now, signal: opts.signal });
   waiting.sort((a, b) => storageOrder(a.namespace, b.namespace));
   const namespaces = waiting.map((w) => w.namespace);
-  const reread = opts.dryRun ? [] : namespaces;
   const g = deps.gateway;
   const targets = desired.map((d) => d.target);
   const lists: Required<RunLists> = {
-    secrets: new ListCursor(g.chunks('secrets', reread, targets), 'secrets'),
-    serviceAccounts: new ListCursor(g.chunks('serviceaccounts', reread), 'ServiceAccounts'),
+    secrets: new ListCursor(g.chunks('secrets', namespaces, targets), 'secrets'),
+    serviceAccounts: new ListCursor(g.chunks('serviceaccounts', namespaces), 'ServiceAccounts'),
     pods: new ListCursor(g.chunks('pods', namespaces), 'pods'),
   };
   // From here each namespace is let go as soon as it is done (no temporary array may keep them all: a
@@ -125,13 +120,10 @@ async function podPass(
   const workOf = (ns: string, state?: NamespaceState): NamespaceWork => {
     const w = byName.get(ns) as Waiting;
     byName.delete(ns);
-    return {
-      state: { ...(state ?? w.state ?? emptyState(ns)), podsNotBefore: w.podsNotBefore },
-      targets: w.targets,
-    };
+    return { state: { ...(state ?? emptyState(ns)), podsNotBefore: w.podsNotBefore }, targets: w.targets };
   };
   try {
-    const source = observed(namespaces, lists, (ns) => byName.get(ns)?.state);
+    const source = observed(namespaces, lists);
     const late = await poolStream(source.items, deps.config.rotation.concurrency, opts.signal, async (o) => {
       if ('error' in o) await failNamespace(workOf(o.namespace), o.error, nsDeps);
       else await convergeNamespace(workOf(o.namespace, o.state), nsDeps);
@@ -151,22 +143,16 @@ async function podPass(
 
 /**
  * Namespace states off the lists (with their pods when `lists.pods` is given), in the work list's order,
- * and how far the work list was taken. `kept` supplies a state in place of the Secret and ServiceAccount
- * lists (a dry run's simulated one).
+ * and how far the work list was taken.
  */
-function observed(
-  workList: readonly string[],
-  lists: RunLists,
-  kept: (ns: string) => NamespaceState | undefined = () => undefined,
-) {
+function observed(workList: readonly string[], lists: RunLists) {
   let taken = 0;
   async function* items(): AsyncGenerator<Observed> {
     for (const ns of workList) {
       taken++;
-      const own = kept(ns);
       const [s, a, p] = await Promise.allSettled([
-        own ? [] : lists.secrets.take(ns),
-        own ? [] : lists.serviceAccounts.take(ns),
+        lists.secrets.take(ns),
+        lists.serviceAccounts.take(ns),
         lists.pods?.take(ns),
       ]);
       const failed = [s, a, p].find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -176,7 +162,7 @@ function observed(
         yield { namespace: ns, error: e };
         continue;
       }
-      const state = own ?? groupState([ns], fulfilled(s), fulfilled(a)).get(ns) ?? emptyState(ns);
+      const state = groupState([ns], fulfilled(s), fulfilled(a)).get(ns) ?? emptyState(ns);
       if (lists.pods) state.pods = fulfilled(p);
       yield { namespace: ns, state };
     }
@@ -188,10 +174,15 @@ const fulfilled = <T>(r: PromiseSettledResult<T>): NonNullable<T> =>
   (r as PromiseFulfilledResult<T>).value as NonNullable<T>;
 
 /** A namespace that could not be observed fails for every target covering it (no Event: we cannot read it). */
-function fail(ns: string, wants: readonly DesiredSecret[], e: RotatorError, cx: PassContext): void {
+async function fail(
+  ns: string,
+  wants: readonly DesiredSecret[],
+  e: RotatorError,
+  cx: PassContext,
+): Promise<void> {
   for (const d of wants) {
     const error = errorInfo(e);
-    cx.tally.add({ ...noWork(d.target, ns, ''), outcome: 'failed', notes: [], error });
+    await cx.report({ ...noWork(d.target, ns, ''), outcome: 'failed', notes: [], error }, undefined);
     cx.deps.logger.error(
       { target: d.target, namespace: ns, code: error.code, err: error.message },
       'namespace failed',
@@ -199,25 +190,17 @@ function fail(ns: string, wants: readonly DesiredSecret[], e: RotatorError, cx: 
   }
 }
 
-function namespaceDeps({ deps, opts, tally }: PassContext): NamespaceDeps {
+function namespaceDeps({ deps, opts, report }: PassContext): NamespaceDeps {
+  const g = deps.gateway;
   return {
-    gateway: deps.gateway,
+    gateway: g,
     now: deps.now,
     dryRun: opts.dryRun,
     signal: opts.signal,
     beforeWrite: deps.beforeFirstWrite,
+    pods: opts.dryRun ? (ns) => g.listPods([ns]) : undefined,
     retention: retentionOf(deps.config.rotation),
     logger: deps.logger,
-    hooks: {
-      ...deps.hooks,
-      namespaceDone: async (r, d) => {
-        tally.add(r);
-        await deps.hooks?.namespaceDone?.(r, d);
-      },
-      actionsDone: async (r, d) => {
-        tally.count(r.actions, r.writes);
-        await deps.hooks?.actionsDone?.(r, d);
-      },
-    },
+    hooks: { result: report },
   };
 }

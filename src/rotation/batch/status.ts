@@ -1,17 +1,17 @@
-import type { Config, Target } from '../config/types.ts';
-import type { KubeGateway } from '../kube/gateway.ts';
+import type { Config, Target } from '../../config/types.ts';
+import type { KubeGateway } from '../../kube/gateway.ts';
 import {
   ROTATED_AT_ANNOTATION,
   SOURCE_REVISION_ANNOTATION,
   SOURCE_UPDATED_AT_ANNOTATION,
   TARGET_LABEL,
-} from '../kube/labels.ts';
-import { isLivePod, type PodObject, type SecretObject, type ServiceAccountObject } from '../kube/types.ts';
-import { assessAge, type AgeVerdict } from '../policy/age.ts';
-import { silentLogger } from '../base/logger.ts';
+} from '../../kube/labels.ts';
+import { isLivePod, type PodObject, type SecretObject, type ServiceAccountObject } from '../../kube/types.ts';
+import { assessAge, type AgeVerdict } from '../../policy/age.ts';
+import { silentLogger } from '../../base/logger.ts';
 import { observeNamespaces } from './observe.ts';
-import { currentSecret } from './naming.ts';
-import { selectNamespaces } from './targets.ts';
+import { currentSecret } from '../unit/naming.ts';
+import { selectNamespaces } from './scope.ts';
 
 export interface NamespaceStatus {
   target: string;

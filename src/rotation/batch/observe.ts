@@ -1,11 +1,8 @@
-import type { Target } from '../config/types.ts';
-import { isRotatorError, RotatorError } from '../errors.ts';
-import { storageOrder, type KubeGateway } from '../kube/gateway.ts';
-import type { NamespaceObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
-import type { Logger } from '../base/logger.ts';
-import type { NamespaceResult } from './results.ts';
-import { selectNamespaces } from './targets.ts';
-import type { NamespaceState } from './types.ts';
+import type { Target } from '../../config/types.ts';
+import { isRotatorError, RotatorError } from '../../errors.ts';
+import type { KubeGateway } from '../../kube/gateway.ts';
+import type { NamespaceObject } from '../../kube/types.ts';
+import type { Logger } from '../../base/logger.ts';
 
 /** Targets naming at most this many namespaces read them one by one instead of listing every namespace. */
 const NAMED_GET_LIMIT = 50;
@@ -72,62 +69,4 @@ async function listOrExplain(
       { details: e.details },
     );
   }
-}
-
-export function emptyState(namespace: string): NamespaceState {
-  return { namespace, secrets: new Map(), serviceAccounts: new Map(), pods: undefined };
-}
-
-export function groupState(
-  namespaces: readonly string[],
-  secrets: readonly SecretObject[],
-  sas: readonly ServiceAccountObject[],
-): Map<string, NamespaceState> {
-  const m = new Map(namespaces.map((ns) => [ns, emptyState(ns)]));
-  for (const s of secrets) m.get(s.namespace)?.secrets.set(s.name, s);
-  for (const sa of sas) m.get(sa.namespace)?.serviceAccounts.set(sa.name, sa);
-  return m;
-}
-
-/** Which namespaces a run covers, before it reads anything in them. */
-export interface RunScope {
-  /** Target name → the namespaces it covers in this run. */
-  scopes: Map<string, Set<string>>;
-  /** Namespaces to converge, in storage order (the order their lists arrive in). */
-  workList: string[];
-  /** Skipped namespaces (not found, terminating). */
-  skipped: NamespaceResult[];
-}
-
-/** A namespace result of a namespace the run does not converge. */
-export const noWork = (target: string, namespace: string, note: string): NamespaceResult => ({
-  target,
-  namespace,
-  outcome: 'skipped',
-  secret: undefined,
-  actions: [],
-  kept: [],
-  notes: [note],
-  writes: 0,
-});
-
-/**
- * Decides which of the observed namespaces each target covers (their contents are streamed later).
- * `namespaces` may hold more than these targets select (read for every configured target).
- */
-export function scopeOf(
-  targets: readonly Target[],
-  namespaces: readonly NamespaceObject[],
-  only: readonly string[] | undefined,
-): RunScope {
-  const onlySet = only && only.length > 0 ? new Set(only) : undefined;
-  const scopes = new Map<string, Set<string>>();
-  const skipped: NamespaceResult[] = [];
-  for (const t of targets) {
-    const sel = selectNamespaces(t, namespaces, onlySet);
-    scopes.set(t.name, new Set(sel.namespaces));
-    for (const sk of sel.skipped) skipped.push(noWork(t.name, sk.namespace, sk.reason));
-  }
-  const workList = [...new Set([...scopes.values()].flatMap((s) => [...s]))].sort(storageOrder);
-  return { scopes, workList, skipped };
 }

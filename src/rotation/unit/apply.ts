@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RotatorError } from '../errors.ts';
+import { RotatorError } from '../../errors.ts';
 import { applyOne } from './actions.ts';
 import { plan } from './plan.ts';
 import type {
@@ -21,6 +21,8 @@ export interface ConvergeResult {
   writes: number;
   /** An observation the caller must supply before this namespace can finish (see ApplyDeps.pods). */
   pending: 'pods' | undefined;
+  /** The last plan's dataChangedAt. */
+  dataChangedAt: number | undefined;
 }
 
 /** Waits until `when` (epoch ms, on the deps' clock); a stop request ends the wait early. */
@@ -50,7 +52,14 @@ export async function converge(
       });
     }
     if (p.actions.length === 0 && p.needs === undefined)
-      return { records, kept: p.kept, notes: p.notes, writes, pending: undefined };
+      return {
+        records,
+        kept: p.kept,
+        notes: p.notes,
+        writes,
+        pending: undefined,
+        dataChangedAt: p.dataChangedAt,
+      };
     let replan = false;
     for (const a of p.actions) {
       if (deps.signal?.aborted === true) {
@@ -69,7 +78,8 @@ export async function converge(
     // Pods are observed after this plan's writes (repoints first), so a pod created meanwhile is seen.
     if (!replan && p.needs === 'pods') {
       s.podsNotBefore = Math.max(s.podsNotBefore ?? 0, p.podsNotBefore ?? 0);
-      if (!deps.pods) return { records, kept: p.kept, notes: p.notes, writes, pending: 'pods' };
+      if (!deps.pods)
+        return { records, kept: p.kept, notes: p.notes, writes, pending: 'pods', dataChangedAt: undefined };
       if (!deps.dryRun) await settleUntil(s.podsNotBefore, deps);
       s.pods = await deps.pods(s.namespace);
     }

@@ -4,8 +4,8 @@ import {
   REVISION_ID_ANNOTATION,
   ROTATED_AT_ANNOTATION,
   TARGET_LABEL,
-} from '../kube/labels.ts';
-import type { SecretObject } from '../kube/types.ts';
+} from '../../kube/labels.ts';
+import type { SecretObject } from '../../kube/types.ts';
 
 /**
  * The revision id in a Secret's name. It is a digest of (salt, target, source revision). The salt is

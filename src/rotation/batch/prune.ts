@@ -1,6 +1,6 @@
-import { REVISION_ID_ANNOTATION, TARGET_LABEL } from '../kube/labels.ts';
-import { isLivePod, type PodObject, type SecretObject, type ServiceAccountObject } from '../kube/types.ts';
-import { isNameOf } from './naming.ts';
+import { REVISION_ID_ANNOTATION, TARGET_LABEL } from '../../kube/labels.ts';
+import { isLivePod, type PodObject, type SecretObject, type ServiceAccountObject } from '../../kube/types.ts';
+import { isNameOf } from '../unit/naming.ts';
 
 export type PruneAction =
   | {

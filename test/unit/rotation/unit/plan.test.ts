@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { plan } from '../../../src/rotation/plan.ts';
-import type { Action } from '../../../src/rotation/types.ts';
-import { b64, desired, HOUR, NOW, pod, retention, sa, secret, state } from '../helpers/builders.ts';
+import { plan } from '../../../../src/rotation/unit/plan.ts';
+import type { Action } from '../../../../src/rotation/unit/types.ts';
+import { b64, desired, HOUR, NOW, pod, retention, sa, secret, state } from '../../helpers/builders.ts';
 
 const NEW_DATA = desired().dataB64.reveal();
 const kinds = (as: Action[]) =>
@@ -275,5 +275,68 @@ describe('plan refuses what it does not own', () => {
       NOW,
     );
     expect(p.blocked).toMatch(/immutable/);
+  });
+});
+
+describe('plan: what a finished rollout needs to know', () => {
+  const at = (ms: number) => new Date(NOW.getTime() - ms);
+  /** A Secret created at `created` whose data was last written at `written`. */
+  const written = (name: string, created: Date, w: Date, data?: string) => ({
+    ...secret(name, { rotatedAt: w, ...(data === undefined ? {} : { data }) }),
+    createdAt: created,
+  });
+
+  it('a kept superseded secret says whether it holds the desired data; its refresh time counts', () => {
+    const refreshed = written('regcred-old', at(2 * HOUR), at(HOUR), NEW_DATA);
+    const p = plan(
+      desired(),
+      retention(),
+      state(
+        [written('regcred-new', at(HOUR), at(HOUR), NEW_DATA), refreshed],
+        [sa('default', ['regcred-new'])],
+      ),
+      NOW,
+    );
+    expect(p.actions).toEqual([]);
+    expect(p.kept).toEqual([
+      { name: 'regcred-old', reason: expect.stringMatching(/^retained until/), current: true },
+    ]);
+    expect(p.dataChangedAt).toBe(at(HOUR).getTime());
+  });
+
+  it('one kept with the old data (no refresh) is not current, and its time does not count', () => {
+    const p = plan(
+      desired(),
+      retention({ refreshSuperseded: false }),
+      state(
+        [
+          written('regcred-new', at(HOUR), at(HOUR), NEW_DATA),
+          written('regcred-old', at(2 * HOUR), at(2 * HOUR)),
+        ],
+        [sa('default', ['regcred-new'])],
+      ),
+      NOW,
+    );
+    expect(p.kept.map((k) => k.current)).toEqual([false]);
+    expect(p.dataChangedAt).toBeUndefined();
+  });
+
+  it('in place: an update after the creation counts, the creation alone does not', () => {
+    const d = desired({ strategy: 'in-place', name: 'regcred' });
+    const data = d.dataB64.reveal();
+    const updated = plan(
+      d,
+      retention(),
+      state([written('regcred', at(HOUR), at(60_000), data)], [sa('default', ['regcred'])]),
+      NOW,
+    );
+    expect(updated.dataChangedAt).toBe(at(60_000).getTime());
+    const created = plan(
+      d,
+      retention(),
+      state([written('regcred', at(HOUR), at(HOUR), data)], [sa('default', ['regcred'])]),
+      NOW,
+    );
+    expect(created.dataChangedAt).toBeUndefined();
   });
 });

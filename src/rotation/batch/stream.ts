@@ -1,5 +1,5 @@
-import { RotatorError } from '../errors.ts';
-import { storageKey, type ListChunk } from '../kube/gateway.ts';
+import { RotatorError } from '../../errors.ts';
+import { storageKey, type ListChunk } from '../../kube/gateway.ts';
 
 /**
  * Reads one streamed list (in storage order) namespace by namespace: `take(ns)` reads chunks until the
