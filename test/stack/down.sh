@@ -18,6 +18,10 @@ if pid_alive containerd; then
 fi
 stop_pid kube-proxy
 [[ -x $STACK_BIN/kube-proxy-$KUBE_VERSION ]] && "$STACK_BIN/kube-proxy-$KUBE_VERSION" --cleanup >/dev/null 2>&1 || true
+# Each control plane from the top down (stop_control_plane in lib.sh), the clusters in parallel.
+stop_control_plane "" &
+for n in "${FLEET_CLUSTERS[@]}"; do stop_control_plane "-$n" & done
+wait
 for f in "$STACK_RUN"/*.pid; do stop_pid "$(basename "$f" .pid)"; done
 # Shims of our containerd (started with its socket in their arguments), should any have survived.
 for p in /proc/[0-9]*; do

@@ -4,7 +4,9 @@
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$HERE/lib.sh"
 source "$HERE/fleet/up.sh"
-for c in "${FLEET_COMPONENTS[@]}"; do stop_pid "$c"; rm -f "$STACK_RUN/$c.pid"; done
+for n in "${FLEET_CLUSTERS[@]}"; do stop_control_plane "-$n" & done
+wait
+for c in "${FLEET_COMPONENTS[@]}"; do rm -f "$STACK_RUN/$c.pid"; done
 rm -rf "$FLEET_DIR"
 for n in "${FLEET_CLUSTERS[@]}"; do rm -f "$STACK_RUN/logs/audit-$n.log"* "$PKI/sa-$n.key" "$PKI/sa-$n.pub"; done
 if [[ -f $STACK_RUN/env ]]; then STACK_FLEET=0 fleet_rewrite_env; fi
