@@ -1,42 +1,36 @@
 import type { TargetIssuanceReport } from '../issuance/run.ts';
-import { renderTable, truncate } from './table.ts';
 
 const DAY = 86_400_000;
 const days = (from: Date, now: Date) => `${Math.floor((now.getTime() - from.getTime()) / DAY)}d`;
 
-/** What happened at the source, one line per target: issued, revoked, waiting, failed. */
-function done(r: TargetIssuanceReport, dryRun: boolean): string {
-  const parts: string[] = [];
-  if (r.error) parts.push(`FAILED (${r.error.step}): ${r.error.message}`);
-  if (r.blocked) parts.push(`blocked: ${r.blocked}`);
-  if (r.issue)
-    parts.push(`${r.issue.done ? '' : dryRun ? 'would ' : 'not yet: '}${r.issue.what} (${r.issue.why})`);
-  for (const x of r.revoked ?? []) parts.push(`revoked ${x.ref.label} (${x.why})`);
-  for (const p of r.pending ?? [])
-    parts.push(
-      `${dryRun ? 'would later revoke' : 'to revoke'} ${p.ref.label}: ${p.why}; waits for ${p.waitsFor}`,
-    );
-  if (r.fleet?.error) parts.push(`fleet record FAILED: ${r.fleet.error.message}`);
-  if (!r.issuing) parts.push('rolled out as stored; another cluster issues');
-  return parts.join('; ') || 'nothing due';
-}
-
-/** The issuance table that follows the run's table when a target names an issuer. */
+/**
+ * What happened at the source, a few lines per target (the descriptions are sentences, too long for a
+ * table cell): the credential in use, what was issued (or would be), revoked, is waiting, failed.
+ */
 export function renderIssuance(
   reports: readonly TargetIssuanceReport[],
   dryRun: boolean,
   now = new Date(),
 ): string {
-  return renderTable(
-    ['TARGET', 'ISSUER', 'IN USE', 'ISSUED', 'AT THE SOURCE'],
-    reports.map((r) => [
-      r.target,
-      r.issuer ?? '-',
-      r.inUse?.label ?? '-',
-      r.inUse ? days(r.inUse.issuedAt, now) : '-',
-      truncate(done(r, dryRun), 240),
-    ]),
-  );
+  const out: string[] = ['AT THE SOURCE'];
+  for (const r of reports) {
+    const inUse = r.inUse ? `${r.inUse.label}, issued ${days(r.inUse.issuedAt, now)} ago` : 'none recorded';
+    out.push(`${r.target} (${r.issuer ?? 'issuer'}): in use ${inUse}`);
+    const line = (what: string) => out.push(`  ${what}`);
+    if (!r.issuing) line('rolled out as stored: another cluster issues');
+    if (r.error) line(`FAILED (${r.error.step}): ${r.error.message}`);
+    if (r.blocked) line(`cannot issue: ${r.blocked}`);
+    if (r.issue)
+      line(
+        `${r.issue.done ? 'issued' : dryRun ? 'would issue' : 'not issued'}: ${r.issue.what} — ${r.issue.why}`,
+      );
+    for (const x of r.revoked ?? []) line(`revoked: ${x.ref.label} — ${x.why}`);
+    for (const p of r.pending ?? []) line(`to revoke: ${p.ref.label} — ${p.why}; waits for ${p.waitsFor}`);
+    if (r.fleet?.error) line(`fleet record FAILED: ${r.fleet.error.message}`);
+    if (r.fleet?.blockedBy) line(`fleet: ${r.fleet.blockedBy}`);
+    if (out.at(-1)?.startsWith(r.target) === true) line('nothing due');
+  }
+  return out.join('\n');
 }
 
 /** The issuance part of the `run summary` log line (no secret: labels and times only). */

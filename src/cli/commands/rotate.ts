@@ -7,6 +7,8 @@ import type { ExitCode } from '../exit-codes.ts';
 import { progressReporter } from '../progress.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions } from '../runtime.ts';
 import { keepForSummary, renderSummary } from '../summary.ts';
+import { renderIssuance } from '../issuance-summary.ts';
+import type { TargetIssuanceReport } from '../../issuance/run.ts';
 
 export interface RotateOptions {
   dryRun: boolean;
@@ -15,13 +17,17 @@ export interface RotateOptions {
   verbose?: boolean | undefined;
   /** Wait for another run's lock instead of exiting 4. */
   waitForLock: boolean;
+  /** `--reissue`: targets with an issuer mint a new credential now. */
+  reissue?: boolean | undefined;
+  /** `--force`: clusters that may not hold a revocation back. */
+  force?: readonly string[] | undefined;
 }
 
 /** `--rotate-now [--dry-run]` and `plan`: one pass over every target, then exit. */
 export async function rotateNow(
   g: GlobalOptions,
   o: RotateOptions,
-): Promise<{ code: ExitCode; summary: RunSummary }> {
+): Promise<{ code: ExitCode; summary: RunSummary; issuance: TargetIssuanceReport[] }> {
   const logger = makeLogger(g);
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
@@ -50,6 +56,8 @@ export async function rotateNow(
       { config, gateway: kube.gateway, stores, logger, metrics },
       {
         dryRun: o.dryRun,
+        reissue: o.reissue,
+        force: o.force,
         only: g.namespace,
         waitForLock: o.waitForLock,
         signal: stop.signal,
@@ -61,6 +69,7 @@ export async function rotateNow(
     if (m && metrics) await m.pushMetrics(push, config.metrics.job, metrics, logger);
 
     if (rows) process.stdout.write(`${renderSummary(r.summary, rows.results(), o.verbose ?? false)}\n`);
+    if (table && r.issuance.length > 0) process.stdout.write(`\n${renderIssuance(r.issuance, o.dryRun)}\n`);
     return r;
   } finally {
     process.off('SIGTERM', onSignal);
