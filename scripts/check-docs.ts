@@ -18,7 +18,7 @@ export interface Problem {
  * Files written on branches that are merged separately. A reference to one is accepted while it does not
  * exist; once it does, the entry must go (the check says so), so this list cannot outlive its reason.
  */
-export const ARRIVING: ReadonlySet<string> = new Set<string>();
+export const ARRIVING: ReadonlySet<string> = new Set(['docs/fleet.md']);
 
 const PATH_PREFIX = /^(?:\.\/)?(src|test|deploy|docs|bench|scripts)\//;
 
@@ -52,7 +52,7 @@ export function docFiles(root: string): string[] {
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
 export function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>();
-  const out = new Set<string>();
+  const out = new Set(['docs/fleet.md']);
   for (const { text, code } of lines(markdown)) {
     if (code) continue;
     const m = /^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$/.exec(text);
