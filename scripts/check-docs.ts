@@ -52,7 +52,7 @@ export function docFiles(root: string): string[] {
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
 export function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>();
-  const out = new Set(['docs/fleet.md']);
+  const out = new Set<string>();
   for (const { text, code } of lines(markdown)) {
     if (code) continue;
     const m = /^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$/.exec(text);
