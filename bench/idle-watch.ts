@@ -1,16 +1,27 @@
 /**
- * `npm run bench:idle`: scheduler mode watching N namespaces (BENCH_IDLE_N, default 5000) while nothing
- * changes for BENCH_IDLE_MINUTES (default 10). Reports what it asked the API server in that window (from
- * the API server's audit log, by our user agent: only its open watches are expected — no list, no write)
- * and its resident memory sampled every 30 s (flat, not growing). Needs the stack (npm run stack:up).
+ * `npm run bench:idle`: scheduler mode watching BENCH_IDLE_N selected namespaces (default 1000) while nothing
+ * changes for BENCH_IDLE_MINUTES (default 5), in clusters of each size in BENCH_IDLE_CLUSTERS (default
+ * "1000,50000", ascending: the cluster grows between measurements by namespaces the config does not select).
+ * For each size: a fresh scheduler's start-up pass, then its resident memory sampled every 30 s, and what it
+ * asked the API server in the idle window (from the API server's audit log, by our user agent: only its
+ * open watches are expected — no list, no write). Writes bench/results/idle-<timestamp>.json and prints a
+ * Markdown table; deletes every namespace it made and waits until they are gone. Needs the stack.
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
 import { spawnCli, useCreds, fileConfig, Workspace } from '../test/helpers/rotator.ts';
-import { api, env, freePort, sleep, suffix } from '../test/helpers/stack.ts';
+import { api, env, freePort, kubectl, sleep, suffix } from '../test/helpers/stack.ts';
 import { pool } from '../src/base/pool.ts';
+import { withRetry } from '../src/base/retry.ts';
 
-const N = Number(process.env['BENCH_IDLE_N'] ?? '5000');
-const MINUTES = Number(process.env['BENCH_IDLE_MINUTES'] ?? '10');
+const N = Number(process.env['BENCH_IDLE_N'] ?? '1000');
+const CLUSTERS = (process.env['BENCH_IDLE_CLUSTERS'] ?? '1000,50000')
+  .split(',')
+  .map(Number)
+  .sort((a, b) => a - b);
+const MINUTES = Number(process.env['BENCH_IDLE_MINUTES'] ?? '5');
+const ROOT = resolve(import.meta.dirname, '..');
 const log = (s: string) => process.stderr.write(`[bench:idle] ${s}\n`);
 
 /** Our requests in the audit log after byte `from`, as "verb resource" → count (watches apart). */
@@ -27,7 +38,6 @@ function requestsSince(from: number): Map<string, number> {
     const e = JSON.parse(line) as { stage?: string; verb: string; objectRef?: { resource?: string } };
     // A request once: a watch when it starts streaming, anything else when it completes.
     if (e.stage !== (e.verb === 'watch' ? 'ResponseStarted' : 'ResponseComplete')) continue;
-
     const k = `${e.verb} ${e.objectRef?.resource ?? ''}`;
     out.set(k, (out.get(k) ?? 0) + 1);
   }
@@ -37,69 +47,144 @@ function requestsSince(from: number): Map<string, number> {
 const rssMb = (pid: number) =>
   Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
+/** Creating tens of thousands of namespaces: a dropped connection is retried. */
+const again = <T>(call: () => Promise<T>): Promise<T> =>
+  withRetry(call, {
+    attempts: 5,
+    baseMs: 250,
+    maxMs: 4000,
+    decide: (e) => ({
+      retry: !/AlreadyExists|already exists/i.test(String((e as { body?: unknown }).body ?? e)),
+    }),
+  });
+
+async function createNamespaces(names: readonly string[], labels: Record<string, string>): Promise<void> {
+  let done = 0;
+  await pool(names, 32, undefined, async (name) => {
+    await again(() => api().createNamespace({ body: { metadata: { name, labels } } })).catch((e: unknown) => {
+      if (!/AlreadyExists|already exists/i.test(String((e as { body?: unknown }).body ?? e))) throw e;
+    });
+    if (++done % 5000 === 0) log(`${done}/${names.length} namespaces created`);
+  });
+}
+
+interface Measure {
+  cluster: number;
+  /** Namespaces in the cluster when the scheduler started (other workloads' included). */
+  clusterActual: number;
+  selected: number;
+  startupPassSeconds: number;
+  rssMb: { start: number; max: number; end: number; samples: number[] };
+  requests: Record<string, number>;
+}
+
+/** One scheduler over the selection, idle for MINUTES. */
+async function measure(sfx: string, cluster: number): Promise<Measure> {
+  const w = new Workspace();
+  useCreds(w, 1);
+  const port = await freePort();
+  fileConfig(
+    w,
+    { name: 'idle', secretName: `idle-${sfx}`, namespaces: { selector: `idle=${sfx}` } },
+    {
+      schedule: '0 3 1 1 *',
+      metrics: { port },
+      rotation: { concurrency: 16 },
+      lock: { namespace: 'default', name: `idle-${sfx}` },
+    },
+  );
+  const l = await api().listNamespace({ limit: 1 });
+  const clusterActual = l.items.length + (l.metadata?.remainingItemCount ?? 0);
+  const t0 = performance.now();
+  const s = spawnCli(['--config', w.config, '--log-format', 'json'], /"msg":"scheduler started"/);
+  await s.until(/"msg":"run summary"/, 1_800_000);
+  const startupPassSeconds = (performance.now() - t0) / 1000;
+  log(`cluster ${cluster}: start-up pass over ${N} namespaces done in ${startupPassSeconds.toFixed(1)} s`);
+  // Namespaces whose default ServiceAccount appeared after the pass are converged by the watches; wait
+  // until the log has been quiet for 15 s.
+  for (let last = s.stderr().length; ;) {
+    await sleep(15_000);
+    if (s.stderr().length === last) break;
+    last = s.stderr().length;
+  }
+  const from = statSync(env('REGCRED_STACK_AUDIT_LOG')).size;
+  const pid = s.child.pid ?? 0;
+  const samples: number[] = [rssMb(pid)];
+  log(`cluster ${cluster}: idle for ${MINUTES} min; RSS ${samples[0]} MB`);
+  for (let i = 0; i < MINUTES * 2; i++) {
+    await sleep(30_000);
+    samples.push(rssMb(pid));
+  }
+  const requests = Object.fromEntries(requestsSince(from));
+  s.child.kill('SIGTERM');
+  await s.closed;
+  return {
+    cluster,
+    clusterActual,
+    selected: N,
+    startupPassSeconds,
+    rssMb: { start: samples[0] ?? 0, max: Math.max(...samples), end: samples.at(-1) ?? 0, samples },
+    requests,
+  };
+}
+
 const sfx = suffix();
-const names = Array.from({ length: N }, (_, i) => `idle-${sfx}-${i}`);
-log(`creating ${N} namespaces labelled idle=${sfx}`);
-await pool(names, 32, undefined, async (name) => {
-  await api().createNamespace({ body: { metadata: { name, labels: { idle: sfx } } } });
-});
-
-const w = new Workspace();
-useCreds(w, 1);
-const port = await freePort();
-fileConfig(
-  w,
-  { name: 'idle', secretName: `idle-${sfx}`, namespaces: { selector: `idle=${sfx}` } },
-  {
-    schedule: '0 3 1 1 *',
-    metrics: { port },
-    rotation: { concurrency: 16 },
-    lock: { namespace: 'default', name: `idle-${sfx}` },
-  },
-);
-const t0 = performance.now();
-const s = spawnCli(['--config', w.config, '--log-format', 'json'], /"msg":"scheduler started"/);
-await s.until(/"msg":"run summary"/, 900_000);
-
-log(`start-up pass over ${N} namespaces done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-// Namespaces whose default ServiceAccount appeared after the pass are converged by the watches; wait
-// until the log has been quiet for 15 s.
-for (let last = s.stderr().length; ;) {
-  await sleep(15_000);
-  if (s.stderr().length === last) break;
-  last = s.stderr().length;
+const selected = Array.from({ length: N }, (_, i) => `idle-${sfx}-${i}`);
+const measures: Measure[] = [];
+let others = 0;
+try {
+  log(`creating ${N} selected namespaces (label idle=${sfx})`);
+  await createNamespaces(selected, { idle: sfx });
+  for (const cluster of CLUSTERS) {
+    const more = Math.max(0, cluster - N - others);
+    if (more > 0) {
+      log(`growing the cluster by ${more} namespaces the config does not select (label idle-other=${sfx})`);
+      const names = Array.from({ length: more }, (_, i) => `idle-${sfx}-o${others + i}`);
+      await createNamespaces(names, { 'idle-other': sfx });
+      others += more;
+    }
+    measures.push(await measure(sfx, cluster));
+  }
+  report(measures);
+} finally {
+  log('deleting the namespaces; waiting until they are gone');
+  for (const sel of [`idle=${sfx}`, `idle-other=${sfx}`])
+    kubectl('delete', 'namespaces', '-l', sel, '--wait=false');
+  for (;;) {
+    const n = ['idle', 'idle-other']
+      .map((k) => kubectl('get', 'namespaces', '-l', `${k}=${sfx}`, '-o', 'name').stdout.trim())
+      .filter(Boolean)
+      .join('\n')
+      .split('\n')
+      .filter(Boolean).length;
+    if (n === 0) break;
+    log(`${n} namespaces still terminating`);
+    await sleep(30_000);
+  }
 }
-const from = statSync(env('REGCRED_STACK_AUDIT_LOG')).size;
-const pid = s.child.pid ?? 0;
-const samples: number[] = [rssMb(pid)];
-log(`idle for ${MINUTES} min; RSS ${samples[0]} MB`);
-for (let i = 0; i < MINUTES * 2; i++) {
-  await sleep(30_000);
-  samples.push(rssMb(pid));
-}
-const requests = requestsSince(from);
-s.child.kill('SIGTERM');
-await s.closed;
-await pool(names, 32, undefined, async (name) => {
-  await api()
-    .deleteNamespace({ name })
-    .catch(() => undefined);
-});
 
-const other = [...requests].filter(([k]) => !k.startsWith('watch '));
-process.stdout.write(
-  [
-    `Scheduler mode watching ${N} namespaces, idle for ${MINUTES} min (${new Date().toISOString()}):`,
-    '',
-    '| RSS at start of the idle window | max | at its end | requests other than watches | watch (re)connections |',
-    '|---|---|---|---|---|',
-    `| ${samples[0]} MB | ${Math.max(...samples)} MB | ${samples.at(-1)} MB | ${other.length === 0 ? 'none' : other.map(([k, v]) => `${k}: ${v}`).join(', ')} | ${
-      [...requests]
-        .filter(([k]) => k.startsWith('watch '))
-        .map(([k, v]) => `${k.slice(6)}: ${v}`)
-        .join(', ') || 'none'
-    } |`,
-    '',
-    `RSS samples every 30 s (MB): ${samples.join(' ')}`,
-  ].join('\n') + '\n',
-);
+/** Writes bench/results/idle-<time>.json and prints the table (before the clean-up, which takes a while). */
+function report(measures: Measure[]): void {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`;
+  const result = { machine, date: new Date().toISOString(), selected: N, minutes: MINUTES, measures };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, `bench/results/idle-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const base = measures[0]?.rssMb.max ?? 0;
+  process.stdout.write(
+    [
+      `Scheduler mode watching ${N} selected namespaces, idle for ${MINUTES} min (${result.date}; ${machine}):`,
+      '',
+      '| cluster (namespaces in it) | start-up pass | RSS at start of the idle window | max | at its end | max ÷ smallest cluster | requests other than watches | watch (re)connections |',
+      '|---|---|---|---|---|---|---|---|',
+      ...measures.map((m) => {
+        const reqs = Object.entries(m.requests);
+        const other = reqs.filter(([k]) => !k.startsWith('watch '));
+        const watches = reqs.filter(([k]) => k.startsWith('watch '));
+        return `| ${m.cluster} (${m.clusterActual}) | ${m.startupPassSeconds.toFixed(1)} s | ${m.rssMb.start} MB | ${m.rssMb.max} MB | ${m.rssMb.end} MB | ${(m.rssMb.max / base).toFixed(2)}× | ${other.length === 0 ? 'none' : other.map(([k, v]) => `${k}: ${v}`).join(', ')} | ${watches.map(([k, v]) => `${k.slice(6)}: ${v}`).join(', ') || 'none'} |`;
+      }),
+      '',
+      `raw: ${file}`,
+    ].join('\n') + '\n',
+  );
+}

@@ -5,6 +5,7 @@
 // Type checking is not done here: `npm run lint` (tsc --noEmit) does it.
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { EXTERNAL } from './runtime-deps.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 rmSync(`${root}dist`, { recursive: true, force: true });
@@ -22,7 +23,7 @@ await build({
   logLevel: 'warning',
   // Loaded only on demand and resolved from node_modules at run time: the Azure SDKs (an Azure store)
   // and pino-pretty (text logs on a terminal).
-  external: ['@azure/*', 'pino-pretty'],
+  external: EXTERNAL,
   // CommonJS dependencies bundled into ES modules still call require() for Node's built-ins.
   banner: {
     js: "import { createRequire as __regcredRequire } from 'node:module';\nconst require = __regcredRequire(import.meta.url);",

@@ -51,5 +51,10 @@ try {
   if (!j.succeeded) process.exitCode = 1;
 } finally {
   await c.tearDown();
-  kubectl('delete', 'clusterrole,clusterrolebinding', 'regcred-rotator', '--ignore-not-found');
+  kubectl(
+    'delete',
+    'clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding',
+    'regcred-rotator',
+    '--ignore-not-found',
+  );
 }

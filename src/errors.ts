@@ -20,9 +20,14 @@ export type ErrorCode =
   | 'REGISTRY_REJECTED'
   | 'REGISTRY_UNREACHABLE'
   | 'REGISTRY_NOT_A_REGISTRY'
+  /** Issuers (the registry side that mints credentials): the managing identity was refused. */
   | 'ISSUER_AUTH'
+  /** Authenticated, but lacking the right to act on the registry object (the message names it). */
   | 'ISSUER_PERMISSION'
+  /** The registry object (project, robot, token) does not exist. */
   | 'ISSUER_NOT_FOUND'
+  /** The registry refused the request as invalid (a name taken, a scope unknown). */
+  | 'ISSUER_REJECTED'
   | 'ISSUER_UNREACHABLE'
   | 'ISSUER_UNAVAILABLE'
   | 'KUBE_NO_CLUSTER'
@@ -72,6 +77,12 @@ export function describeError(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return 'unknown error';
 }
+
+/** What a result records of an error: its stable code and message (INTERNAL for anything not ours). */
+export const errorInfo = (e: unknown): { code: ErrorCode; message: string } =>
+  e instanceof RotatorError
+    ? { code: e.code, message: e.message }
+    : { code: 'INTERNAL', message: describeError(e) };
 
 /** A config problem with its dotted path, e.g. `targets[1].store: no store named "x"`. */
 export interface ConfigProblem {

@@ -8,7 +8,7 @@
  * purpose: the plugin never adds to such a list, and neither do we). The annotation
  * `regcred-rotator.io/inject: "false"` opts a pod out explicitly.
  */
-import { isNameOf } from '../rotation/naming.ts';
+import { isNameOf } from '../rotation/unit/naming.ts';
 
 export const OPT_OUT_ANNOTATION = 'regcred-rotator.io/inject';
 

@@ -8,9 +8,9 @@ import type { Config, Target } from '../config/types.ts';
 import { isRotatorError } from '../errors.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import type { NamespaceObject } from '../kube/types.ts';
-import { observeAndConverge, retentionOf } from '../rotation/namespace.ts';
-import { selectNamespaces } from '../rotation/targets.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import { observeAndConverge, retentionOf } from '../rotation/unit/converge.ts';
+import { selectNamespaces } from '../rotation/batch/scope.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import type { Covering } from './decide.ts';
 
 export interface EngineDeps {

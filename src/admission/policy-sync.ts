@@ -3,7 +3,7 @@ import type { Logger } from '../base/logger.ts';
 import type { Target } from '../config/types.ts';
 import { isRotatorError } from '../errors.ts';
 import { MANAGED_SELECTOR } from '../kube/labels.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import { paths, type AdmissionKube, type RawDoc } from './kube.ts';
 import { POLICY_LABEL, policyObjects } from './policy.ts';
 

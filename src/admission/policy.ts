@@ -9,7 +9,7 @@
 import type { Target } from '../config/types.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, TARGET_LABEL } from '../kube/labels.ts';
 import type { Requirement } from '../kube/selector.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import type { RawDoc } from './kube.ts';
 
 /** On every binding and param: which policy (install) they belong to. */

@@ -3,7 +3,7 @@ import type { Config } from '../config/types.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { NamespaceObject } from '../kube/types.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import { CertFiles } from './cert-files.ts';
 import { CertManager } from './certs.ts';
 import { AdmissionEngine } from './engine.ts';

@@ -1,5 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** How long to wait before the next attempt: doubling from `baseMs` up to `maxMs`. */
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+  /** Full jitter: a random delay up to the doubled one (many clients retrying at once spread out). */
+  jitter?: boolean | undefined;
+}
+
+/**
+ * The one backoff formula: the wait before retry number `attempt` (1 = the first retry) is
+ * `min(maxMs, baseMs × 2^(attempt-1))`, or a random part of it with `jitter`.
+ */
+export function backoffMs(attempt: number, b: Backoff): number {
+  // Capped exponent: 2^40 already exceeds every maxMs, and larger ones overflow to Infinity × 0 = NaN.
+  const full = Math.min(b.maxMs, b.baseMs * 2 ** Math.min(Math.max(0, attempt - 1), 40));
+  return b.jitter === true ? Math.random() * full : full;
+}
+
 export interface RetryDecision {
   retry: boolean;
   /** Server-requested delay (Retry-After), used instead of the backoff when longer. */
@@ -23,7 +41,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
     } catch (e) {
       const d = opts.decide(e);
       if (!d.retry || attempt >= opts.attempts || opts.signal?.aborted === true) throw e;
-      const backoff = Math.random() * Math.min(opts.maxMs, opts.baseMs * 2 ** (attempt - 1));
+      const backoff = backoffMs(attempt, { baseMs: opts.baseMs, maxMs: opts.maxMs, jitter: true });
       const delay = Math.min(Math.max(backoff, d.afterMs ?? 0), Math.max(opts.maxMs, d.afterMs ?? 0));
       opts.onRetry?.(e, attempt, delay);
       await sleep(delay, undefined, opts.signal ? { signal: opts.signal } : undefined).catch(() => undefined);

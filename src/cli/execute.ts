@@ -1,16 +1,20 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/types.ts';
 import type { K8sGateway } from '../kube/k8s-gateway.ts';
 import { EventRecorder } from '../observability/events.ts';
 import type { Logger } from '../base/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { runRotation, type NamespaceResult, type RunSummary } from '../rotation/run.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import { runRotation, type RunSummary } from '../rotation/batch/run.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { RolloutComplete } from '../rotation/batch/rollout.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import { describeError, isRotatorError, RotatorError } from '../errors.ts';
-import { RunLock } from '../scheduler/lock.ts';
+import { RunLock } from '../rotation/batch/lock.ts';
 import { exitCodeForRun, EXIT, type ExitCode } from './exit-codes.ts';
 import { makeVerifier, type StoreSet } from './runtime.ts';
 import { summaryFields } from './summary.ts';
+import { issuanceFields } from './issuance-summary.ts';
+import { IssuanceRun, type TargetIssuanceReport } from '../issuance/run.ts';
+import { clusterIdOf } from '../fleet/cluster.ts';
 
 export interface ExecuteDeps {
   config: Config;
@@ -19,6 +23,8 @@ export interface ExecuteDeps {
   logger: Logger;
   /** Receives what each target wants after a full pass (scheduler mode reacts to events with it). */
   onDesired?: ((d: readonly DesiredSecret[], observed: ReadonlySet<string>) => void) | undefined;
+  /** A target's rollout is complete (RunHooks.rolloutComplete): where an issuer revokes the old credential. */
+  onRolloutComplete?: ((e: RolloutComplete) => Promise<void> | void) | undefined;
 
   /** Absent when nothing reads metrics (a `--rotate-now` without a Pushgateway): prom-client is not loaded. */
   metrics?: Metrics | undefined;
@@ -26,14 +32,16 @@ export interface ExecuteDeps {
 
 export interface ExecuteOptions {
   dryRun: boolean;
+  /** `--reissue`: targets with an issuer mint a new credential now, whatever its age. */
+  reissue?: boolean | undefined;
+  /** `--force`: clusters that may not hold a revocation back (named one by one). */
+  force?: readonly string[] | undefined;
   only?: readonly string[] | undefined;
   waitForLock: boolean;
   signal: AbortSignal;
   onProgress?: ((done: number, total: number) => void) | undefined;
-  /** Which namespace results the summary keeps whole (RunOptions.keep); the failed ones when absent. */
-  keep?: ((r: NamespaceResult) => boolean) | undefined;
-  /** A table will print each namespace's actions: kept whole until it is done (a lean run otherwise). */
-  table?: boolean | undefined;
+  /** Every namespace result as it happens (RunHooks.result), for a consumer of its own: the table's rows. */
+  onResult?: ((r: NamespaceResult) => void) | undefined;
 }
 
 const resultOf = (
@@ -49,39 +57,13 @@ const resultOf = (
         : 'failed';
 
 /**
- * After a run that changed the data of an existing Secret (a superseded secret refreshed, an in-place
- * update), kubelets may still hold the old data for a moment, and pulls that started with it are still
- * authenticating. The run reports the rollout done only `seconds` after the last such change (often
- * already past: the run went on meanwhile): revoking the old credential at the registry then fails no pull
- * (measured on a real node: test/node/zero-failed-pulls.test.ts).
- */
-async function settle(
-  summary: RunSummary,
-  seconds: number,
-  signal: AbortSignal,
-  logger: Logger,
-): Promise<void> {
-  const changed = summary.tally.dataChangedAt;
-  if (summary.dryRun || seconds <= 0 || changed === undefined) return;
-  const ms = changed + seconds * 1000 - Date.now();
-  if (ms > 0) {
-    logger.info(
-      { seconds: Math.ceil(ms / 100) / 10 },
-      'existing secrets got new credentials; letting nodes pick them up before reporting',
-    );
-    await sleep(ms, undefined, { signal }).catch(() => undefined);
-  }
-  summary.settledAt = new Date();
-}
-
-/**
  * One run with everything around it: the Lease lock (not for dry runs), Events, metrics and the
  * `run summary` log line. Shared by `--rotate-now`, `plan` and every scheduler tick.
  */
 export async function executeRun(
   d: ExecuteDeps,
   o: ExecuteOptions,
-): Promise<{ code: ExitCode; summary: RunSummary }> {
+): Promise<{ code: ExitCode; summary: RunSummary; issuance: TargetIssuanceReport[] }> {
   const { config, gateway, logger } = d;
   const stop = new AbortController();
   const relay = () => stop.abort();
@@ -112,20 +94,42 @@ export async function executeRun(
           lock.startRenewing(() => stop.abort());
         })())
     : undefined;
+  const verify = makeVerifier(config);
+  const issuance = new IssuanceRun(
+    {
+      config,
+      stores: d.stores,
+      logger,
+      now: () => new Date(),
+      verify,
+      clusterId: () => clusterIdOf(gateway),
+      signal: stop.signal,
+      onEvent: (e) => events.issuance(e),
+    },
+    { dryRun: o.dryRun, reissue: o.reissue === true, force: o.force ?? [], beforeWrite: beforeFirstWrite },
+  );
   try {
+    // Credentials minted at the source first: a new one is in the store before the rotation reads it.
+    if (!issuance.empty) await issuance.before();
     const summary = await runRotation(
       {
         config,
         gateway,
         logger,
         openStore: (n) => d.stores.get(n),
-        verify: makeVerifier(config),
+        verify,
         now: () => new Date(),
         hooks: {
-          namespaceDone: (r, desired) => events.namespaceDone(r, desired),
-          actionsDone: (r, desired) => events.namespaceDone(r, desired),
+          result: (r, desired) => {
+            events.result(r, desired);
+            o.onResult?.(r);
+          },
           targetDone: (t) => events.targetDone(t),
           desiredReady: d.onDesired,
+          rolloutComplete: async (e) => {
+            await issuance.rolloutComplete(e.target, e.revision);
+            await d.onRolloutComplete?.(e);
+          },
         },
         beforeFirstWrite,
       },
@@ -134,23 +138,31 @@ export async function executeRun(
         only: o.only,
         signal: stop.signal,
         onProgress: o.onProgress,
-        keep: o.keep ?? ((r) => r.outcome === 'failed'),
-        lean: o.table !== true,
       },
     );
-    const code = exitCodeForRun(summary);
-    await settle(summary, config.rotation.settleSeconds, stop.signal, logger);
-    if (!o.dryRun) d.metrics?.record(summary, resultOf(code, summary));
+    const reports = issuance.reports;
+    const code = exitCodeForRun(summary, issuance.failed);
+    if (!o.dryRun) {
+      d.metrics?.record(summary, resultOf(code, summary));
+      d.metrics?.recordIssuance(reports);
+    }
 
     await events.flush();
     logger.info(
-      { ...summaryFields(summary), exitCode: code, events: events.sent, requests: { ...gateway.counts } },
+      {
+        ...summaryFields(summary),
+        ...(reports.length > 0 ? { issuance: issuanceFields(reports) } : {}),
+        exitCode: code,
+        events: events.sent,
+        requests: { ...gateway.counts },
+      },
       'run summary',
     );
-    return { code, summary };
+    return { code, summary, issuance: reports };
   } finally {
     o.signal.removeEventListener('abort', relay);
     if (locked) await lock?.release();
     await events.flush();
+    await issuance.close();
   }
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { formatDays } from '../policy/age.ts';
-import type { NamespaceResult, RunSummary } from '../rotation/run.ts';
-import type { Action } from '../rotation/types.ts';
+import type { RunSummary } from '../rotation/batch/run.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { Action } from '../rotation/unit/types.ts';
 import { renderTable, truncate } from './table.ts';
 
 /** One action in words; `shown` maps a Secret name to how it is displayed (provisional names in a dry run). */
@@ -28,9 +29,8 @@ function note(r: NamespaceResult): string {
 export const TABLE_ROWS = 500;
 
 /**
- * Which namespace results a run keeps for its summary: the failed ones (the `run summary` line lists
- * them), and, when a table will be printed, its rows — the namespaces that changed (every one with
- * `verbose`), up to TABLE_ROWS.
+ * Which namespace results the table keeps (ResultRows): the failed ones, and, when a table will be printed,
+ * its rows — the namespaces that changed (every one with `verbose`), up to TABLE_ROWS.
  */
 export function keepForSummary(table: boolean, verbose: boolean): (r: NamespaceResult) => boolean {
   let rows = 0;
@@ -38,8 +38,8 @@ export function keepForSummary(table: boolean, verbose: boolean): (r: NamespaceR
     r.outcome === 'failed' || (table && (verbose || r.outcome !== 'unchanged') && rows++ < TABLE_ROWS);
 }
 
-/** The human-readable table that ends an interactive run (and `plan`). */
-export function renderSummary(s: RunSummary, verbose: boolean): string {
+/** The human-readable table that ends an interactive run (and `plan`); `kept`: ResultRows.results(). */
+export function renderSummary(s: RunSummary, kept: readonly NamespaceResult[], verbose: boolean): string {
   const out: string[] = [];
   out.push(
     renderTable(
@@ -58,7 +58,7 @@ export function renderSummary(s: RunSummary, verbose: boolean): string {
   );
   const shown = (name: string) => s.provisionalNames[name] ?? name;
   // Failures first: with many rows, they are what an operator looks for.
-  const all = s.namespaces.filter((r) => verbose || r.outcome !== 'unchanged');
+  const all = kept.filter((r) => verbose || r.outcome !== 'unchanged');
   const rows = [
     ...all.filter((r) => r.outcome === 'failed'),
     ...all.filter((r) => r.outcome !== 'failed'),
@@ -135,8 +135,6 @@ export function summaryFields(s: RunSummary): Record<string, unknown> {
       verification: t.verification.map((v) => ({ registry: v.registry, outcome: v.outcome })),
       error: t.error,
     })),
-    failed: s.namespaces
-      .filter((r) => r.outcome === 'failed')
-      .map((r) => ({ target: r.target, namespace: r.namespace, error: r.error })),
+    failed: s.tally.failures(),
   };
 }

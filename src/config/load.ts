@@ -65,6 +65,10 @@ function normalise(raw: RawConfig, parts: TargetParts[], file: string): Config {
     ...t,
     ...(parts[i] as TargetParts),
     excludeRes: t.namespaces.exclude.map(globToRegExp),
+    issuer: t.issuer && {
+      ...t.issuer,
+      rotateAfterDays: t.issuer.rotateAfterDays ?? defaultRotateAfterDays(raw.policy.maxAgeDays),
+    },
   }));
   const sched = parseSchedule(raw.schedule);
   if ('error' in sched) throw new ConfigError([{ path: 'schedule', message: sched.error }], file);
@@ -78,9 +82,14 @@ function normalise(raw: RawConfig, parts: TargetParts[], file: string): Config {
     schedule: { ...sched, text: raw.schedule },
     timeZone: raw.timeZone,
     metrics: raw.metrics,
+    fleet: raw.fleet,
     lock: { ...raw.lock, namespace: raw.lock.namespace ?? podNamespace() ?? 'regcred-rotator' },
   };
 }
+
+/** Two thirds of the maximum age: a rotation that keeps failing is a warning long before a violation. */
+export const defaultRotateAfterDays = (maxAgeDays: number): number =>
+  Math.max(1, Math.floor((maxAgeDays * 2) / 3));
 
 /** Reads, parses and validates a config file. Nothing is contacted; any problem throws a ConfigError. */
 export function loadConfig(file: string): Config {

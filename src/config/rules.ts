@@ -5,6 +5,8 @@ import { isValidTimeZone, parseSchedule } from './schedule.ts';
 import { parseDuration } from './duration.ts';
 import { globError } from './glob.ts';
 import type { RawConfig } from './schema.ts';
+import { issuedWriteOf } from '../credentials/source.ts';
+import { isWritableStoreType } from '../providers/registry.ts';
 
 const SA_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -65,6 +67,7 @@ export function checkRules(c: RawConfig): { problems: ConfigProblem[]; parts: Ta
       const err = globError(g);
       if (err) add(`${at}.namespaces.exclude[${k}]`, err);
     });
+    if (t.issuer) checkIssuer(c, t, at, add);
     const sas = t.serviceAccounts;
     if (sas.includes('*') && sas.length > 1)
       add(`${at}.serviceAccounts`, '"*" means every ServiceAccount; do not combine it with names');
@@ -76,6 +79,29 @@ export function checkRules(c: RawConfig): { problems: ConfigProblem[]; parts: Ta
 
   checkSettings(c, add);
   return { problems, parts };
+}
+
+/** A target that mints its credential: somewhere to write it, in one version, and a rotation before the policy's limit. */
+function checkIssuer(
+  c: RawConfig,
+  t: RawConfig['targets'][number],
+  at: string,
+  add: (path: string, message: string) => void,
+): void {
+  const store = c.stores[t.store];
+  if (store && !isWritableStoreType(store.type))
+    add(
+      `${at}.issuer`,
+      `store "${t.store}" (${store.type}) cannot be written; an issuer stores each new credential in a vault or azure-key-vault store`,
+    );
+  const where = issuedWriteOf(t.credentials);
+  if ('error' in where) add(`${at}.credentials`, where.error);
+  const after = t.issuer?.rotateAfterDays;
+  if (after !== undefined && after >= c.policy.maxAgeDays)
+    add(
+      `${at}.issuer.rotateAfterDays`,
+      `must be less than policy.maxAgeDays (${c.policy.maxAgeDays}): a credential would reach the limit before it is rotated`,
+    );
 }
 
 /** The rules of the settings outside `targets`: policy, rotation, schedule, time zone, metrics. */

@@ -1,5 +1,7 @@
 import * as z from 'zod';
 import { credentialsSchema } from '../credentials/shapes.ts';
+import { CLUSTER_ID } from '../fleet/ledger.ts';
+import { issuerConfigSchema } from '../issuers/registry.ts';
 import { storeConfigSchema } from '../providers/registry.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -27,6 +29,8 @@ export const targetSchema = z.strictObject({
     }),
   serviceAccounts: z.array(z.string().min(1)).min(1).default(['default']),
   strategy: z.enum(['swap', 'in-place']).default('swap'),
+  /** Mint the registry credential at the source (see docs/issuers/): the rotator issues, stores, rolls out, revokes. */
+  issuer: issuerConfigSchema.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -51,6 +55,7 @@ export const configSchema = z.strictObject({
       concurrency: z.number().int().min(1).max(256).default(16),
       insecureRegistries: z.array(z.string()).default([]),
       emitEvents: z.boolean().default(true),
+      healPods: z.boolean().default(false),
     })
     .prefault({}),
   schedule: z.string().default('0 3 * * *'),
@@ -62,6 +67,25 @@ export const configSchema = z.strictObject({
       job: z.string().min(1).default('regcred-rotator'),
     })
     .prefault({}),
+  /**
+   * Several clusters, one registry credential: each cluster's rotator acknowledges in the target's store
+   * once it has rolled a credential out, and the issuing cluster revokes the old credential only when every
+   * registered cluster has (docs/fleet.md).
+   */
+  fleet: z
+    .strictObject({
+      /** This cluster's id in the ledger; default: derived from the kube-system namespace's UID. */
+      clusterId: z.string().regex(CLUSTER_ID, 'clusterId must be a DNS label').optional(),
+      /** The one cluster whose rotator mints and revokes; the others roll out what it stored and acknowledge. */
+      issuingCluster: z.string().regex(CLUSTER_ID, 'issuingCluster must be a DNS label'),
+      /** A cluster that has not rolled out the stored credential this long after it was stored is late. */
+      ackDeadlineHours: z
+        .number()
+        .positive()
+        .max(24 * 90)
+        .default(24),
+    })
+    .optional(),
   lock: z
     .strictObject({
       // Default: the pod's own namespace in a pod, else regcred-rotator (config/load.ts).

@@ -1,10 +1,13 @@
+import type { IssuerConfig } from '../issuers/registry.ts';
 import type { StoreConfig } from '../providers/registry.ts';
 import type { Requirement } from '../kube/selector.ts';
 import type { ParsedSchedule } from './schedule.ts';
 import type { RawConfig, TargetConfig } from './schema.ts';
 
 /** A target after validation: defaults filled, registry keys normalised, selector parsed, globs compiled. */
-export interface Target extends TargetConfig {
+export interface Target extends Omit<TargetConfig, 'issuer'> {
+  /** With every lifecycle default filled in (rotateAfterDays from the policy). */
+  issuer?: (IssuerConfig & { rotateAfterDays: number }) | undefined;
   secretName: string;
   /** The registry keys (normalised) the secret holds credentials for. */
   registries: string[];
@@ -24,6 +27,7 @@ export interface Config {
   schedule: ParsedSchedule & { text: string };
   timeZone: string | undefined;
   metrics: RawConfig['metrics'];
+  fleet: RawConfig['fleet'];
   /** `namespace` defaults to the pod's own namespace when running in a pod, else `regcred-rotator`. */
   lock: RawConfig['lock'] & { namespace: string };
 }

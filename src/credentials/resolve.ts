@@ -1,9 +1,16 @@
-import type { Target } from '../config/types.ts';
 import { RotatorError } from '../errors.ts';
 import type { SecretStore, StoreValue } from '../providers/types.ts';
 import { buildDockerConfigJson, type RegistryCredential } from './dockerconfig.ts';
 import { forgetSecret, type Sensitive } from '../base/sensitive.ts';
-import { keysOf, readShape } from './shapes.ts';
+import { keysOf, readShape, type CredentialsConfig } from './shapes.ts';
+
+/** What reading a target's credentials needs of it (the config's Target has it). */
+export interface CredentialTarget {
+  name: string;
+  credentials: CredentialsConfig;
+  /** The registry keys (normalised) the credentials are for. */
+  registries: string[];
+}
 
 /** A target's credentials, fetched once per run and validated, ready to write. */
 export interface ResolvedCredentials {
@@ -39,7 +46,7 @@ function fetchKey(store: SecretStore, key: string, cache: FetchCache): Promise<S
  * builds the exact .dockerconfigjson to write. Any problem throws before anything is written.
  */
 export async function resolveCredentials(
-  target: Target,
+  target: CredentialTarget,
   store: SecretStore,
   cache: FetchCache,
 ): Promise<ResolvedCredentials> {

@@ -1,8 +1,12 @@
-import type { Target } from '../config/types.ts';
 import { isRotatorError, RotatorError } from '../errors.ts';
 import type { CredentialRef, IssuedCredential, Issuer, ManagedCredential } from '../issuers/types.ts';
 import { META_PREFIX, type SecretStore } from '../providers/types.ts';
-import { resolveCredentials, type FetchCache, type ResolvedCredentials } from './resolve.ts';
+import {
+  resolveCredentials,
+  type CredentialTarget,
+  type FetchCache,
+  type ResolvedCredentials,
+} from './resolve.ts';
 import type { CredentialsConfig } from './shapes.ts';
 
 /**
@@ -12,7 +16,7 @@ import type { CredentialsConfig } from './shapes.ts';
  * the issuance lifecycle (src/issuance/) decides when.
  */
 export interface CredentialSource {
-  readonly target: Target;
+  readonly target: CredentialTarget;
   read(cache?: FetchCache): Promise<ResolvedCredentials>;
   /** The issuing side, when the target names an issuer. */
   readonly issuing?: IssuingSide | undefined;
@@ -93,11 +97,11 @@ export function issuedWriteOf(
 }
 
 class StoreSource implements CredentialSource {
-  readonly target: Target;
+  readonly target: CredentialTarget;
   readonly issuing: IssuingSide | undefined;
   readonly #store: SecretStore;
 
-  constructor(target: Target, store: SecretStore, issuer: Issuer | undefined) {
+  constructor(target: CredentialTarget, store: SecretStore, issuer: Issuer | undefined) {
     this.target = target;
     this.#store = store;
     this.issuing = issuer ? new StoreIssuing(target, store, issuer) : undefined;
@@ -110,10 +114,10 @@ class StoreSource implements CredentialSource {
 
 class StoreIssuing implements IssuingSide {
   readonly issuer: Issuer;
-  readonly #target: Target;
+  readonly #target: CredentialTarget;
   readonly #store: SecretStore;
 
-  constructor(target: Target, store: SecretStore, issuer: Issuer) {
+  constructor(target: CredentialTarget, store: SecretStore, issuer: Issuer) {
     this.#target = target;
     this.#store = store;
     this.issuer = issuer;
@@ -182,6 +186,6 @@ class StoreIssuing implements IssuingSide {
   }
 }
 
-export function openSource(target: Target, store: SecretStore, issuer?: Issuer): CredentialSource {
+export function openSource(target: CredentialTarget, store: SecretStore, issuer?: Issuer): CredentialSource {
   return new StoreSource(target, store, issuer);
 }

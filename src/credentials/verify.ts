@@ -20,18 +20,32 @@ export interface VerifyOptions {
   pool?: ConnectionPool | undefined;
 }
 
-/** Parses `Bearer realm="...",service="...",scope="..."` (or `Basic realm=...`). */
-export function parseChallenge(
-  header: string | null,
-): { scheme: string; params: Record<string, string> } | undefined {
-  if (!header) return undefined;
-  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
-  if (!m) return undefined;
-  const params: Record<string, string> = {};
-  for (const p of (m[2] ?? '').matchAll(/(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
-    params[(p[1] ?? '').toLowerCase()] = (p[2] ?? p[3] ?? '').replace(/\\(.)/g, '$1');
+export interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+/** One item of a WWW-Authenticate list: an auth scheme, or a `key=value` / `key="quoted"` parameter. */
+const CHALLENGE_ITEM = /[\s,]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*)))?/y;
+
+/**
+ * Parses a WWW-Authenticate value into its challenges, in order. A registry may offer several, and Node
+ * joins repeated headers with ", ": Gitea answers `Bearer realm="…",service="…",scope="*", Basic realm="…"`.
+ */
+export function parseChallenges(header: string | null): Challenge[] {
+  const out: Challenge[] = [];
+  if (!header) return out;
+  const item = new RegExp(CHALLENGE_ITEM.source, 'y');
+  for (let m = item.exec(header); m; m = item.exec(header)) {
+    const [, token = '', quoted, bare] = m;
+    if (quoted === undefined && bare === undefined) out.push({ scheme: token.toLowerCase(), params: {} });
+    else {
+      const last = out.at(-1);
+      if (last) last.params[token.toLowerCase()] = quoted?.replace(/\\(.)/g, '$1') ?? bare ?? '';
+    }
+    if (item.lastIndex >= header.length) break;
   }
-  return { scheme: (m[1] ?? '').toLowerCase(), params };
+  return out;
 }
 
 const isRegistryAnswer = (res: HttpResponse): boolean =>
@@ -79,9 +93,11 @@ export async function verifyRegistry(cred: RegistryCredential, opts: VerifyOptio
         'none',
         `${l.base} answered HTTP ${probe.status} (a registry answers 401 or 200)`,
       );
-    const ch = parseChallenge(probe.headers.get('www-authenticate'));
-    if (ch?.scheme === 'basic') return await basicLogin(l);
-    if (ch?.scheme === 'bearer' && ch.params['realm']) return await bearerLogin(l, ch.params);
+    // The token flow first when a registry offers both, as container runtimes do.
+    const offered = parseChallenges(probe.headers.get('www-authenticate'));
+    const bearer = offered.find((c) => c.scheme === 'bearer' && c.params['realm']);
+    if (bearer) return await bearerLogin(l, bearer.params);
+    if (offered.some((c) => c.scheme === 'basic')) return await basicLogin(l);
     return l.result(
       'not-a-registry',
       'none',
@@ -103,7 +119,9 @@ async function basicLogin(l: Login): Promise<VerifyResult> {
 
 /** The token flow: credentials to the realm (HTTPS only when the registry is), then /v2/ with the token. */
 async function bearerLogin(l: Login, params: Record<string, string>): Promise<VerifyResult> {
-  const realm = new URL(params['realm'] ?? '');
+  const realm = URL.parse(params['realm'] ?? '');
+  if (realm === null)
+    return l.result('not-a-registry', 'bearer', `the token realm "${params['realm'] ?? ''}" is not a URL`);
   if (realm.protocol !== 'https:' && l.scheme === 'https')
     return l.result(
       'not-a-registry',

@@ -2,24 +2,20 @@ import type { Logger } from '../base/logger.ts';
 import type { Config } from '../config/types.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import type { KubeRest } from '../kube/rest.ts';
-import { observeNamespaces } from '../rotation/observe.ts';
-import type { RunSummary } from '../rotation/results.ts';
-import { selectNamespaces } from '../rotation/targets.ts';
+import { observeNamespaces } from '../rotation/batch/observe.ts';
+import type { RunSummary } from '../rotation/batch/summary.ts';
+import { selectNamespaces } from '../rotation/batch/scope.ts';
 import { Healer, type HealReport } from './healer.ts';
 import { healerCluster } from './kube.ts';
 
 /**
- * `rotation.healPods` (default off; the config schema gains it — until then this reads it leniently): after
- * a `--rotate-now` run, the pods of the target namespaces that were admitted without our secret and now
+ * `rotation.healPods` (default off): after a `--rotate-now` run, the pods of the target namespaces that were admitted without our secret and now
  * could have it are deleted for their controllers to recreate (healer.ts). For CronJob users, whose
  * namespaces otherwise wait for the next run and whose stuck pods wait for a human.
  */
-export const healPodsEnabled = (config: Config): boolean =>
-  (config.rotation as Config['rotation'] & { healPods?: boolean }).healPods === true;
-
 export async function healAfterRun(
   d: { config: Config; gateway: KubeGateway; rest: KubeRest; logger: Logger; summary: RunSummary },
-  enabled = healPodsEnabled(d.config),
+  enabled = d.config.rotation.healPods,
 ): Promise<HealReport | undefined> {
   if (!enabled || d.summary.dryRun) return undefined;
   const ready = new Map(

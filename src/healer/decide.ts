@@ -16,7 +16,7 @@
  * - its pull secrets are the ones its ServiceAccount gave it (a pod whose template lists its own would come
  *   back with the same list: deleting it would only start a loop).
  */
-import { isNameOf } from '../rotation/naming.ts';
+import { isNameOf } from '../rotation/unit/naming.ts';
 
 export const PULL_FAILED_REASONS: readonly string[] = ['ErrImagePull', 'ImagePullBackOff'];
 

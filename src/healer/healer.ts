@@ -1,7 +1,8 @@
 import type { Logger } from '../base/logger.ts';
 import { isRotatorError } from '../errors.ts';
 import { decideHeal, podCandidate, type PodView, type TargetState } from './decide.ts';
-import { toPodView, type RawPod } from './pod.ts';
+import type { PodState } from '../kube/types.ts';
+import { toPodView } from './pod.ts';
 
 /** What the healer reads and does in the cluster (healer/kube.ts over the REST API; a fake in unit tests). */
 export interface HealerCluster {
@@ -11,7 +12,7 @@ export interface HealerCluster {
   /** Names of our Secrets (of these targets) that exist in `namespace`. */
   ourSecrets(namespace: string, targets: readonly string[]): Promise<Set<string>>;
   /** Pending pods of these namespaces (a pod stuck on its pull is Pending). */
-  pendingPods(namespaces: readonly string[]): Promise<RawPod[]>;
+  pendingPods(namespaces: readonly string[]): Promise<PodState[]>;
   /** Deletes the pod only if it is still the one decided on (uid precondition). */
   deletePod(namespace: string, name: string, uid: string): Promise<void>;
 }
@@ -42,8 +43,8 @@ export class Healer {
   }
 
   /** One pod event (ADDED / MODIFIED) from a watch of the target namespaces' pods. */
-  async podChanged(raw: RawPod): Promise<HealOutcome> {
-    const pod = toPodView(raw);
+  async podChanged(state: PodState): Promise<HealOutcome> {
+    const pod = toPodView(state);
     if (!podCandidate(pod).heal || this.#deleted.has(pod.uid)) return 'skipped';
     const covering = await this.#c.covering(pod.namespace);
     if (covering.length === 0) return 'skipped';

@@ -1,35 +1,30 @@
 import type { Target } from '../config/types.ts';
 import { KubeCaller } from '../kube/caller.ts';
+import { toPodState } from '../kube/convert.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import { one } from '../kube/paths.ts';
-import type { NamespaceObject } from '../kube/types.ts';
-import { selectNamespaces } from '../rotation/targets.ts';
+import type { NamespaceObject, PodState } from '../kube/types.ts';
+import { selectNamespaces } from '../rotation/batch/scope.ts';
 import type { TargetState } from './decide.ts';
 import type { HealerCluster } from './healer.ts';
-import type { RawPod } from './pod.ts';
 
 /** Pods: the healer's own reads and its one write, over the engine's request machinery. */
 class PodCalls extends KubeCaller {
-  async pending(namespaces: readonly string[]): Promise<RawPod[]> {
+  async pending(namespaces: readonly string[]): Promise<PodState[]> {
     const query = { fieldSelector: 'status.phase=Pending' };
     const want = new Set(namespaces);
     if (namespaces.length > 8) {
-      const all = await this.list(
-        { verb: 'list', resource: 'pods' },
-        '/api/v1/pods',
-        query,
-        (p: RawPod) => p,
-      );
-      return all.filter((p) => want.has(p.metadata?.namespace ?? ''));
+      const all = await this.list({ verb: 'list', resource: 'pods' }, '/api/v1/pods', query, toPodState);
+      return all.filter((p) => want.has(p.namespace));
     }
-    const out: RawPod[] = [];
+    const out: PodState[] = [];
     for (const ns of namespaces)
       out.push(
         ...(await this.list(
           { verb: 'list', resource: 'pods', namespace: ns },
           `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`,
           query,
-          (p: RawPod) => p,
+          toPodState,
         )),
       );
     return out;

@@ -14,7 +14,7 @@ export interface IssuancePolicy {
   /** A credential of ours younger than this and not stored may belong to a run in flight. */
   orphanGraceMinutes: number;
   /** Adoption: the registry-side credential a value stored by hand belongs to. */
-  inUse: string | undefined;
+  inUse?: string | undefined;
   /** How long a fresh credential may take to work at the registry (replication) before the run gives up. */
   verifyTimeoutSeconds: number;
 }
@@ -220,7 +220,11 @@ export class TargetIssuance {
    * The run reported "rollout complete" for `revision`. If that is what the store holds, the registry's older
    * credentials are revoked now; anything else (a newer version stored meanwhile) waits for its own rollout.
    */
-  async afterRollout(revision: string | undefined): Promise<IssuanceReport> {
+  async afterRollout(
+    revision: string | undefined,
+    /** What else must hold before anything is revoked (a fleet's acknowledgements): why not, or undefined. */
+    gate?: (current: ResolvedCredentials) => Promise<string | undefined>,
+  ): Promise<IssuanceReport> {
     const r = this.#report;
     if (this.#deps.dryRun || r.error) return r;
     let obs;
@@ -238,6 +242,18 @@ export class TargetIssuance {
     }
     const d = this.#decide(obs.current, obs.atRegistry);
     this.#pendingFrom(d, obs.current);
+    if (d.revoke.length === 0) return r;
+    let blocked: string | undefined;
+    try {
+      blocked = await gate?.(obs.current);
+    } catch (e) {
+      return this.#fail('list', e);
+    }
+    if (blocked !== undefined) {
+      for (const p of r.pending) if (d.revoke.some((x) => x.ref.id === p.ref.id)) p.waitsFor = blocked;
+      this.#log.info({ waitsFor: blocked }, 'old credentials wait for the other clusters');
+      return r;
+    }
     for (const x of d.revoke) {
       await this.#deps.beforeWrite?.();
       try {

@@ -1,7 +1,6 @@
 import type { EventRecord, LeaseRecord, LeaseSpec } from './gateway.ts';
-import { intern, internRecord } from '../base/intern.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROTATED_AT_ANNOTATION, TARGETS_ANNOTATION } from './labels.ts';
-import type { NamespaceObject, PodObject, SecretObject, ServiceAccountObject } from './types.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, TARGETS_ANNOTATION } from './labels.ts';
+import type { NamespaceObject, PodObject, PodState, SecretObject, ServiceAccountObject } from './types.ts';
 
 /** The fields of Kubernetes objects we read, as they arrive on the wire (everything optional). */
 export interface RawMeta {
@@ -33,6 +32,9 @@ interface RawServiceAccount extends RawObject {
 interface RawContainer {
   image?: string;
 }
+interface RawContainerStatus {
+  state?: { waiting?: { reason?: string } };
+}
 interface RawPod extends RawObject {
   spec?: {
     serviceAccountName?: string;
@@ -40,7 +42,11 @@ interface RawPod extends RawObject {
     containers?: RawContainer[];
     initContainers?: RawContainer[];
   };
-  status?: { phase?: string };
+  status?: {
+    phase?: string;
+    containerStatuses?: RawContainerStatus[] | null;
+    initContainerStatuses?: RawContainerStatus[] | null;
+  };
 }
 interface RawNamespace extends RawObject {
   status?: { phase?: string };
@@ -69,26 +75,24 @@ const names = (refs: { name?: string }[] | undefined): string[] => (refs ?? []).
 
 /** Wire objects to our reduced types (what a list page is reduced to as it arrives), and back for the Lease. */
 export const toSecret = (s: RawSecret): SecretObject => ({
-  namespace: intern(s.metadata?.namespace ?? ''),
-  name: intern(s.metadata?.name ?? ''),
+  namespace: s.metadata?.namespace ?? '',
+  name: s.metadata?.name ?? '',
   uid: s.metadata?.uid ?? '',
   resourceVersion: s.metadata?.resourceVersion ?? '',
-  type: intern(s.type ?? 'Opaque'),
-  labels: internRecord(s.metadata?.labels),
-  // rotated-at differs per write: not worth a table entry.
-  annotations: internRecord(s.metadata?.annotations, ROTATED_AT_ANNOTATION),
-  // Never data: the table must not keep credentials alive after their objects are gone.
+  type: s.type ?? 'Opaque',
+  labels: s.metadata?.labels ?? {},
+  annotations: s.metadata?.annotations ?? {},
   data: s.data ?? {},
   immutable: s.immutable === true,
   createdAt: date(s.metadata?.creationTimestamp),
 });
 
 export const toServiceAccount = (sa: RawServiceAccount): ServiceAccountObject => ({
-  namespace: intern(sa.metadata?.namespace ?? ''),
-  name: intern(sa.metadata?.name ?? ''),
+  namespace: sa.metadata?.namespace ?? '',
+  name: sa.metadata?.name ?? '',
   uid: sa.metadata?.uid ?? '',
   resourceVersion: sa.metadata?.resourceVersion ?? '',
-  imagePullSecrets: names(sa.imagePullSecrets).map(intern),
+  imagePullSecrets: names(sa.imagePullSecrets),
 });
 
 export const toPod = (p: RawPod): PodObject => {
@@ -105,8 +109,26 @@ export const toPod = (p: RawPod): PodObject => {
   };
 };
 
+export const toPodState = (p: RawPod): PodState => {
+  const owner = p.metadata?.ownerReferences?.find((r) => r.controller === true);
+  const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
+  return {
+    namespace: p.metadata?.namespace ?? '',
+    name: p.metadata?.name ?? '',
+    uid: p.metadata?.uid ?? '',
+    phase: p.status?.phase ?? 'Pending',
+    serviceAccountName: p.spec?.serviceAccountName,
+    imagePullSecrets: names(p.spec?.imagePullSecrets),
+    owner: owner ? `${owner.kind ?? ''}/${owner.name ?? ''}` : undefined,
+    deleting: p.metadata?.deletionTimestamp !== undefined,
+    annotations: p.metadata?.annotations ?? {},
+    waiting: statuses.flatMap((s) => (s.state?.waiting?.reason ? [s.state.waiting.reason] : [])),
+  };
+};
+
 export const toNamespace = (n: RawNamespace): NamespaceObject => ({
   name: n.metadata?.name ?? '',
+  uid: n.metadata?.uid,
   labels: n.metadata?.labels ?? {},
   terminating: n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp !== undefined,
 });

@@ -1,5 +1,5 @@
 import { RotatorError, type ErrorCode } from '../errors.ts';
-import { retryAfterMs } from '../net/http.ts';
+import { NetworkError, retryAfterMs } from '../net/http.ts';
 
 interface StatusBody {
   reason?: string;
@@ -88,7 +88,13 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
     }
   }
   const err = e as Error & { code?: unknown; cause?: { code?: string; name?: string } };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError' || err.cause?.name === 'TimeoutError') {
+  const timedOut = e instanceof NetworkError && (e.kind === 'timeout' || e.kind === 'aborted');
+  if (
+    timedOut ||
+    err.name === 'TimeoutError' ||
+    err.name === 'AbortError' ||
+    err.cause?.name === 'TimeoutError'
+  ) {
     return new RotatorError('KUBE_TIMEOUT', `${what}: no answer from the API server in time`, {
       retryable: true,
       details,

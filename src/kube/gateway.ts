@@ -3,6 +3,7 @@ import type {
   NamespaceObject,
   NewSecret,
   PodObject,
+  PodState,
   SecretObject,
   SecretUpdate,
   ServiceAccountObject,
@@ -40,6 +41,49 @@ export const storageOrder = (a: string, b: string): number => {
   const kb = storageKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 };
+
+/** The objects a watch reports, by the name of their resource. */
+export interface Watched {
+  namespaces: NamespaceObject;
+  serviceaccounts: ServiceAccountObject;
+  secrets: SecretObject;
+  pods: PodState;
+}
+
+/** What one watch covers. */
+export interface WatchScope {
+  /** Only this namespace's objects (absent: cluster-wide). */
+  namespace?: string | undefined;
+  /** `namespaces`: only those this label selector matches (a target's selector)… */
+  labelSelector?: string | undefined;
+  /** …or only the one of this name. */
+  name?: string | undefined;
+  /** `secrets`: always ours only (the managed label), and only these targets' when given. */
+  targets?: readonly string[] | undefined;
+  /** `pods`: only those in this phase (the healer watches `Pending`: a pod leaving it is DELETED). */
+  phase?: string | undefined;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface WatchHandlers<T> {
+  /**
+   * The full current state, a page at a time (`last` on the final one): at start, and after the server
+   * forgot our place (410 Gone). An object that stops matching the scope's selector is DELETED.
+   */
+  page(items: T[], last: boolean): void;
+  event(type: WatchEventType, object: T): void;
+  /** Connection state, for metrics and health. */
+  state?(up: boolean, reason: string): void;
+}
+
+/** A watch: lists, then follows changes until `signal` aborts (resuming after drops). */
+export interface Watch {
+  run(signal: AbortSignal): Promise<void>;
+  /** Lists made (1 + one per 410), and connections lost. */
+  readonly relists: number;
+  readonly reconnects: number;
+}
 
 /**
  * The cluster operations the engine needs, in our own types. The real implementation (k8s-gateway.ts)
@@ -89,6 +133,8 @@ export interface KubeGateway {
     resourceVersion: string,
     names: readonly string[],
   ): Promise<ServiceAccountObject>;
+  /** Follows one kind of object in `scope` (scheduler mode): nothing is read until the watch runs. */
+  watch<K extends keyof Watched>(kind: K, scope: WatchScope, handlers: WatchHandlers<Watched[K]>): Watch;
 }
 
 /** A coordination.k8s.io/v1 Lease, reduced to what the run lock uses. */

@@ -1,8 +1,26 @@
 import { isRotatorError } from '../errors.ts';
-import { toNamespace, toPod, toSecret, toServiceAccount, type RawList } from './convert.ts';
-import type { KubeGateway, ListChunk, Listed, NamespaceScope } from './gateway.ts';
+import {
+  toNamespace,
+  toPod,
+  toPodState,
+  toSecret,
+  toServiceAccount,
+  type RawList,
+  type RawObject,
+} from './convert.ts';
+import type {
+  KubeGateway,
+  ListChunk,
+  Listed,
+  NamespaceScope,
+  Watch,
+  Watched,
+  WatchHandlers,
+  WatchScope,
+} from './gateway.ts';
+import { ResourceWatch, type WatchTarget } from './watch.ts';
 import { K8sRecords } from './k8s-records.ts';
-import { DOCKERCONFIGJSON_TYPE, MANAGED_SELECTOR, TARGET_LABEL } from './labels.ts';
+import { DOCKERCONFIGJSON_TYPE, managedSelector } from './labels.ts';
 import { core, one } from './paths.ts';
 import type {
   NamespaceObject,
@@ -15,9 +33,19 @@ import type {
 
 const MERGE_PATCH = 'application/merge-patch+json';
 
-/** Our Secrets, of these targets only, filtered by the server: other installs' secrets are not our business. */
-const managedSelector = (targets: readonly string[] | undefined): string =>
-  targets?.length ? `${MANAGED_SELECTOR},${TARGET_LABEL} in (${targets.join(',')})` : MANAGED_SELECTOR;
+/** How a watched object becomes one of our types. */
+const WATCHED: { [K in keyof Watched]: (raw: RawObject) => Watched[K] } = {
+  namespaces: toNamespace,
+  serviceaccounts: toServiceAccount,
+  secrets: toSecret,
+  pods: toPodState,
+};
+
+const fieldSelector = (s: WatchScope): string | undefined =>
+  [
+    ...(s.name === undefined ? [] : [`metadata.name=${s.name}`]),
+    ...(s.phase === undefined ? [] : [`status.phase=${s.phase}`]),
+  ].join(',') || undefined;
 
 export { listClusterWide, type RequestCounts } from './caller.ts';
 
@@ -80,6 +108,20 @@ export class K8sGateway extends K8sRecords implements KubeGateway {
     const query = kind === 'secrets' ? { labelSelector: managedSelector(targets) } : {};
     const map = { secrets: toSecret, serviceaccounts: toServiceAccount, pods: toPod }[kind];
     return this.scopedChunks(kind, scope, core(kind), query, map as unknown as (item: never) => Listed[K]);
+  }
+
+  watch<K extends keyof Watched>(kind: K, scope: WatchScope, handlers: WatchHandlers<Watched[K]>): Watch {
+    const where = scope.namespace === undefined ? '/api/v1' : `/api/v1/namespaces/${scope.namespace}`;
+    const target: WatchTarget<Watched[K]> = {
+      name: `${kind} ${where}${scope.labelSelector ? ` (${scope.labelSelector})` : ''}${scope.name ? ` (${scope.name})` : ''}`,
+      path: core(kind)(scope.namespace),
+      query: {
+        labelSelector: kind === 'secrets' ? managedSelector(scope.targets) : scope.labelSelector,
+        fieldSelector: fieldSelector(scope),
+      },
+      map: WATCHED[kind],
+    };
+    return new ResourceWatch(this.rest, target, handlers, this.log);
   }
 
   async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {

@@ -22,6 +22,10 @@ export const DOCKERCONFIGJSON_KEY = '.dockerconfigjson';
 
 export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 
+/** The label selector of our Secrets, of these targets only (of every target when none are given). */
+export const managedSelector = (targets?: readonly string[]): string =>
+  targets?.length ? `${MANAGED_SELECTOR},${TARGET_LABEL} in (${targets.join(',')})` : MANAGED_SELECTOR;
+
 export function isManaged(labels: Readonly<Record<string, string>>): boolean {
   return labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
 }

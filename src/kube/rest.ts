@@ -1,5 +1,6 @@
-import { Agent, request, type RequestOptions } from 'node:https';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Agent } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { httpRequest, httpStream, type HttpOptions, type HttpResponse } from '../net/http.ts';
 import { Authenticator } from './auth.ts';
 import type { ClusterAccess } from './access.ts';
 
@@ -41,9 +42,10 @@ const withQuery = (path: string, q: Query | undefined): string => {
 };
 
 /**
- * The Kubernetes REST API over node:https: one keep-alive connection pool, a timeout on every request, JSON
- * in and out, credentials from the kubeconfig (re-resolved as they rotate; one retry after a 401 for
- * rotating ones). No model layer: callers reduce what they read to their own types as it arrives.
+ * The Kubernetes REST API over the project's one HTTP stack (net/http.ts): its own keep-alive pool (the
+ * cluster's CA and client certificate), a timeout on every request, JSON in and out, credentials from the
+ * kubeconfig (re-resolved as they rotate; one retry after a 401 for rotating ones). No model layer: callers
+ * reduce what they read to their own types as it arrives.
  */
 export class KubeRest {
   readonly server: string;
@@ -80,69 +82,45 @@ export class KubeRest {
     return this.#agent;
   }
 
-  async #options(spec: RequestSpec, accept: string): Promise<RequestOptions & { url: URL }> {
+  async #options(spec: RequestSpec, signal: AbortSignal | undefined): Promise<HttpOptions & { url: string }> {
     const auth = await this.#auth.resolve();
     // Our writes are ours in managedFields (who changed what, and when, as the API server records it).
     const query =
       spec.method === 'GET' || spec.method === 'DELETE'
         ? spec.query
         : { fieldManager: FIELD_MANAGER, ...spec.query };
-    const headers: Record<string, string> = { accept, 'user-agent': USER_AGENT };
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
     if (auth.authorization) headers['authorization'] = auth.authorization;
-    if (spec.body !== undefined) headers['content-type'] = spec.contentType ?? 'application/json';
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    if (body !== undefined) {
+      headers['content-type'] = spec.contentType ?? 'application/json';
+      // A sized body, never chunked: after a chunked DELETE body the API server's HTTP layer can misread
+      // the next request on the same keep-alive connection (a plain "400 Bad Request").
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
     return {
-      url: new URL(withQuery(spec.path, query), this.server),
+      url: new URL(withQuery(spec.path, query), this.server).href,
       method: spec.method,
       headers,
+      body,
+      timeoutMs: this.#timeoutMs,
       agent: this.#agentFor(auth.cert, auth.key),
+      signal,
     };
   }
 
-  /** One request; resolves with the parsed JSON body, or throws KubeHttpError / a network error. */
+  /** One request; resolves with the parsed JSON body, or throws KubeHttpError / a NetworkError. */
   async json<T>(spec: RequestSpec, signal?: AbortSignal): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      try {
-        const text = await this.#send(spec, signal);
-        return (text === '' ? {} : JSON.parse(text)) as T;
-      } catch (e) {
-        if (e instanceof KubeHttpError && e.code === 401 && attempt === 0 && this.#auth.refreshable) {
-          this.#auth.invalidate();
-          continue;
-        }
-        throw e;
+      const { url, ...opts } = await this.#options(spec, signal);
+      const res = await httpRequest(url, opts);
+      if (res.status === 401 && attempt === 0 && this.#auth.refreshable) {
+        this.#auth.invalidate();
+        continue;
       }
+      if (res.status >= 400) throw httpError(res);
+      return (res.text === '' ? {} : JSON.parse(res.text)) as T;
     }
-  }
-
-  async #send(spec: RequestSpec, signal?: AbortSignal): Promise<string> {
-    const { url, ...opts } = await this.#options(spec, 'application/json');
-    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-    // A sized body, never chunked: after a chunked DELETE body the API server's HTTP layer can misread the
-    // next request on the same keep-alive connection (a plain "400 Bad Request").
-    if (body !== undefined)
-      (opts.headers as Record<string, string>)['content-length'] = String(Buffer.byteLength(body));
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    return new Promise<string>((resolve, reject) => {
-      const req = request(
-        url,
-        { ...opts, signal: signal ? AbortSignal.any([signal, timeout]) : timeout },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 0) >= 400)
-              reject(new KubeHttpError(res.statusCode ?? 0, text, res.headers));
-            else resolve(text);
-          });
-        },
-      );
-      req.on('error', (e) =>
-        reject(timeout.aborted ? Object.assign(new Error('timeout'), { name: 'TimeoutError' }) : e),
-      );
-      req.end(body);
-    });
   }
 
   /**
@@ -150,38 +128,15 @@ export class KubeRest {
    * ends the stream, rejects on errors or when `signal` aborts. No request timeout: watches are long.
    */
   async stream(spec: RequestSpec, onObject: (o: unknown) => void, signal: AbortSignal): Promise<void> {
-    const { url, ...opts } = await this.#options(spec, 'application/json');
-    await new Promise<void>((resolve, reject) => {
-      const req = request(url, { ...opts, signal }, (res: IncomingMessage) => {
-        if ((res.statusCode ?? 0) >= 400) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            reject(
-              new KubeHttpError(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), res.headers),
-            ),
-          );
-          return;
-        }
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          buf += c;
-          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(i + 1);
-            if (line.trim() !== '') onObject(JSON.parse(line));
-          }
-        });
-        res.on('error', reject);
-        res.on('end', () => resolve());
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const { url, ...opts } = await this.#options(spec, signal);
+    const res = await httpStream(url, { ...opts, timeoutMs: 0 }, (line) => onObject(JSON.parse(line)));
+    if (res.status >= 400) throw httpError(res);
   }
 
   close(): void {
     this.#agent?.destroy();
   }
 }
+
+const httpError = (res: HttpResponse): KubeHttpError =>
+  new KubeHttpError(res.status, res.text, { 'retry-after': res.headers.get('retry-after') ?? undefined });

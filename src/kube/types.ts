@@ -1,6 +1,8 @@
 /** The few Kubernetes objects the engine works with, reduced to the fields it uses. */
 export interface NamespaceObject {
   name: string;
+  /** Absent where the namespace was not read (named but not readable). */
+  uid?: string | undefined;
   labels: Record<string, string>;
   terminating: boolean;
 }
@@ -38,6 +40,25 @@ export interface PodObject {
   createdAt: Date | undefined;
   /** The controller that owns the pod, as `Kind/name`, if any. */
   owner?: string | undefined;
+}
+
+/**
+ * A pod as its start goes (what the healer watches): whether it is stuck on its pull, whether its
+ * controller would replace it, and which pull secrets it was admitted with.
+ */
+export interface PodState {
+  namespace: string;
+  name: string;
+  uid: string;
+  phase: string;
+  serviceAccountName: string | undefined;
+  imagePullSecrets: string[];
+  /** The controller that owns the pod, as `Kind/name`, if any. */
+  owner: string | undefined;
+  deleting: boolean;
+  annotations: Record<string, string>;
+  /** Waiting reasons of its init containers and containers (`ImagePullBackOff`, …). */
+  waiting: string[];
 }
 
 export interface NewSecret {

@@ -1,17 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../base/logger.ts';
+import { backoffMs, type Backoff } from '../base/retry.ts';
 import type { RawList, RawObject } from './convert.ts';
+import type { Watch, WatchHandlers } from './gateway.ts';
 import { KubeHttpError, type KubeRest, type Query } from './rest.ts';
 
-export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-
-export interface WatchHandlers {
-  /** The full current state: at start, and after the server forgot our place (410 Gone). */
-  synced(items: RawObject[]): void;
-  event(type: WatchEventType, object: RawObject): void;
-  /** Connection state, for metrics and health. */
-  state?(up: boolean, reason: string): void;
-}
+/** A dropped watch resumes after 0.5 s, doubling up to 30 s while it keeps failing. */
+const RESUME: Backoff = { baseMs: 500, maxMs: 30_000 };
 
 interface WatchLine {
   type?: string;
@@ -22,34 +17,32 @@ interface WatchLine {
 const isAborted = (s: AbortSignal): boolean => s.aborted;
 const gone = (e: unknown) => e instanceof KubeHttpError && e.code === 410;
 
+/** What a ResourceWatch reads: where, with which query, and how an item becomes one of our types. */
+export interface WatchTarget<T> {
+  /** For logs: `serviceaccounts /api/v1`. */
+  name: string;
+  path: string;
+  query: Query;
+  map: (raw: RawObject) => T;
+}
+
 /**
- * One resource kept in sync: a list, then a watch with bookmarks that resumes from the last
- * resourceVersion after the server ends it or the connection drops (backoff 0.5 s → 30 s). Only when the
- * server no longer has our place (410 Gone, or an ERROR event carrying it) does it list again — an idle
- * cluster costs no request but the open watch.
+ * One resource kept in sync: a list (page by page, each reduced to our types before the next is read),
+ * then a watch with bookmarks that resumes from the last resourceVersion after the server ends it or the
+ * connection drops (RESUME backoff). Only when the server no longer has our place (410 Gone, or an ERROR
+ * event carrying it) does it list again — an idle cluster costs no request but the open watch.
  */
-export class ResourceWatch {
+export class ResourceWatch<T> implements Watch {
   readonly #rest: KubeRest;
-  readonly #path: string;
-  readonly #query: Query;
-  readonly #h: WatchHandlers;
+  readonly #t: WatchTarget<T>;
+  readonly #h: WatchHandlers<T>;
   readonly #log: Logger;
-  readonly #name: string;
   relists = 0;
   reconnects = 0;
 
-  constructor(
-    rest: KubeRest,
-    name: string,
-    path: string,
-    query: Query,
-    handlers: WatchHandlers,
-    logger: Logger,
-  ) {
+  constructor(rest: KubeRest, target: WatchTarget<T>, handlers: WatchHandlers<T>, logger: Logger) {
     this.#rest = rest;
-    this.#name = name;
-    this.#path = path;
-    this.#query = query;
+    this.#t = target;
     this.#h = handlers;
     this.#log = logger;
   }
@@ -65,8 +58,9 @@ export class ResourceWatch {
         failures = 0;
       } catch (e) {
         if (isAborted(signal)) return;
+        const name = this.#t.name;
         if (gone(e)) {
-          this.#log.info({ watch: this.#name }, 'watch position expired (410); listing again');
+          this.#log.info({ watch: name }, 'watch position expired (410); listing again');
           rv = undefined;
           continue;
         }
@@ -74,14 +68,15 @@ export class ResourceWatch {
         this.reconnects++;
         this.#h.state?.(false, (e as Error).message);
         if (e instanceof KubeHttpError && e.code === 403) {
+          const what = name.split(' ')[0] ?? name;
           this.#log.error(
-            { watch: this.#name },
-            `cannot watch ${this.#name.split(' ')[0] ?? this.#name}: forbidden — grant "watch" on ${this.#name.split(' ')[0] ?? this.#name} (deploy/overlays/scheduler does); changes wait for the next scheduled run meanwhile`,
+            { watch: name },
+            `cannot watch ${what}: forbidden — grant "watch" on ${what} (deploy/overlays/scheduler does); changes wait for the next scheduled run meanwhile`,
           );
         }
-        const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
+        const delay = backoffMs(failures, RESUME);
         this.#log.warn(
-          { watch: this.#name, err: (e as Error).message, retryInMs: delay },
+          { watch: name, err: (e as Error).message, retryInMs: delay },
           'watch interrupted; resuming',
         );
         await sleep(delay, undefined, { signal }).catch(() => undefined);
@@ -90,20 +85,19 @@ export class ResourceWatch {
   }
 
   async #list(signal: AbortSignal): Promise<string> {
-    const items: RawObject[] = [];
+    const { path, query, map } = this.#t;
     let cont: string | undefined;
     let rv = '';
     do {
       const page = await this.#rest.json<RawList<RawObject>>(
-        { method: 'GET', path: this.#path, query: { ...this.#query, limit: 500, continue: cont } },
+        { method: 'GET', path, query: { ...query, limit: 500, continue: cont } },
         signal,
       );
-      items.push(...(page.items ?? []));
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
+      this.#h.page((page.items ?? []).map(map), cont === undefined);
     } while (cont);
     this.relists++;
-    this.#h.synced(items);
     this.#h.state?.(true, 'listed');
     return rv;
   }
@@ -115,9 +109,9 @@ export class ResourceWatch {
     await this.#rest.stream(
       {
         method: 'GET',
-        path: this.#path,
+        path: this.#t.path,
         query: {
-          ...this.#query,
+          ...this.#t.query,
           watch: 1,
           allowWatchBookmarks: true,
           resourceVersion: rv,
@@ -134,7 +128,7 @@ export class ResourceWatch {
         if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
         if (line.type === 'BOOKMARK' || !obj) return;
         if (line.type === 'ADDED' || line.type === 'MODIFIED' || line.type === 'DELETED')
-          this.#h.event(line.type, obj);
+          this.#h.event(line.type, this.#t.map(obj));
       },
       signal,
     );

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type * as http from 'node:http';
 import * as https from 'node:https';
+import { withRetry } from '../base/retry.ts';
 
 /**
  * node:http through the CommonJS loader: importing it as an ES module evaluates every lazy export,
@@ -9,7 +10,7 @@ import * as https from 'node:https';
 const plainHttp = (): typeof http => process.getBuiltinModule('node:http');
 
 /** Why a request got no HTTP answer, in words an operator can act on. */
-export type NetworkFailure = 'timeout' | 'refused' | 'dns' | 'tls' | 'reset' | 'other';
+export type NetworkFailure = 'timeout' | 'aborted' | 'refused' | 'dns' | 'tls' | 'reset' | 'other';
 
 export class NetworkError extends Error {
   readonly kind: NetworkFailure;
@@ -47,8 +48,13 @@ export interface HttpOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: string;
+  /** A hard limit over the whole exchange; 0 for none (a watch stream is long). */
   timeoutMs: number;
   pool?: ConnectionPool | undefined;
+  /** An agent of the caller's own (the Kubernetes client's: its CA, client certificate, socket limit). */
+  agent?: http.Agent | undefined;
+  /** Stops the request (it then fails as an `aborted` NetworkError). */
+  signal?: AbortSignal | undefined;
 }
 
 /** The response headers, looked up case-insensitively like `fetch`'s `Headers`. */
@@ -69,6 +75,8 @@ class Timeout extends Error {
 function classify(e: unknown, url: string, timeoutMs: number): NetworkError {
   if (e instanceof Timeout)
     return new NetworkError('timeout', `no answer from ${url} within ${timeoutMs} ms`, e);
+  if (e instanceof Error && e.name === 'AbortError')
+    return new NetworkError('aborted', `request to ${new URL(url).host} stopped`, e);
   const code = (e as { code?: unknown }).code;
   const c = typeof code === 'string' ? code : '';
   const host = new URL(url).host;
@@ -98,7 +106,11 @@ function headersOf(h: http.IncomingHttpHeaders): ResponseHeaders {
   };
 }
 
-function send(url: URL, opts: HttpOptions): Promise<HttpResponse> {
+/**
+ * One exchange. With `onLine`, a successful answer (< 400) is handed over line by line as it arrives (its
+ * `text` is then empty); an error answer is always read whole.
+ */
+function send(url: URL, opts: HttpOptions, onLine?: (line: string) => void): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
     const fail = (e: Error): void => reject(timedOut ? new Timeout() : e);
@@ -106,25 +118,45 @@ function send(url: URL, opts: HttpOptions): Promise<HttpResponse> {
     const req = lib.request(url, {
       method: opts.method ?? 'GET',
       headers: opts.headers,
-      agent: opts.pool?.agentFor(url),
+      agent: opts.agent ?? opts.pool?.agentFor(url),
+      signal: opts.signal,
     });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      req.destroy(new Timeout());
-    }, opts.timeoutMs);
+    const timer =
+      opts.timeoutMs > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            req.destroy(new Timeout());
+          }, opts.timeoutMs)
+        : undefined;
     req.on('close', () => clearTimeout(timer));
     req.on('error', fail);
     req.on('response', (res) => {
+      const status = res.statusCode ?? 0;
+      const done = (text: string) => resolve({ status, headers: headersOf(res.headers), text });
+      res.on('error', fail);
+      if (onLine && status < 400) {
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          buf += c;
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            try {
+              if (line.trim() !== '') onLine(line);
+            } catch (e) {
+              // What the caller cannot take (a line that is not JSON) ends the stream as a failure.
+              req.destroy(e instanceof Error ? e : new Error(String(e)));
+              return;
+            }
+          }
+        });
+        res.on('end', () => done(''));
+        return;
+      }
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', fail);
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: headersOf(res.headers),
-          text: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
+      res.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
     });
     req.end(opts.body);
   });
@@ -138,6 +170,22 @@ function send(url: URL, opts: HttpOptions): Promise<HttpResponse> {
 export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpResponse> {
   try {
     return await send(new URL(url), opts);
+  } catch (e) {
+    throw classify(e, url, opts.timeoutMs);
+  }
+}
+
+/**
+ * A streaming request (a watch): `onLine` gets each line of a successful answer as it arrives; resolves
+ * when the server ends the stream. An error answer (≥ 400) resolves whole, as httpRequest's.
+ */
+export async function httpStream(
+  url: string,
+  opts: HttpOptions,
+  onLine: (line: string) => void,
+): Promise<HttpResponse> {
+  try {
+    return await send(new URL(url), opts, onLine);
   } catch (e) {
     throw classify(e, url, opts.timeoutMs);
   }
@@ -158,4 +206,65 @@ export function retryAfterMs(value: string | null | undefined, now = Date.now())
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** How a JSON API client retries: how often, how long to back off, what counts as a passing failure. */
+export interface RetryPolicy {
+  attempts: number;
+  baseMs: number;
+  maxMs: number;
+  /** Whether a 429/5xx answer may be tried again (default: always; a sealed Vault, say, may not). */
+  retryAnswer?: ((res: HttpResponse) => boolean) | undefined;
+  onRetry?: ((error: unknown, attempt: number, delayMs: number) => void) | undefined;
+}
+
+class RetryableAnswer extends Error {
+  readonly res: HttpResponse;
+  constructor(res: HttpResponse) {
+    super(`HTTP ${res.status}`);
+    this.res = res;
+  }
+}
+
+/**
+ * A request to a JSON API, retried with backoff on 429 and 5xx (honouring Retry-After) and on network
+ * failures a retry can cure (not TLS, not DNS). Resolves with the last answer, a 5xx after the retries
+ * included, for the caller to word in its own terms; rejects with a NetworkError only when no answer came.
+ * `json` is sent as the body with its content type.
+ */
+export async function requestWithRetry(
+  url: string,
+  opts: HttpOptions & { json?: unknown },
+  policy: RetryPolicy,
+): Promise<HttpResponse> {
+  const { json, ...http } = opts;
+  const headers: Record<string, string> = { accept: 'application/json', ...http.headers };
+  if (json !== undefined) headers['content-type'] = 'application/json';
+  const body = json === undefined ? http.body : JSON.stringify(json);
+  try {
+    return await withRetry(
+      async () => {
+        const res = await httpRequest(url, { ...http, headers, body });
+        if (res.status === 429 || res.status >= 500) throw new RetryableAnswer(res);
+        return res;
+      },
+      {
+        attempts: policy.attempts,
+        baseMs: policy.baseMs,
+        maxMs: policy.maxMs,
+        decide: (e) =>
+          e instanceof RetryableAnswer
+            ? {
+                retry: policy.retryAnswer?.(e.res) ?? true,
+                afterMs: retryAfterMs(e.res.headers.get('retry-after')),
+              }
+            : { retry: e instanceof NetworkError && e.kind !== 'tls' && e.kind !== 'dns' },
+        onRetry: policy.onRetry,
+        signal: http.signal,
+      },
+    );
+  } catch (e) {
+    if (e instanceof RetryableAnswer) return e.res;
+    throw e;
+  }
 }

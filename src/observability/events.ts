@@ -1,7 +1,8 @@
 import type { EventGateway, EventInput } from '../kube/gateway.ts';
-import { SOURCE_REVISION_ANNOTATION } from '../kube/labels.ts';
-import type { NamespaceResult, TargetResult } from '../rotation/run.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import type { TargetResult } from '../rotation/batch/summary.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
+import type { IssuanceEvent } from '../issuance/run.ts';
 import type { Logger } from '../base/logger.ts';
 import { Limiter } from '../base/pool.ts';
 
@@ -86,10 +87,13 @@ export class EventRecorder {
   }
 
   /**
-   * A namespace's Events: a failure, or one for each secret created, ServiceAccount repointed and in-place
-   * update among its actions (a lean run reports those made before its wait on pods first, then the rest).
+   * A namespace result's Events: a failure, or one for each secret created, ServiceAccount repointed and
+   * in-place update among its actions (sent as they are reported: a namespace that waits on its pods has
+   * its first ones sent before the wait). None for a namespace the run did not converge (no `d`: skipped,
+   * unreadable, stopped before it).
    */
-  namespaceDone(r: NamespaceResult, d: DesiredSecret | undefined): void {
+  result(r: NamespaceResult, d: DesiredSecret | undefined): void {
+    if (!d) return;
     const core = (kind: string, name: string) => ({ kind, name, namespace: r.namespace, apiVersion: 'v1' });
     if (r.outcome === 'failed') {
       this.emit({
@@ -109,7 +113,7 @@ export class EventRecorder {
           involved: core('Secret', a.action.name),
           type: 'Normal',
           reason: 'Rotated',
-          message: `created for target ${r.target} from source revision ${d?.annotations[SOURCE_REVISION_ANNOTATION] ?? '?'}`,
+          message: `created for target ${r.target} from source revision ${d.revision}`,
         });
       } else if (a.action.kind === 'repoint') {
         this.emit({
@@ -117,7 +121,7 @@ export class EventRecorder {
           involved: core('ServiceAccount', a.action.serviceAccount),
           type: 'Normal',
           reason: 'Rotated',
-          message: `imagePullSecrets now use ${d?.name ?? '?'} (target ${r.target}); was [${a.action.from.join(', ')}]`,
+          message: `imagePullSecrets now use ${d.name} (target ${r.target}); was [${a.action.from.join(', ')}]`,
         });
       } else if (a.action.kind === 'update-data' && a.action.why === 'in-place') {
         this.emit({
@@ -142,6 +146,36 @@ export class EventRecorder {
     if (t.error && /^REGISTRY_/.test(t.error.code))
       this.#onHome('Warning', 'CredentialVerificationFailed', t.error.message);
     else if (t.error) this.#onHome('Warning', 'RotationFailed', t.error.message);
+  }
+
+  /** Credentials minted and revoked at the registry, issuance failures, clusters late to roll out. */
+  issuance(e: IssuanceEvent): void {
+    switch (e.kind) {
+      case 'issued':
+        return this.#onHome(
+          'Normal',
+          'CredentialIssued',
+          `target ${e.target}: ${e.issuer} issued ${e.ref.label} (${e.why})`,
+        );
+      case 'revoked':
+        return this.#onHome(
+          'Normal',
+          'CredentialRevoked',
+          `target ${e.target}: ${e.issuer} revoked ${e.ref.label} (${e.why})`,
+        );
+      case 'failed':
+        return this.#onHome(
+          'Warning',
+          'IssuanceFailed',
+          `target ${e.target}: ${e.step} failed: ${e.message}`,
+        );
+      case 'late':
+        return this.#onHome(
+          'Warning',
+          'ClusterLate',
+          `target ${e.target}: cluster ${e.cluster} has not rolled out ${e.revision} after ${Math.round(e.behindMs / 360_000) / 10} h; the old credential stays valid`,
+        );
+    }
   }
 
   /** Waits for queued Events; summarises what the budget dropped. */

@@ -1,11 +1,27 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { httpRequest } from '../net/http.ts';
-import type { NamespaceResult, RunSummary } from '../rotation/run.ts';
+import type { RunSummary } from '../rotation/batch/summary.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { TargetIssuanceReport } from '../issuance/run.ts';
 import type { Logger } from '../base/logger.ts';
+
+// Bundled, this module's chunk sits beside dist/cli/main.js: the same relative path holds in src/ and dist/.
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+const DAY_SECONDS = 86_400;
 
 /** Every metric the rotator exports, declared in one place. */
 export class Metrics {
   readonly registry = new Registry();
+  /** Always 1; its labels say what runs (the usual `*_build_info` join target for dashboards and alerts). */
+  readonly buildInfo = new Gauge({
+    name: 'regcred_rotator_build_info',
+    help: 'Always 1: the rotator version and the Node.js version it runs on.',
+    labelNames: ['version', 'node_version'],
+    registers: [this.registry],
+  });
   readonly runs = new Counter({
     name: 'regcred_rotator_runs_total',
     help: 'Rotation runs by result (success, failed, policy_violation, interrupted).',
@@ -28,15 +44,33 @@ export class Metrics {
     help: 'Unix time the last run finished.',
     registers: [this.registry],
   });
-  readonly credentialAge = new Gauge({
-    name: 'regcred_rotator_credential_age_days',
-    help: "Age of each target's current credentials in the store, in days.",
+  /**
+   * Timestamps, not ages: an alert compares them with `time()`, so it keeps counting between runs (a CronJob's
+   * pushed age in days stands still until the next run).
+   */
+  readonly credentialUpdated = new Gauge({
+    name: 'regcred_rotator_credential_updated_timestamp_seconds',
+    help: "Unix time the store last wrote each target's current credentials.",
     labelNames: ['target'],
     registers: [this.registry],
   });
+  readonly credentialExpiry = new Gauge({
+    name: 'regcred_rotator_credential_expiry_timestamp_seconds',
+    help: "Unix time each target's current credentials reach policy.maxAgeDays.",
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  /** Deprecated, kept for one release beside `credentialUpdated`; alert on `time() - …updated_timestamp_seconds`. */
+  readonly credentialAge = new Gauge({
+    name: 'regcred_rotator_credential_age_days',
+    help: "Deprecated (use regcred_rotator_credential_updated_timestamp_seconds): age of each target's current credentials in the store, in days.",
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  /** Deprecated, kept for one release beside `credentialExpiry`; alert on `…expiry_timestamp_seconds - time()`. */
   readonly daysLeft = new Gauge({
     name: 'regcred_rotator_credential_days_left',
-    help: "Days until each target's credentials reach policy.maxAgeDays (negative when past).",
+    help: "Deprecated (use regcred_rotator_credential_expiry_timestamp_seconds): days until each target's credentials reach policy.maxAgeDays (negative when past).",
     labelNames: ['target'],
     registers: [this.registry],
   });
@@ -102,8 +136,46 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly credentialsIssued = new Counter({
+    name: 'regcred_rotator_credentials_issued_total',
+    help: 'Registry credentials minted by an issuer (and stored), by target and issuer type.',
+    labelNames: ['target', 'issuer'],
+    registers: [this.registry],
+  });
+  readonly credentialsRevoked = new Counter({
+    name: 'regcred_rotator_credentials_revoked_total',
+    help: 'Registry credentials revoked by an issuer once nothing could use them any more.',
+    labelNames: ['target', 'issuer'],
+    registers: [this.registry],
+  });
+  readonly issuanceFailures = new Counter({
+    name: 'regcred_rotator_issuance_failures_total',
+    help: 'Issuance steps that failed (list, issue, verify, revoke, fleet), by target.',
+    labelNames: ['target', 'step'],
+    registers: [this.registry],
+  });
+  readonly issuedAt = new Gauge({
+    name: 'regcred_rotator_issued_credential_timestamp_seconds',
+    help: 'When the registry issued the credential in use (targets with an issuer), epoch seconds.',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly revocationsPending = new Gauge({
+    name: 'regcred_rotator_revocations_pending',
+    help: 'Registry credentials of a target waiting to be revoked (for the rollout, or for other clusters).',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly fleetClusters = new Gauge({
+    name: 'regcred_rotator_fleet_clusters',
+    help: "Clusters in a target's fleet ledger by state (acked, behind, late, forgotten), as the issuing cluster last read it.",
+    labelNames: ['target', 'state'],
+    registers: [this.registry],
+  });
+
   constructor(withProcessMetrics = false) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'regcred_rotator_' });
+    this.buildInfo.set({ version: VERSION, node_version: process.version }, 1);
   }
 
   /** Records a finished run; `result` is the run's verdict for the runs counter. */
@@ -119,6 +191,16 @@ export class Metrics {
         this.credentialAge.set({ target: t.target }, Math.round(t.age.ageDays * 100) / 100);
       if (t.age.daysLeft !== undefined)
         this.daysLeft.set({ target: t.target }, Math.round(t.age.daysLeft * 100) / 100);
+      if (t.sourceUpdatedAt !== undefined) {
+        const updated = t.sourceUpdatedAt.getTime() / 1000;
+        this.credentialUpdated.set({ target: t.target }, updated);
+        // ageDays + daysLeft is policy.maxAgeDays (policy/age.ts), whatever the clock said when it was judged.
+        if (t.age.ageDays !== undefined && t.age.daysLeft !== undefined)
+          this.credentialExpiry.set(
+            { target: t.target },
+            Math.round(updated + (t.age.ageDays + t.age.daysLeft) * DAY_SECONDS),
+          );
+      }
       this.policyViolation.set({ target: t.target }, t.age.state === 'violation' ? 1 : 0);
       this.targetFailed.set({ target: t.target }, t.outcome === 'failed' ? 1 : 0);
       for (const v of t.verification)
@@ -133,6 +215,24 @@ export class Metrics {
         this.actions.inc({ kind, result }, n);
         if (result === 'conflict') this.conflicts.inc({ kind }, n);
       }
+  }
+
+  /** What the issuance part of a run did (targets with an issuer). */
+  recordIssuance(reports: readonly TargetIssuanceReport[]): void {
+    this.fleetClusters.reset();
+    for (const r of reports) {
+      const target = r.target;
+      if (r.issuer && r.issue?.done) this.credentialsIssued.inc({ target, issuer: r.issuer });
+      if (r.issuer && r.revoked?.length)
+        this.credentialsRevoked.inc({ target, issuer: r.issuer }, r.revoked.length);
+      if (r.error) this.issuanceFailures.inc({ target, step: r.error.step });
+      if (r.fleet?.error) this.issuanceFailures.inc({ target, step: 'fleet' });
+      if (r.inUse) this.issuedAt.set({ target }, Math.round(r.inUse.issuedAt.getTime() / 1000));
+      if (r.issuing) this.revocationsPending.set({ target }, r.pending?.length ?? 0);
+      const counts = new Map<string, number>();
+      for (const c of r.fleet?.clusters ?? []) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+      for (const [state, n] of counts) this.fleetClusters.set({ target, state }, n);
+    }
   }
 
   /**

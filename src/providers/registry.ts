@@ -1,8 +1,15 @@
 import * as z from 'zod';
-import { azureKeyVaultStoreSchema } from './azure-key-vault/schema.ts';
+import { azureKeyVaultStoreSchema, keyVaultChildKey } from './azure-key-vault/schema.ts';
 import { fileStoreSchema } from './file/schema.ts';
-import type { SecretStore, StoreContext, StoreProvider, StoreValue, StoreWrite } from './types.ts';
-import { vaultStoreSchema } from './vault/schema.ts';
+import type {
+  SecretStore,
+  StoreContext,
+  StoreEntry,
+  StoreProvider,
+  StoreValue,
+  StoreWrite,
+} from './types.ts';
+import { vaultChildKey, vaultStoreSchema } from './vault/schema.ts';
 
 /**
  * Every store type, one row each: its config schema (always loaded: validating a config loads no SDK and
@@ -14,22 +21,27 @@ const STORES = {
   file: {
     schema: fileStoreSchema,
     writable: false,
+    childKey: undefined,
     load: async () => (await import('./file/index.ts')).fileStoreProvider,
   },
   vault: {
     schema: vaultStoreSchema,
     writable: true,
+    childKey: vaultChildKey,
     load: async () => (await import('./vault/index.ts')).vaultStoreProvider,
   },
   'azure-key-vault': {
     schema: azureKeyVaultStoreSchema,
     writable: true,
+    childKey: keyVaultChildKey,
     load: async () => (await import('./azure-key-vault/index.ts')).azureKeyVaultStoreProvider,
   },
 } as const satisfies {
   [T in string]: {
     schema: z.ZodType<{ type: T }>;
     writable: boolean;
+    /** How records under a key are named (writable stores). */
+    childKey: ((parent: string, name: string) => string) | undefined;
     load: () => Promise<StoreProvider<{ type: T }>>;
   };
 };
@@ -53,12 +65,19 @@ class LazyStore implements SecretStore {
   readonly name: string;
   readonly type: string;
   readonly #open: () => Promise<SecretStore>;
+  readonly #childKey: (parent: string, name: string) => string;
   #store: Promise<SecretStore> | undefined;
 
-  constructor(name: string, type: string, open: () => Promise<SecretStore>) {
+  constructor(
+    name: string,
+    type: string,
+    open: () => Promise<SecretStore>,
+    childKey: (parent: string, name: string) => string,
+  ) {
     this.name = name;
     this.type = type;
     this.#open = open;
+    this.#childKey = childKey;
   }
 
   #real(): Promise<SecretStore> {
@@ -80,6 +99,16 @@ class LazyStore implements SecretStore {
     return real.put(key, write, ifRevision);
   }
 
+  async listChildren(parent: string): Promise<StoreEntry[]> {
+    const real = await this.#real();
+    if (!real.listChildren) throw new Error(`store type ${this.type} cannot list`);
+    return real.listChildren(parent);
+  }
+
+  childKey(parent: string, name: string): string {
+    return this.#childKey(parent, name);
+  }
+
   async close(): Promise<void> {
     if (this.#store) await (await this.#store).close();
   }
@@ -87,9 +116,14 @@ class LazyStore implements SecretStore {
 
 export function createStore(name: string, config: StoreConfig, ctx: StoreContext): SecretStore {
   const row = STORES[config.type];
-  const store = new LazyStore(name, config.type, async () =>
-    (await row.load()).create(name, config as never, ctx),
+  const store = new LazyStore(
+    name,
+    config.type,
+    async () => (await row.load()).create(name, config as never, ctx),
+    row.childKey ?? ((p, n) => `${p}/${n}`),
   );
-  if (!row.writable) Object.defineProperty(store, 'put', { value: undefined });
+  if (!row.writable)
+    for (const m of ['put', 'listChildren', 'childKey'])
+      Object.defineProperty(store, m, { value: undefined });
   return store;
 }

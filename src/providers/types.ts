@@ -26,6 +26,15 @@ export interface StoreValue {
   meta?: Record<string, string> | undefined;
 }
 
+/** One key of a listing: what it is now, without its value. */
+export interface StoreEntry {
+  key: string;
+  /** The record's own name (the part after the parent). */
+  name: string;
+  revision: string;
+  meta: Record<string, string>;
+}
+
 /** Prefix of the meta keys this program writes and reads back. */
 export const META_PREFIX = 'regcred-';
 
@@ -63,6 +72,13 @@ export interface SecretStore {
    * only on stores that can be written (an issuer needs one). Returns the new version as `get` would.
    */
   put?(key: string, write: StoreWrite, ifRevision: string | null): Promise<StoreValue>;
+  /**
+   * The keys under `parent` (written as `childKey(parent, name)`) with their current revision and meta, for
+   * records kept one per writer (a fleet's acknowledgements). Writable stores only.
+   */
+  listChildren?(parent: string): Promise<StoreEntry[]>;
+  /** The key of record `name` under `parent`, in the store's own naming (Vault: a path, Key Vault: a name). */
+  childKey?(parent: string, name: string): string;
   close(): Promise<void>;
 }
 

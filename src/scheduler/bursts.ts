@@ -1,13 +1,13 @@
-import type { NamespaceResult } from '../rotation/results.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
-import type { RunLock } from './lock.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
+import type { RunLock } from '../rotation/batch/lock.ts';
 
 /** How long the event side keeps the run lock after its last write before giving it back. */
 const LOCK_IDLE_MS = 2000;
 
 /** What a burst reports to: an Event recorder (one per burst, so its de-duplication and budget are too). */
 export interface BurstRecorder {
-  namespaceDone(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
+  result(r: NamespaceResult, d: DesiredSecret | undefined): Promise<void> | void;
   flush(): Promise<void>;
 }
 

@@ -1,8 +1,8 @@
 import type { Target } from '../config/types.ts';
 import { DOCKERCONFIGJSON_KEY } from '../kube/labels.ts';
 import type { NamespaceObject, SecretObject, ServiceAccountObject } from '../kube/types.ts';
-import { selectNamespaces } from '../rotation/targets.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import { selectNamespaces } from '../rotation/batch/scope.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 
 /**
  * What the scheduler knows between runs — the targets, what each wants (from the last full pass, which
@@ -12,13 +12,44 @@ import type { DesiredSecret } from '../rotation/types.ts';
 export class DriftModel {
   readonly #targets: readonly Target[];
   readonly #desired = new Map<string, DesiredSecret>();
+  /** The namespaces the Namespace watches show (only those the targets can select). */
   readonly namespaces = new Map<string, NamespaceObject>();
+  /** Which namespaces each Namespace watch shows: one may show a namespace another no longer does. */
+  readonly #shownBy = new Map<string, Set<string>>();
   /** Without a namespace watch (names-only configs), named namespaces are assumed to exist. */
   readonly #assumeNamed: boolean;
 
   constructor(targets: readonly Target[], assumeNamed: boolean) {
     this.#targets = targets;
     this.#assumeNamed = assumeNamed;
+  }
+
+  /** Namespace watch `source` listed everything it shows: that replaces what it showed before. */
+  listedBy(source: string, items: readonly NamespaceObject[]): void {
+    const before = this.#shownBy.get(source) ?? new Set<string>();
+    const now = new Set(items.map((n) => n.name));
+    this.#shownBy.set(source, now);
+    for (const n of items) this.namespaces.set(n.name, n);
+    for (const name of before) if (!now.has(name)) this.#forget(name);
+  }
+
+  /** Namespace watch `source` shows `n` (added, or changed). */
+  seenBy(source: string, n: NamespaceObject): void {
+    let shown = this.#shownBy.get(source);
+    if (!shown) this.#shownBy.set(source, (shown = new Set()));
+    shown.add(n.name);
+    this.namespaces.set(n.name, n);
+  }
+
+  /** Namespace watch `source` no longer shows `name` (deleted, or no longer matching its selector). */
+  goneFrom(source: string, name: string): void {
+    this.#shownBy.get(source)?.delete(name);
+    this.#forget(name);
+  }
+
+  #forget(name: string): void {
+    for (const shown of this.#shownBy.values()) if (shown.has(name)) return;
+    this.namespaces.delete(name);
   }
 
   setDesired(desired: readonly DesiredSecret[]): void {
@@ -66,13 +97,22 @@ export class DriftModel {
     return deleted || s.data[DOCKERCONFIGJSON_KEY] !== d.dataB64.reveal();
   }
 
-  /** Namespaces (covered) where a listing shows a selected ServiceAccount or a current secret out of place. */
-  driftedIn(secrets: readonly SecretObject[], sas: readonly ServiceAccountObject[]): Set<string> {
+  /** Namespaces (covered) where a page of ServiceAccounts shows a selected one out of place. */
+  serviceAccountsDrifted(sas: readonly ServiceAccountObject[]): Set<string> {
     const out = new Set<string>();
     for (const sa of sas) if (this.serviceAccountDrifted(sa)) out.add(sa.namespace);
+    return out;
+  }
+
+  /**
+   * Namespaces (covered) where a whole list of our secrets — of one namespace when `within` is given, else
+   * cluster-wide — shows a current secret out of place or missing.
+   */
+  secretsDrifted(secrets: readonly SecretObject[], within?: string): Set<string> {
+    const out = new Set<string>();
     const present = new Set(secrets.map((s) => `${s.namespace}/${s.name}`));
     for (const s of secrets) if (this.secretDrifted(s, false)) out.add(s.namespace);
-    for (const ns of this.#known())
+    for (const ns of within === undefined ? this.#known() : [within])
       if (this.covering(ns).some((d) => !present.has(`${ns}/${d.name}`))) out.add(ns);
     return out;
   }

@@ -1,26 +1,24 @@
 import type { Config } from '../config/types.ts';
-import { toNamespace, toSecret, toServiceAccount, type RawObject } from '../kube/convert.ts';
-import type { KubeGateway } from '../kube/gateway.ts';
-import type { KubeRest } from '../kube/rest.ts';
-import type { ResourceWatch, WatchEventType } from '../kube/watch.ts';
+import type { KubeGateway, Watch, WatchHandlers } from '../kube/gateway.ts';
+import type { NamespaceObject, SecretObject } from '../kube/types.ts';
 import type { Logger } from '../base/logger.ts';
-import { observeAndConverge, retentionOf } from '../rotation/namespace.ts';
-import type { NamespaceResult, RunHooks } from '../rotation/results.ts';
-import type { DesiredSecret } from '../rotation/types.ts';
+import { observeAndConverge, retentionOf } from '../rotation/unit/converge.ts';
+import type { NamespaceHooks } from '../rotation/unit/converge.ts';
+import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { DesiredSecret } from '../rotation/unit/types.ts';
 import { Limiter } from '../base/pool.ts';
+import { backoffMs, type Backoff } from '../base/retry.ts';
 import { DriftModel } from './drift.ts';
-import { createWatches, perNamespaceScope, type WatchSinks } from './watches.ts';
+import { perNamespaceScope, watchPlan, type WatchSpec } from './watches.ts';
 
 /** Backoff of a failed convergence: 1 s, 2 s, 4 s, … up to 5 minutes. */
-const RETRY_BASE_MS = 1000;
-const RETRY_MAX_MS = 300_000;
+const RETRY: Backoff = { baseMs: 1000, maxMs: 300_000 };
 
 export interface ReactorDeps {
   config: Config;
   gateway: KubeGateway;
-  rest: KubeRest;
   logger: Logger;
-  hooks?: RunHooks | undefined;
+  hooks?: NamespaceHooks | undefined;
   /** Awaited before a write: the run lock. */
   beforeWrite: () => Promise<void>;
   /** Called when the queue has drained (the lock can be given back). */
@@ -51,7 +49,7 @@ export class Reactor {
   #active = 0;
   #paused: Promise<void> | undefined;
   readonly #workers: Limiter;
-  watches: ResourceWatch[] = [];
+  watches: Watch[] = [];
 
   constructor(deps: ReactorDeps) {
     this.#d = deps;
@@ -110,63 +108,68 @@ export class Reactor {
   }
 
   start(signal: AbortSignal): Promise<void>[] {
-    this.watches = createWatches(this.#d.rest, this.#d.config, this.sinks(), this.#d.logger);
+    this.watches = watchPlan(this.#d.config).map((spec) => this.#watch(spec));
     return this.watches.map((w) => w.run(signal));
   }
 
-  /** What the watches feed: lists (on start and every relist) and events, per resource. */
-  sinks(): WatchSinks {
+  /** One watch of the plan, feeding the model: lists (on start and every relist) and events. */
+  #watch(spec: WatchSpec): Watch {
+    const g = this.#d.gateway;
+    const state = (up: boolean) => this.#d.watchState?.(spec.kind, up);
+    switch (spec.kind) {
+      case 'namespaces':
+        return g.watch('namespaces', spec.scope, { ...this.#namespaces(spec.source), state });
+      case 'serviceaccounts':
+        return g.watch('serviceaccounts', spec.scope, {
+          page: (items) => this.#enqueueAll(this.model.serviceAccountsDrifted(items), 'relist'),
+          event: (type, sa) => {
+            if (type !== 'DELETED')
+              this.#consider(sa.namespace, 'serviceaccount', () => this.model.serviceAccountDrifted(sa));
+          },
+          state,
+        });
+      case 'secrets':
+        return g.watch('secrets', spec.scope, {
+          ...whole<SecretObject>((all) =>
+            this.#enqueueAll(this.model.secretsDrifted(all, spec.scope.namespace), 'relist'),
+          ),
+          event: (type, s) => {
+            if (type !== 'ADDED')
+              this.#consider(s.namespace, type === 'DELETED' ? 'secret-deleted' : 'secret-edited', () =>
+                this.model.secretDrifted(s, type === 'DELETED'),
+              );
+          },
+          state,
+        });
+    }
+  }
+
+  /** A Namespace watch's handlers: what it shows joins the model (see DriftModel.listedBy). */
+  #namespaces(source: string): Omit<WatchHandlers<NamespaceObject>, 'state'> {
     return {
-      namespaces: {
-        synced: (items) => this.#namespacesSynced(items),
-        event: (type, o) => this.#namespaceEvent(type, o),
+      ...whole<NamespaceObject>((items) => {
+        const before = new Set(
+          [...this.model.namespaces.keys()].filter((ns) => this.model.covering(ns).length > 0),
+        );
+        this.model.listedBy(source, items);
+        for (const n of items) {
+          const seen = before.has(n.name) || this.#observed.has(n.name);
+          if (!seen && this.model.covering(n.name).length > 0) this.enqueue(n.name, 'namespace');
+        }
+      }),
+      event: (type, n) => {
+        if (type === 'DELETED') {
+          this.model.goneFrom(source, n.name);
+          return;
+        }
+        const was = this.model.coveringTargets(n.name);
+        this.model.seenBy(source, n);
+        this.#consider(n.name, 'namespace', () => {
+          const now = this.model.coveringTargets(n.name);
+          return now !== '' && now !== was;
+        });
       },
-      serviceAccounts: {
-        synced: (items) => this.#enqueueAll(this.model.driftedIn([], items.map(toServiceAccount)), 'relist'),
-        event: (type, o) => {
-          const sa = toServiceAccount(o);
-          if (type !== 'DELETED')
-            this.#consider(sa.namespace, 'serviceaccount', () => this.model.serviceAccountDrifted(sa));
-        },
-      },
-      secrets: {
-        synced: (items) => this.#enqueueAll(this.model.driftedIn(items.map(toSecret), []), 'relist'),
-        event: (type, o) => {
-          const s = toSecret(o);
-          if (type !== 'ADDED')
-            this.#consider(s.namespace, type === 'DELETED' ? 'secret-deleted' : 'secret-edited', () =>
-              this.model.secretDrifted(s, type === 'DELETED'),
-            );
-        },
-      },
-      state: (resource, up) => this.#d.watchState?.(resource, up),
     };
-  }
-
-  #namespacesSynced(items: RawObject[]): void {
-    const before = new Set(
-      [...this.model.namespaces.keys()].filter((ns) => this.model.covering(ns).length > 0),
-    );
-    this.model.namespaces.clear();
-    for (const n of items.map(toNamespace)) this.model.namespaces.set(n.name, n);
-    for (const ns of this.model.namespaces.keys()) {
-      const seen = before.has(ns) || this.#observed.has(ns);
-      if (!seen && this.model.covering(ns).length > 0) this.enqueue(ns, 'namespace');
-    }
-  }
-
-  #namespaceEvent(type: WatchEventType, o: RawObject): void {
-    const n = toNamespace(o);
-    if (type === 'DELETED') {
-      this.model.namespaces.delete(n.name);
-      return;
-    }
-    const was = this.model.coveringTargets(n.name);
-    this.model.namespaces.set(n.name, n);
-    this.#consider(n.name, 'namespace', () => {
-      const now = this.model.coveringTargets(n.name);
-      return now !== '' && now !== was;
-    });
   }
 
   #enqueueAll(namespaces: Iterable<string>, why: string): void {
@@ -196,7 +199,7 @@ export class Reactor {
   #retryLater(ns: string, at: number, kinds: DriftKind[]): void {
     const n = (this.#failures.get(ns) ?? 0) + 1;
     this.#failures.set(ns, n);
-    const delayMs = Math.min(RETRY_BASE_MS * 2 ** (n - 1), RETRY_MAX_MS);
+    const delayMs = backoffMs(n, RETRY);
     this.#d.logger.warn(
       { namespace: ns, attempt: n, retryInMs: delayMs },
       'reacting to a change failed; retrying',
@@ -244,4 +247,18 @@ export class Reactor {
       this.#retryLater(ns, at, kinds);
     }
   }
+}
+
+/** Handlers that hand over a list once whole: its pages gathered (for lists that must be seen whole). */
+function whole<T>(listed: (items: T[]) => void): Pick<WatchHandlers<T>, 'page'> {
+  let pages: T[] = [];
+  return {
+    page: (items, last) => {
+      pages.push(...items);
+      if (!last) return;
+      const all = pages;
+      pages = [];
+      listed(all);
+    },
+  };
 }

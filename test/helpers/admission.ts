@@ -14,7 +14,7 @@ import { createLogger } from '../../src/base/logger.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { Healer } from '../../src/healer/healer.ts';
 import { healerCluster } from '../../src/healer/kube.ts';
-import type { RawPod } from '../../src/healer/pod.ts';
+import { toPodState } from '../../src/kube/convert.ts';
 import { connectKube } from '../../src/kube/client.ts';
 import { K8sGateway } from '../../src/kube/k8s-gateway.ts';
 import { spawnCli, useCreds, Workspace } from './rotator.ts';
@@ -275,8 +275,9 @@ export function driveHealer(r: Rotator, namespaces: readonly string[], signal: A
           l.items
             .filter((p) => wanted.has(p.metadata?.namespace ?? ''))
             .map(async (p) => {
-              const raw = JSON.parse(JSON.stringify(p)) as RawPod; // the client's Dates back to wire strings
-              if ((await healer.podChanged(raw)) === 'deleted')
+              // The client's Dates back to wire strings, reduced as the gateway's pod watch reduces them.
+              const wire = JSON.parse(JSON.stringify(p)) as Parameters<typeof toPodState>[0];
+              if ((await healer.podChanged(toPodState(wire))) === 'deleted')
                 deleted.push({ pod: `${p.metadata?.namespace}/${p.metadata?.name}`, at: Date.now() });
             }),
         );

@@ -1,13 +1,15 @@
 /**
- * deploy/ on the real API server: server-side dry runs of every kustomization, least-privilege RBAC
- * proven both ways (the deploy ServiceAccount does a full provision + rotation + clean-up; with any one
- * rule removed the run fails naming the permission), the namespaced variant stays in its namespace, and
- * the Pod Security "restricted" level admits the CronJob's pod.
+ * deploy/ on the real API server: server-side dry runs of every kustomization and component,
+ * least-privilege RBAC proven both ways (the deploy ServiceAccount does a full provision + rotation +
+ * clean-up — under the admission policy deploy/ installs with it; with any one rule removed the run fails
+ * naming the permission), the namespaced variant stays in its namespace, and the Pod Security
+ * "restricted" level admits the CronJob's pod.
  */
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kustomize } from '../helpers/helm.ts';
 import { fileConfig, spawnCli, useCreds, Workspace } from '../helpers/rotator.ts';
 import {
   api,
@@ -29,7 +31,12 @@ const sfx = suffix();
 const created: string[] = [];
 afterAll(async () => {
   await deleteNamespaces(created);
-  kubectl('delete', 'clusterrole,clusterrolebinding', 'regcred-rotator', '--ignore-not-found');
+  kubectl(
+    'delete',
+    'clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding',
+    'regcred-rotator',
+    '--ignore-not-found',
+  );
 });
 
 function kubectlIn(input: string, ...args: string[]) {
@@ -70,6 +77,29 @@ describe('deploy/ kustomizations', () => {
     const r = kubectl('apply', '--dry-run=server', '-k', join(ROOT, dir));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/created \(server dry run\)/);
+  });
+  it('the components (trusted CA, workload identity) apply on deploy/ and the scheduler overlay (dry run)', () => {
+    const id = {
+      target: { kind: 'ServiceAccount', name: 'regcred-rotator' },
+      patch: JSON.stringify([
+        {
+          op: 'replace',
+          path: '/metadata/annotations/azure.workload.identity~1client-id',
+          value: '11111111-2222-3333-4444-555555555555',
+        },
+      ]),
+    };
+    for (const base of ['deploy', 'deploy/overlays/scheduler']) {
+      const out = kustomize({
+        resources: [base],
+        components: ['deploy/components/trusted-ca', 'deploy/components/azure-workload-identity'],
+        patches: [id],
+      });
+      expect(out).toMatch(/NODE_EXTRA_CA_CERTS/);
+      expect(out).toMatch(/azure.workload.identity\/use: "true"/);
+      const r = kubectlIn(out, 'apply', '--dry-run=server', '-f', '-');
+      expect(r.code, `${base}: ${r.stderr}`).toBe(0);
+    }
   });
   it('the ClusterRole has no wildcards, no escalate/bind/impersonate, no watch', () => {
     const docs = parseAllDocuments(render('deploy')).map(

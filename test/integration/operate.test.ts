@@ -249,6 +249,21 @@ describe('age policy, Events, metrics, Pushgateway', () => {
     expect(mine.join('\n')).toMatch(/regcred_rotator_policy_violation\{.*target="op".*\} 1/);
     expect(mine.join('\n')).toMatch(/regcred_rotator_credential_age_days\{.*target="op".*\} 100/);
     expect(mine.join('\n')).toMatch(/regcred_rotator_runs_total\{.*result="policy_violation".*\} 1/);
+    // The timestamp forms the shipped alerts use: when the store wrote it, when it reached maxAgeDays (90).
+    const value = (name: string) =>
+      Number(
+        mine
+          .find((l) => l.startsWith(`${name}{`) && l.includes('target="op"'))
+          ?.split(' ')
+          .pop(),
+      );
+    const updated = value('regcred_rotator_credential_updated_timestamp_seconds');
+    expect(Math.abs(updated - old.getTime() / 1000)).toBeLessThan(2);
+    expect(value('regcred_rotator_credential_expiry_timestamp_seconds') - updated).toBeCloseTo(
+      90 * 86_400,
+      -1,
+    );
+    expect(mine.join('\n')).toMatch(/regcred_rotator_build_info\{.*version="\d+\.\d+\.\d+".*\} 1/);
     const status = await runCli(['--config', w.config, 'status', '-o', 'json']);
     expect(status.code).toBe(3);
     expect(

@@ -217,7 +217,7 @@ describe('retainSuperseded "0" with a pod on the old secret: one settle wait, no
   });
 });
 
-describe('a run that prints no table is lean: a namespace waiting on its pods reports before the wait', () => {
+describe('results are streamed: a namespace waiting on its pods reports what it did before the wait', () => {
   const w = new Workspace();
   const SETTLE = 2;
   let a = '',
@@ -243,7 +243,7 @@ describe('a run that prints no table is lean: a namespace waiting on its pods re
     const [oldA] = await managedSecrets(a);
     const [oldB] = await managedSecrets(b);
     const from = Date.now();
-    const r = await w.rotate(); // piped output: no table, a lean run
+    const r = await w.rotate();
     expect(r.code, r.text).toBe(0);
     expect(r.summary?.['outcomes']).toEqual({ rotated: 2 });
     await sleep(500); // the audit log is written as requests complete
@@ -282,6 +282,79 @@ describe('a run that prints no table is lean: a namespace waiting on its pods re
       [a]: ['create', 'repoint', 'update-data'],
       [b]: ['create', 'repoint', 'update-data', 'delete'],
     });
+  });
+});
+
+describe('rollout complete: the old credential may go once every namespace holds the new one and nodes have settled', () => {
+  const w = new Workspace();
+  const SETTLE = 2;
+  let a = '',
+    b = '';
+  interface Rollout {
+    target: string;
+    revision: string;
+    revisionId: string;
+    namespaces: number;
+    at: string;
+  }
+  const rollouts = (stderr: string): Rollout[] =>
+    stderr
+      .split('\n')
+      .filter((l) => l.includes('"msg":"rollout complete"'))
+      .map((l) => JSON.parse(l) as Rollout);
+  const configure = (refreshSuperseded: boolean) =>
+    config(
+      w,
+      { namespaces: { names: [a, b] } },
+      {
+        rotation: { retainSuperseded: '0', settleSeconds: SETTLE, refreshSuperseded },
+        lock: { namespace: 'default', name: `rc-${sfx}` },
+      },
+    );
+  beforeAll(async () => {
+    a = await ns('rc-a');
+    b = await ns('rc-b');
+    useFirstCreds(w);
+    configure(true);
+  });
+
+  it('follows a provisioning, a rotation (after the settle time) and a no-op run; not a -n run', async () => {
+    const first = await w.rotate();
+    expect(first.code, first.text).toBe(0);
+    const [p] = rollouts(first.stderr);
+    expect(p).toMatchObject({ target: 'stack', namespaces: 2 });
+    expect(p?.revision).toMatch(/\S/);
+    const [oldA] = await managedSecrets(a);
+    expect(await createPod(a, 'web-1')).toContain(oldA); // a keeps its old secret, refreshed
+    useSecondCreds(w);
+    const limited = await w.rotate(['-n', b]);
+    expect(limited.code, limited.text).toBe(0);
+    expect(rollouts(limited.stderr)).toEqual([]);
+    const r = await w.rotate();
+    expect(r.code, r.text).toBe(0);
+    const [done] = rollouts(r.stderr);
+    expect(done).toMatchObject({ target: 'stack', namespaces: 2 });
+    expect(done?.revisionId).not.toBe(p?.revisionId);
+    const refreshed = await api().readNamespacedSecret({ namespace: a, name: oldA! });
+    const refreshedAt = Date.parse(refreshed.metadata?.annotations?.['regcred-rotator.io/rotated-at'] ?? '');
+    expect(Date.parse(done!.at) - refreshedAt).toBeGreaterThanOrEqual(SETTLE * 1000);
+    // Nothing left to do: the same revision is complete again (no write).
+    const noop = await w.rotate();
+    expect(noop.summary?.['writes']).toBe(0);
+    expect(rollouts(noop.stderr).map((x) => x.revisionId)).toEqual([done?.revisionId]);
+  });
+
+  it('is not reported while a kept superseded secret still holds the old credential', async () => {
+    configure(false);
+    const [held] = await createPod(a, 'web-2'); // the secret `a` uses now (second credentials)
+    useFirstCreds(w);
+    const r = await w.rotate();
+    expect(r.code, r.text).toBe(0);
+    expect(rollouts(r.stderr)).toEqual([]);
+    // Kept for web-2 and, with refreshSuperseded: false, still holding the second registry user.
+    const kept = await api().readNamespacedSecret({ namespace: a, name: held! });
+    const data = Buffer.from(kept.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8');
+    expect(data).toContain(stack.user2);
   });
 });
 

@@ -222,7 +222,7 @@ describe('reacting in seconds', () => {
 });
 
 describe('an idle cluster', () => {
-  // 30 s here; `npm run bench:idle` watches 5,000 namespaces for 10 minutes (README, bench/README.md).
+  // 30 s here; `npm run bench:idle` watches 5,000 namespaces for 10 minutes (docs/operating.md, bench/README.md).
   it('costs no request but its open watches while nothing changes (API server audit log, 30 s)', async () => {
     await sleep(3000); // the lock given back after the last reaction
     const from = Date.now();

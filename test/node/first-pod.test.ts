@@ -45,7 +45,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { healAfterRun } from '../../src/healer/batch.ts';
 import { connectKube } from '../../src/kube/client.ts';
 import { K8sGateway } from '../../src/kube/k8s-gateway.ts';
-import type { RunSummary } from '../../src/rotation/results.ts';
+import type { RunSummary } from '../../src/rotation/batch/summary.ts';
 import {
   burstNamespaces,
   describeBurst,

@@ -51,7 +51,7 @@ beforeAll(async () => {
   const config = c.config({ schedule: '0 3 1 1 *', metrics: { port: 9095 } });
   apply(writeOverlay({ base: 'deploy/overlays/scheduler', namespace: NS, image, config, creds: c.creds(0) }));
   // The first pod was admitted before its ServiceAccount had a pull secret, and a pod's pull secrets are
-  // fixed at admission: bootstrap, then restart it (what the README tells an operator to do).
+  // fixed at admission: bootstrap, then restart it (what docs/operating.md tells an operator to do).
   await c.bootstrapOwnPullSecret();
   expect(kubectl('-n', NS, 'rollout', 'restart', 'deployment/regcred-rotator').code).toBe(0);
 }, 600_000);
@@ -59,7 +59,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await deleteNamespaces(burst);
   await c.tearDown();
-  kubectl('delete', 'clusterrole,clusterrolebinding', 'regcred-rotator', '--ignore-not-found');
+  kubectl(
+    'delete',
+    'clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding',
+    'regcred-rotator',
+    '--ignore-not-found',
+  );
 });
 
 it('passes its probes, serves /metrics on the pod IP, and reacts to a new namespace within seconds', async () => {

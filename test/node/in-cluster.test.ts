@@ -35,7 +35,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await c.tearDown();
-  kubectl('delete', 'clusterrole,clusterrolebinding', 'regcred-rotator', '--ignore-not-found');
+  kubectl(
+    'delete',
+    'clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding',
+    'regcred-rotator',
+    '--ignore-not-found',
+  );
 });
 
 describe('the CronJob in the cluster', () => {

@@ -1,7 +1,7 @@
 /**
  * The kubelet's own metrics for image pulls on this Kubernetes version, and PromQL that works on them:
  * a real Prometheus (Debian's) scrapes the node's kubelet while one pod pulls and another is refused,
- * and every query the README documents is evaluated against what it scraped.
+ * and every query docs/operating.md documents is evaluated against what it scraped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const ns = `km-${sfx}`;
 let prometheus: ChildProcess | undefined;
 let port = 0;
 
-/** The queries the README documents (keep in step with "Monitoring image pulls"). */
+/** The queries docs/operating.md documents (keep in step with "The kubelet's pull metrics"). */
 export const PROMQL = {
   pullErrorsPerSecond:
     'sum by (instance) (rate(kubelet_runtime_operations_errors_total{operation_type="pull_image"}[2m]))',

@@ -11,8 +11,8 @@
  * same detector and must show failures (the detector sees what it should).
  *
  * Beside it, the seed recipe (bench/seed-recipe.sh, once per registry) runs against the same workload with
- * the same rotation and revocation schedule for the first SEED_ROTATIONS rotations; its numbers go in the
- * README and bench/README.md.
+ * the same rotation and revocation schedule for the first SEED_ROTATIONS rotations; its numbers go in
+ * README.md, docs/development.md and bench/README.md.
  */
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';

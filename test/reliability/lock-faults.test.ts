@@ -12,7 +12,7 @@ import { afterAll, expect, it } from 'vitest';
 import { createLogger } from '../../src/base/logger.ts';
 import { connectKube } from '../../src/kube/client.ts';
 import { K8sGateway } from '../../src/kube/k8s-gateway.ts';
-import { RunLock } from '../../src/scheduler/lock.ts';
+import { RunLock } from '../../src/rotation/batch/lock.ts';
 import { Workspace } from '../helpers/rotator.ts';
 import { env, kubeConfig, sleep, stack, suffix } from '../helpers/stack.ts';
 import { FaultProxy, proxiedKubeconfig } from './fault-proxy.ts';

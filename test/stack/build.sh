@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once) every program of the real test stack into $STACK_CACHE/bin.
-# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|helm|images|all]...
+# Usage: build.sh [kube|etcd|openbao|registry|pushgateway|prometheus|helm|harbor_client|images|gitea|all]...
 # Each component is skipped when its binary exists and reports the expected version.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -98,10 +98,13 @@ build_registry() {
   deb_extract docker-registry usr/bin/docker-registry "$STACK_BIN/docker-registry"
 }
 
-build_prometheus() { # not part of the running stack: the kubelet-metrics test starts one to evaluate PromQL
-  [[ -x "$STACK_BIN/prometheus" ]] && { log "prometheus: cached"; return; }
-  log "prometheus: extracting from the Debian package"
+# Not part of the running stack: the kubelet-metrics test starts a Prometheus to evaluate PromQL, and the
+# alert-rules test runs `promtool test rules` on the shipped PrometheusRule.
+build_prometheus() {
+  [[ -x "$STACK_BIN/prometheus" && -x "$STACK_BIN/promtool" ]] && { log "prometheus, promtool: cached"; return; }
+  log "prometheus, promtool: extracting from the Debian package"
   deb_extract prometheus usr/bin/prometheus "$STACK_BIN/prometheus"
+  deb_extract prometheus usr/bin/promtool "$STACK_BIN/promtool"
 }
 
 build_pushgateway() {
@@ -123,13 +126,42 @@ build_helm() { # not part of the running stack: the Helm chart's tests install i
   mv "$bin.tmp" "$bin"
 }
 
+build_harbor_client() { # not part of the running stack: the Harbor double's fidelity test runs it
+  local venv="$STACK_CACHE/venv/harbor-api-client-$HARBOR_CLIENT_VERSION"
+  [[ -f $venv/.installed ]] && { log "harbor-api-client $HARBOR_CLIENT_VERSION: cached"; return; }
+  log "harbor-api-client $HARBOR_CLIENT_VERSION: installing into a venv from PyPI"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || { rm -rf "$venv"; die "python3 -m venv failed (install python3-venv)"; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "harbor-api-client==$HARBOR_CLIENT_VERSION" >&2 ||
+    { rm -rf "$venv"; die "pip install harbor-api-client==$HARBOR_CLIENT_VERSION failed (output above)"; }
+  touch "$venv/.installed"
+}
+
+build_gitea() { # a real registry whose tokens the rotator mints (Gitea's container registry)
+  local bin="$STACK_BIN/gitea-$GITEA_VERSION" assets="$STACK_CACHE/share/gitea-$GITEA_VERSION"
+  [[ -x $bin && -f $assets/done ]] && { log "gitea $GITEA_VERSION: cached"; return; }
+  # `go install` refuses the module (its go.mod carries replace directives), so build it as the main module
+  # of a writable copy. Pure-Go SQLite: no CGO, no build tags; no bindata, so the assets it reads at run time
+  # (options/, templates/, public/) are kept beside the binary.
+  log "gitea $GITEA_VERSION: building (cold build takes ~7 min on 2 cores)"
+  local dir w="$STACK_CACHE/src/gitea-$GITEA_VERSION"
+  dir="$(go mod download -json "code.gitea.io/gitea@$GITEA_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  [[ -d $dir ]] || die "gitea $GITEA_VERSION: the module proxy did not give its source"
+  rm -rf "$w" && mkdir -p "$(dirname "$w")" && cp -r "$dir" "$w" && chmod -R u+w "$w" && cd "$w"
+  go mod download
+  go build -trimpath -ldflags "-s -w -X main.Version=${GITEA_VERSION#v}" -o "$bin.tmp" .
+  rm -rf "$assets" && mkdir -p "$assets" && cp -r options templates public "$assets/"
+  touch "$assets/done"
+  mv "$bin.tmp" "$bin"
+}
+
 build_images() { # the node's test images (busybox, pause), pushed to the registries by up.sh
   bash "$HERE/node/images.sh" build
 }
 
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao helm images)
+  [[ ${#parts[@]} == 0 || ${parts[0]} == all ]] && parts=(registry pushgateway prometheus etcd kube openbao helm harbor_client images gitea)
   for p in "${parts[@]}"; do ( "build_$p" ) || die "building $p failed (see the output above)"; done
 }
 main "$@"

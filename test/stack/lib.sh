@@ -18,6 +18,9 @@ KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-pr
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 OPENBAO_VERSION="${OPENBAO_VERSION:-2.7.2}"
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
+# The independent Harbor client the Harbor double's fidelity test drives (generated from Harbor's swagger).
+HARBOR_CLIENT_VERSION="${HARBOR_CLIENT_VERSION:-2.12.2}"
+GITEA_VERSION="${GITEA_VERSION:-v1.27.3}"
 
 mkdir -p "$STACK_BIN" "$STACK_RUN" "$GOMODCACHE" "$GOCACHE"
 
@@ -43,18 +46,44 @@ PORT_REGISTRY_BEARER=15001
 PORT_TOKEN_SERVER=15002
 PORT_REGISTRY_PUBLIC=15003 # no auth: the sandbox (pause) image, like registry.k8s.io
 PORT_PUSHGATEWAY=19091
+PORT_HARBOR=15010          # the Harbor double: API, token service and /v2/ (TLS, our CA)
+PORT_HARBOR_REGISTRY=15011 # 127.0.0.1: the distribution registry behind it, checking its tokens
+PORT_HARBOR_ADMIN=15012    # 127.0.0.1: the double's admin API (tests only)
+PORT_GITEA=15004          # HTTPS (our CA): the API and the container registry
 # The Azure double's HTTPS listener must be 443 (127.0.0.1): MSAL reaches login.microsoftonline.com there
 # (its built-in public-cloud metadata), and vault URLs then look exactly like production ones.
 PORT_AZURE=443
 PORT_AZURE_MI=18080      # managed identity (IMDS, App Service) and the double's admin API, plain HTTP
+# The Azure Container Registry double (acr/): ARM for tokens on the stack address (pods reach it; it is the
+# issuer's armEndpoint), the registry itself as <name>.azurecr.io on the stack address's 443 (a real login
+# server name: Node processes resolve *.azurecr.io there through azure/resolve.ts, containerd through
+# certs.d), the double's admin API, and the distribution registry that holds the content behind it.
+PORT_ACR_ARM=15020
+PORT_ACR_REGISTRY=443
+PORT_ACR_ADMIN=15022     # 127.0.0.1, plain HTTP
+PORT_ACR_BACKEND=15023   # 127.0.0.1, plain HTTP
 PORT_KUBELET=20250
 PORT_KUBELET_HEALTHZ=20248
 PORT_KUBE_PROXY_METRICS=20249
 PORT_KUBE_PROXY_HEALTHZ=20256
 
+# The fleet (fleet/up.sh): two more control planes, clusters b and c, beside the main one (a). On by default
+# (CI runs them); REGCRED_STACK_FLEET=0 starts the small stack without them.
+STACK_FLEET="${REGCRED_STACK_FLEET:-1}"
+[[ $STACK_FLEET == [01] ]] || die "REGCRED_STACK_FLEET is 0 (no fleet) or 1 (the default), not '$STACK_FLEET'"
+FLEET_CLUSTERS=(b c)
+PORT_ETCD_B=12381 PORT_ETCD_PEER_B=12382 # 127.0.0.1
+PORT_ETCD_C=12383 PORT_ETCD_PEER_C=12384 # 127.0.0.1
+PORT_APISERVER_B=16444
+PORT_APISERVER_C=16445
+
 # Every process the stack runs, in start order (status.sh and up.sh read this list).
 STACK_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler openbao token-server registry-basic
-  registry-bearer registry-public pushgateway azure containerd kubelet kube-proxy)
+  registry-bearer registry-public pushgateway azure gitea harbor-registry harbor acr-registry acr containerd kubelet
+  kube-proxy)
+FLEET_COMPONENTS=()
+for c in "${FLEET_CLUSTERS[@]}"; do FLEET_COMPONENTS+=("etcd-$c" "kube-apiserver-$c" "kube-controller-manager-$c"); done
+[[ $STACK_FLEET == 1 ]] && STACK_COMPONENTS+=("${FLEET_COMPONENTS[@]}")
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STACK_NODE="$STACK_ROOT/node_modules/.bin/node"
@@ -63,10 +92,34 @@ NODE_DIR="$STACK_RUN/node"
 CONTAINERD_SOCK="$NODE_DIR/containerd/containerd.sock"
 KUBECTL="$STACK_BIN/kubectl-$KUBE_VERSION"
 KUBECONFIG_FILE="$STACK_RUN/admin.kubeconfig"
+FLEET_DIR="$STACK_RUN/fleet"
 
+# Exited, even if not reaped yet: our processes are orphans (started with setsid by a shell that is gone), and
+# an init may take seconds to reap one, which made every stop last about 2 s.
+pid_exited() { # pid_exited PID
+  local state
+  state="$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)"
+  [[ -z $state || $state == Z ]]
+}
 pid_alive() { # pid_alive NAME -> 0 if the recorded process of NAME is running
   local f="$STACK_RUN/$1.pid"
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+  [[ -f $f ]] && ! pid_exited "$(cat "$f")"
+}
+stop_pid() { # stop_pid NAME: TERM, wait up to 10 s, KILL
+  local f="$STACK_RUN/$1.pid" pid
+  [[ -f $f ]] || return 0
+  pid="$(cat "$f")"
+  pid_exited "$pid" && return 0
+  log "stopping $1 (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do pid_exited "$pid" && return 0; sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+# From the top down: an API server whose etcd is gone waits out the full 10 s before it is killed, and an etcd
+# with API servers still connected takes ~9 s; top down, a control plane stops in about a second.
+stop_control_plane() { # stop_control_plane SUFFIX: "" for the main cluster, -b or -c for the fleet's
+  local c
+  for c in kube-controller-manager kube-scheduler kube-apiserver etcd; do stop_pid "$c$1"; done
 }
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -94,14 +147,15 @@ wait_for() { # wait_for NAME SECONDS CHECK...
 rand() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "${1:-24}"; }
 kubectl_() { "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
-kubeconfig() { # kubeconfig FILE USER-CERT-BASENAME
+kubeconfig() { # kubeconfig FILE USER-CERT-BASENAME [PORT CLUSTER-NAME]: the main API server unless told
+  local port=${3:-$PORT_APISERVER} name=${4:-stack}
   cat >"$1" <<KC
 apiVersion: v1
 kind: Config
 clusters:
-- name: stack
+- name: $name
   cluster:
-    server: https://$STACK_IP:$PORT_APISERVER
+    server: https://$STACK_IP:$port
     certificate-authority: $PKI/ca.crt
 users:
 - name: $2
@@ -109,8 +163,8 @@ users:
     client-certificate: $PKI/$2.crt
     client-key: $PKI/$2.key
 contexts:
-- name: stack
-  context: { cluster: stack, user: $2, namespace: default }
-current-context: stack
+- name: $name
+  context: { cluster: $name, user: $2, namespace: default }
+current-context: $name
 KC
 }

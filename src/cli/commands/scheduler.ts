@@ -2,20 +2,24 @@ import type { Config } from '../../config/types.ts';
 import { loadConfig } from '../../config/load.ts';
 import { describeError, isRotatorError } from '../../errors.ts';
 import type { Logger } from '../../base/logger.ts';
+import { backoffMs, type Backoff } from '../../base/retry.ts';
 import { EventRecorder } from '../../observability/events.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import { startHttpServer } from '../../observability/server.ts';
 import { Bursts } from '../../scheduler/bursts.ts';
-import { RunLock } from '../../scheduler/lock.ts';
+import { RunLock } from '../../rotation/batch/lock.ts';
 import { Scheduler } from '../../scheduler/loop.ts';
 import { Reactor } from '../../scheduler/reactor.ts';
+import { perNamespaceScope } from '../../scheduler/watches.ts';
 import { executeRun } from '../execute.ts';
 import { EXIT, exitCodeForError, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions, type Kube } from '../runtime.ts';
 import { startAdmission, type Admission } from '../../admission/start.ts';
+import { schedulerHealer, type SchedulerHealer } from '../../healer/scheduler.ts';
+import type { DesiredSecret } from '../../rotation/unit/types.ts';
 
 /** Until a full pass has succeeded, it is retried after 10 s, doubling up to 5 minutes. */
-const FIRST_PASS_RETRY_MS = [10_000, 300_000] as const;
+const FIRST_PASS_RETRY: Backoff = { baseMs: 10_000, maxMs: 300_000 };
 
 interface Parts {
   g: GlobalOptions;
@@ -25,6 +29,9 @@ interface Parts {
   metrics: Metrics;
   stop: AbortController;
   admission?: Admission | undefined;
+  healer?: SchedulerHealer | undefined;
+  /** The last full pass's desired secrets (what the healer checks pods against). */
+  desired: readonly DesiredSecret[];
 }
 
 /**
@@ -47,6 +54,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
     kube: connect(g, logger),
     metrics: new Metrics(true),
     stop: new AbortController(),
+    desired: [],
   };
   const stores = new StoreSet(config, logger);
   const { reactor, bursts } = makeReactor(p);
@@ -60,7 +68,18 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
     knownNamespace: (n) => reactor.model.namespaces.get(n),
     signal: p.stop.signal,
   });
-  let retryIn: number = FIRST_PASS_RETRY_MS[0];
+  if (config.rotation.healPods)
+    p.healer = schedulerHealer({
+      config,
+      gateway: p.kube.gateway,
+      rest: p.kube.clients.rest,
+      logger,
+      desired: () => p.desired,
+      knownNamespace: (n) => reactor.model.namespaces.get(n),
+      namespaces: g.namespace ?? perNamespaceScope(config),
+      watchState: (up) => p.metrics.watchUp.set({ resource: 'pods' }, up ? 1 : 0),
+    });
+  let failedPasses = 0;
   let retryTimer: NodeJS.Timeout | undefined;
   const scheduler = new Scheduler(
     config.schedule,
@@ -72,9 +91,9 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
         } finally {
           // Until a pass has produced credentials the watches cannot react: retry soon, not at the next slot.
           if (!reactor.model.ready && !p.stop.signal.aborted) {
+            const retryIn = backoffMs(++failedPasses, FIRST_PASS_RETRY);
             logger.warn({ retryInSeconds: retryIn / 1000 }, 'no full pass has succeeded yet; retrying it');
             retryTimer = setTimeout(() => scheduler.runNow(), retryIn);
-            retryIn = Math.min(retryIn * 2, FIRST_PASS_RETRY_MS[1]);
           }
         }
       }),
@@ -84,6 +103,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
   scheduler.start();
   scheduler.runNow(); // credentials for the watches, and every namespace converged from the start
   const watching = reactor.start(p.stop.signal);
+  if (p.healer) watching.push(...p.healer.start(p.stop.signal));
   const onHup = () => {
     logger.info({}, 'SIGHUP: a full pass now (reads the store)');
     scheduler.runNow();
@@ -104,6 +124,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
   await Promise.allSettled(watching);
   const inFlight = await reactor.drain();
   if (inFlight > 0) logger.info({ namespaces: inFlight }, 'finished the convergences in flight');
+  await p.healer?.drain();
 
   await p.admission?.close();
   await bursts.close();
@@ -135,13 +156,15 @@ function makeReactor(p: Parts): { reactor: Reactor; bursts: Bursts } {
   const reactor = new Reactor({
     config,
     gateway: kube.gateway,
-    rest: kube.clients.rest,
     logger: logger.child({ mode: 'watch' }),
-    hooks: { namespaceDone: (r, d) => bursts.recorder.namespaceDone(r, d) },
+    hooks: { result: (r, d) => bursts.recorder.result(r, d) },
     only: p.g.namespace,
     beforeWrite: () => bursts.beforeWrite(),
     idle: async () => bursts.idle(),
-    converged: (_ns, lag, kinds, results) => metrics.recordReaction(lag, kinds, results),
+    converged: (ns, lag, kinds, results) => {
+      metrics.recordReaction(lag, kinds, results);
+      void p.healer?.converged(ns, results);
+    },
     watchState: (resource, up) => metrics.watchUp.set({ resource }, up ? 1 : 0),
   });
   return { reactor, bursts };
@@ -162,7 +185,11 @@ async function fullPass(
         stores,
         logger: p.logger,
         metrics: p.metrics,
-        onDesired: (d, observed) => (reactor.setDesired(d, observed), p.admission?.setDesired(d)),
+        onDesired: (d, observed) => {
+          p.desired = d;
+          reactor.setDesired(d, observed);
+          p.admission?.setDesired(d);
+        },
       },
       { dryRun: false, only: p.g.namespace, ...opts },
     );

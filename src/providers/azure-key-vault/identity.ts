@@ -4,7 +4,10 @@ import type { AzureKeyVaultStoreConfig } from './schema.ts';
 type Env = Record<string, string | undefined>;
 
 /** The Azure identity the store uses, built lazily so the SDK is loaded only when a vault is configured. */
-export async function makeCredential(config: AzureKeyVaultStoreConfig): Promise<TokenCredential> {
+/** The identity options (shared by the Key Vault store and the ACR issuer). */
+export type AzureIdentity = Pick<AzureKeyVaultStoreConfig, 'credential' | 'managedIdentityClientId'>;
+
+export async function makeCredential(config: AzureIdentity): Promise<TokenCredential> {
   const id = await import('@azure/identity');
   const clientId = config.managedIdentityClientId;
   switch (config.credential) {
@@ -51,7 +54,7 @@ function environment(env: Env): string {
  * Which identity a request is made as, for error messages: names and ids only, never a secret or token.
  * For `default`, the member of DefaultAzureCredential's chain that the environment selects.
  */
-export function describeIdentity(config: AzureKeyVaultStoreConfig, env: Env = process.env): string {
+export function describeIdentity(config: AzureIdentity, env: Env = process.env): string {
   const clientId = config.managedIdentityClientId;
   switch (config.credential) {
     case 'workload-identity':

@@ -4,6 +4,7 @@ import { Sensitive } from '../../base/sensitive.ts';
 import {
   META_PREFIX,
   type SecretStore,
+  type StoreEntry,
   type StoreProvider,
   type StoreValue,
   type StoreWrite,
@@ -137,6 +138,32 @@ class AzureKeyVaultStore implements SecretStore {
       throw mapAzureError(e, { ...this.#where(key), writing: true });
     }
     return this.get(key);
+  }
+
+  /** One listing of the vault's secrets (25 a page, with their tags): no read of each value. */
+  async listChildren(parent: string): Promise<StoreEntry[]> {
+    const { client } = await this.#connect();
+    const prefix = `${parent}-`;
+    const out: StoreEntry[] = [];
+    try {
+      for await (const p of client.listPropertiesOfSecrets({
+        abortSignal: AbortSignal.timeout(this.#config.requestTimeoutSeconds * 1000 * 10),
+      })) {
+        if (!p.name.startsWith(prefix) || p.enabled === false) continue;
+        const meta = Object.fromEntries(
+          Object.entries(p.tags ?? {}).filter(([k]) => k.startsWith(META_PREFIX)),
+        );
+        out.push({
+          key: p.name,
+          name: p.name.slice(prefix.length),
+          revision: `${p.name}@${p.version ?? 'unknown'}`,
+          meta,
+        });
+      }
+    } catch (e) {
+      throw mapAzureError(e, this.#where(parent));
+    }
+    return out;
   }
 
   async check(): Promise<string> {

@@ -20,3 +20,6 @@ export const azureKeyVaultStoreSchema = z.strictObject({
   requestTimeoutSeconds: z.number().positive().default(15),
 });
 export type AzureKeyVaultStoreConfig = z.infer<typeof azureKeyVaultStoreSchema>;
+
+/** The key of record `name` under `parent`: Key Vault names are flat (letters, digits, "-"). */
+export const keyVaultChildKey = (parent: string, name: string): string => `${parent}-${name}`;

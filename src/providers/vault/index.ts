@@ -2,17 +2,19 @@ import { resolve } from 'node:path';
 import { Sensitive } from '../../base/sensitive.ts';
 import { isRotatorError, RotatorError } from '../../errors.ts';
 import { ConnectionPool } from '../../net/http.ts';
+import { Limiter } from '../../base/pool.ts';
 import {
   META_PREFIX,
   type SecretStore,
   type StoreContext,
+  type StoreEntry,
   type StoreProvider,
   type StoreValue,
   type StoreWrite,
 } from '../types.ts';
 import { makeLogin } from './auth.ts';
 import { VaultClient, type KvVersion } from './client.ts';
-import type { VaultStoreConfig } from './schema.ts';
+import { vaultChildKey, type VaultStoreConfig } from './schema.ts';
 
 /**
  * HashiCorp Vault / OpenBao, KV v2. A credentials key is `path` or `path#field`:
@@ -139,6 +141,21 @@ class VaultStore implements SecretStore {
       if (now.version === cas + 1 && sameData(now.data, data)) return this.#value(key, path, field, now);
       throw e;
     }
+  }
+
+  async listChildren(parent: string): Promise<StoreEntry[]> {
+    const folder = this.#parse(parent).path.replace(/\/+$/, '');
+    const names = (await this.#client.listKv(this.#mount, folder)).filter((n) => !n.endsWith('/'));
+    const limit = new Limiter(8);
+    return Promise.all(
+      names.map((name) =>
+        limit.run(async () => {
+          const key = vaultChildKey(folder, name);
+          const v = await this.get(key);
+          return { key, name, revision: v.revision, meta: v.meta ?? {} };
+        }),
+      ),
+    );
   }
 
   async check(): Promise<string> {

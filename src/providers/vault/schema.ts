@@ -44,3 +44,7 @@ export const vaultStoreSchema = z.strictObject({
 });
 export type VaultStoreConfig = z.infer<typeof vaultStoreSchema>;
 export type VaultAuthConfig = VaultStoreConfig['auth'];
+
+/** The key of record `name` under `parent`: a KV path below it. */
+export const vaultChildKey = (parent: string, name: string): string =>
+  `${parent.replace(/\/+$/, '')}/${name}`;

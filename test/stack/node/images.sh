@@ -3,6 +3,7 @@
 #   busybox  — Debian's static busybox as /bin/busybox plus the usual applet links (the private test image)
 #   pause    — test/stack/node/pause.go, the pod sandbox image
 # Usage: images.sh build | images.sh push   (push: to the running stack's registries; see up.sh)
+#        images.sh push-plain IMAGE DEST     (one image to a plain-HTTP registry on loopback, e.g. acr/up.sh's)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib.sh"
 IMAGES="$STACK_CACHE/images"
@@ -50,5 +51,7 @@ push() {
   copy busybox "$REGCRED_STACK_REGISTRY_BEARER/regcred/busybox:1" "$basic"
   copy pause "$REGCRED_STACK_REGISTRY_PUBLIC/pause:1"
 }
+
+push-plain() { skopeo copy --quiet --dest-tls-verify=false "oci:$IMAGES/oci:$1" "docker://$2"; }
 
 "$@"

@@ -4,7 +4,7 @@ import { admissionSettings } from '../../../src/admission/options.ts';
 import { parseSelector } from '../../../src/kube/selector.ts';
 import { globToRegExp } from '../../../src/config/glob.ts';
 import type { Target } from '../../../src/config/types.ts';
-import type { DesiredSecret } from '../../../src/rotation/types.ts';
+import type { DesiredSecret } from '../../../src/rotation/unit/types.ts';
 import { Sensitive } from '../../../src/base/sensitive.ts';
 
 function target(o: { selector?: string; names?: string[]; exclude?: string[]; name?: string }): Target {
@@ -27,6 +27,7 @@ const desired = (t = 'apps'): DesiredSecret => ({
   strategy: 'swap',
   name: 'regcred-0123456789',
   revisionId: '0123456789',
+  revision: 'r-0123456789',
   dataB64: new Sensitive('e30='),
   annotations: {},
   serviceAccounts: ['default', 'builder'],

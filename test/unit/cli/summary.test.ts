@@ -18,7 +18,7 @@ describe('the summary of a big run', () => {
     const config = engineConfig({}, { namespaces: { selector: 'sel=yes' } });
     const s = await run(c, store, config, undefined, false, keepForSummary(true, false));
     expect(s.namespaces).toHaveLength(TABLE_ROWS + 1); // the rows, and the failed one
-    const text = renderSummary(s, false);
+    const text = renderSummary(s, s.namespaces, false);
     expect(text.split('\n').filter((l) => l.includes(' provisioned '))).toHaveLength(TABLE_ROWS - 1);
     expect(text).toContain(`… and ${n - TABLE_ROWS} more`);
     expect(text).toContain(`${n} namespace results (${n - 1} provisioned, 1 failed)`);

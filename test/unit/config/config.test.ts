@@ -179,3 +179,60 @@ describe('config validation', () => {
     expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/no such file/);
   });
 });
+
+describe('targets that mint their credential (issuer)', () => {
+  const gitea = {
+    type: 'gitea-token',
+    url: 'https://gitea.example.com',
+    user: 'puller',
+    login: { username: 'puller', password: { key: 'gitea/manage' } },
+  };
+  const withIssuer = (
+    over: Record<string, unknown>,
+    store: Record<string, unknown> = { type: 'vault', address: 'https://v.example' },
+  ) => ({
+    ...base(),
+    stores: { local: store },
+    targets: [{ ...base().targets[0], credentials: { json: { key: 'app/pull' } }, issuer: gitea, ...over }],
+  });
+  const problems = (doc: unknown) => {
+    try {
+      validateConfig(doc, 'c.yaml');
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+    }
+  };
+
+  it('fills the lifecycle defaults: rotate after two thirds of maxAgeDays', () => {
+    const t = validateConfig(withIssuer({}), 'c.yaml').targets[0];
+    expect(t?.issuer).toMatchObject({
+      type: 'gitea-token',
+      rotateAfterDays: 60,
+      orphanGraceMinutes: 15,
+      verifyTimeoutSeconds: 120,
+    });
+  });
+
+  it('needs a store it can write, one version per credential, and a rotation before the limit', () => {
+    expect(problems(withIssuer({}, { type: 'file', path: '.' }))).toEqual([
+      'targets[0].issuer: store "local" (file) cannot be written; an issuer stores each new credential in a vault or azure-key-vault store',
+    ]);
+    expect(problems(withIssuer({ credentials: { username: { key: 'u' }, password: { key: 'p' } } }))).toEqual(
+      [
+        expect.stringMatching(
+          /^targets\[0\]\.credentials: an issuer writes the credential as one store version/,
+        ),
+      ],
+    );
+    expect(
+      problems(withIssuer({ credentials: { username: { key: 'app#u' }, password: { key: 'app#p' } } })),
+    ).toEqual([]);
+    expect(problems(withIssuer({ issuer: { ...gitea, rotateAfterDays: 90 } }))).toEqual([
+      'targets[0].issuer.rotateAfterDays: must be less than policy.maxAgeDays (90): a credential would reach the limit before it is rotated',
+    ]);
+    expect(problems(withIssuer({ issuer: { ...gitea, type: 'quay-robot' } }))).toEqual([
+      'targets[0].issuer.type: must be one of: acr-token, gitea-token, harbor-robot',
+    ]);
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { firstPodFindings } from '../../../src/doctor/first-pod.ts';
 import type { EventRecord } from '../../../src/kube/gateway.ts';
-import { isNameOf } from '../../../src/rotation/naming.ts';
+import { isNameOf } from '../../../src/rotation/unit/naming.ts';
 import { NS, pod, sa, secret } from '../helpers/builders.ts';
 
 const CURRENT = 'regcred-0123456789';

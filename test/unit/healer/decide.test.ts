@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideHeal, type PodView, type TargetState } from '../../../src/healer/decide.ts';
+import { toPodState } from '../../../src/kube/convert.ts';
 import { toPodView } from '../../../src/healer/pod.ts';
 
 const CURRENT = 'regcred-0123456789';
@@ -138,26 +139,28 @@ describe('decideHeal: every pod it must not touch', () => {
 });
 
 describe('toPodView', () => {
-  it('reads what the decision needs from a pod on the wire', () => {
+  it('reads what the decision needs from a pod on the wire (as a list or the pod watch reduces it)', () => {
     expect(
-      toPodView({
-        metadata: {
-          namespace: 'team-a',
-          name: 'app-1',
-          uid: 'u1',
-          ownerReferences: [
-            { kind: 'Node', name: 'n' },
-            { kind: 'ReplicaSet', name: 'app-6d9f', controller: true },
-          ],
-          annotations: { 'regcred-rotator.io/inject': 'false' },
-        },
-        spec: { imagePullSecrets: [{ name: 'a' }] },
-        status: {
-          phase: 'Pending',
-          initContainerStatuses: [{ state: { waiting: { reason: 'PodInitializing' } } }],
-          containerStatuses: [{ state: { waiting: { reason: 'ImagePullBackOff' } } }, { state: {} }],
-        },
-      }),
+      toPodView(
+        toPodState({
+          metadata: {
+            namespace: 'team-a',
+            name: 'app-1',
+            uid: 'u1',
+            ownerReferences: [
+              { kind: 'Node', name: 'n' },
+              { kind: 'ReplicaSet', name: 'app-6d9f', controller: true },
+            ],
+            annotations: { 'regcred-rotator.io/inject': 'false' },
+          },
+          spec: { imagePullSecrets: [{ name: 'a' }] },
+          status: {
+            phase: 'Pending',
+            initContainerStatuses: [{ state: { waiting: { reason: 'PodInitializing' } } }],
+            containerStatuses: [{ state: { waiting: { reason: 'ImagePullBackOff' } } }, { state: {} }],
+          },
+        }),
+      ),
     ).toEqual({
       namespace: 'team-a',
       name: 'app-1',

@@ -2,32 +2,34 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/base/logger.ts';
 import { RotatorError } from '../../../src/errors.ts';
 import { Healer, type HealerCluster } from '../../../src/healer/healer.ts';
-import type { RawPod } from '../../../src/healer/pod.ts';
+import type { PodState } from '../../../src/kube/types.ts';
 
 const CURRENT = 'regcred-0123456789';
-const rawPod = (name: string, o: { pullSecrets?: string[]; reason?: string; ns?: string } = {}): RawPod => ({
-  metadata: {
-    namespace: o.ns ?? 'team-a',
-    name,
-    uid: `uid-${name}`,
-    ownerReferences: [{ kind: 'ReplicaSet', name: 'rs', controller: true }],
-  },
-  spec: { serviceAccountName: 'default', imagePullSecrets: (o.pullSecrets ?? []).map((n) => ({ name: n })) },
-  status: {
-    phase: 'Pending',
-    containerStatuses: [{ state: { waiting: { reason: o.reason ?? 'ImagePullBackOff' } } }],
-  },
+const rawPod = (
+  name: string,
+  o: { pullSecrets?: string[]; reason?: string; ns?: string } = {},
+): PodState => ({
+  namespace: o.ns ?? 'team-a',
+  name,
+  uid: `uid-${name}`,
+  phase: 'Pending',
+  serviceAccountName: 'default',
+  imagePullSecrets: o.pullSecrets ?? [],
+  owner: 'ReplicaSet/rs',
+  deleting: false,
+  annotations: {},
+  waiting: [o.reason ?? 'ImagePullBackOff'],
 });
 
 /** A cluster at the healer's seam: pods, one ServiceAccount per namespace, our secrets; deletes recorded. */
-function cluster(pods: RawPod[], o: { saHasOurs?: boolean; deleteFails?: RotatorError } = {}) {
+function cluster(pods: PodState[], o: { saHasOurs?: boolean; deleteFails?: RotatorError } = {}) {
   const deleted: string[] = [];
   const c: HealerCluster = {
     covering: async (ns) =>
       ns.startsWith('team-') ? [{ target: 'apps', secretBase: 'regcred', serviceAccounts: ['default'] }] : [],
     serviceAccount: async () => ({ imagePullSecrets: o.saHasOurs === false ? [] : [CURRENT] }),
     ourSecrets: async () => new Set([CURRENT]),
-    pendingPods: async (namespaces) => pods.filter((p) => namespaces.includes(p.metadata?.namespace ?? '')),
+    pendingPods: async (namespaces) => pods.filter((p) => namespaces.includes(p.namespace)),
     deletePod: async (ns, name, uid) => {
       if (o.deleteFails) throw o.deleteFails;
       deleted.push(`${ns}/${name}@${uid}`);

@@ -8,7 +8,7 @@ import {
   TARGET_LABEL,
 } from '../../../src/kube/labels.ts';
 import type { PodObject, SecretObject, ServiceAccountObject } from '../../../src/kube/types.ts';
-import type { DesiredSecret, NamespaceState, RetentionPolicy } from '../../../src/rotation/types.ts';
+import type { DesiredSecret, NamespaceState, RetentionPolicy } from '../../../src/rotation/unit/types.ts';
 
 export const NS = 'team-a';
 export const NOW = new Date('2026-11-29T12:00:00Z');
@@ -22,6 +22,7 @@ export function desired(over: Partial<DesiredSecret> = {}): DesiredSecret {
     strategy: 'swap',
     name: 'regcred-new',
     revisionId: 'new',
+    revision: 'v-new',
     dataB64: new Sensitive(b64('{"auths":{"r":{"username":"u","password":"NEW"}}}')),
     annotations: {},
     serviceAccounts: ['default'],

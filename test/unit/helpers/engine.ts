@@ -4,7 +4,9 @@ import { Sensitive } from '../../../src/base/sensitive.ts';
 import type { VerifyResult } from '../../../src/credentials/verify.ts';
 import { silentLogger } from '../../../src/base/logger.ts';
 import type { SecretStore, StoreValue } from '../../../src/providers/types.ts';
-import { runRotation, type RunOptions, type RunSummary } from '../../../src/rotation/run.ts';
+import { ResultRows } from '../../../src/rotation/batch/collect.ts';
+import { runRotation, type RunHooks, type RunSummary } from '../../../src/rotation/batch/run.ts';
+import type { NamespaceResult } from '../../../src/rotation/unit/result.ts';
 import type { FakeCluster } from './fake-cluster.ts';
 
 /** A store at the provider seam: values and versions set by the test. */
@@ -62,22 +64,43 @@ export function engineConfig(
   );
 }
 
-export function run(
+/** A run's summary, with the whole results (ResultRows) of the namespaces `keep` picks (all by default). */
+export type TestSummary = RunSummary & { namespaces: NamespaceResult[] };
+
+export async function run(
   cluster: FakeCluster,
   store: FakeStore,
   config: Config,
   now = () => new Date(),
   dryRun = false,
-  keep?: RunOptions['keep'],
-): Promise<RunSummary> {
+  keep?: (r: NamespaceResult) => boolean,
+  hooks: RunHooks = {},
+  only?: readonly string[],
+): Promise<TestSummary> {
   const accepted = async (c: { registry: string }): Promise<VerifyResult> => ({
     registry: c.registry,
     outcome: 'accepted',
     flow: 'basic',
     detail: 'ok',
   });
-  return runRotation(
-    { config, gateway: cluster, logger: silentLogger(), openStore: () => store, verify: accepted, now },
-    { dryRun, keep },
+  const rows = new ResultRows(keep);
+  const s = await runRotation(
+    {
+      config,
+      gateway: cluster,
+      logger: silentLogger(),
+      openStore: () => store,
+      verify: accepted,
+      now,
+      hooks: {
+        ...hooks,
+        result: async (r, d) => {
+          rows.add(r);
+          await hooks.result?.(r, d);
+        },
+      },
+    },
+    { dryRun, only },
   );
+  return { ...s, namespaces: rows.results() };
 }

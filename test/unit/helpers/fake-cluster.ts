@@ -10,6 +10,11 @@ import {
   type ListChunk,
   type Listed,
   type NamespaceScope,
+  type Watch,
+  type Watched,
+  type WatchEventType,
+  type WatchHandlers,
+  type WatchScope,
 } from '../../../src/kube/gateway.ts';
 import { isManaged, TARGET_LABEL } from '../../../src/kube/labels.ts';
 import { matchesSelector, parseSelector } from '../../../src/kube/selector.ts';
@@ -99,6 +104,58 @@ export class FakeCluster implements KubeGateway {
     };
     this.pods.set(FakeCluster.key(namespace, name), pod);
     return pod;
+  }
+
+  readonly #watches = new Set<FakeWatch>();
+
+  /**
+   * Watches at the gateway seam: `run` lists what the scope covers (one page), then delivers the events of
+   * the fake's own writes and those a test sends with `notify`, until its signal aborts.
+   */
+  watch<K extends keyof Watched>(kind: K, scope: WatchScope, handlers: WatchHandlers<Watched[K]>): Watch {
+    const all = this.#watches;
+    const view = () => this.#view(kind, scope);
+    const w: FakeWatch = {
+      kind,
+      scope,
+      handlers: handlers,
+      relists: 0,
+      reconnects: 0,
+      relist() {
+        w.relists++;
+        handlers.page(view(), true);
+        handlers.state?.(true, 'listed');
+      },
+      async run(signal) {
+        all.add(w);
+        w.relist();
+        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        all.delete(w);
+      },
+    };
+    return w;
+  }
+
+  /**
+   * What the API server's watches send when `o` changes (the fake's own writes send theirs). A DELETED
+   * goes to every watch of the kind: an object leaving a selector's view is reported deleted, as it is now.
+   */
+  notify<K extends keyof Watched>(kind: K, type: WatchEventType, o: Watched[K]): void {
+    for (const w of this.#watches)
+      if (w.kind === kind && (type === 'DELETED' || matches(kind, w.scope, o)))
+        w.handlers.event(type, clone(o));
+  }
+
+  /** Every watch of `kind` lists again (as after a 410 Gone). */
+  relist(kind: keyof Watched): void {
+    for (const w of this.#watches) if (w.kind === kind) w.relist();
+  }
+
+  #view<K extends keyof Watched>(kind: K, scope: WatchScope): Watched[K][] {
+    const source: Watched[keyof Watched][] = [
+      ...(kind === 'namespaces' ? this.namespaces : kind === 'secrets' ? this.secrets : this.sas).values(),
+    ];
+    return source.filter((o) => matches(kind, scope, o)).map(clone) as Watched[K][];
   }
 
   #write<T>(fn: () => T): T {
@@ -209,6 +266,7 @@ export class FakeCluster implements KubeGateway {
         createdAt: new Date(),
       };
       this.secrets.set(k, full);
+      this.notify('secrets', 'ADDED', full);
       return clone(full);
     });
   }
@@ -225,6 +283,7 @@ export class FakeCluster implements KubeGateway {
         resourceVersion: this.nextRv(),
       };
       this.secrets.set(k, next);
+      this.notify('secrets', 'MODIFIED', next);
       return clone(next);
     });
   }
@@ -236,6 +295,7 @@ export class FakeCluster implements KubeGateway {
       if (cur.uid !== uid || cur.resourceVersion !== rv)
         throw new RotatorError('KUBE_CONFLICT', `secret ${k} precondition failed`);
       this.secrets.delete(k);
+      this.notify('secrets', 'DELETED', cur);
     });
   }
   async setImagePullSecrets(ns: string, name: string, rv: string, names: readonly string[]) {
@@ -246,6 +306,7 @@ export class FakeCluster implements KubeGateway {
       if (cur.resourceVersion !== rv) throw new RotatorError('KUBE_CONFLICT', `serviceaccount ${k} changed`);
       const next = { ...cur, imagePullSecrets: [...names], resourceVersion: this.nextRv() };
       this.sas.set(k, next);
+      this.notify('serviceaccounts', 'MODIFIED', next);
       return clone(next);
     });
   }
@@ -253,4 +314,27 @@ export class FakeCluster implements KubeGateway {
 
 function clone<T>(o: T): T {
   return structuredClone(o);
+}
+
+interface FakeWatch extends Watch {
+  kind: keyof Watched;
+  scope: WatchScope;
+  handlers: WatchHandlers<Watched[keyof Watched]>;
+  relists: number;
+  reconnects: number;
+  relist(): void;
+}
+
+/** Whether a watch of `kind` over `scope` sees `o`, as the API server filters it. */
+function matches(kind: keyof Watched, scope: WatchScope, o: Watched[keyof Watched]): boolean {
+  if (kind === 'namespaces') {
+    const n = o as NamespaceObject;
+    if (scope.name !== undefined && n.name !== scope.name) return false;
+    return matchesSelector(parseSelector(scope.labelSelector ?? ''), n.labels);
+  }
+  const x = o as SecretObject | ServiceAccountObject;
+  if (scope.namespace !== undefined && x.namespace !== scope.namespace) return false;
+  if (kind !== 'secrets') return true;
+  const labels = (x as SecretObject).labels;
+  return isManaged(labels) && (!scope.targets?.length || scope.targets.includes(labels[TARGET_LABEL] ?? ''));
 }

@@ -1,0 +1,239 @@
+/**
+ * The stack's Harbor double, as tests use it: raw HTTPS calls (no client in between, so a test sees
+ * Harbor's own status, headers and bytes), the admin user, the double's admin API and small builders for
+ * projects and robots. Registry pulls and pushes go through skopeo, a real client.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request, type RequestOptions } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { env } from './stack.ts';
+
+export const harbor = {
+  get url() {
+    return env('REGCRED_STACK_HARBOR_URL');
+  },
+  get host() {
+    return new URL(env('REGCRED_STACK_HARBOR_URL')).host;
+  },
+  get adminUser() {
+    return env('REGCRED_STACK_HARBOR_ADMIN_USER');
+  },
+  get adminPassword() {
+    return env('REGCRED_STACK_HARBOR_ADMIN_PASSWORD');
+  },
+  get project() {
+    return env('REGCRED_STACK_HARBOR_PROJECT');
+  },
+  get image() {
+    return env('REGCRED_STACK_HARBOR_IMAGE');
+  },
+  get adminApi() {
+    return env('REGCRED_STACK_HARBOR_ADMIN_API');
+  },
+  /** The distribution registry behind the double (plain HTTP, loopback). */
+  get registry() {
+    return env('REGCRED_STACK_HARBOR_REGISTRY');
+  },
+  get tokenCert() {
+    return env('REGCRED_STACK_HARBOR_TOKEN_CERT');
+  },
+  get ca() {
+    return env('REGCRED_STACK_CA');
+  },
+};
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  ms: number;
+}
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape it expects
+export const json = <T = Record<string, unknown>>(r: Reply): T => JSON.parse(r.text) as T;
+
+export type Auth = { user: string; pass: string } | { bearer: string } | undefined;
+export const admin = (): Auth => ({ user: harbor.adminUser, pass: harbor.adminPassword });
+
+/** One raw request to the double (path relative to its URL, or an absolute URL). */
+export function call(
+  method: string,
+  path: string,
+  opts: { auth?: Auth; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  const url = new URL(path, harbor.url);
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.auth && 'bearer' in opts.auth) headers.authorization = `Bearer ${opts.auth.bearer}`;
+  else if (opts.auth)
+    headers.authorization = `Basic ${Buffer.from(`${opts.auth.user}:${opts.auth.pass}`).toString('base64')}`;
+  const body =
+    opts.body === undefined
+      ? undefined
+      : typeof opts.body === 'string'
+        ? opts.body
+        : JSON.stringify(opts.body);
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
+  const started = performance.now();
+  const o: RequestOptions = { method, headers };
+  const lib = url.protocol === 'https:' ? request : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = lib(url, o, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, ms: performance.now() - started }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The double's admin API (knobs: penalty, clock; the auth log). */
+export async function adminApi(path: string, body?: unknown): Promise<unknown> {
+  const r = await call(body === undefined ? 'GET' : 'POST', `${harbor.adminApi}${path}`, { body });
+  if (r.status !== 200) throw new Error(`admin API ${path}: HTTP ${r.status} ${r.text}`);
+  return JSON.parse(r.text) as unknown;
+}
+
+export async function createProject(name: string, isPublic = false): Promise<number> {
+  const r = await call('POST', '/api/v2.0/projects', {
+    auth: admin(),
+    body: { project_name: name, metadata: { public: String(isPublic) } },
+  });
+  if (r.status !== 201) throw new Error(`create project ${name}: HTTP ${r.status} ${r.text}`);
+  return Number(String(r.headers.location).split('/').pop());
+}
+
+export interface CreatedRobot {
+  id: number;
+  name: string;
+  secret: string;
+  expires_at: number;
+  creation_time: string;
+}
+
+export function projectRobot(
+  name: string,
+  project: string,
+  access: [string, string][] = [['repository', 'pull']],
+  duration = -1,
+): Record<string, unknown> {
+  return {
+    name,
+    level: 'project',
+    duration,
+    disable: false,
+    permissions: [
+      {
+        kind: 'project',
+        namespace: project,
+        access: access.map(([resource, action]) => ({ resource, action })),
+      },
+    ],
+  };
+}
+
+export async function createRobot(
+  body: Record<string, unknown>,
+  auth: Auth = admin(),
+): Promise<CreatedRobot> {
+  const r = await call('POST', '/api/v2.0/robots', { auth, body });
+  if (r.status !== 201) throw new Error(`create robot: HTTP ${r.status} ${r.text}`);
+  return json<CreatedRobot>(r);
+}
+
+/** A registry token from the double's token service, as `docker login` / a pull would ask for it. */
+export async function token(auth: Auth, scope?: string): Promise<Reply> {
+  const q = new URLSearchParams({ service: 'harbor-registry' });
+  if (scope) q.set('scope', scope);
+  else {
+    q.set('account', auth && 'user' in auth ? auth.user : '');
+    q.set('client_id', 'docker');
+    q.set('offline_token', 'true');
+  }
+  return call('GET', `/service/token?${q.toString()}`, { auth });
+}
+
+export function decodeJwt(t: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
+  const [h, c] = t.split('.');
+  return {
+    header: JSON.parse(Buffer.from(h!, 'base64url').toString('utf8')) as Record<string, unknown>,
+    claims: JSON.parse(Buffer.from(c!, 'base64url').toString('utf8')) as Record<string, unknown>,
+  };
+}
+
+/** skopeo with credentials in an auth file (never argv) and the stack CA. */
+export function skopeo(
+  args: string[],
+  creds?: { user: string; pass: string },
+): { code: number; out: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'harbor-skopeo-'));
+  copyFileSync(harbor.ca, join(dir, 'ca.crt'));
+  const authfile = join(dir, 'auth.json');
+  const auths = creds
+    ? { [harbor.host]: { auth: Buffer.from(`${creds.user}:${creds.pass}`).toString('base64') } }
+    : {};
+  writeFileSync(authfile, JSON.stringify({ auths }), { mode: 0o600 });
+  const certFlag = args[0] === 'copy' ? '--dest-cert-dir' : '--cert-dir';
+  const r = spawnSync(
+    'skopeo',
+    [
+      args[0]!,
+      '--authfile',
+      authfile,
+      certFlag,
+      dir,
+      ...(args[0] === 'copy' ? ['--src-cert-dir', dir] : []),
+      ...args.slice(1),
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
+  rmSync(dir, { recursive: true, force: true });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+export const MANIFEST = { accept: 'application/vnd.oci.image.manifest.v1+json' };
+
+/** Pulls a manifest the way a registry client does: challenge → token with these credentials → retry. */
+export async function pull(repo: string, ref: string, auth?: { user: string; pass: string }): Promise<Reply> {
+  const first = await call('GET', `/v2/${repo}/manifests/${ref}`, { headers: MANIFEST });
+  if (first.status !== 401) throw new Error(`expected the registry's challenge, got HTTP ${first.status}`);
+  const scope = /scope="([^"]+)"/.exec(String(first.headers['www-authenticate']))?.[1] ?? '';
+  const t = json<{ token: string }>(await token(auth, scope)).token;
+  return call('GET', `/v2/${repo}/manifests/${ref}`, { auth: { bearer: t }, headers: MANIFEST });
+}
+
+/** Creates a Harbor user and makes it a member of a project with a role (1 project admin, 2 developer…). */
+export async function createMember(
+  project: string,
+  username: string,
+  password: string,
+  roleId: number,
+): Promise<void> {
+  const u = await call('POST', '/api/v2.0/users', {
+    auth: admin(),
+    body: { username, email: `${username}@example.com`, realname: username, password },
+  });
+  if (u.status !== 201) throw new Error(`create user ${username}: HTTP ${u.status} ${u.text}`);
+  const m = await call('POST', `/api/v2.0/projects/${project}/members`, {
+    auth: admin(),
+    body: { role_id: roleId, member_user: { username } },
+  });
+  if (m.status !== 201) throw new Error(`add ${username} to ${project}: HTTP ${m.status} ${m.text}`);
+}
+
+/** The project's robots as Harbor lists them (admin), by full name. */
+export async function robotsOf(
+  projectId: number,
+): Promise<{ id: number; name: string; disable: boolean; expires_at: number }[]> {
+  const q = encodeURIComponent(`Level=project,ProjectID=${projectId}`);
+  const r = await call('GET', `/api/v2.0/robots?q=${q}&page_size=100`, { auth: admin() });
+  if (r.status !== 200) throw new Error(`list robots: HTTP ${r.status} ${r.text}`);
+  return json<{ id: number; name: string; disable: boolean; expires_at: number }[]>(r);
+}
