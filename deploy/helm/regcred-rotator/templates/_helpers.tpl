@@ -214,6 +214,13 @@ scheduler mode reads them itself. Printed as JSON ({"schedule":â€¦,"timeZone":â€
 {{- end -}}
 {{- end -}}
 
+{{/* "true" when the rotator writes the webhook's certificate Secret itself (no cert-manager). */}}
+{{- define "regcred-rotator.webhookOwnCert" -}}
+{{- if and (eq .Values.mode "scheduler") .Values.admission.webhook.enabled (not .Values.admission.webhook.certManager.enabled) -}}
+true
+{{- end -}}
+{{- end -}}
+
 {{/* "true" when the webhook serves a cert-manager Certificate (scheduler mode only). */}}
 {{- define "regcred-rotator.certManager" -}}
 {{- if and (eq .Values.mode "scheduler") .Values.admission.webhook.enabled .Values.admission.webhook.certManager.enabled -}}
