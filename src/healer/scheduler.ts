@@ -6,7 +6,7 @@ import type { KubeRest } from '../kube/rest.ts';
 import type { NamespaceObject, PodState } from '../kube/types.ts';
 import type { NamespaceResult } from '../rotation/unit/result.ts';
 import type { DesiredSecret } from '../rotation/unit/types.ts';
-import { Healer, type HealOutcome, type HealReport } from './healer.ts';
+import { Healer, type HealerCluster, type HealOutcome, type HealReport } from './healer.ts';
 import { healerCluster } from './kube.ts';
 
 /** Pods decided on at once: each costs a few reads, and a burst of new namespaces brings hundreds. */
@@ -43,6 +43,8 @@ export interface SchedulerHealerDeps {
   /** Watch these namespaces' pods one by one (`-n`, or a config naming few), else all pods at once. */
   namespaces?: readonly string[] | undefined;
   watchState?: ((up: boolean) => void) | undefined;
+  /** The healer's reads and delete: healer/kube.ts on `gateway` and `rest` unless given (unit tests). */
+  cluster?: HealerCluster | undefined;
 }
 
 const repointed = (results: readonly NamespaceResult[]) =>
@@ -51,14 +53,15 @@ const repointed = (results: readonly NamespaceResult[]) =>
 export function schedulerHealer(d: SchedulerHealerDeps): SchedulerHealer {
   const log = d.logger.child({ mode: 'heal' });
   const healer = new Healer(
-    healerCluster({
-      gateway: d.gateway,
-      caller: [d.rest, log],
-      targets: d.config.targets,
-      names: () =>
-        new Map(d.desired().map((x) => [x.target, { name: x.name, serviceAccounts: x.serviceAccounts }])),
-      knownNamespace: d.knownNamespace,
-    }),
+    d.cluster ??
+      healerCluster({
+        gateway: d.gateway,
+        caller: [d.rest, log],
+        targets: d.config.targets,
+        names: () =>
+          new Map(d.desired().map((x) => [x.target, { name: x.name, serviceAccounts: x.serviceAccounts }])),
+        knownNamespace: d.knownNamespace,
+      }),
     log,
   );
   const limiter = new Limiter(CONCURRENCY);

@@ -68,6 +68,8 @@ export interface RotatorOptions {
   /** Extra scheduler arguments (e.g. a short certificate lifetime). */
   args?: string[];
   exclude?: string[];
+  /** rotation.healPods: the scheduler runs the healer on its pod watch. */
+  healPods?: boolean;
   /** Called once the scheduler runs, before the wait for the admission part to inject (e.g. set a caBundle). */
   beforeProbe?: ((webhookConfiguration: string | undefined) => void) | undefined;
 }
@@ -113,6 +115,7 @@ export async function startRotator(
       },
     ],
     schedule: '0 3 1 1 *', // once a year: the watches, the webhook and the policy do the rest
+    ...(o.healPods ? { rotation: { healPods: true } } : {}),
     metrics: { port: 0 },
     lock: { namespace: home, name: 'regcred-rotator' },
   });
@@ -242,8 +245,8 @@ export function servedCertificate(host: string, port: number): Promise<string> {
 }
 
 /**
- * The healer (src/healer) run by the test, not by the scheduler (wiring it to the scheduler's pod watch is
- * the lead's): every second, the pending pods of the burst's namespaces go through Healer.podChanged, as a
+ * The healer (src/healer) run by the test, not by the scheduler (which runs it with rotation.healPods):
+ * every second, the pending pods of the burst's namespaces go through Healer.podChanged, as a
  * watch's events would. Returns a stop function and what it deleted.
  */
 export function driveHealer(r: Rotator, namespaces: readonly string[], signal: AbortSignal) {

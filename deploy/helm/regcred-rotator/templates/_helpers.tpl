@@ -80,7 +80,9 @@ azure.workload.identity/use: 'true'
   verbs: [list, get, patch{{ if $watch }}, watch{{ end }}]
 - apiGroups: ['']
   resources: [pods]
-  verbs: [list]
+  {{- /* The healer (the config's rotation.healPods): delete, and watch in scheduler mode. */}}
+  {{- $heal := dig "rotation" "healPods" false (include "regcred-rotator.config" . | fromYaml) }}
+  verbs: [list{{ if $heal }}, delete{{ if $watch }}, watch{{ end }}{{ end }}]
 - apiGroups: ['']
   resources: [events]
   verbs: [create]
