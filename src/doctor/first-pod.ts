@@ -25,7 +25,7 @@ export function firstPodFindings(v: NamespaceView, looksManaged: (name: string) 
       ? `delete it (\`kubectl -n ${v.namespace} delete pod ${p.name}\`): ${p.owner} recreates it with ${ours}`
       : `recreate it (it has no controller): it then gets ${ours} from serviceaccount/${sa.name}`;
     const healer = p.owner
-      ? 'the healer (scheduler, or rotation.healPods after a run) would delete it now that its ServiceAccount has the entry'
+      ? 'the healer (rotation.healPods: true) would delete it now that its ServiceAccount has the entry'
       : 'the healer would not touch it (no controller to recreate it)';
     out.push({
       severity: 'error',
