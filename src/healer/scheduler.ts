@@ -15,7 +15,7 @@ const CONCURRENCY = 8;
 /**
  * The healer in scheduler mode (`rotation.healPods`), fed two ways: a watch of Pending pods (a pod stuck on
  * its pull is Pending; the kubelet's every retry changes its status, so each failure arrives as an event),
- * and the reactor's convergences — when one pointed a namespace's ServiceAccounts at our secret, the pods
+ * and the convergences of full passes and of the reactor — when one pointed a namespace's ServiceAccounts at our secret, the pods
  * there that failed before are looked at now, not at their next retry, which the kubelet's back-off can put
  * minutes away.
  */

@@ -191,7 +191,13 @@ async function fullPass(
           p.admission?.setDesired(d);
         },
       },
-      { dryRun: false, only: p.g.namespace, ...opts },
+      {
+        dryRun: false,
+        only: p.g.namespace,
+        ...opts,
+        // A namespace the pass pointed at our secret: its pods that failed before are healed now.
+        onResult: (r) => void p.healer?.converged(r.namespace, [r]),
+      },
     );
     return r.code;
   } catch (e) {
