@@ -182,6 +182,14 @@ export class FleetRig {
     return out;
   }
 
+  /** The KV version of cluster `id`'s record (every write of it makes one). */
+  async recordVersion(id: string): Promise<number> {
+    const m = (await baoOk('GET', `secret/metadata/${this.parent}/${id}`))['data'] as {
+      current_version: number;
+    };
+    return m.current_version;
+  }
+
   /** What the store holds now: its version (as the ledger names it) and the Gitea token id. */
   async stored(): Promise<{ revision: string; tokenId: string; password: string }> {
     const d = (await baoOk('GET', `secret/data/${this.base}/gitea`))['data'] as {

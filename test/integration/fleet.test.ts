@@ -8,6 +8,7 @@
  * stop holding it back. After every step, no namespace of any cluster points at a revoked token (except
  * where `--force` was asked to allow exactly that).
  */
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cluster, fleetRunning } from '../helpers/fleet.ts';
 import { FleetRig, NAMES, pushed } from '../helpers/fleet-rig.ts';
@@ -73,6 +74,19 @@ describe.skipIf(!fleetRunning)(
       expect(await rig.alive()).toHaveLength(1);
       const holds = await clean();
       for (const n of NAMES) expect(holds[n]).toEqual([v1.password.slice(-8)]);
+    });
+
+    it('a rerun with nothing to do writes nothing: no ledger version, not even the run Lease', async () => {
+      const leases = cluster('b').kubeConfig().makeApiClient(CoordinationV1Api);
+      const lease = () =>
+        leases
+          .readNamespacedLease({ namespace: 'default', name: rig.lease })
+          .then((l) => l.metadata?.resourceVersion);
+      const before = { lease: await lease(), record: await rig.recordVersion(rig.ids.b) };
+      const r = await rig.rotate('b');
+      expect(r.code, r.text).toBe(0);
+      expect(r.summary?.['writes']).toBe(0);
+      expect({ lease: await lease(), record: await rig.recordVersion(rig.ids.b) }).toEqual(before);
     });
 
     it('a new token: the old one stays valid until the third cluster has rolled it out, and is revoked at the issuing cluster’s next run; the laggard is named, late', async () => {
