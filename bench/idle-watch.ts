@@ -9,7 +9,7 @@
  * throw-away bench cluster (BENCH_KUBECONFIG: test/stack/bench-cluster.sh), which is stopped instead. The
  * scheduler runs as the image runs it: the bundle (built first) with the image's V8 flags. Needs the stack.
  */
-import { benchCluster } from './target.ts';
+import { benchCluster, cliLabel } from './target.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -237,7 +237,7 @@ function report(measures: Measure[]): void {
     machine,
     date: new Date().toISOString(),
     cluster: benchCluster,
-    cli: CLI,
+    cli: cliLabel,
     selected: N,
     minutes: MINUTES,
     creation,

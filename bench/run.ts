@@ -9,7 +9,7 @@
  * main one: the throw-away bench cluster (test/stack/bench-cluster.sh). BENCH_CLI measures another build of
  * the CLI (a main.js, e.g. an older commit's bundle in a worktree of its own) with this workload.
  */
-import { benchCluster } from './target.ts';
+import { benchCluster, cliLabel } from './target.ts';
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -257,7 +257,7 @@ const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   sizes: SIZES,
   cluster: benchCluster,
-  cli: CLI,
+  cli: cliLabel,
 };
 const boot = startup();
 results['startup'] = boot;

@@ -20,3 +20,12 @@ if (kubeconfig) {
 
 /** For the results file: which cluster the bench ran in. */
 export const benchCluster = kubeconfig ? `bench cluster (${process.env['BENCH_APISERVER']})` : 'the stack';
+
+/**
+ * For the results file: which build was measured — this checkout's bundle, or another one (BENCH_CLI), named
+ * by BENCH_CLI_LABEL (e.g. the commit it was built from) rather than by a path of this machine.
+ */
+export const cliLabel =
+  process.env['BENCH_CLI'] === undefined
+    ? 'this checkout (dist/cli/main.js)'
+    : `another build: ${process.env['BENCH_CLI_LABEL'] ?? 'BENCH_CLI'}`;
