@@ -53,7 +53,10 @@ import {
   type BurstResult,
 } from './first-pod-burst.ts';
 
-const N = Number(process.env['FIRST_POD_NAMESPACES'] ?? 50);
+// `npm test` runs each burst with 10 namespaces (× 2 replicas) so that the whole suite stays within its time
+// budget; FIRST_POD_NAMESPACES=50 runs the bursts at the size bench/README.md reports (about 20 minutes for
+// this file on the stack's node).
+const N = Number(process.env['FIRST_POD_NAMESPACES'] ?? 10);
 const IP = () => env('REGCRED_STACK_IP');
 
 /** A pod in a namespace that is not on the node (it stays Pending: nothing pulls), as the API server stored it. */
@@ -510,11 +513,6 @@ describe('the healer', () => {
       await rw.stop();
       await deleteNamespaces(wired);
     }
-  });
-
-  it(`test-wired (its pod events from the test): a burst of ${N} without admission part ends with every pod Running; p99 from our entry on the ServiceAccount to the recreated pod Running ≤ 30 s`, async () => {
-    expectHealed(await healedBurst(r, `fph-${sfx}`, names, true), 'test-wired');
-    await removeBurst(names);
   });
 
   it('batch, at the end of a --rotate-now run (rotation.healPods; no scheduler, as a CronJob runs): the pods a Deployment got before the run are deleted by the run and recreated with our secret', async () => {
