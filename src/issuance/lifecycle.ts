@@ -196,9 +196,10 @@ export class TargetIssuance {
         { attempt, registry: bad.registry, outcome: bad.outcome },
         'waiting for the registry to accept the new credential',
       );
-      await sleep(Math.min(2000 * attempt, 10_000), undefined, { signal: this.#deps.signal }).catch(
-        () => undefined,
-      );
+      // The back-off never sleeps past the deadline: the bound is what the operator configured, not up to
+      // one back-off step more.
+      const pause = Math.max(0, Math.min(2000 * attempt, 10_000, deadline - Date.now()));
+      await sleep(pause, undefined, { signal: this.#deps.signal }).catch(() => undefined);
       if (this.#deps.signal?.aborted === true)
         throw new RotatorError('INTERRUPTED', 'stopped while waiting for the registry');
     }

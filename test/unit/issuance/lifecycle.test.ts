@@ -193,6 +193,18 @@ describe('the issuance lifecycle (many tokens)', () => {
     expect(r.error).toMatchObject({ step: 'verify', code: 'REGISTRY_REJECTED' });
     expect(r.error?.message).toMatch(/it is stored, and is rolled out once the registry accepts it/);
   });
+
+  it('the wait for a registry that keeps refusing ends at verifyTimeoutSeconds, not a back-off step later', async () => {
+    const w = world('many-tokens', { verifyTimeoutSeconds: 1 });
+    w.rejectVerifications(100);
+    const started = Date.now();
+    const r = await w.lifecycle().beforeRun();
+    const took = Date.now() - started;
+    expect(r.error).toMatchObject({ step: 'verify', code: 'REGISTRY_REJECTED' });
+    // The first back-off step is 2 s: a wait that overshot the 1 s bound would take that long.
+    expect(took).toBeGreaterThanOrEqual(1000);
+    expect(took).toBeLessThan(1800);
+  });
 });
 
 describe('the issuance lifecycle (a slot or an account in turn)', () => {
