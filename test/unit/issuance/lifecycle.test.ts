@@ -112,10 +112,17 @@ describe('the issuance lifecycle (many tokens)', () => {
 
   it('a dry run says what it would do and writes nothing', async () => {
     const w = world('many-tokens');
-    const r = await w.lifecycle({ dryRun: true }).beforeRun();
+    const l = w.lifecycle({ dryRun: true });
+    const r = await l.beforeRun();
     expect(r.issue).toMatchObject({ done: false, what: 'issue a new credential' });
     expect(w.issuer.calls).toEqual([]);
     expect(w.store.versions.size).toBe(0);
+    // Nothing stored yet: the rotation has nothing to roll out (not a failure of the dry run).
+    expect(l.firstPending).toBe(true);
+    await w.lifecycle().beforeRun();
+    const again = w.lifecycle({ dryRun: true, reissue: true });
+    await again.beforeRun();
+    expect(again.firstPending).toBe(false);
   });
 
   it('a token minted whose answer was lost is an orphan: revoked once older than the grace time or superseded', async () => {
