@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.ts';
 import type { RegistryCredential } from '../credentials/dockerconfig.ts';
-import { verifyRegistry, type VerifyResult } from '../credentials/verify.ts';
+import { registryVerifier } from '../credentials/registry-trust.ts';
+import type { VerifyResult } from '../credentials/verify.ts';
 import { RotatorError } from '../errors.ts';
 import { connectKube, type KubeClients } from '../kube/client.ts';
 import { K8sGateway } from '../kube/k8s-gateway.ts';
@@ -45,8 +46,16 @@ export class StoreSet {
   }
 }
 
-export function makeVerifier(config: Config): (cred: RegistryCredential) => Promise<VerifyResult> {
-  return (cred) => verifyRegistry(cred, { insecure: config.rotation.insecureRegistries, timeoutMs: 10_000 });
+/** The registry check of a config: its insecure registries and registry CA files. */
+export function makeVerifier(
+  config: Pick<Config, 'rotation' | 'baseDir'>,
+): (cred: RegistryCredential) => Promise<VerifyResult> {
+  return registryVerifier({
+    insecure: config.rotation.insecureRegistries,
+    caFiles: config.rotation.registryCaFiles,
+    baseDir: config.baseDir,
+    timeoutMs: 10_000,
+  });
 }
 
 export interface Kube {

@@ -1,6 +1,14 @@
 import { Agent } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { httpRequest, httpStream, type HttpOptions, type HttpResponse } from '../net/http.ts';
+import {
+  httpRequest,
+  httpStream,
+  proxyAgentOptions,
+  type HttpOptions,
+  type HttpResponse,
+} from '../net/http.ts';
+import { parseProxyUrl, proxyFor, UnsupportedProxy } from '../net/proxy.ts';
+import { RotatorError } from '../errors.ts';
 import { Authenticator } from './auth.ts';
 import type { ClusterAccess } from './access.ts';
 
@@ -53,6 +61,8 @@ export class KubeRest {
   readonly #access: ClusterAccess;
   readonly #auth: Authenticator;
   readonly #timeoutMs: number;
+  /** The proxy every request goes through: the kubeconfig's proxy-url, else HTTPS_PROXY unless NO_PROXY covers the server. */
+  readonly #proxy: URL | undefined;
   #agent: Agent | undefined;
   #agentCert: Buffer | undefined;
 
@@ -62,6 +72,18 @@ export class KubeRest {
     this.source = access.source;
     this.#auth = new Authenticator(access);
     this.#timeoutMs = timeoutMs;
+    try {
+      this.#proxy =
+        access.proxyUrl === undefined ? proxyFor(new URL(access.server)) : parseProxyUrl(access.proxyUrl);
+    } catch (e) {
+      if (e instanceof UnsupportedProxy) throw new RotatorError('USAGE', e.message);
+      throw e;
+    }
+  }
+
+  /** The proxy requests go through, if any (for logs). */
+  get proxy(): URL | undefined {
+    return this.#proxy;
   }
 
   #agentFor(cert: Buffer | undefined, key: Buffer | undefined): Agent {
@@ -76,6 +98,7 @@ export class KubeRest {
         key: key ?? a.key,
         rejectUnauthorized: !a.insecureSkipTlsVerify,
         servername: a.tlsServerName,
+        ...proxyAgentOptions(this.#proxy),
       });
       this.#agentCert = cert;
     }
@@ -105,6 +128,8 @@ export class KubeRest {
       body,
       timeoutMs: this.#timeoutMs,
       agent: this.#agentFor(auth.cert, auth.key),
+      proxy: this.#proxy,
+      tlsAdvice: "check the kubeconfig's certificate-authority",
       signal,
     };
   }

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../../config/load.ts';
 import type { Config } from '../../config/types.ts';
-import { verifyRegistry } from '../../credentials/verify.ts';
+import { registryVerifier } from '../../credentials/registry-trust.ts';
+import type { VerifyResult } from '../../credentials/verify.ts';
 import { checkNamespace, secretsToVerify, type Finding } from '../../doctor/checks.ts';
 import { RotatorError } from '../../errors.ts';
 import { observeNamespaces } from '../../rotation/batch/observe.ts';
@@ -28,7 +29,13 @@ export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promis
     const bases = config?.targets.map((t) => t.secretName) ?? [];
     const looksManaged = (name: string) => bases.some((b) => isNameOf(b, name));
     const findings: Finding[] = [];
-    const verified = new Map<string, Awaited<ReturnType<typeof verifyRegistry>>>();
+    const verified = new Map<string, VerifyResult>();
+    const verify = registryVerifier({
+      insecure: config?.rotation.insecureRegistries ?? [],
+      caFiles: config?.rotation.registryCaFiles ?? {},
+      baseDir: config?.baseDir ?? process.cwd(),
+      timeoutMs: 10_000,
+    });
     for (const ns of namespaces) {
       const [secrets, serviceAccounts, pods, events] = await Promise.all([
         kube.gateway.listSecretsIn(ns),
@@ -42,10 +49,7 @@ export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promis
         const key = `${cred.registry}\u0000${cred.username}\u0000${cred.password.reveal()}`;
         let v = verified.get(key);
         if (!v) {
-          v = await verifyRegistry(cred, {
-            insecure: config?.rotation.insecureRegistries ?? [],
-            timeoutMs: 10_000,
-          });
+          v = await verify(cred);
           verified.set(key, v);
         }
         if (v.outcome === 'rejected') {

@@ -107,7 +107,8 @@ export class VaultClient {
                 retry: !/sealed/i.test(errorsOf(res)),
                 afterMs: retryAfterMs(res.headers.get('retry-after')),
               };
-            return { retry: e instanceof NetworkError && e.kind !== 'tls' && e.kind !== 'dns' };
+            const terminal = ['tls', 'dns', 'proxy-refused'];
+            return { retry: e instanceof NetworkError && !terminal.includes(e.kind) };
           },
         },
       );
