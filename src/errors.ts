@@ -90,14 +90,22 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** Where a run's metrics go, when the config says so even though it is invalid elsewhere. */
+export interface ReportTo {
+  pushgateway: string;
+  job: string;
+}
+
 export class ConfigError extends RotatorError {
   readonly problems: readonly ConfigProblem[];
-  constructor(problems: readonly ConfigProblem[], file: string) {
+  readonly reportTo: ReportTo | undefined;
+  constructor(problems: readonly ConfigProblem[], file: string, reportTo?: ReportTo) {
     const lines = problems.map((p) => (p.path ? `  ${p.path}: ${p.message}` : `  ${p.message}`));
     super(
       'CONFIG_INVALID',
       `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${lines.join('\n')}`,
     );
     this.problems = problems;
+    this.reportTo = reportTo;
   }
 }

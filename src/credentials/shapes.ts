@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { closest } from '../base/closest.ts';
 import { RotatorError } from '../errors.ts';
 import type { StoreValue } from '../providers/types.ts';
 import { checkCredential, parseDockerConfigJson, type RegistryCredential } from './dockerconfig.ts';
@@ -45,9 +46,12 @@ export const credentialsSchema = z.preprocess(
       const v = iss.input;
       if (typeof v !== 'object' || v === null) return undefined;
       const shapes = shapesIn(v);
-      return shapes.length === 0
-        ? 'give one of: username + password, json, dockerconfigjson'
-        : `give only one shape, not ${shapes.map(describe).join(' and ')}`;
+      if (shapes.length > 0) return `give only one shape, not ${shapes.map(describe).join(' and ')}`;
+      const guesses = Object.keys(v).flatMap((k) => {
+        const g = closest(k, Object.keys(SHAPE_KEYS));
+        return g ? [`\`${k}\` (did you mean \`${g}\`?)`] : [];
+      });
+      return `give one of: username + password, json, dockerconfigjson${guesses.length ? `; unknown ${guesses.join(', ')}` : ''}`;
     },
   }),
 );
