@@ -164,6 +164,12 @@ export interface LeaseGateway {
   ): Promise<LeaseRecord>;
 }
 
+/** An object's identity as an Event's involvedObject carries it (`kubectl describe` selects Events by uid). */
+export interface ObjectRef {
+  uid: string;
+  resourceVersion: string;
+}
+
 export interface EventInput {
   namespace: string;
   involved: {
@@ -171,6 +177,7 @@ export interface EventInput {
     name: string;
     namespace?: string | undefined;
     uid?: string | undefined;
+    resourceVersion?: string | undefined;
     apiVersion: string;
   };
   type: 'Normal' | 'Warning';
@@ -191,6 +198,11 @@ export interface EventRecord {
 
 export interface EventGateway {
   createEvent(e: EventInput): Promise<void>;
+  /**
+   * The uid and resourceVersion of a Secret, ServiceAccount or Lease, undefined when it does not exist:
+   * from this process's own latest write or read of it when there was one, else read now.
+   */
+  objectRef(kind: string, namespace: string, name: string): Promise<ObjectRef | undefined>;
   listEvents(namespace: string): Promise<EventRecord[]>;
 }
 
