@@ -96,7 +96,10 @@ async function measure(sfx: string, cluster: number): Promise<Measure> {
   const l = await api().listNamespace({ limit: 1 });
   const clusterActual = l.items.length + (l.metadata?.remainingItemCount ?? 0);
   const t0 = performance.now();
-  const s = spawnCli(['--config', w.config, '--log-format', 'json'], /"msg":"scheduler started"/);
+  const s = spawnCli(
+    ['scheduler', '--config', w.config, '--log-format', 'json'],
+    /"msg":"scheduler started"/,
+  );
   await s.until(/"msg":"run summary"/, 1_800_000);
   const startupPassSeconds = (performance.now() - t0) / 1000;
   log(`cluster ${cluster}: start-up pass over ${N} namespaces done in ${startupPassSeconds.toFixed(1)} s`);

@@ -2,9 +2,10 @@
 # Installs the Debian packages the stack's node and image tooling need (once; a no-op when present):
 # containerd, runc and the CNI plugins for the node; busybox-static, umoci, skopeo for the test images;
 # buildah and debootstrap for building the project's own image; iptables and conntrack for kube-proxy; git,
-# which Gitea runs at start-up (it refuses to start without it).
+# which Gitea runs at start-up (it refuses to start without it); zsh and fish, whose completion the CLI's
+# completion scripts are tested in (test/unit/cli/completion.test.ts).
 set -euo pipefail
-PKGS=(containerd runc containernetworking-plugins busybox-static umoci skopeo buildah debootstrap iptables conntrack git)
+PKGS=(containerd runc containernetworking-plugins busybox-static umoci skopeo buildah debootstrap iptables conntrack git zsh fish)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 [[ ${#missing[@]} == 0 ]] && exit 0

@@ -10,10 +10,11 @@ import { isNameOf } from '../../rotation/unit/naming.ts';
 import { selectNamespaces } from '../../rotation/batch/scope.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
+import { writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable } from '../table.ts';
 
 /** `doctor [-n NS]`: why pods fail to pull, checked object by object, each finding with its fix. */
-export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promise<ExitCode> {
+export async function doctor(g: GlobalOptions, output: OutputFormat): Promise<ExitCode> {
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const file = configPath(g);
   const config: Config | undefined = existsSync(file) ? loadConfig(file) : undefined;
@@ -71,7 +72,7 @@ export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promis
         }
       }
     }
-    if (output === 'json') process.stdout.write(`${JSON.stringify({ namespaces, findings }, null, 2)}\n`);
+    if (output !== 'table') writeDocument(output, { namespaces, findings });
     else if (findings.length === 0)
       process.stdout.write(
         `no problems found in ${namespaces.length} namespace${namespaces.length === 1 ? '' : 's'} (${namespaces.join(', ')})\n`,

@@ -7,6 +7,7 @@ import { planPrune, removeEntries, type PruneAction, type PrunePlan } from '../.
 import { RunLock } from '../../rotation/batch/lock.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
+import { writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable } from '../table.ts';
 
 interface Row {
@@ -122,7 +123,7 @@ async function apply(
  */
 export async function prune(
   g: GlobalOptions,
-  o: { dryRun: boolean; output: 'table' | 'json'; targets: string[] },
+  o: { dryRun: boolean; output: OutputFormat; targets: string[] },
 ): Promise<ExitCode> {
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const config = loadConfig(configPath(g));
@@ -142,10 +143,8 @@ export async function prune(
       })),
     ];
     const failed = !o.dryRun && plan.actions.length > 0 ? await apply(gw, config, plan, rows, removed) : 0;
-    if (o.output === 'json')
-      process.stdout.write(
-        `${JSON.stringify({ dryRun: o.dryRun, removedTargets: [...removed], rows }, null, 2)}\n`,
-      );
+    if (o.output !== 'table')
+      writeDocument(o.output, { dryRun: o.dryRun, removedTargets: [...removed], rows });
     else if (removed.size === 0)
       process.stdout.write(
         `nothing to prune: every target this install managed (lease ${config.lock.namespace}/${config.lock.name}) is in the config\n`,

@@ -7,6 +7,8 @@ import type { ExitCode } from '../exit-codes.ts';
 import { progressReporter } from '../progress.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions } from '../runtime.ts';
 import { keepForSummary, renderSummary } from '../summary.ts';
+import { writeDocument, type OutputFormat } from '../output.ts';
+import { runDocument } from '../run-document.ts';
 
 export interface RotateOptions {
   dryRun: boolean;
@@ -15,6 +17,8 @@ export interface RotateOptions {
   verbose?: boolean | undefined;
   /** Wait for another run's lock instead of exiting 4. */
   waitForLock: boolean;
+  /** `plan -o json|yaml`: the run as a document instead of the table. */
+  output?: OutputFormat | undefined;
 }
 
 /** `--rotate-now [--dry-run]` and `plan`: one pass over every target, then exit. */
@@ -30,9 +34,10 @@ export async function rotateNow(
   const m = push ? await import('../../observability/metrics.ts') : undefined;
   const metrics = m ? new m.Metrics() : undefined;
 
-  const table = o.table === 'always' || process.stdout.isTTY;
+  const doc = o.output === 'json' || o.output === 'yaml' ? o.output : undefined;
+  const table = doc === undefined && (o.table === 'always' || process.stdout.isTTY);
   // The table's rows: the namespaces that changed, up to TABLE_ROWS, each whole once it is done.
-  const rows = table ? new ResultRows(keepForSummary(true, o.verbose ?? false)) : undefined;
+  const rows = table || doc ? new ResultRows(keepForSummary(true, o.verbose ?? false)) : undefined;
   const progress = progressReporter();
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -60,7 +65,8 @@ export async function rotateNow(
     progress.end();
     if (m && metrics) await m.pushMetrics(push, config.metrics.job, metrics, logger);
 
-    if (rows) process.stdout.write(`${renderSummary(r.summary, rows.results(), o.verbose ?? false)}\n`);
+    if (doc && rows) writeDocument(doc, runDocument(r.summary, rows.results()));
+    else if (rows) process.stdout.write(`${renderSummary(r.summary, rows.results(), o.verbose ?? false)}\n`);
     return r;
   } finally {
     process.off('SIGTERM', onSignal);

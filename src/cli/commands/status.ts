@@ -4,14 +4,11 @@ import { formatDays } from '../../policy/age.ts';
 import { collectStatus } from '../../rotation/batch/status.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
+import { writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable, truncate } from '../table.ts';
 
 /** `status [-o table|json]`: per target × namespace, what is in use, how old, who still uses older secrets. */
-export async function status(
-  g: GlobalOptions,
-  output: 'table' | 'json',
-  allSecrets: boolean,
-): Promise<ExitCode> {
+export async function status(g: GlobalOptions, output: OutputFormat, allSecrets: boolean): Promise<ExitCode> {
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
@@ -21,10 +18,12 @@ export async function status(
     const stale = allSecrets
       ? staleUnmanaged(await kube.gateway.listPullSecretsEverywhere(), config.policy.maxAgeDays, now)
       : undefined;
-    if (output === 'json') {
-      process.stdout.write(
-        `${JSON.stringify({ policy: config.policy, namespaces: rows, ...(stale ? { unmanagedOlderThanMaxAge: stale } : {}) }, null, 2)}\n`,
-      );
+    if (output !== 'table') {
+      writeDocument(output, {
+        policy: config.policy,
+        namespaces: rows,
+        ...(stale ? { unmanagedOlderThanMaxAge: stale } : {}),
+      });
     } else {
       process.stdout.write(
         `${renderTable(

@@ -1,62 +1,99 @@
 import { loadConfig } from '../../config/load.ts';
-import { describeError } from '../../errors.ts';
+import type { Config } from '../../config/types.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, type GlobalOptions } from '../options.ts';
+import { printOutput, writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable } from '../table.ts';
 
-/** `validate [--online]`: check the config; online, also reach every store and registry. */
-export async function validate(g: GlobalOptions, online: boolean): Promise<ExitCode> {
-  const config = loadConfig(configPath(g));
-  const out = process.stdout;
-  out.write(
-    `${config.file}: valid (${Object.keys(config.stores).length} stores, ${config.targets.length} targets, schedule "${config.schedule.text}"${config.timeZone ? ` ${config.timeZone}` : ''})\n`,
+interface Check {
+  check: 'store' | 'credentials' | 'registry';
+  name: string;
+  result: string;
+  detail: string;
+}
+
+/**
+ * `validate [--online] [-o table|json|yaml]`: check the config; online, also reach every store and registry.
+ * As a document, an invalid config is `{valid: false, problems}` on stdout (exit 2 either way).
+ */
+export async function validate(g: GlobalOptions, online: boolean, output: OutputFormat): Promise<ExitCode> {
+  let config: Config;
+  try {
+    config = loadConfig(configPath(g));
+  } catch (e) {
+    if (!(e instanceof ConfigError) || output === 'table') throw e;
+    writeDocument(output, { file: configPath(g), valid: false, problems: e.problems });
+    return EXIT.usage;
+  }
+  const summary = {
+    file: config.file,
+    valid: true,
+    stores: Object.keys(config.stores).length,
+    targets: config.targets.length,
+    schedule: config.schedule.text,
+    timeZone: config.timeZone,
+  };
+  const line = `${config.file}: valid (${summary.stores} stores, ${summary.targets} targets, schedule "${summary.schedule}"${config.timeZone ? ` ${config.timeZone}` : ''})\n`;
+  if (!online) {
+    printOutput(output, summary, () => line);
+    return EXIT.ok;
+  }
+  const checks = await checkOnline(g, config);
+  printOutput(
+    output,
+    { ...summary, checks },
+    () =>
+      `${line}${renderTable(
+        ['CHECK', 'NAME', 'RESULT', 'DETAIL'],
+        checks.map((c) => [c.check, c.name, c.result, c.detail]),
+      )}\n`,
   );
-  if (!online) return EXIT.ok;
+  return checks.some((c) => c.result.startsWith('FAILED')) ? EXIT.failed : EXIT.ok;
+}
+
+/** Every store reached, every target's credentials read and verified at its registries. */
+async function checkOnline(g: GlobalOptions, config: Config): Promise<Check[]> {
   // Only now: stores, registry checks and their clients.
   const { makeLogger, makeVerifier, StoreSet } = await import('../runtime.ts');
   const { resolveCredentials } = await import('../../credentials/resolve.ts');
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const stores = new StoreSet(config, logger);
   const verify = makeVerifier(config);
-  const rows: string[][] = [];
-  let failed = false;
+  const checks: Check[] = [];
   try {
     for (const name of Object.keys(config.stores)) {
       try {
-        rows.push(['store', name, 'ok', await stores.get(name).check()]);
+        checks.push({ check: 'store', name, result: 'ok', detail: await stores.get(name).check() });
       } catch (e) {
-        failed = true;
-        rows.push(['store', name, 'FAILED', describeError(e)]);
+        checks.push({ check: 'store', name, result: 'FAILED', detail: describeError(e) });
       }
     }
     for (const t of config.targets) {
       try {
         const r = await resolveCredentials(t, stores.get(t.store), new Map());
-        rows.push([
-          'credentials',
-          t.name,
-          'ok',
-          `${r.creds.length} registr${r.creds.length === 1 ? 'y' : 'ies'}${r.version ? `, ${r.version}` : ''}`,
-        ]);
+        checks.push({
+          check: 'credentials',
+          name: t.name,
+          result: 'ok',
+          detail: `${r.creds.length} registr${r.creds.length === 1 ? 'y' : 'ies'}${r.version ? `, ${r.version}` : ''}`,
+        });
         for (const c of r.creds) {
           const v = await verify(c);
           const ok = v.outcome === 'accepted' || v.outcome === 'no-auth-required';
-          if (!ok) failed = true;
-          rows.push([
-            'registry',
-            `${t.name} ${v.registry}`,
-            ok ? v.outcome : `FAILED (${v.outcome})`,
-            v.detail,
-          ]);
+          checks.push({
+            check: 'registry',
+            name: `${t.name} ${v.registry}`,
+            result: ok ? v.outcome : `FAILED (${v.outcome})`,
+            detail: v.detail,
+          });
         }
       } catch (e) {
-        failed = true;
-        rows.push(['credentials', t.name, 'FAILED', describeError(e)]);
+        checks.push({ check: 'credentials', name: t.name, result: 'FAILED', detail: describeError(e) });
       }
     }
   } finally {
     await stores.close();
   }
-  out.write(`${renderTable(['CHECK', 'NAME', 'RESULT', 'DETAIL'], rows)}\n`);
-  return failed ? EXIT.failed : EXIT.ok;
+  return checks;
 }
