@@ -12,6 +12,7 @@ import { RunLock } from '../rotation/batch/lock.ts';
 import { exitCodeForRun, EXIT, type ExitCode } from './exit-codes.ts';
 import { makeVerifier, type StoreSet } from './runtime.ts';
 import { summaryFields } from './summary.ts';
+import { endedOnError } from './run-end.ts';
 
 export interface ExecuteDeps {
   config: Config;
@@ -123,6 +124,10 @@ export async function executeRun(
       'run summary',
     );
     return { code, summary };
+  } catch (e) {
+    // Ended on an error of its own (the lock held or not obtainable): still one end line, still counted.
+    endedOnError(logger, o.dryRun ? undefined : d.metrics, o.dryRun, e);
+    throw e;
   } finally {
     o.signal.removeEventListener('abort', relay);
     if (locked) await lock?.release();

@@ -85,16 +85,16 @@ async function rootAction(cmd: Command, run: (code: ExitCode) => void): Promise<
     throw new RotatorError('USAGE', '--dry-run needs --rotate-now (or use `plan`)');
   if (o.rotateNow) {
     const { rotateNow } = await import('./commands/rotate.ts');
-    run(
-      (
-        await rotateNow(g, {
-          dryRun: o.dryRun === true,
-          table: o.summary === true ? 'always' : 'tty',
-          verbose: o.verbose,
-          waitForLock: o.waitForLock === true,
-        })
-      ).code,
+    const { asRun } = await import('./run-end.ts');
+    const r = await asRun(g, o.dryRun !== true, () =>
+      rotateNow(g, {
+        dryRun: o.dryRun === true,
+        table: o.summary === true ? 'always' : 'tty',
+        verbose: o.verbose,
+        waitForLock: o.waitForLock === true,
+      }),
     );
+    run(r.code);
   } else {
     const { noCommand } = await import('./no-command.ts');
     run(noCommand(cmd));
@@ -107,8 +107,10 @@ function addCommands(program: Command, run: (code: ExitCode) => void): void {
     .description("rotate on the config's schedule and watch between runs; serves /metrics and /healthz")
     .action(async (_o, cmd: Command) => {
       const { runScheduler } = await import('./commands/scheduler.ts');
+      const { asRun } = await import('./run-end.ts');
+      const g = globals(cmd);
       const waitForLock = cmd.optsWithGlobals<{ waitForLock?: boolean }>().waitForLock === true;
-      run(await runScheduler(globals(cmd), waitForLock));
+      run(await asRun(g, false, () => runScheduler(g, waitForLock)));
     });
 
   program
@@ -117,13 +119,11 @@ function addCommands(program: Command, run: (code: ExitCode) => void): void {
     .addOption(outputOption())
     .action(async (o: { output: OutputFormat }, cmd: Command) => {
       const { rotateNow } = await import('./commands/rotate.ts');
-      const r = await rotateNow(globals(cmd), {
-        dryRun: true,
-        table: 'always',
-        verbose: true,
-        waitForLock: false,
-        output: o.output,
-      });
+      const { asRun } = await import('./run-end.ts');
+      const g = globals(cmd);
+      const r = await asRun(g, false, () =>
+        rotateNow(g, { dryRun: true, table: 'always', verbose: true, waitForLock: false, output: o.output }),
+      );
       run(r.code);
     });
 

@@ -23,7 +23,7 @@ export class Metrics {
   });
   readonly runs = new Counter({
     name: 'regcred_rotator_runs_total',
-    help: 'Rotation runs by result (success, failed, policy_violation, interrupted).',
+    help: 'Rotation runs by result (success, failed, policy_violation, interrupted; config_invalid, lock_held, lock_failed for runs that ended on that error).',
     labelNames: ['result'],
     registers: [this.registry],
   });
@@ -177,6 +177,12 @@ export class Metrics {
         this.actions.inc({ kind, result }, n);
         if (result === 'conflict') this.conflicts.inc({ kind }, n);
       }
+  }
+
+  /** A run that ended on an error of its own (a bad config, the lock held or not obtainable): counted, no success. */
+  recordFailure(result: 'config_invalid' | 'lock_held' | 'lock_failed' | 'failed', at: Date): void {
+    this.runs.inc({ result });
+    this.lastRun.set(at.getTime() / 1000);
   }
 
   /**

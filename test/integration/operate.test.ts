@@ -113,7 +113,7 @@ describe('the run lock (coordination.k8s.io Lease)', () => {
     expect(r.text).toMatch(
       /another run holds the lease .* \(holder cronjob-pod-1, expires in \d+s unless renewed\); not starting\. Use --wait-for-lock/,
     );
-    expect(r.summary).toBeUndefined();
+    expect(r.summary).toMatchObject({ exitCode: 4, result: 'lock_held', code: 'LOCK_HELD' });
     await holdLease(leaseName, '', 60);
   });
 
