@@ -72,6 +72,23 @@ describe('config validation', () => {
     expect(c.schedule.text).toBe('0 3 * * *');
   });
 
+  it("defaults lock.namespace to POD_NAMESPACE (the manifests' downward API), an explicit one winning", () => {
+    const saved = process.env['POD_NAMESPACE'];
+    try {
+      process.env['POD_NAMESPACE'] = 'team-a-rotator';
+      expect(validateConfig(base(), 'c.yaml').lock.namespace).toBe('team-a-rotator');
+      expect(validateConfig({ ...base(), lock: { namespace: 'shared' } }, 'c.yaml').lock.namespace).toBe(
+        'shared',
+      );
+      delete process.env['POD_NAMESPACE'];
+      // Outside a pod (no KUBERNETES_SERVICE_HOST here), the default.
+      expect(validateConfig(base(), 'c.yaml').lock.namespace).toBe('regcred-rotator');
+    } finally {
+      if (saved === undefined) delete process.env['POD_NAMESPACE'];
+      else process.env['POD_NAMESPACE'] = saved;
+    }
+  });
+
   it('reports every problem at once, schema and cross-field rules together, each with its dotted path', () => {
     const doc = base() as Record<string, unknown>;
     const t = (doc['targets'] as Record<string, unknown>[])[0]!;
