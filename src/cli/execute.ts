@@ -9,6 +9,7 @@ import type { RolloutComplete } from '../rotation/batch/rollout.ts';
 import type { DesiredSecret } from '../rotation/unit/types.ts';
 import { describeError, isRotatorError, RotatorError } from '../errors.ts';
 import { RunLock } from '../rotation/batch/lock.ts';
+import { recordingTargetGroups } from '../kube/lease-groups.ts';
 import { exitCodeForRun, EXIT, type ExitCode } from './exit-codes.ts';
 import { makeVerifier, type StoreSet } from './runtime.ts';
 import { summaryFields } from './summary.ts';
@@ -37,6 +38,8 @@ export interface ExecuteOptions {
   /** Every namespace result as it happens (RunHooks.result), for a consumer of its own: the table's rows. */
   onResult?: ((r: NamespaceResult) => void) | undefined;
 }
+
+const targetNames = (config: Config): string[] => config.targets.map((t) => t.name);
 
 const resultOf = (
   code: ExitCode,
@@ -69,7 +72,11 @@ export async function executeRun(
   );
   const lock = o.dryRun
     ? undefined
-    : new RunLock(gateway, { ...config.lock, targets: config.targets.map((t) => t.name) }, logger);
+    : new RunLock(
+        recordingTargetGroups(gateway, targetNames(config)),
+        { ...config.lock, targets: targetNames(config) },
+        logger,
+      );
   let locked: Promise<void> | undefined;
   // The lock is taken just before the first write: a run with nothing to do writes nothing at all.
   const beforeFirstWrite = lock

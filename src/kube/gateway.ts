@@ -147,6 +147,12 @@ export interface LeaseRecord {
    * run that writes, so `prune` knows which removed targets are its own to clean up.
    */
   targets: string[];
+  /**
+   * The same targets by the config they came from: each group holds targets that were in one config
+   * together (kube/lease-groups.ts). Undefined when the Lease has no such record (written before it existed,
+   * or by a writer that does not keep it).
+   */
+  groups?: string[][] | undefined;
 }
 
 export type LeaseSpec = Omit<LeaseRecord, 'resourceVersion' | 'uid'>;

@@ -8,6 +8,7 @@ import { Metrics } from '../../observability/metrics.ts';
 import { startHttpServer } from '../../observability/server.ts';
 import { Bursts } from '../../scheduler/bursts.ts';
 import { RunLock } from '../../rotation/batch/lock.ts';
+import { recordingTargetGroups } from '../../kube/lease-groups.ts';
 import { Scheduler } from '../../scheduler/loop.ts';
 import { Reactor } from '../../scheduler/reactor.ts';
 import { executeRun } from '../execute.ts';
@@ -105,11 +106,8 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
 /** The event side: the reactor, writing in bursts under the run lock shared with full passes. */
 function makeReactor(p: Parts): { reactor: Reactor; bursts: Bursts } {
   const { config, kube, logger, metrics } = p;
-  const lock = new RunLock(
-    kube.gateway,
-    { ...config.lock, targets: config.targets.map((t) => t.name) },
-    logger,
-  );
+  const targets = config.targets.map((t) => t.name);
+  const lock = new RunLock(recordingTargetGroups(kube.gateway, targets), { ...config.lock, targets }, logger);
   const bursts = new Bursts(
     lock,
     () =>
