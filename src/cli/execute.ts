@@ -14,6 +14,7 @@ import { exitCodeForRun, EXIT, type ExitCode } from './exit-codes.ts';
 import { makeVerifier, type StoreSet } from './runtime.ts';
 import { summaryFields } from './summary.ts';
 import { endedOnError } from './run-end.ts';
+import { instrument } from './instrument.ts';
 
 export interface ExecuteDeps {
   config: Config;
@@ -62,6 +63,7 @@ export async function executeRun(
   o: ExecuteOptions,
 ): Promise<{ code: ExitCode; summary: RunSummary }> {
   const { config, gateway, logger } = d;
+  if (d.metrics && !o.dryRun) instrument(d.metrics, gateway, d.stores);
   const stop = new AbortController();
   const relay = () => stop.abort();
   o.signal.addEventListener('abort', relay, { once: true });

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../base/logger.ts';
 import { createStore } from '../providers/registry.ts';
 import type { GlobalOptions } from './options.ts';
 import type { SecretStore } from '../providers/types.ts';
+import { measuredStore, type StoreRequestObserver } from '../providers/measured.ts';
 
 export { configPath, type GlobalOptions } from './options.ts';
 
@@ -21,6 +22,7 @@ export class StoreSet {
   readonly #config: Config;
   readonly #logger: Logger;
   readonly #open = new Map<string, SecretStore>();
+  #observer: StoreRequestObserver | undefined;
 
   constructor(config: Config, logger: Logger) {
     this.#config = config;
@@ -32,13 +34,19 @@ export class StoreSet {
     if (!s) {
       const cfg = this.#config.stores[name];
       if (!cfg) throw new RotatorError('CONFIG_INVALID', `no store named "${name}"`);
-      s = createStore(name, cfg, {
+      const store = createStore(name, cfg, {
         logger: this.#logger.child({ store: name }),
         baseDir: this.#config.baseDir,
       });
+      s = measuredStore(store, (r) => this.#observer?.(r));
       this.#open.set(name, s);
     }
     return s;
+  }
+
+  /** Every store call from now on (stores opened already included) is reported to `observe`. */
+  observe(observe: StoreRequestObserver): void {
+    this.#observer = observe;
   }
 
   async close(): Promise<void> {

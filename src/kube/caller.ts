@@ -6,6 +6,7 @@ import type { RawList, RawMeta } from './convert.ts';
 import { describeOp, mapKubeError, type KubeOp } from './errors.ts';
 import { storageOrder, type ListChunk, type NamespaceScope, type ObjectRef } from './gateway.ts';
 import type { KubeRest, Query, RequestSpec } from './rest.ts';
+import type { KubeRequestObserver } from './request-labels.ts';
 
 export const PAGE = 500;
 /**
@@ -75,6 +76,11 @@ export class KubeCaller {
           ),
       },
     );
+  }
+
+  /** Every request to the API server (watches too) is reported to `observe`: request metrics. */
+  observeRequests(observe: KubeRequestObserver): void {
+    this.rest.observer = observe;
   }
 
   /** What a single-object answer says of its object's identity, kept for Events (EventGateway.objectRef). */

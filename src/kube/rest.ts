@@ -9,6 +9,7 @@ import {
 } from '../net/http.ts';
 import { parseProxyUrl, proxyFor, UnsupportedProxy } from '../net/proxy.ts';
 import { RotatorError } from '../errors.ts';
+import { failureCode, requestLabels, type KubeRequestObserver } from './request-labels.ts';
 import { Authenticator } from './auth.ts';
 import type { ClusterAccess } from './access.ts';
 
@@ -134,11 +135,33 @@ export class KubeRest {
     };
   }
 
+  /** Told of every request and its outcome (request metrics); set by whoever keeps metrics. */
+  observer: KubeRequestObserver | undefined;
+
+  /** One exchange, timed and reported to the observer. */
+  async #exchange<R extends HttpResponse>(spec: RequestSpec, send: () => Promise<R>): Promise<R> {
+    const started = performance.now();
+    const report = (code: string) => {
+      if (!this.observer) return;
+      const watch = spec.query?.['watch'] !== undefined;
+      const seconds = (performance.now() - started) / 1000;
+      this.observer({ ...requestLabels(spec.method, spec.path, watch), code, seconds });
+    };
+    try {
+      const res = await send();
+      report(String(res.status));
+      return res;
+    } catch (e) {
+      report(failureCode(e));
+      throw e;
+    }
+  }
+
   /** One request; resolves with the parsed JSON body, or throws KubeHttpError / a NetworkError. */
   async json<T>(spec: RequestSpec, signal?: AbortSignal): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const { url, ...opts } = await this.#options(spec, signal);
-      const res = await httpRequest(url, opts);
+      const res = await this.#exchange(spec, () => httpRequest(url, opts));
       if (res.status === 401 && attempt === 0 && this.#auth.refreshable) {
         this.#auth.invalidate();
         continue;
@@ -154,7 +177,9 @@ export class KubeRest {
    */
   async stream(spec: RequestSpec, onObject: (o: unknown) => void, signal: AbortSignal): Promise<void> {
     const { url, ...opts } = await this.#options(spec, signal);
-    const res = await httpStream(url, { ...opts, timeoutMs: 0 }, (line) => onObject(JSON.parse(line)));
+    const res = await this.#exchange(spec, () =>
+      httpStream(url, { ...opts, timeoutMs: 0 }, (line) => onObject(JSON.parse(line))),
+    );
     if (res.status >= 400) throw httpError(res);
   }
 

@@ -12,6 +12,7 @@ import { recordingTargetGroups } from '../../kube/lease-groups.ts';
 import { Scheduler } from '../../scheduler/loop.ts';
 import { Reactor } from '../../scheduler/reactor.ts';
 import { executeRun } from '../execute.ts';
+import { instrument } from '../instrument.ts';
 import { EXIT, exitCodeForError, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions, type Kube } from '../runtime.ts';
 
@@ -49,6 +50,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
     stop: new AbortController(),
   };
   const stores = new StoreSet(config, logger);
+  instrument(p.metrics, p.kube.gateway, stores); // watches and reactions too, not only full passes
   const { reactor, bursts } = makeReactor(p);
   let failedPasses = 0;
   let retryTimer: NodeJS.Timeout | undefined;
