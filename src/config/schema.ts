@@ -66,6 +66,11 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(9095),
       pushgateway: z.string().default(''),
       job: z.string().min(1).default('regcred-rotator'),
+      /**
+       * Scheduler mode: /healthz answers 503 once a watch has shown no sign of life (a page, an event, a
+       * bookmark, the server ending it) for this long; a connection that silent is also dropped and resumed.
+       */
+      stuckWatchSeconds: z.number().int().min(2).max(3600).default(180),
     })
     .prefault({}),
   /**

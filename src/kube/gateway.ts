@@ -79,6 +79,13 @@ export interface Watch {
   /** Lists made (1 + one per 410), and connections lost. */
   readonly relists: number;
   readonly reconnects: number;
+  /** When the server last showed this watch a sign of life (epoch ms): health. */
+  readonly lastActivity: number;
+}
+
+/** How long a watch may stay silent before it counts as stuck (see ResourceWatch). */
+export interface WatchOptions {
+  stuckAfterMs?: number | undefined;
 }
 
 /**
@@ -130,7 +137,12 @@ export interface KubeGateway {
     names: readonly string[],
   ): Promise<ServiceAccountObject>;
   /** Follows one kind of object in `scope` (scheduler mode): nothing is read until the watch runs. */
-  watch<K extends keyof Watched>(kind: K, scope: WatchScope, handlers: WatchHandlers<Watched[K]>): Watch;
+  watch<K extends keyof Watched>(
+    kind: K,
+    scope: WatchScope,
+    handlers: WatchHandlers<Watched[K]>,
+    options?: WatchOptions,
+  ): Watch;
 }
 
 /** A coordination.k8s.io/v1 Lease, reduced to what the run lock uses. */

@@ -1,6 +1,7 @@
 /**
  * A small HTTPS proxy between the rotator and the API server that injects faults: 429 with Retry-After,
- * 500/503, connection resets, 2 s latency, and a dropped response after the server applied a write.
+ * 500/503, connection resets, 2 s latency, a dropped response after the server applied a write, and a
+ * server that stops answering altogether (stall).
  * It forwards the bearer token unchanged (the rotator uses a token kubeconfig pointed at the proxy).
  */
 import { createServer, type Server } from 'node:https';
@@ -56,6 +57,24 @@ export class FaultProxy {
   /** A fault the next request it applies to gets, whatever the rate (see failNext). */
   #next: Fault | undefined;
 
+  /** While set, nothing is answered: see stall. */
+  #held: Promise<void> | undefined;
+  #release: (() => void) | undefined;
+
+  /**
+   * The API server stops answering without closing anything (a hung server, a partition): new requests are
+   * held, and open watches pass nothing more, not even their end, until `answer()`.
+   */
+  stall(): void {
+    this.#held ??= new Promise((r) => (this.#release = r));
+  }
+
+  /** Answers again: held requests go on to the API server, held watch data flows. */
+  answer(): void {
+    this.#release?.();
+    this.#held = undefined;
+  }
+
   /** The next request `fault` applies to gets it (a write, for 'drop-after-apply'); then the rate rules again. */
   failNext(fault: Fault): void {
     this.#next = fault;
@@ -91,6 +110,7 @@ export class FaultProxy {
   }
 
   async close(): Promise<void> {
+    this.answer();
     this.#server?.closeAllConnections();
     await new Promise((r) => this.#server?.close(r));
     await this.#agent.close();
@@ -101,6 +121,8 @@ export class FaultProxy {
     res: import('node:http').ServerResponse,
     body: Buffer,
   ): Promise<void> {
+    if (this.#held) await this.#held;
+    if (req.socket.destroyed) return;
     const write = req.method !== 'GET';
     const watch = /[?&]watch=(1|true)/.test(req.url ?? '');
     const stream = watch ? 'watches' : 'requests';
@@ -189,9 +211,11 @@ export class FaultProxy {
       res.on('close', () => up.body.destroy());
       for await (const chunk of up.body) {
         if (fault === 'watch-delay') await new Promise((r) => setTimeout(r, 1500));
+        if (this.#held) await this.#held;
         if (!res.writable) break;
         res.write(chunk);
       }
+      if (this.#held) await this.#held;
       res.end();
     } catch {
       req.socket.destroy();

@@ -168,15 +168,20 @@ function serve(p: Parts, scheduler: Scheduler, reactor: Reactor) {
   return startHttpServer(
     config.metrics.port,
     p.metrics,
-    () => ({
-      schedule: config.schedule.text,
-      timeZone: config.timeZone ?? 'local',
-      runs: scheduler.runs,
-      skippedTicks: scheduler.skipped,
-      lastRun: scheduler.last,
-      nextRun: scheduler.nextRun()?.toISOString(),
-      watches: reactor.watches.map((w) => ({ relists: w.relists, reconnects: w.reconnects })),
-    }),
+    () => {
+      const stuck = reactor.stuckWatches();
+      return {
+        status: stuck.length > 0 ? 'unhealthy' : 'ok',
+        ...(stuck.length > 0 ? { stuckWatches: stuck } : {}),
+        schedule: config.schedule.text,
+        timeZone: config.timeZone ?? 'local',
+        runs: scheduler.runs,
+        skippedTicks: scheduler.skipped,
+        lastRun: scheduler.last,
+        nextRun: scheduler.nextRun()?.toISOString(),
+        watches: reactor.watches.map((w) => ({ relists: w.relists, reconnects: w.reconnects })),
+      };
+    },
     p.logger,
   );
 }

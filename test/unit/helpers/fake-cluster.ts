@@ -121,6 +121,7 @@ export class FakeCluster implements KubeGateway {
       handlers: handlers,
       relists: 0,
       reconnects: 0,
+      lastActivity: Date.now(),
       relist() {
         w.relists++;
         handlers.page(view(), true);
