@@ -15,6 +15,9 @@ import { makeVerifier, type StoreSet } from './runtime.ts';
 import { summaryFields } from './summary.ts';
 import { endedOnError } from './run-end.ts';
 import { instrument } from './instrument.ts';
+import { issuanceFields } from './issuance-summary.ts';
+import { IssuanceRun, type TargetIssuanceReport } from '../issuance/run.ts';
+import { clusterIdOf } from '../fleet/cluster.ts';
 
 export interface ExecuteDeps {
   config: Config;
@@ -32,6 +35,10 @@ export interface ExecuteDeps {
 
 export interface ExecuteOptions {
   dryRun: boolean;
+  /** `--reissue`: targets with an issuer mint a new credential now, whatever its age. */
+  reissue?: boolean | undefined;
+  /** `--force`: clusters that may not hold a revocation back (named one by one). */
+  force?: readonly string[] | undefined;
   only?: readonly string[] | undefined;
   waitForLock: boolean;
   signal: AbortSignal;
@@ -61,7 +68,7 @@ const resultOf = (
 export async function executeRun(
   d: ExecuteDeps,
   o: ExecuteOptions,
-): Promise<{ code: ExitCode; summary: RunSummary }> {
+): Promise<{ code: ExitCode; summary: RunSummary; issuance: TargetIssuanceReport[] }> {
   const { config, gateway, logger } = d;
   if (d.metrics && !o.dryRun) instrument(d.metrics, gateway, d.stores);
   const stop = new AbortController();
@@ -97,14 +104,30 @@ export async function executeRun(
           lock.startRenewing(() => stop.abort());
         })())
     : undefined;
+  const verify = makeVerifier(config);
+  const issuance = new IssuanceRun(
+    {
+      config,
+      stores: d.stores,
+      logger,
+      now: () => new Date(),
+      verify,
+      clusterId: () => clusterIdOf(gateway),
+      signal: stop.signal,
+      onEvent: (e) => events.issuance(e),
+    },
+    { dryRun: o.dryRun, reissue: o.reissue === true, force: o.force ?? [], beforeWrite: beforeFirstWrite },
+  );
   try {
+    // Credentials minted at the source first: a new one is in the store before the rotation reads it.
+    if (!issuance.empty) await issuance.before();
     const summary = await runRotation(
       {
         config,
         gateway,
         logger,
         openStore: (n) => d.stores.get(n),
-        verify: makeVerifier(config),
+        verify,
         now: () => new Date(),
         hooks: {
           result: (r, desired) => {
@@ -113,7 +136,10 @@ export async function executeRun(
           },
           targetDone: (t) => events.targetDone(t),
           desiredReady: d.onDesired,
-          rolloutComplete: d.onRolloutComplete,
+          rolloutComplete: async (e) => {
+            await issuance.rolloutComplete(e.target, e.revision);
+            await d.onRolloutComplete?.(e);
+          },
         },
         beforeFirstWrite,
       },
@@ -124,15 +150,25 @@ export async function executeRun(
         onProgress: o.onProgress,
       },
     );
-    const code = exitCodeForRun(summary);
-    if (!o.dryRun) d.metrics?.record(summary, resultOf(code, summary));
+    const reports = issuance.reports;
+    const code = exitCodeForRun(summary, issuance.failed);
+    if (!o.dryRun) {
+      d.metrics?.record(summary, resultOf(code, summary));
+      d.metrics?.recordIssuance(reports);
+    }
 
     await events.flush();
     logger.info(
-      { ...summaryFields(summary), exitCode: code, events: events.sent, requests: { ...gateway.counts } },
+      {
+        ...summaryFields(summary),
+        ...(reports.length > 0 ? { issuance: issuanceFields(reports) } : {}),
+        exitCode: code,
+        events: events.sent,
+        requests: { ...gateway.counts },
+      },
       'run summary',
     );
-    return { code, summary };
+    return { code, summary, issuance: reports };
   } catch (e) {
     // Ended on an error of its own (the lock held or not obtainable): still one end line, still counted.
     endedOnError(logger, o.dryRun ? undefined : d.metrics, o.dryRun, e);
@@ -141,5 +177,6 @@ export async function executeRun(
     o.signal.removeEventListener('abort', relay);
     if (locked) await lock?.release();
     await events.flush();
+    await issuance.close();
   }
 }

@@ -23,10 +23,14 @@ export function exitCodeForError(e: unknown): ExitCode {
   return EXIT.failed;
 }
 
-/** Failures win over policy: a run that could not finish is the more urgent page. */
-export function exitCodeForRun(s: RunSummary): ExitCode {
+/**
+ * Failures win over policy: a run that could not finish is the more urgent page. `issuanceFailed`: a step at
+ * the source (mint, store, revoke, a fleet record) failed for some target.
+ */
+export function exitCodeForRun(s: RunSummary, issuanceFailed = false): ExitCode {
   if (s.interrupted) return EXIT.failed;
-  if (s.targets.some((t) => t.outcome === 'failed') || s.tally.failed > 0) return EXIT.failed;
+  if (s.targets.some((t) => t.outcome === 'failed') || s.tally.failed > 0 || issuanceFailed)
+    return EXIT.failed;
   if (s.targets.some((t) => t.age.state === 'violation')) return EXIT.policy;
   return EXIT.ok;
 }

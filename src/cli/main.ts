@@ -59,6 +59,15 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .option('--rotate-now', 'one rotation pass over every target, then exit (what the CronJob runs)')
     .option('--dry-run', 'with --rotate-now: print the actions, write nothing')
     .option('--wait-for-lock', 'if another run holds the lock, wait for it instead of exiting 4')
+    .option(
+      '--reissue',
+      'with --rotate-now: targets with an issuer mint a new credential now, whatever its age',
+    )
+    .option(
+      '--force <clusters>',
+      'with --rotate-now: revoke old credentials although these clusters have not rolled out (comma-separated)',
+      collect,
+    )
     .option('-v, --verbose', 'list unchanged namespaces in the summary too')
     .option('--summary', 'print the summary table even when stdout is not a terminal')
     .showHelpAfterError()
@@ -80,7 +89,11 @@ async function rootAction(cmd: Command, run: (code: ExitCode) => void): Promise<
     waitForLock?: boolean;
     verbose?: boolean;
     summary?: boolean;
+    reissue?: boolean;
+    force?: string[];
   }>();
+  if ((o.reissue || o.force) && !o.rotateNow)
+    throw new RotatorError('USAGE', '--reissue and --force need --rotate-now');
   if (o.dryRun && !o.rotateNow)
     throw new RotatorError('USAGE', '--dry-run needs --rotate-now (or use `plan`)');
   if (o.rotateNow) {
@@ -92,6 +105,8 @@ async function rootAction(cmd: Command, run: (code: ExitCode) => void): Promise<
         table: o.summary === true ? 'always' : 'tty',
         verbose: o.verbose,
         waitForLock: o.waitForLock === true,
+        reissue: o.reissue === true,
+        force: o.force,
       }),
     );
     run(r.code);
@@ -134,9 +149,13 @@ function addCommands(program: Command, run: (code: ExitCode) => void): void {
     )
     .addOption(outputOption())
     .option('--all-secrets', 'also report unmanaged dockerconfigjson secrets older than the maximum age')
-    .action(async (o: { output: OutputFormat; allSecrets?: boolean }, cmd: Command) => {
+    .option(
+      '--fleet',
+      'one row per cluster of each fleet ledger: what it rolled out, what holds revocation back',
+    )
+    .action(async (o: { output: OutputFormat; allSecrets?: boolean; fleet?: boolean }, cmd: Command) => {
       const { status } = await import('./commands/status.ts');
-      run(await status(globals(cmd), o.output, o.allSecrets === true));
+      run(await status(globals(cmd), o.output, o.allSecrets === true, o.fleet === true));
     });
 
   program
@@ -159,6 +178,26 @@ function addCommands(program: Command, run: (code: ExitCode) => void): void {
       const dryRun = cmd.optsWithGlobals<{ dryRun?: boolean }>().dryRun === true;
       const { prune } = await import('./commands/prune.ts');
       run(await prune(globals(cmd), { dryRun, output: o.output, targets: o.target ?? [] }));
+    });
+
+  const fleet = program
+    .command('fleet')
+    .description('several clusters, one registry credential: the clusters in the fleet ledgers');
+  fleet
+    .command('id')
+    .description("this cluster's id in fleet ledgers (fleet.clusterId, or derived from kube-system's UID)")
+    .action(async (_o, cmd: Command) => {
+      const { fleetId } = await import('./commands/fleet.ts');
+      run(await fleetId(globals(cmd)));
+    });
+  fleet
+    .command('forget <cluster>')
+    .description(
+      'a cluster that is gone: it no longer holds revocations back (it registers again if it runs)',
+    )
+    .action(async (cluster: string, _o, cmd: Command) => {
+      const { fleetForget } = await import('./commands/fleet.ts');
+      run(await fleetForget(globals(cmd), cluster));
     });
 
   program

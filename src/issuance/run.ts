@@ -233,6 +233,24 @@ export class IssuanceRun {
     return g.blockedBy;
   }
 
+  /**
+   * For `status`: each fleet target's ledger against what the store holds now (who has rolled it out, who
+   * holds a revocation back). Reads only.
+   */
+  async inspectFleet(): Promise<void> {
+    await Promise.all(
+      [...this.#entries.values()].map(async (e) => {
+        if (!e.ledger || !e.report.fleet) return;
+        try {
+          const current = await e.source.read();
+          await this.#fleetGate(e, current);
+        } catch (err) {
+          e.report.fleet.error = errorInfo(err);
+        }
+      }),
+    );
+  }
+
   get reports(): TargetIssuanceReport[] {
     return [...this.#entries.values()].map((e) => e.report).sort((a, b) => (a.target < b.target ? -1 : 1));
   }

@@ -109,6 +109,7 @@ export const toPod = (p: RawPod): PodObject => {
 
 export const toNamespace = (n: RawNamespace): NamespaceObject => ({
   name: n.metadata?.name ?? '',
+  uid: n.metadata?.uid,
   labels: n.metadata?.labels ?? {},
   terminating: n.status?.phase === 'Terminating' || n.metadata?.deletionTimestamp !== undefined,
 });

@@ -1,6 +1,8 @@
 /** The few Kubernetes objects the engine works with, reduced to the fields it uses. */
 export interface NamespaceObject {
   name: string;
+  /** Absent where the namespace was not read (named but not readable). */
+  uid?: string | undefined;
   labels: Record<string, string>;
   terminating: boolean;
 }

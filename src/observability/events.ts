@@ -3,6 +3,7 @@ import type { EventGateway, EventInput } from '../kube/gateway.ts';
 import type { TargetResult } from '../rotation/batch/summary.ts';
 import type { NamespaceResult } from '../rotation/unit/result.ts';
 import type { DesiredSecret } from '../rotation/unit/types.ts';
+import type { IssuanceEvent } from '../issuance/run.ts';
 import type { Logger } from '../base/logger.ts';
 import { Limiter } from '../base/pool.ts';
 
@@ -170,6 +171,36 @@ export class EventRecorder {
     if (t.error && /^REGISTRY_/.test(t.error.code))
       this.#onHome('Warning', 'CredentialVerificationFailed', t.error.message);
     else if (t.error) this.#onHome('Warning', 'RotationFailed', t.error.message);
+  }
+
+  /** Credentials minted and revoked at the registry, issuance failures, clusters late to roll out. */
+  issuance(e: IssuanceEvent): void {
+    switch (e.kind) {
+      case 'issued':
+        return this.#onHome(
+          'Normal',
+          'CredentialIssued',
+          `target ${e.target}: ${e.issuer} issued ${e.ref.label} (${e.why})`,
+        );
+      case 'revoked':
+        return this.#onHome(
+          'Normal',
+          'CredentialRevoked',
+          `target ${e.target}: ${e.issuer} revoked ${e.ref.label} (${e.why})`,
+        );
+      case 'failed':
+        return this.#onHome(
+          'Warning',
+          'IssuanceFailed',
+          `target ${e.target}: ${e.step} failed: ${e.message}`,
+        );
+      case 'late':
+        return this.#onHome(
+          'Warning',
+          'ClusterLate',
+          `target ${e.target}: cluster ${e.cluster} has not rolled out ${e.revision} after ${Math.round(e.behindMs / 360_000) / 10} h; the old credential stays valid`,
+        );
+    }
   }
 
   /** Waits for queued Events; summarises what the budget dropped. */

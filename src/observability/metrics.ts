@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { httpRequest } from '../net/http.ts';
 import type { RunSummary } from '../rotation/batch/summary.ts';
 import type { NamespaceResult } from '../rotation/unit/result.ts';
+import type { TargetIssuanceReport } from '../issuance/run.ts';
 import type { Logger } from '../base/logger.ts';
 import type { KubeRequest } from '../kube/request-labels.ts';
 import type { StoreRequest } from '../providers/measured.ts';
@@ -163,6 +164,42 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly credentialsIssued = new Counter({
+    name: 'regcred_rotator_credentials_issued_total',
+    help: 'Registry credentials minted by an issuer (and stored), by target and issuer type.',
+    labelNames: ['target', 'issuer'],
+    registers: [this.registry],
+  });
+  readonly credentialsRevoked = new Counter({
+    name: 'regcred_rotator_credentials_revoked_total',
+    help: 'Registry credentials revoked by an issuer once nothing could use them any more.',
+    labelNames: ['target', 'issuer'],
+    registers: [this.registry],
+  });
+  readonly issuanceFailures = new Counter({
+    name: 'regcred_rotator_issuance_failures_total',
+    help: 'Issuance steps that failed (list, issue, verify, revoke, fleet), by target.',
+    labelNames: ['target', 'step'],
+    registers: [this.registry],
+  });
+  readonly issuedAt = new Gauge({
+    name: 'regcred_rotator_issued_credential_timestamp_seconds',
+    help: 'When the registry issued the credential in use (targets with an issuer), epoch seconds.',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly revocationsPending = new Gauge({
+    name: 'regcred_rotator_revocations_pending',
+    help: 'Registry credentials of a target waiting to be revoked (for the rollout, or for other clusters).',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  readonly fleetClusters = new Gauge({
+    name: 'regcred_rotator_fleet_clusters',
+    help: "Clusters in a target's fleet ledger by state (acked, behind, late, forgotten), as the issuing cluster last read it.",
+    labelNames: ['target', 'state'],
+    registers: [this.registry],
+  });
 
   constructor(withProcessMetrics = false) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'regcred_rotator_' });
@@ -223,6 +260,24 @@ export class Metrics {
   recordFailure(result: 'config_invalid' | 'lock_held' | 'lock_failed' | 'failed', at: Date): void {
     this.runs.inc({ result });
     this.lastRun.set(at.getTime() / 1000);
+  }
+
+  /** What the issuance part of a run did (targets with an issuer). */
+  recordIssuance(reports: readonly TargetIssuanceReport[]): void {
+    this.fleetClusters.reset();
+    for (const r of reports) {
+      const target = r.target;
+      if (r.issuer && r.issue?.done) this.credentialsIssued.inc({ target, issuer: r.issuer });
+      if (r.issuer && r.revoked?.length)
+        this.credentialsRevoked.inc({ target, issuer: r.issuer }, r.revoked.length);
+      if (r.error) this.issuanceFailures.inc({ target, step: r.error.step });
+      if (r.fleet?.error) this.issuanceFailures.inc({ target, step: 'fleet' });
+      if (r.inUse) this.issuedAt.set({ target }, Math.round(r.inUse.issuedAt.getTime() / 1000));
+      if (r.issuing) this.revocationsPending.set({ target }, r.pending?.length ?? 0);
+      const counts = new Map<string, number>();
+      for (const c of r.fleet?.clusters ?? []) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+      for (const [state, n] of counts) this.fleetClusters.set({ target, state }, n);
+    }
   }
 
   /**

@@ -60,8 +60,19 @@ export function api(): CoreV1Api {
   return core;
 }
 
-export function kubectl(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(stack.kubectlBin, ['--kubeconfig', stack.kubeconfig, ...args], {
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function kubectl(...args: string[]): KubectlResult {
+  return kubectlAt(stack.kubeconfig, ...args);
+}
+
+/** kubectl with another kubeconfig (the fleet's clusters: test/helpers/fleet.ts). */
+export function kubectlAt(kubeconfig: string, ...args: string[]): KubectlResult {
+  const r = spawnSync(stack.kubectlBin, ['--kubeconfig', kubeconfig, ...args], {
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -85,21 +96,25 @@ export async function waitFor<T>(
   }
 }
 
-/** Creates a namespace and waits for the controller-manager to give it its `default` ServiceAccount. */
+/**
+ * Creates a namespace and waits for the controller-manager to give it its `default` ServiceAccount. In the
+ * main cluster unless `core` names another (test/helpers/fleet.ts).
+ */
 export async function createNamespace(
   name: string,
   labels: Record<string, string> = {},
+  core: () => CoreV1Api = api,
 ): Promise<V1ServiceAccount> {
-  await api().createNamespace({ body: { metadata: { name, labels } } });
+  await core().createNamespace({ body: { metadata: { name, labels } } });
   return waitFor(`default ServiceAccount in ${name}`, () =>
-    api().readNamespacedServiceAccount({ namespace: name, name: 'default' }),
+    core().readNamespacedServiceAccount({ namespace: name, name: 'default' }),
   );
 }
 
-export async function deleteNamespaces(names: readonly string[]): Promise<void> {
+export async function deleteNamespaces(names: readonly string[], core: () => CoreV1Api = api): Promise<void> {
   await Promise.all(
     names.map((name) =>
-      api()
+      core()
         .deleteNamespace({ name })
         .catch(() => undefined),
     ),
@@ -159,7 +174,7 @@ export async function createPod(
   return (p.spec?.imagePullSecrets ?? []).map((r) => r.name ?? '');
 }
 
-/** The API server's own request counter (apiserver_request_total), summed by "VERB resource". */
+/** The API server's own request counter (apiserver_request_total), summed by "VERB resource": the bench counts its requests with it. */
 export async function apiserverRequests(): Promise<Map<string, number>> {
   const r = kubectl('get', '--raw', '/metrics');
   if (r.code !== 0) throw new Error(`cannot read /metrics: ${r.stderr}`);
@@ -219,7 +234,10 @@ export async function serviceAccountKubeconfig(
 }
 
 /** Namespaces a test file creates (prefixed, labelled as asked) and deletes when done. */
-export function testNamespaces(prefix: string): {
+export function testNamespaces(
+  prefix: string,
+  core: () => CoreV1Api = api,
+): {
   make: (name: string, labels?: Record<string, string>) => Promise<string>;
   all: string[];
   cleanup: () => Promise<void>;
@@ -229,11 +247,11 @@ export function testNamespaces(prefix: string): {
     all,
     make: async (name, labels = {}) => {
       const full = `${prefix}-${name}`;
-      await createNamespace(full, labels);
+      await createNamespace(full, labels, core);
       all.push(full);
       return full;
     },
-    cleanup: () => deleteNamespaces(all),
+    cleanup: () => deleteNamespaces(all, core),
   };
 }
 
@@ -271,9 +289,12 @@ export interface AuditEvent {
   stageTimestamp: string;
 }
 
-/** The audit log's completed requests (microsecond timestamps, user agents), oldest first. */
-export function auditEvents(): AuditEvent[] {
-  const text = readFileSync(env('REGCRED_STACK_AUDIT_LOG'), 'utf8');
+/**
+ * The audit log's completed requests (microsecond timestamps, user agents), oldest first: the main
+ * cluster's unless `file` names another's (test/helpers/fleet.ts).
+ */
+export function auditEvents(file = env('REGCRED_STACK_AUDIT_LOG')): AuditEvent[] {
+  const text = readFileSync(file, 'utf8');
   const out: AuditEvent[] = [];
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;

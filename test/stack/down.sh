@@ -6,17 +6,6 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
 shopt -s nullglob
 
-stop_pid() { # stop_pid NAME: TERM, wait up to 10 s, KILL
-  local f="$STACK_RUN/$1.pid" pid
-  [[ -f $f ]] || return 0
-  pid="$(cat "$f")"
-  kill -0 "$pid" 2>/dev/null || return 0
-  log "stopping $1 (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
 # The node first: no kubelet to restart containers, then the containers themselves (their shims outlive
 # containerd), then containerd.
 stop_pid kubelet
@@ -29,6 +18,10 @@ if pid_alive containerd; then
 fi
 stop_pid kube-proxy
 [[ -x $STACK_BIN/kube-proxy-$KUBE_VERSION ]] && "$STACK_BIN/kube-proxy-$KUBE_VERSION" --cleanup >/dev/null 2>&1 || true
+# Each control plane from the top down (stop_control_plane in lib.sh), the clusters in parallel.
+stop_control_plane "" &
+for n in "${FLEET_CLUSTERS[@]}"; do stop_control_plane "-$n" & done
+wait
 for f in "$STACK_RUN"/*.pid; do stop_pid "$(basename "$f" .pid)"; done
 # Shims of our containerd (started with its socket in their arguments), should any have survived.
 for p in /proc/[0-9]*; do

@@ -67,10 +67,23 @@ PORT_KUBELET_HEALTHZ=20248
 PORT_KUBE_PROXY_METRICS=20249
 PORT_KUBE_PROXY_HEALTHZ=20256
 
+# The fleet (fleet/up.sh): two more control planes, clusters b and c, beside the main one (a). On by default
+# (CI runs them); REGCRED_STACK_FLEET=0 starts the small stack without them.
+STACK_FLEET="${REGCRED_STACK_FLEET:-1}"
+[[ $STACK_FLEET == [01] ]] || die "REGCRED_STACK_FLEET is 0 (no fleet) or 1 (the default), not '$STACK_FLEET'"
+FLEET_CLUSTERS=(b c)
+PORT_ETCD_B=12381 PORT_ETCD_PEER_B=12382 # 127.0.0.1
+PORT_ETCD_C=12383 PORT_ETCD_PEER_C=12384 # 127.0.0.1
+PORT_APISERVER_B=16444
+PORT_APISERVER_C=16445
+
 # Every process the stack runs, in start order (status.sh and up.sh read this list).
 STACK_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler openbao token-server registry-basic
   registry-bearer registry-public pushgateway azure gitea harbor-registry harbor acr-registry acr containerd kubelet
   kube-proxy)
+FLEET_COMPONENTS=()
+for c in "${FLEET_CLUSTERS[@]}"; do FLEET_COMPONENTS+=("etcd-$c" "kube-apiserver-$c" "kube-controller-manager-$c"); done
+[[ $STACK_FLEET == 1 ]] && STACK_COMPONENTS+=("${FLEET_COMPONENTS[@]}")
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STACK_NODE="$STACK_ROOT/node_modules/.bin/node"
@@ -79,10 +92,34 @@ NODE_DIR="$STACK_RUN/node"
 CONTAINERD_SOCK="$NODE_DIR/containerd/containerd.sock"
 KUBECTL="$STACK_BIN/kubectl-$KUBE_VERSION"
 KUBECONFIG_FILE="$STACK_RUN/admin.kubeconfig"
+FLEET_DIR="$STACK_RUN/fleet"
 
+# Exited, even if not reaped yet: our processes are orphans (started with setsid by a shell that is gone), and
+# an init may take seconds to reap one, which made every stop last about 2 s.
+pid_exited() { # pid_exited PID
+  local state
+  state="$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)"
+  [[ -z $state || $state == Z ]]
+}
 pid_alive() { # pid_alive NAME -> 0 if the recorded process of NAME is running
   local f="$STACK_RUN/$1.pid"
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+  [[ -f $f ]] && ! pid_exited "$(cat "$f")"
+}
+stop_pid() { # stop_pid NAME: TERM, wait up to 10 s, KILL
+  local f="$STACK_RUN/$1.pid" pid
+  [[ -f $f ]] || return 0
+  pid="$(cat "$f")"
+  pid_exited "$pid" && return 0
+  log "stopping $1 (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do pid_exited "$pid" && return 0; sleep 0.2; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+# From the top down: an API server whose etcd is gone waits out the full 10 s before it is killed, and an etcd
+# with API servers still connected takes ~9 s; top down, a control plane stops in about a second.
+stop_control_plane() { # stop_control_plane SUFFIX: "" for the main cluster, -b or -c for the fleet's
+  local c
+  for c in kube-controller-manager kube-scheduler kube-apiserver etcd; do stop_pid "$c$1"; done
 }
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -107,17 +144,29 @@ wait_for() { # wait_for NAME SECONDS CHECK...
   done
   log "$name ready"
 }
+# node_trusts DIR SERVER [HOST]: containerd pulls from SERVER through HOST (default SERVER) trusting the stack
+# CA. containerd reads certs.d/DIR/hosts.toml at every pull, so a running node needs no restart.
+node_trusts() {
+  mkdir -p "$NODE_DIR/certs.d/$1"
+  cat >"$NODE_DIR/certs.d/$1/hosts.toml" <<TOML
+server = "$2"
+[host."${3:-$2}"]
+  capabilities = ["pull", "resolve"]
+  ca = "$PKI/ca.crt"
+TOML
+}
 rand() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "${1:-24}"; }
 kubectl_() { "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
-kubeconfig() { # kubeconfig FILE USER-CERT-BASENAME
+kubeconfig() { # kubeconfig FILE USER-CERT-BASENAME [PORT CLUSTER-NAME]: the main API server unless told
+  local port=${3:-$PORT_APISERVER} name=${4:-stack}
   cat >"$1" <<KC
 apiVersion: v1
 kind: Config
 clusters:
-- name: stack
+- name: $name
   cluster:
-    server: https://$STACK_IP:$PORT_APISERVER
+    server: https://$STACK_IP:$port
     certificate-authority: $PKI/ca.crt
 users:
 - name: $2
@@ -125,8 +174,8 @@ users:
     client-certificate: $PKI/$2.crt
     client-key: $PKI/$2.key
 contexts:
-- name: stack
-  context: { cluster: stack, user: $2, namespace: default }
-current-context: stack
+- name: $name
+  context: { cluster: $name, user: $2, namespace: default }
+current-context: $name
 KC
 }

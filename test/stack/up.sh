@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
 # Starts the real test stack (building what is missing), waits until each program is ready, and writes
 # $STACK_RUN/env. Running it again while the stack runs is a no-op. Components: STACK_COMPONENTS in lib.sh;
-# the Azure doubles (azure/up.sh, acr/up.sh), Gitea (gitea/up.sh), the Harbor double (harbor/up.sh) and the
-# node (node/up.sh) have files of their own.
+# the Azure doubles (azure/up.sh, acr/up.sh), Gitea (gitea/up.sh), the Harbor double (harbor/up.sh), the node
+# (node/up.sh) and the fleet's clusters b and c (fleet/up.sh) have files of their own.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
+source "$HERE/fleet/up.sh"
 
 all_running=1
 for c in "${STACK_COMPONENTS[@]}"; do pid_alive "$c" || all_running=0; done
 if [[ $all_running == 1 && -f $STACK_RUN/env ]]; then
   log "stack already running (env: $STACK_RUN/env); nothing to do"
   exit 0
+fi
+# A stack started without the fleet (REGCRED_STACK_FLEET=0, or by an up.sh that had none) gets it added, not
+# restarted: other worktrees' tests may be using it.
+if [[ $STACK_FLEET == 1 && -f $STACK_RUN/env ]]; then
+  main_running=1 fleet_running=0
+  for c in "${STACK_COMPONENTS[@]}"; do
+    if [[ " ${FLEET_COMPONENTS[*]} " == *" $c "* ]]; then
+      if pid_alive "$c"; then fleet_running=1; fi
+    elif ! pid_alive "$c"; then
+      main_running=0
+    fi
+  done
+  if [[ $main_running == 1 && $fleet_running == 0 ]]; then
+    log "stack running without its fleet (clusters ${FLEET_CLUSTERS[*]}); adding it"
+    exec bash "$HERE/fleet/up.sh"
+  fi
 fi
 if ls "$STACK_RUN"/*.pid >/dev/null 2>&1; then
   log "part of a previous stack is still running; stopping it first"
@@ -36,11 +53,13 @@ port_busy() { # port_busy ADDRESS PORT
   die "port $1:$2 is already in use by another program${pid:+ (pid $pid: $cmd)}; stop it or free the port, then retry"
 }
 for p in $PORT_APISERVER $PORT_BAO $PORT_REGISTRY_BASIC $PORT_REGISTRY_BEARER $PORT_TOKEN_SERVER $PORT_REGISTRY_PUBLIC \
-  $PORT_PUSHGATEWAY $PORT_GITEA $PORT_KUBELET $PORT_HARBOR $PORT_ACR_ARM $PORT_ACR_REGISTRY; do
+  $PORT_PUSHGATEWAY $PORT_GITEA $PORT_KUBELET $PORT_HARBOR $PORT_ACR_ARM $PORT_ACR_REGISTRY $PORT_APISERVER_B \
+  $PORT_APISERVER_C; do
   port_open "$STACK_IP" "$p" && port_busy "$STACK_IP" "$p"
 done
 for p in $PORT_ETCD $PORT_ETCD_PEER $PORT_BAO_HTTP $PORT_AZURE $PORT_AZURE_MI $PORT_KUBELET_HEALTHZ \
-  $PORT_KUBE_PROXY_METRICS $PORT_KUBE_PROXY_HEALTHZ $PORT_HARBOR_REGISTRY $PORT_HARBOR_ADMIN $PORT_ACR_ADMIN $PORT_ACR_BACKEND; do
+  $PORT_KUBE_PROXY_METRICS $PORT_KUBE_PROXY_HEALTHZ $PORT_HARBOR_REGISTRY $PORT_HARBOR_ADMIN $PORT_ACR_ADMIN $PORT_ACR_BACKEND \
+  $PORT_ETCD_B $PORT_ETCD_PEER_B $PORT_ETCD_C $PORT_ETCD_PEER_C; do
   port_open 127.0.0.1 "$p" && port_busy 127.0.0.1 "$p"
 done
 
@@ -48,20 +67,10 @@ bash "$HERE/pki.sh"
 STARTED_AT=$(date +%s)
 source "$HERE/gitea/up.sh" start # set up later (below); its start-up runs beside the control plane's
 
-# ---- etcd -------------------------------------------------------------------------------------------
-start etcd "$STACK_BIN/etcd-$ETCD_VERSION" --name stack --data-dir "$STACK_RUN/etcd" \
-  --listen-client-urls "http://127.0.0.1:$PORT_ETCD" --advertise-client-urls "http://127.0.0.1:$PORT_ETCD" \
-  --listen-peer-urls "http://127.0.0.1:$PORT_ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$PORT_ETCD_PEER" \
-  --initial-cluster "stack=http://127.0.0.1:$PORT_ETCD_PEER" --unsafe-no-fsync=true --log-level=warn \
-  --quota-backend-bytes=4294967296
-wait_for etcd 30 bash -c "curl -fsS http://127.0.0.1:$PORT_ETCD/health | grep -q '\"health\":\"true\"'"
-
-# ---- kube-apiserver ---------------------------------------------------------------------------------
+# ---- API server configuration (the fleet's API servers use it too) ----------------------------------
 # PodNodeSelector with a cluster default that matches no node: pods stay Pending unless their namespace
 # opts in (annotation scheduler.alpha.kubernetes.io/node-selector: regcred-stack.io/node=true), so the
 # many pods other tests create never reach the node.
-ADMIN_TOKEN="$(rand 32)"
-printf '%s,stack-admin,stack-admin,"system:masters"\n' "$ADMIN_TOKEN" >"$PKI/tokens.csv"
 cat >"$STACK_RUN/admission.yaml" <<YAML
 apiVersion: apiserver.config.k8s.io/v1
 kind: AdmissionConfiguration
@@ -82,6 +91,21 @@ rules:
     resources: [{ group: "", resources: [namespaces, secrets, serviceaccounts, pods] }, { group: coordination.k8s.io, resources: [leases] }]
   - level: None
 YAML
+
+# ---- the fleet: clusters b and c come up in the background while the main stack does ----------------
+[[ $STACK_FLEET == 1 ]] && fleet_start
+
+# ---- etcd -------------------------------------------------------------------------------------------
+start etcd "$STACK_BIN/etcd-$ETCD_VERSION" --name stack --data-dir "$STACK_RUN/etcd" \
+  --listen-client-urls "http://127.0.0.1:$PORT_ETCD" --advertise-client-urls "http://127.0.0.1:$PORT_ETCD" \
+  --listen-peer-urls "http://127.0.0.1:$PORT_ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$PORT_ETCD_PEER" \
+  --initial-cluster "stack=http://127.0.0.1:$PORT_ETCD_PEER" --unsafe-no-fsync=true --log-level=warn \
+  --quota-backend-bytes=4294967296
+wait_for etcd 30 bash -c "curl -fsS http://127.0.0.1:$PORT_ETCD/health | grep -q '\"health\":\"true\"'"
+
+# ---- kube-apiserver ---------------------------------------------------------------------------------
+ADMIN_TOKEN="$(rand 32)"
+printf '%s,stack-admin,stack-admin,"system:masters"\n' "$ADMIN_TOKEN" >"$PKI/tokens.csv"
 start kube-apiserver "$STACK_BIN/kube-apiserver-$KUBE_VERSION" \
   --etcd-servers="http://127.0.0.1:$PORT_ETCD" --bind-address="$STACK_IP" --advertise-address="$STACK_IP" \
   --secure-port=$PORT_APISERVER --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
@@ -214,5 +238,7 @@ source "$HERE/gitea/up.sh" setup
 source "$HERE/harbor/up.sh"
 source "$HERE/acr/up.sh"
 source "$HERE/node/up.sh"
+[[ $STACK_FLEET == 1 ]] && fleet_wait
+fleet_env >>"$STACK_RUN/env.tmp"
 mv "$STACK_RUN/env.tmp" "$STACK_RUN/env"
 log "stack up in $(($(date +%s) - STARTED_AT))s; env: $STACK_RUN/env  (source it, or use: bash test/stack/with-env.sh CMD)"

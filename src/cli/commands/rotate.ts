@@ -9,6 +9,8 @@ import { configPath, connect, makeLogger, StoreSet, type GlobalOptions } from '.
 import { keepForSummary, renderSummary } from '../summary.ts';
 import { writeDocument, type OutputFormat } from '../output.ts';
 import { runDocument } from '../run-document.ts';
+import { renderIssuance } from '../issuance-summary.ts';
+import type { TargetIssuanceReport } from '../../issuance/run.ts';
 
 export interface RotateOptions {
   dryRun: boolean;
@@ -19,13 +21,17 @@ export interface RotateOptions {
   waitForLock: boolean;
   /** `plan -o json|yaml`: the run as a document instead of the table. */
   output?: OutputFormat | undefined;
+  /** `--reissue`: targets with an issuer mint a new credential now. */
+  reissue?: boolean | undefined;
+  /** `--force`: clusters that may not hold a revocation back. */
+  force?: readonly string[] | undefined;
 }
 
 /** `--rotate-now [--dry-run]` and `plan`: one pass over every target, then exit. */
 export async function rotateNow(
   g: GlobalOptions,
   o: RotateOptions,
-): Promise<{ code: ExitCode; summary: RunSummary }> {
+): Promise<{ code: ExitCode; summary: RunSummary; issuance: TargetIssuanceReport[] }> {
   const logger = makeLogger(g);
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
@@ -55,6 +61,8 @@ export async function rotateNow(
       { config, gateway: kube.gateway, stores, logger, metrics },
       {
         dryRun: o.dryRun,
+        reissue: o.reissue,
+        force: o.force,
         only: g.namespace,
         waitForLock: o.waitForLock,
         signal: stop.signal,
@@ -65,8 +73,13 @@ export async function rotateNow(
     progress.end();
     if (m && metrics) await m.pushMetrics(push, config.metrics.job, metrics, logger);
 
-    if (doc && rows) writeDocument(doc, runDocument(r.summary, rows.results()));
+    if (doc && rows)
+      writeDocument(doc, {
+        ...runDocument(r.summary, rows.results()),
+        ...(r.issuance.length > 0 ? { issuance: r.issuance } : {}),
+      });
     else if (rows) process.stdout.write(`${renderSummary(r.summary, rows.results(), o.verbose ?? false)}\n`);
+    if (table && r.issuance.length > 0) process.stdout.write(`\n${renderIssuance(r.issuance, o.dryRun)}\n`);
     return r;
   } finally {
     process.off('SIGTERM', onSignal);

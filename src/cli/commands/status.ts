@@ -3,18 +3,41 @@ import { staleUnmanaged } from '../../policy/unmanaged.ts';
 import { formatDays } from '../../policy/age.ts';
 import { collectStatus } from '../../rotation/batch/status.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
-import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
+import {
+  configPath,
+  connect,
+  makeLogger,
+  makeVerifier,
+  StoreSet,
+  type GlobalOptions,
+  type Kube,
+} from '../runtime.ts';
+import type { Config } from '../../config/types.ts';
+import type { Logger } from '../../base/logger.ts';
+import { RotatorError } from '../../errors.ts';
+import { clusterIdOf } from '../../fleet/cluster.ts';
+import { IssuanceRun, type TargetIssuanceReport } from '../../issuance/run.ts';
+import { renderIssuance } from '../issuance-summary.ts';
 import { writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable, truncate } from '../table.ts';
 
-/** `status [-o table|json]`: per target × namespace, what is in use, how old, who still uses older secrets. */
-export async function status(g: GlobalOptions, output: OutputFormat, allSecrets: boolean): Promise<ExitCode> {
+/** `status [-o table|json|yaml]`: per target × namespace, what is in use, how old, who still uses older secrets. */
+export async function status(
+  g: GlobalOptions,
+  output: OutputFormat,
+  allSecrets: boolean,
+  fleet = false,
+): Promise<ExitCode> {
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
+  const stores = new StoreSet(config, logger);
   try {
     const now = new Date();
-    const rows = await collectStatus(config, kube.gateway, now, g.namespace);
+    const [rows, issuance] = await Promise.all([
+      collectStatus(config, kube.gateway, now, g.namespace),
+      issuanceStatus(config, stores, kube, logger, fleet),
+    ]);
     const stale = allSecrets
       ? staleUnmanaged(await kube.gateway.listPullSecretsEverywhere(), config.policy.maxAgeDays, now)
       : undefined;
@@ -22,6 +45,7 @@ export async function status(g: GlobalOptions, output: OutputFormat, allSecrets:
       writeDocument(output, {
         policy: config.policy,
         namespaces: rows,
+        ...(issuance.length > 0 ? { issuance } : {}),
         ...(stale ? { unmanagedOlderThanMaxAge: stale } : {}),
       });
     } else {
@@ -65,6 +89,8 @@ export async function status(g: GlobalOptions, output: OutputFormat, allSecrets:
               )}\n`,
         );
       }
+      if (issuance.length > 0) process.stdout.write(`\n${renderIssuance(issuance, true, now)}\n`);
+      if (fleet) process.stdout.write(`\n${renderFleet(issuance, now)}\n`);
       if (rows.some((r) => r.serviceAccountsMissingIt.length > 0))
         process.stdout.write(
           '(!sa = selected ServiceAccount that does not reference the current secret yet)\n',
@@ -72,6 +98,64 @@ export async function status(g: GlobalOptions, output: OutputFormat, allSecrets:
     }
     return rows.some((r) => r.age.state === 'violation') || (stale?.length ?? 0) > 0 ? EXIT.policy : EXIT.ok;
   } finally {
+    await stores.close();
     await kube.clients.close();
   }
+}
+
+/** Targets with an issuer: what the store and the registry hold now, what is due, what waits (reads only). */
+async function issuanceStatus(
+  config: Config,
+  stores: StoreSet,
+  kube: Kube,
+  logger: Logger,
+  fleet: boolean,
+): Promise<TargetIssuanceReport[]> {
+  if (!config.targets.some((t) => t.issuer)) {
+    if (fleet) throw new RotatorError('USAGE', 'status --fleet: no target of the config names an issuer');
+    return [];
+  }
+  const run = new IssuanceRun(
+    {
+      config,
+      stores,
+      logger,
+      now: () => new Date(),
+      verify: makeVerifier(config),
+      clusterId: () => clusterIdOf(kube.gateway),
+    },
+    { dryRun: true, reissue: false, force: [] },
+  );
+  try {
+    await run.before();
+    if (fleet) await run.inspectFleet();
+    return run.reports;
+  } finally {
+    await run.close();
+  }
+}
+
+/** `status --fleet`: one row per cluster and target. */
+function renderFleet(reports: readonly TargetIssuanceReport[], now: Date): string {
+  const rows = reports.flatMap((r) =>
+    (r.fleet?.clusters ?? []).map((c) => [
+      r.target,
+      c.cluster === r.fleet?.cluster ? `${c.cluster} (this one)` : c.cluster,
+      c.revision ?? '-',
+      c.ackedAt ? `${Math.round((now.getTime() - c.ackedAt.getTime()) / 60_000)} min ago` : '-',
+      c.state,
+      c.behindMs === undefined ? '-' : `${Math.round(c.behindMs / 360_000) / 10} h`,
+    ]),
+  );
+  const blocked = reports.flatMap((r) =>
+    r.fleet?.blockedBy ? [`target ${r.target}: revocation waits: ${r.fleet.blockedBy}`] : [],
+  );
+  const errors = reports.flatMap((r) =>
+    r.fleet?.error ? [`target ${r.target}: ${r.fleet.error.message}`] : [],
+  );
+  return [
+    renderTable(['TARGET', 'CLUSTER', 'ROLLED OUT', 'ACKNOWLEDGED', 'STATE', 'BEHIND FOR'], rows),
+    ...blocked,
+    ...errors,
+  ].join('\n');
 }
