@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import { closest } from '../base/closest.ts';
 import type { ConfigProblem } from '../errors.ts';
+import { PAIRED } from '../credentials/shapes.ts';
 
 export { closest } from '../base/closest.ts';
 
@@ -169,7 +170,8 @@ export function explainIssues(
         );
         out.push({ path, message: `unknown key \`${k}\`${guess ? `; did you mean \`${guess}\`?` : ''}` });
       }
-    } else if (issue.code === 'invalid_type' && input === undefined) {
+    } else if (issue.code === 'invalid_type' && input === undefined && issue.message !== PAIRED) {
+      // Half of the credentials pair is named as such: the cause is the other half given alone.
       out.push({ path, message: 'required' });
     } else if (issue.code === 'invalid_type' && /^Invalid input/.test(issue.message)) {
       const wanted = schemaAt(root, rel, doc)?.description ?? EXPECTED[issue.expected] ?? issue.expected;

@@ -12,8 +12,9 @@ const keyRef = z.strictObject({ key: z.string().min(1, 'key must not be empty') 
  * program switches on one field.
  */
 /** `username` and `password` are one shape: either alone is named as half of it, not as a missing field. */
+export const PAIRED = 'username and password go together: give both';
 const pairedRef = z.strictObject(keyRef.shape, {
-  error: (iss) => (iss.input === undefined ? 'username and password go together: give both' : undefined),
+  error: (iss) => (iss.input === undefined ? PAIRED : undefined),
 });
 
 const members = [

@@ -171,6 +171,16 @@ describe('config validation', () => {
     expect(problems({ ...base(), targets: [t] })).toContain(want);
   });
 
+  it('half of the username/password pair is named as such, not as a missing key', () => {
+    for (const [given, missing] of [
+      ['username', 'password'],
+      ['password', 'username'],
+    ])
+      expect(
+        problems({ ...base(), targets: [{ ...base().targets[0], credentials: { [given!]: { key: 'k' } } }] }),
+      ).toEqual([`targets[0].credentials.${missing}: username and password go together: give both`]);
+  });
+
   it('suggests keys at every level: top level, a store of its type, a credentials shape', () => {
     const got = problems({
       ...base(),
