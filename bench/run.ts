@@ -4,28 +4,21 @@
  * Every namespace has a `default` ServiceAccount with one foreign pull secret; one in five has a pod
  * created under it. Requests are counted by the API server (apiserver_request_total). Writes
  * bench/results/<timestamp>.json and prints a Markdown table for bench/README.md.
+ *
+ * BENCH_KUBECONFIG (with BENCH_APISERVER and BENCH_AUDIT_LOG) runs it in another cluster than the stack's
+ * main one: the throw-away bench cluster (test/stack/bench-cluster.sh). BENCH_CLI measures another build of
+ * the CLI (a main.js, e.g. an older commit's bundle in a worktree of its own) with this workload.
  */
+import { benchCluster, cliLabel } from './target.ts';
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Workspace, fileConfig, useCreds } from '../test/helpers/rotator.ts';
-import {
-  api,
-  apiserverRequests,
-  env,
-  kubectl,
-  quiesce,
-  stack,
-  suffix,
-  waitFor,
-} from '../test/helpers/stack.ts';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { api, apiserverRequests, env, kubectl, quiesce, stack, suffix } from '../test/helpers/stack.ts';
 import { adminTarget, minimalRotation } from './minimal-client.ts';
+import { SetupClient } from './setup-client.ts';
 import { pool } from '../src/base/pool.ts';
-import { withRetry } from '../src/base/retry.ts';
-
-const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 const SIZES = (process.env['BENCH_SIZES'] ?? '10,100,1000').split(',').map(Number);
 const SEED_MAX = Number(process.env['BENCH_SEED_MAX'] ?? '1000');
@@ -34,6 +27,8 @@ const MINIMAL = process.env['BENCH_MINIMAL'] !== '0';
 const ROOT = resolve(import.meta.dirname, '..');
 const RESOURCES = new Set(['secrets', 'serviceaccounts', 'pods', 'namespaces', 'leases', 'events']);
 const id = suffix();
+/** The bundle measured: this checkout's (built by startup() below, as the image and the bin run it). */
+const CLI = resolve(process.env['BENCH_CLI'] ?? join(ROOT, 'dist/cli/main.js'));
 
 type Counts = Record<string, number>;
 interface Measure {
@@ -77,26 +72,18 @@ const dockercfg = (u: string, p: string) =>
     }),
   );
 
-/**
- * A setup call, retried on a dropped connection or a busy API server (429, 5xx: a shared stack deleting
- * thousands of namespaces answers 504 now and then; 10,000 namespaces take minutes of calls).
- */
-const again = <T>(call: () => Promise<T>): Promise<T> =>
-  withRetry(call, {
-    attempts: 6,
-    baseMs: 250,
-    maxMs: 4000,
-    decide: (e) => {
-      const code = (e as { code?: unknown }).code;
-      const busy = typeof code === 'number' && (code === 429 || code >= 500);
-      const dropped = /fetch failed|other side closed|ECONNRESET|socket hang up/i.test(
-        `${String(e)} ${String((e as { cause?: unknown }).cause)}`,
-      );
-      return { retry: busy || dropped };
-    },
-  });
+/** Setup requests in flight: at this many the API server, not the bench, is the limit. */
+const SETUP_CONCURRENCY = Number(process.env['BENCH_SETUP_CONCURRENCY'] ?? '48');
+const setupSeconds: Record<string, number> = {};
+let setupClient: SetupClient | undefined;
+const writer = () =>
+  (setupClient ??= new SetupClient(join(stack.run, 'pki'), env('REGCRED_STACK_APISERVER')));
 
-/** N namespaces labelled bench=<label>, each default SA with a foreign pull secret, 1 in 5 with a pod. */
+/**
+ * N namespaces labelled bench=<label>, each default SA with a foreign pull secret, 1 in 5 with a pod. The
+ * bench writes the `default` ServiceAccount itself with its pull secrets (the controller-manager leaves an
+ * existing one alone; when it was first, the list is patched in) instead of waiting for the controller's.
+ */
 async function setup(
   label: string,
   n: number,
@@ -104,63 +91,26 @@ async function setup(
   pods = true,
 ): Promise<string[]> {
   const names = Array.from({ length: n }, (_, i) => `b${label}-${String(i).padStart(4, '0')}`);
-  const queue = [...names];
-  const worker = async () => {
-    for (let ns = queue.shift(); ns !== undefined; ns = queue.shift()) {
-      const name = ns;
-      await again(() => api().createNamespace({ body: { metadata: { name, labels: { bench: label } } } }));
-      await waitFor(
-        `SA in ${name}`,
-        () => api().readNamespacedServiceAccount({ namespace: name, name: 'default' }),
-        60_000,
-      );
-      const pulls = [{ name: 'team-mirror' }];
-      await again(() =>
-        api().createNamespacedSecret({
-          namespace: name,
-          body: {
-            metadata: { name: 'team-mirror' },
-            type: 'kubernetes.io/dockerconfigjson',
-            data: { '.dockerconfigjson': dockercfg('mirror', 'mirror-pw') },
-          },
-        }),
-      );
-      if (withOld) {
-        await again(() =>
-          api().createNamespacedSecret({
-            namespace: name,
-            body: {
-              metadata: { name: withOld },
-              type: 'kubernetes.io/dockerconfigjson',
-              data: { '.dockerconfigjson': dockercfg(stack.user, stack.password) },
-            },
-          }),
-        );
-        pulls.push({ name: withOld });
-      }
-      await again(() =>
-        api().patchNamespacedServiceAccount(
-          { namespace: name, name: 'default', body: { imagePullSecrets: pulls } },
-          MERGE,
-        ),
-      );
-      if (pods && Number(name.slice(-4)) % 5 === 0) {
-        await again(() =>
-          api().createNamespacedPod({
-            namespace: name,
-            body: {
-              metadata: { name: 'app' },
-              spec: {
-                serviceAccountName: 'default',
-                containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
-              },
-            },
-          }),
-        );
-      }
+  const w = writer();
+  const t0 = performance.now();
+  await pool(names, SETUP_CONCURRENCY, undefined, async (name) => {
+    await w.namespace(name, { bench: label });
+    const pulls = ['team-mirror'];
+    await w.dockerSecret(name, 'team-mirror', dockercfg('mirror', 'mirror-pw'));
+    if (withOld) {
+      await w.dockerSecret(name, withOld, dockercfg(stack.user, stack.password));
+      pulls.push(withOld);
     }
-  };
-  await Promise.all(Array.from({ length: 24 }, worker));
+    await w.defaultServiceAccount(name, pulls);
+    if (pods && Number(name.slice(-4)) % 5 === 0)
+      await w.pod(name, 'app', {
+        serviceAccountName: 'default',
+        containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
+      });
+  });
+  const s = (performance.now() - t0) / 1000;
+  process.stderr.write(`[bench] ${n} namespaces set up in ${s.toFixed(1)} s (${(n / s).toFixed(0)}/s)\n`);
+  setupSeconds[label] = s;
   return names;
 }
 
@@ -182,8 +132,7 @@ async function tool(n: number) {
       [
         '--max-semi-space-size=8', // as the image runs it (Dockerfile)
         '--heap-growing-percent=20',
-        join(ROOT, 'dist/cli/main.js'), // compiled by startup() below, as the image and the bin run it
-
+        CLI,
         '--config',
         w.config,
         '--log-format',
@@ -210,15 +159,13 @@ async function tool(n: number) {
     containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
   };
 
-  // 24 at a time: 2,000 at once make the API server close connections.
+  // Not all at once: 2,000 at once make the API server close connections.
   await pool(
     names.filter((_, i) => i % 5 === 0),
-    24,
+    SETUP_CONCURRENCY,
     undefined,
     async (namespace) => {
-      await again(() =>
-        api().createNamespacedPod({ namespace, body: { metadata: { name: 'app' }, spec: podSpec } }),
-      );
+      await writer().pod(namespace, 'app', podSpec);
     },
   );
   useCreds(w, 2);
@@ -286,7 +233,7 @@ function startup(): { cmd: string; ms: number; rssMb: number }[] {
   const w = new Workspace();
   fileConfig(w, { name: 'startup', namespaces: { names: ['a'] } });
   const node = join(ROOT, 'node_modules/.bin/node');
-  const main = join(ROOT, 'dist/cli/main.js');
+  const main = CLI;
   return [['--version'], ['--help'], ['--config', w.config, 'validate']].map((args) => {
     let ms = Number.POSITIVE_INFINITY;
     let rssMb = 0;
@@ -305,7 +252,13 @@ function startup(): { cmd: string; ms: number; rssMb: number }[] {
 }
 
 await quiesce();
-const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), sizes: SIZES };
+const results: Record<string, unknown> = {
+  machine: machine(),
+  date: new Date().toISOString(),
+  sizes: SIZES,
+  cluster: benchCluster,
+  cli: cliLabel,
+};
 const boot = startup();
 results['startup'] = boot;
 const rows: string[] = [];
@@ -325,6 +278,8 @@ for (const n of SIZES) {
   );
   process.stderr.write(`${rows.at(-1) ?? ''}\n`);
 }
+await setupClient?.close();
+results['setupSeconds'] = setupSeconds;
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
 const file = join(ROOT, `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify(results, null, 2));

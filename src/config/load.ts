@@ -10,6 +10,7 @@ import { podNamespace } from '../kube/in-cluster.ts';
 import { closest, explainIssues } from './explain.ts';
 import { checkRules, type RuleInput, type TargetParts } from './rules.ts';
 import { configSchema, targetSchema, type RawConfig } from './schema.ts';
+import { CLUSTER_ID } from '../fleet/ledger.ts';
 import type { Config, Target } from './types.ts';
 
 export { dottedPath } from './explain.ts';
@@ -163,9 +164,29 @@ function normalise(raw: RawConfig, parts: TargetParts[], file: string): Config {
     schedule: { ...sched, text: raw.schedule },
     timeZone: raw.timeZone,
     metrics: raw.metrics,
-    fleet: raw.fleet,
+    fleet: raw.fleet && { ...raw.fleet, clusterId: clusterIdFromEnv(file) ?? raw.fleet.clusterId },
     lock: { ...raw.lock, namespace: raw.lock.namespace ?? podNamespace() ?? 'regcred-rotator' },
   };
+}
+
+/** The environment variable a deploy tool sets per cluster while every cluster shares one config file. */
+export const CLUSTER_ID_ENV = 'REGCRED_ROTATOR_CLUSTER_ID';
+
+/** `fleet.clusterId` from the environment, when set: it wins over the file's (docs/fleet.md). */
+function clusterIdFromEnv(file: string): string | undefined {
+  const v = process.env[CLUSTER_ID_ENV];
+  if (v === undefined || v === '') return undefined;
+  if (!CLUSTER_ID.test(v))
+    throw new ConfigError(
+      [
+        {
+          path: 'fleet.clusterId',
+          message: `${CLUSTER_ID_ENV} "${v}" must be a DNS label (lower-case letters, digits and "-", at most 63)`,
+        },
+      ],
+      file,
+    );
+  return v;
 }
 
 /** Two thirds of the maximum age: a rotation that keeps failing is a warning long before a violation. */

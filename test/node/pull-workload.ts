@@ -76,6 +76,7 @@ export class PullWorkload {
   readonly #namespaces: string[];
   readonly #pullSecrets: string[] | undefined;
   readonly #intervalMs: number;
+  readonly #images: string[];
   #stop = false;
   #loops: Promise<void>[] = [];
   #created = 0;
@@ -85,11 +86,15 @@ export class PullWorkload {
   readonly #stuckSince = new Map<string, number>();
   errors: string[] = [];
 
-  /** `pullSecrets` undefined: pods take the ServiceAccount's list (the managed case). */
-  constructor(namespaces: string[], opts: { intervalMs: number; pullSecrets?: string[] }) {
+  /**
+   * `pullSecrets` undefined: pods take the ServiceAccount's list (the managed case). `images`: what every
+   * pod pulls (default: the test image from the Basic and from the Bearer registry).
+   */
+  constructor(namespaces: string[], opts: { intervalMs: number; pullSecrets?: string[]; images?: string[] }) {
     this.#namespaces = namespaces;
     this.#pullSecrets = opts.pullSecrets;
     this.#intervalMs = opts.intervalMs;
+    this.#images = opts.images ?? [image('basic'), image('bearer')];
   }
 
   get created(): number {
@@ -101,7 +106,7 @@ export class PullWorkload {
     const k = this.#longLived++;
     for (const ns of this.#namespaces) {
       await runPod(ns, `ll-${k}`, {
-        images: [image('basic'), image('bearer')],
+        images: this.#images,
         pullSecrets: this.#pullSecrets,
         pullPolicy: 'Always',
         command: RESTARTING,
@@ -133,7 +138,7 @@ export class PullWorkload {
       const ns = this.#namespaces[n % this.#namespaces.length]!;
       try {
         await runPod(ns, `sl-${n}`, {
-          images: [image('basic'), image('bearer')],
+          images: this.#images,
           pullSecrets: this.#pullSecrets,
           pullPolicy: 'Always',
           restartPolicy: 'Never',

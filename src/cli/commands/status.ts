@@ -20,6 +20,7 @@ import { IssuanceRun, type TargetIssuanceReport } from '../../issuance/run.ts';
 import { renderIssuance } from '../issuance-summary.ts';
 import { writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable, truncate } from '../table.ts';
+import { span } from '../../base/span.ts';
 
 /** `status [-o table|json|yaml]`: per target × namespace, what is in use, how old, who still uses older secrets. */
 export async function status(
@@ -142,13 +143,13 @@ function renderFleet(reports: readonly TargetIssuanceReport[], now: Date): strin
       r.target,
       c.cluster === r.fleet?.cluster ? `${c.cluster} (this one)` : c.cluster,
       c.revision ?? '-',
-      c.ackedAt ? `${Math.round((now.getTime() - c.ackedAt.getTime()) / 60_000)} min ago` : '-',
+      c.ackedAt ? `${span(now.getTime() - c.ackedAt.getTime())} ago` : '-',
       c.state,
-      c.behindMs === undefined ? '-' : `${Math.round(c.behindMs / 360_000) / 10} h`,
+      c.behindMs === undefined ? '-' : span(c.behindMs),
     ]),
   );
   const blocked = reports.flatMap((r) =>
-    r.fleet?.blockedBy ? [`target ${r.target}: revocation waits: ${r.fleet.blockedBy}`] : [],
+    r.fleet?.blockedBy ? [`target ${r.target}: revocation waits for ${r.fleet.blockedBy}`] : [],
   );
   const errors = reports.flatMap((r) =>
     r.fleet?.error ? [`target ${r.target}: ${r.fleet.error.message}`] : [],
