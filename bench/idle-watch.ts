@@ -106,7 +106,16 @@ async function serviceAccountsSettled(namespaces: number): Promise<number> {
 function spawnScheduler(config: string) {
   const child = spawn(
     NODE,
-    ['--max-semi-space-size=8', '--heap-growing-percent=20', CLI, '--config', config, '--log-format', 'json'],
+    [
+      '--max-semi-space-size=8',
+      '--heap-growing-percent=20',
+      CLI,
+      'scheduler',
+      '--config',
+      config,
+      '--log-format',
+      'json',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let err = '';

@@ -78,11 +78,36 @@ export function describeError(e: unknown): string {
   return 'unknown error';
 }
 
-/** What a result records of an error: its stable code and message (INTERNAL for anything not ours). */
-export const errorInfo = (e: unknown): { code: ErrorCode; message: string } =>
-  e instanceof RotatorError
-    ? { code: e.code, message: e.message }
-    : { code: 'INTERNAL', message: describeError(e) };
+/** The object a failed request was about (a Kubernetes error's details): where its Event goes. */
+export interface FailedObject {
+  resource: string;
+  namespace: string | undefined;
+  name: string;
+}
+
+/** What a result records of an error: its stable code, message and the object it was about (INTERNAL for anything not ours). */
+export interface ErrorInfo {
+  code: ErrorCode;
+  message: string;
+  object?: FailedObject | undefined;
+}
+
+export function errorInfo(e: unknown): ErrorInfo {
+  if (!(e instanceof RotatorError)) return { code: 'INTERNAL', message: describeError(e) };
+  const { resource, namespace, name } = e.details;
+  const object =
+    typeof resource === 'string' && typeof name === 'string'
+      ? { resource, name, namespace: typeof namespace === 'string' ? namespace : undefined }
+      : undefined;
+  return { code: e.code, message: e.message, ...(object ? { object } : {}) };
+}
+
+/** The object an error recorded by errorInfo names, if any (results keep it beside code and message). */
+export function failedObject(
+  info: { code: ErrorCode; message: string } | undefined,
+): FailedObject | undefined {
+  return info && 'object' in info ? (info as ErrorInfo).object : undefined;
+}
 
 /** A config problem with its dotted path, e.g. `targets[1].store: no store named "x"`. */
 export interface ConfigProblem {
@@ -90,14 +115,22 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** Where a run's metrics go, when the config says so even though it is invalid elsewhere. */
+export interface ReportTo {
+  pushgateway: string;
+  job: string;
+}
+
 export class ConfigError extends RotatorError {
   readonly problems: readonly ConfigProblem[];
-  constructor(problems: readonly ConfigProblem[], file: string) {
+  readonly reportTo: ReportTo | undefined;
+  constructor(problems: readonly ConfigProblem[], file: string, reportTo?: ReportTo) {
     const lines = problems.map((p) => (p.path ? `  ${p.path}: ${p.message}` : `  ${p.message}`));
     super(
       'CONFIG_INVALID',
       `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${lines.join('\n')}`,
     );
     this.problems = problems;
+    this.reportTo = reportTo;
   }
 }

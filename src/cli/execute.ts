@@ -9,9 +9,12 @@ import type { RolloutComplete } from '../rotation/batch/rollout.ts';
 import type { DesiredSecret } from '../rotation/unit/types.ts';
 import { describeError, isRotatorError, RotatorError } from '../errors.ts';
 import { RunLock } from '../rotation/batch/lock.ts';
+import { recordingTargetGroups } from '../kube/lease-groups.ts';
 import { exitCodeForRun, EXIT, type ExitCode } from './exit-codes.ts';
 import { makeVerifier, type StoreSet } from './runtime.ts';
 import { summaryFields } from './summary.ts';
+import { endedOnError } from './run-end.ts';
+import { instrument } from './instrument.ts';
 import { issuanceFields } from './issuance-summary.ts';
 import { IssuanceRun, type TargetIssuanceReport } from '../issuance/run.ts';
 import { clusterIdOf } from '../fleet/cluster.ts';
@@ -44,6 +47,8 @@ export interface ExecuteOptions {
   onResult?: ((r: NamespaceResult) => void) | undefined;
 }
 
+const targetNames = (config: Config): string[] => config.targets.map((t) => t.name);
+
 const resultOf = (
   code: ExitCode,
   s: RunSummary,
@@ -65,6 +70,7 @@ export async function executeRun(
   o: ExecuteOptions,
 ): Promise<{ code: ExitCode; summary: RunSummary; issuance: TargetIssuanceReport[] }> {
   const { config, gateway, logger } = d;
+  if (d.metrics && !o.dryRun) instrument(d.metrics, gateway, d.stores);
   const stop = new AbortController();
   const relay = () => stop.abort();
   o.signal.addEventListener('abort', relay, { once: true });
@@ -75,7 +81,11 @@ export async function executeRun(
   );
   const lock = o.dryRun
     ? undefined
-    : new RunLock(gateway, { ...config.lock, targets: config.targets.map((t) => t.name) }, logger);
+    : new RunLock(
+        recordingTargetGroups(gateway, targetNames(config)),
+        { ...config.lock, targets: targetNames(config) },
+        logger,
+      );
   let locked: Promise<void> | undefined;
   // The lock is taken just before the first write: a run with nothing to do writes nothing at all.
   const beforeFirstWrite = lock
@@ -165,6 +175,10 @@ export async function executeRun(
       'run summary',
     );
     return { code, summary, issuance: reports };
+  } catch (e) {
+    // Ended on an error of its own (the lock held or not obtainable): still one end line, still counted.
+    endedOnError(logger, o.dryRun ? undefined : d.metrics, o.dryRun, e);
+    throw e;
   } finally {
     o.signal.removeEventListener('abort', relay);
     if (locked) await lock?.release();

@@ -1,12 +1,13 @@
 #!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=20
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { scrub } from '../base/sensitive.ts';
 import { ConfigError, describeError, RotatorError } from '../errors.ts';
 // Commands are imported when they run: `--version` and `--help` load none of them (no Kubernetes client,
 // no store SDK, no metrics library), and each command loads only what it uses.
 import { EXIT, exitCodeForError, type ExitCode } from './exit-codes.ts';
-import type { GlobalOptions } from './options.ts';
+import { parseRequestTimeout, type GlobalOptions } from './options.ts';
+import { outputOption, SHELLS, type OutputFormat, type Shell } from './choices.ts';
 import { addAdmissionOptions } from '../admission/options.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -23,10 +24,7 @@ const collect = (v: string, prev: string[] | undefined): string[] => [
 
 function globals(cmd: Command): GlobalOptions {
   const o = cmd.optsWithGlobals<Omit<GlobalOptions, 'requestTimeout'> & { requestTimeout: string }>();
-  const t = Number(o.requestTimeout);
-  if (!Number.isFinite(t) || t <= 0)
-    throw new RotatorError('USAGE', '--request-timeout must be a positive number of seconds');
-  return { ...o, requestTimeout: t };
+  return { ...o, requestTimeout: parseRequestTimeout(o.requestTimeout) };
 }
 
 export function buildProgram(run: (code: ExitCode) => void): Command {
@@ -54,7 +52,11 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .addOption(
       new Option('--log-format <format>', 'log format (pretty on a TTY)').choices(['json', 'pretty']),
     )
-    .option('--request-timeout <seconds>', 'timeout of each Kubernetes request', '30')
+    .option(
+      '--request-timeout <duration>',
+      'timeout of each Kubernetes request: 30s, 1m, 500ms, or seconds (0: none)',
+      '30s',
+    )
     .option('--rotate-now', 'one rotation pass over every target, then exit (what the CronJob runs)')
     .option('--dry-run', 'with --rotate-now: print the actions, write nothing')
     .option('--wait-for-lock', 'if another run holds the lock, wait for it instead of exiting 4')
@@ -72,12 +74,14 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .showHelpAfterError()
     .exitOverride()
     .action(async (_o, cmd: Command) => rootAction(cmd, run));
-  addAdmissionOptions(program);
   addCommands(program, run);
   return program;
 }
 
-/** Without a subcommand: `--rotate-now` runs one pass (the CronJob), otherwise scheduler mode. */
+/**
+ * Without a command: `--rotate-now` runs one pass (the CronJob); anything else prints the help and writes
+ * nothing — scheduler mode is the `scheduler` command, never a default.
+ */
 async function rootAction(cmd: Command, run: (code: ExitCode) => void): Promise<void> {
   const g = globals(cmd);
   const o = cmd.opts<{
@@ -95,39 +99,49 @@ async function rootAction(cmd: Command, run: (code: ExitCode) => void): Promise<
     throw new RotatorError('USAGE', '--dry-run needs --rotate-now (or use `plan`)');
   if (o.rotateNow) {
     const { rotateNow } = await import('./commands/rotate.ts');
-    run(
-      (
-        await rotateNow(g, {
-          dryRun: o.dryRun === true,
-          table: o.summary === true ? 'always' : 'tty',
-          verbose: o.verbose,
-          waitForLock: o.waitForLock === true,
-          reissue: o.reissue === true,
-          force: o.force,
-        })
-      ).code,
+    const { asRun } = await import('./run-end.ts');
+    const r = await asRun(g, o.dryRun !== true, () =>
+      rotateNow(g, {
+        dryRun: o.dryRun === true,
+        table: o.summary === true ? 'always' : 'tty',
+        verbose: o.verbose,
+        waitForLock: o.waitForLock === true,
+        reissue: o.reissue === true,
+        force: o.force,
+      }),
     );
+    run(r.code);
   } else {
-    const { runScheduler } = await import('./commands/scheduler.ts');
-    run(await runScheduler(g, o.waitForLock === true));
+    const { noCommand } = await import('./no-command.ts');
+    run(noCommand(cmd));
   }
 }
 
-const outputOption = () =>
-  new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
-
 function addCommands(program: Command, run: (code: ExitCode) => void): void {
+  // The admission options belong to scheduler mode: the webhook and the policy's params live in its process.
+  addAdmissionOptions(
+    program
+      .command('scheduler')
+      .description("rotate on the config's schedule and watch between runs; serves /metrics and /healthz"),
+  ).action(async (_o, cmd: Command) => {
+    const { runScheduler } = await import('./commands/scheduler.ts');
+    const { asRun } = await import('./run-end.ts');
+    const g = globals(cmd);
+    const waitForLock = cmd.optsWithGlobals<{ waitForLock?: boolean }>().waitForLock === true;
+    run(await asRun(g, false, () => runScheduler(g, waitForLock)));
+  });
+
   program
     .command('plan')
     .description('same as --rotate-now --dry-run: print the actions, write nothing')
-    .action(async (_o, cmd: Command) => {
+    .addOption(outputOption())
+    .action(async (o: { output: OutputFormat }, cmd: Command) => {
       const { rotateNow } = await import('./commands/rotate.ts');
-      const r = await rotateNow(globals(cmd), {
-        dryRun: true,
-        table: 'always',
-        verbose: true,
-        waitForLock: false,
-      });
+      const { asRun } = await import('./run-end.ts');
+      const g = globals(cmd);
+      const r = await asRun(g, false, () =>
+        rotateNow(g, { dryRun: true, table: 'always', verbose: true, waitForLock: false, output: o.output }),
+      );
       run(r.code);
     });
 
@@ -142,7 +156,7 @@ function addCommands(program: Command, run: (code: ExitCode) => void): void {
       '--fleet',
       'one row per cluster of each fleet ledger: what it rolled out, what holds revocation back',
     )
-    .action(async (o: { output: 'table' | 'json'; allSecrets?: boolean; fleet?: boolean }, cmd: Command) => {
+    .action(async (o: { output: OutputFormat; allSecrets?: boolean; fleet?: boolean }, cmd: Command) => {
       const { status } = await import('./commands/status.ts');
       run(await status(globals(cmd), o.output, o.allSecrets === true, o.fleet === true));
     });
@@ -151,7 +165,7 @@ function addCommands(program: Command, run: (code: ExitCode) => void): void {
     .command('doctor')
     .description('why is my pod in ImagePullBackOff: checks pull secrets, ServiceAccounts, pods and Events')
     .addOption(outputOption())
-    .action(async (o: { output: 'table' | 'json' }, cmd: Command) => {
+    .action(async (o: { output: OutputFormat }, cmd: Command) => {
       const { doctor } = await import('./commands/doctor.ts');
       run(await doctor(globals(cmd), o.output));
     });
@@ -162,7 +176,7 @@ function addCommands(program: Command, run: (code: ExitCode) => void): void {
     .option('--dry-run', 'print what would be removed, write nothing')
     .option('--target <name>', 'also prune this target (not in the config), repeatable', collect)
     .addOption(outputOption())
-    .action(async (o: { output: 'table' | 'json'; target?: string[] }, cmd: Command) => {
+    .action(async (o: { output: OutputFormat; target?: string[] }, cmd: Command) => {
       // `--dry-run` is also a root option (for --rotate-now): after `prune` the root may claim it.
       const dryRun = cmd.optsWithGlobals<{ dryRun?: boolean }>().dryRun === true;
       const { prune } = await import('./commands/prune.ts');
@@ -195,9 +209,20 @@ function addCommands(program: Command, run: (code: ExitCode) => void): void {
     .command('validate')
     .description('check the config; --online also reaches every store and registry')
     .option('--online', 'contact every store and registry')
-    .action(async (o: { online?: boolean }, cmd: Command) => {
+    .addOption(outputOption())
+    .action(async (o: { online?: boolean; output: OutputFormat }, cmd: Command) => {
       const { validate } = await import('./commands/validate.ts');
-      run(await validate(globals(cmd), o.online === true));
+      run(await validate(globals(cmd), o.online === true, o.output));
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(regcred-rotator completion bash)')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
+    .action(async (shell: Shell) => {
+      const { completionScript } = await import('./completion.ts');
+      process.stdout.write(completionScript(program, shell));
+      run(EXIT.ok);
     });
 }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.ts';
 import type { RegistryCredential } from '../credentials/dockerconfig.ts';
-import { verifyRegistry, type VerifyResult } from '../credentials/verify.ts';
+import { registryVerifier } from '../credentials/registry-trust.ts';
+import type { VerifyResult } from '../credentials/verify.ts';
 import { RotatorError } from '../errors.ts';
 import { connectKube, type KubeClients } from '../kube/client.ts';
 import { K8sGateway } from '../kube/k8s-gateway.ts';
@@ -8,6 +9,7 @@ import { createLogger, type Logger } from '../base/logger.ts';
 import { createStore } from '../providers/registry.ts';
 import type { GlobalOptions } from './options.ts';
 import type { SecretStore } from '../providers/types.ts';
+import { measuredStore, type StoreRequestObserver } from '../providers/measured.ts';
 
 export { configPath, type GlobalOptions } from './options.ts';
 
@@ -20,6 +22,7 @@ export class StoreSet {
   readonly #config: Config;
   readonly #logger: Logger;
   readonly #open = new Map<string, SecretStore>();
+  #observer: StoreRequestObserver | undefined;
 
   constructor(config: Config, logger: Logger) {
     this.#config = config;
@@ -31,13 +34,19 @@ export class StoreSet {
     if (!s) {
       const cfg = this.#config.stores[name];
       if (!cfg) throw new RotatorError('CONFIG_INVALID', `no store named "${name}"`);
-      s = createStore(name, cfg, {
+      const store = createStore(name, cfg, {
         logger: this.#logger.child({ store: name }),
         baseDir: this.#config.baseDir,
       });
+      s = measuredStore(store, (r) => this.#observer?.(r));
       this.#open.set(name, s);
     }
     return s;
+  }
+
+  /** Every store call from now on (stores opened already included) is reported to `observe`. */
+  observe(observe: StoreRequestObserver): void {
+    this.#observer = observe;
   }
 
   async close(): Promise<void> {
@@ -45,8 +54,16 @@ export class StoreSet {
   }
 }
 
-export function makeVerifier(config: Config): (cred: RegistryCredential) => Promise<VerifyResult> {
-  return (cred) => verifyRegistry(cred, { insecure: config.rotation.insecureRegistries, timeoutMs: 10_000 });
+/** The registry check of a config: its insecure registries and registry CA files. */
+export function makeVerifier(
+  config: Pick<Config, 'rotation' | 'baseDir'>,
+): (cred: RegistryCredential) => Promise<VerifyResult> {
+  return registryVerifier({
+    insecure: config.rotation.insecureRegistries,
+    caFiles: config.rotation.registryCaFiles,
+    baseDir: config.baseDir,
+    timeoutMs: 10_000,
+  });
 }
 
 export interface Kube {

@@ -7,41 +7,80 @@ import { parseSchedule } from './schedule.ts';
 import { parseDuration } from './duration.ts';
 import { globToRegExp } from './glob.ts';
 import { podNamespace } from '../kube/in-cluster.ts';
-import { checkRules, type TargetParts } from './rules.ts';
-import { configSchema, type RawConfig } from './schema.ts';
+import { closest, explainIssues } from './explain.ts';
+import { checkRules, type RuleInput, type TargetParts } from './rules.ts';
+import { configSchema, targetSchema, type RawConfig } from './schema.ts';
 import { CLUSTER_ID } from '../fleet/ledger.ts';
 import type { Config, Target } from './types.ts';
 
-/** `targets[1].store` from ['targets', 1, 'store']. */
-export function dottedPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out === '' ? String(p) : `.${String(p)}`;
-  }
-  return out;
-}
+export { dottedPath } from './explain.ts';
 
-function zodProblems(error: z.ZodError): ConfigProblem[] {
-  const out: ConfigProblem[] = [];
-  for (const issue of error.issues) {
-    // A credentials shape is chosen by the keys given; `shape` is our tag, not something the user wrote.
-    const tagged = issue.code === 'invalid_union' && issue.path.at(-1) === 'shape';
-    const path = dottedPath(tagged ? issue.path.slice(0, -1) : issue.path);
-    if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys) out.push({ path: path ? `${path}.${k}` : k, message: 'unknown key' });
-    } else if (issue.code === 'invalid_type' && issue.input === undefined) {
-      out.push({ path, message: 'required' });
-    } else {
-      out.push({ path, message: issue.message });
+type Shape = typeof configSchema.shape;
+
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Parses the document a piece at a time — each section, each store, each target — so that one bad piece
+ * neither hides the problems of the others nor keeps the cross-field rules from running on what is sound.
+ */
+class Sections {
+  readonly problems: ConfigProblem[] = [];
+  readonly #doc: Record<string, unknown>;
+
+  constructor(doc: Record<string, unknown>) {
+    this.#doc = doc;
+  }
+
+  /** One schema over one value; its problems are recorded under `at`. */
+  parse<S extends z.ZodType>(schema: S, value: unknown, at: PropertyKey[]): z.output<S> | undefined {
+    const r = schema.safeParse(value, { reportInput: true });
+    if (r.success) return r.data;
+    this.problems.push(...explainIssues(r.error.issues, schema, value, at));
+    return undefined;
+  }
+
+  /** A top-level section: its schema, over the document's value of that key. */
+  section<S extends z.ZodType>(k: keyof Shape, schema: S): z.output<S> | undefined {
+    return this.parse(schema, this.#doc[k], [k]);
+  }
+
+  unknownKeys(): void {
+    const known = Object.keys(configSchema.shape);
+    for (const k of Object.keys(this.#doc)) {
+      if (known.includes(k)) continue;
+      const guess = closest(k, known);
+      this.problems.push({
+        path: '',
+        message: `unknown key \`${k}\`${guess ? `; did you mean \`${guess}\`?` : ''}`,
+      });
     }
   }
-  return out;
+
+  /** Each store on its own: a name whose store is invalid maps to undefined (it exists, for the rules). */
+  stores(): RuleInput['stores'] | undefined {
+    const raw = this.#doc['stores'];
+    if (!isMapping(raw)) return this.section('stores', configSchema.shape.stores);
+    const out: RuleInput['stores'] = {};
+    for (const [name, value] of Object.entries(raw))
+      out[name] = this.parse(configSchema.shape.stores, { [name]: value }, ['stores'])?.[name];
+    return out;
+  }
+
+  /** Each target on its own: an invalid one is undefined at its index (paths keep their numbers). */
+  targets(): RuleInput['targets'] | undefined {
+    const raw = this.#doc['targets'];
+    if (!Array.isArray(raw) || raw.length === 0) return this.section('targets', configSchema.shape.targets);
+    return raw.map((t: unknown, i) => this.parse(targetSchema, t, ['targets', i]));
+  }
 }
 
-/** Validates an already-parsed document: schema, then cross-field rules. Throws ConfigError with every problem. */
+/**
+ * Validates an already-parsed document: the schema and the cross-field rules together, so every problem is
+ * reported at once. Throws a ConfigError with all of them.
+ */
 export function validateConfig(doc: unknown, file: string): Config {
-  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
+  if (doc !== null && doc !== undefined && !isMapping(doc)) {
     throw new ConfigError(
       [
         {
@@ -53,12 +92,54 @@ export function validateConfig(doc: unknown, file: string): Config {
       file,
     );
   }
-  const parsed = configSchema.safeParse(doc ?? {});
-  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error), file);
-  const raw: RawConfig = parsed.data;
-  const { problems, parts } = checkRules(raw);
-  if (problems.length > 0) throw new ConfigError(problems, file);
+  const p = new Sections(doc ?? {});
+  const sh = configSchema.shape;
+  p.unknownKeys();
+  const input: RuleInput = {
+    stores: p.stores(),
+    targets: p.targets(),
+    policy: p.section('policy', sh.policy),
+    rotation: p.section('rotation', sh.rotation),
+    schedule: p.section('schedule', sh.schedule),
+    timeZone: p.section('timeZone', sh.timeZone),
+    metrics: p.section('metrics', sh.metrics),
+    fleet: p.section('fleet', sh.fleet),
+    lock: p.section('lock', sh.lock),
+  };
+  const { problems, parts } = checkRules(input);
+  const all = [...p.problems, ...problems];
+  const raw = complete(input);
+  if (all.length > 0 || !raw) {
+    // A sound metrics section still says where a failed run is reported (cli/run-end.ts).
+    const m = all.some((x) => x.path.startsWith('metrics')) ? undefined : input.metrics;
+    throw new ConfigError(all, file, m && { pushgateway: m.pushgateway, job: m.job });
+  }
   return normalise(raw, parts, file);
+}
+
+/** The whole config, once every piece parsed. */
+function complete(c: RuleInput): RawConfig | undefined {
+  const { stores, targets, policy, rotation, schedule, metrics, lock } = c;
+  if (!stores || !targets || !policy || !rotation || schedule === undefined || !metrics || !lock)
+    return undefined;
+  const s: RawConfig['stores'] = {};
+  for (const [k, v] of Object.entries(stores)) {
+    if (!v) return undefined;
+    s[k] = v;
+  }
+  const t = targets.filter((x) => x !== undefined);
+  if (t.length !== targets.length) return undefined;
+  return {
+    stores: s,
+    targets: t,
+    policy,
+    rotation,
+    schedule,
+    timeZone: c.timeZone,
+    metrics,
+    fleet: c.fleet,
+    lock,
+  };
 }
 
 function normalise(raw: RawConfig, parts: TargetParts[], file: string): Config {

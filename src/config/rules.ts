@@ -9,6 +9,7 @@ import { issuedWriteOf } from '../credentials/source.ts';
 import { isWritableStoreType } from '../providers/registry.ts';
 
 const SA_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const HOST_PORT = /^[a-z0-9.-]+(:\d+)?$/i;
 
 /** What the rules computed per target on the way: the normalised config uses these, computed once. */
 export interface TargetParts {
@@ -18,21 +19,45 @@ export interface TargetParts {
   registries: string[];
 }
 
+type Add = (path: string, message: string) => void;
+type TargetConfig = RawConfig['targets'][number];
+
+/**
+ * What the rules read: the pieces of the config that parsed. A store that is named but invalid maps to
+ * undefined, a target that is invalid is undefined at its index, a section that is invalid is undefined:
+ * the rules check the rest, and skip what depends on a missing piece (its own problems are reported).
+ */
+export interface RuleInput {
+  stores: Record<string, RawConfig['stores'][string] | undefined> | undefined;
+  targets: (TargetConfig | undefined)[] | undefined;
+  policy: RawConfig['policy'] | undefined;
+  rotation: RawConfig['rotation'] | undefined;
+  schedule: string | undefined;
+  timeZone?: string | undefined;
+  metrics: RawConfig['metrics'] | undefined;
+  fleet?: RawConfig['fleet'];
+  lock: RawConfig['lock'] | undefined;
+}
+
 /**
  * Cross-field rules the schema cannot express; every problem is returned with its dotted path, and each
  * target's derived parts (meaningful only when there is no problem).
  */
-export function checkRules(c: RawConfig): { problems: ConfigProblem[]; parts: TargetParts[] } {
+export function checkRules(c: RuleInput): { problems: ConfigProblem[]; parts: TargetParts[] } {
   const problems: ConfigProblem[] = [];
   const parts: TargetParts[] = [];
-  const add = (path: string, message: string) => problems.push({ path, message });
-  const storeNames = Object.keys(c.stores);
+  const add: Add = (path, message) => problems.push({ path, message });
+  const storeNames = Object.keys(c.stores ?? {});
   const names = new Map<string, number>();
   const secretNames = new Map<string, string>();
 
-  c.targets.forEach((t, i) => {
+  (c.targets ?? []).forEach((t, i) => {
     const at = `targets[${i}]`;
-    if (!Object.hasOwn(c.stores, t.store)) {
+    if (!t) {
+      parts.push({ secretName: '', selector: undefined, registries: [] });
+      return;
+    }
+    if (c.stores && !Object.hasOwn(c.stores, t.store)) {
       add(`${at}.store`, `no store named "${t.store}" (stores: ${storeNames.join(', ') || 'none'})`);
     }
     const prev = names.get(t.name);
@@ -82,13 +107,8 @@ export function checkRules(c: RawConfig): { problems: ConfigProblem[]; parts: Ta
 }
 
 /** A target that mints its credential: somewhere to write it, in one version, and a rotation before the policy's limit. */
-function checkIssuer(
-  c: RawConfig,
-  t: RawConfig['targets'][number],
-  at: string,
-  add: (path: string, message: string) => void,
-): void {
-  const store = c.stores[t.store];
+function checkIssuer(c: RuleInput, t: TargetConfig, at: string, add: Add): void {
+  const store = c.stores?.[t.store];
   if (store && !isWritableStoreType(store.type))
     add(
       `${at}.issuer`,
@@ -97,7 +117,7 @@ function checkIssuer(
   const where = issuedWriteOf(t.credentials);
   if ('error' in where) add(`${at}.credentials`, where.error);
   const after = t.issuer?.rotateAfterDays;
-  if (after !== undefined && after >= c.policy.maxAgeDays)
+  if (after !== undefined && c.policy && after >= c.policy.maxAgeDays)
     add(
       `${at}.issuer.rotateAfterDays`,
       `must be less than policy.maxAgeDays (${c.policy.maxAgeDays}): a credential would reach the limit before it is rotated`,
@@ -105,25 +125,18 @@ function checkIssuer(
 }
 
 /** The rules of the settings outside `targets`: policy, rotation, schedule, time zone, metrics. */
-function checkSettings(c: RawConfig, add: (path: string, message: string) => void): void {
-  if (c.policy.warnAgeDays >= c.policy.maxAgeDays) {
+function checkSettings(c: RuleInput, add: Add): void {
+  if (c.policy && c.policy.warnAgeDays >= c.policy.maxAgeDays) {
     add('policy.warnAgeDays', `must be less than maxAgeDays (${c.policy.maxAgeDays})`);
   }
-  if (parseDuration(c.rotation.retainSuperseded) === undefined) {
-    add(
-      'rotation.retainSuperseded',
-      `"${c.rotation.retainSuperseded}" is not a duration (e.g. 24h, 90m, 7d, 0)`,
-    );
+  if (c.rotation) checkRotation(c.rotation, add);
+  if (c.schedule !== undefined) {
+    const sched = parseSchedule(c.schedule);
+    if ('error' in sched) add('schedule', sched.error);
   }
-  c.rotation.insecureRegistries.forEach((r, k) => {
-    if (!/^[a-z0-9.-]+(:\d+)?$/i.test(r))
-      add(`rotation.insecureRegistries[${k}]`, `"${r}" is not a host[:port]`);
-  });
-  const sched = parseSchedule(c.schedule);
-  if ('error' in sched) add('schedule', sched.error);
   if (c.timeZone !== undefined && !isValidTimeZone(c.timeZone))
     add('timeZone', `"${c.timeZone}" is not an IANA time zone (e.g. Europe/Berlin, UTC)`);
-  if (c.metrics.pushgateway !== '') {
+  if (c.metrics && c.metrics.pushgateway !== '') {
     try {
       const u = new URL(c.metrics.pushgateway);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
@@ -131,4 +144,16 @@ function checkSettings(c: RawConfig, add: (path: string, message: string) => voi
       add('metrics.pushgateway', `"${c.metrics.pushgateway}" is not an http(s) URL`);
     }
   }
+}
+
+function checkRotation(r: RawConfig['rotation'], add: Add): void {
+  if (parseDuration(r.retainSuperseded) === undefined) {
+    add('rotation.retainSuperseded', `"${r.retainSuperseded}" is not a duration (e.g. 24h, 90m, 7d, 0)`);
+  }
+  r.insecureRegistries.forEach((h, k) => {
+    if (!HOST_PORT.test(h)) add(`rotation.insecureRegistries[${k}]`, `"${h}" is not a host[:port]`);
+  });
+  for (const h of Object.keys(r.registryCaFiles))
+    if (!HOST_PORT.test(h))
+      add(`rotation.registryCaFiles["${h}"]`, 'not a registry host[:port] (as in 10.0.0.5:5000)');
 }

@@ -20,14 +20,14 @@ export const targetSchema = z.strictObject({
   secretName: dnsLabel(52, 'secretName').optional(),
   namespaces: z
     .strictObject({
-      names: z.array(dnsLabel(63, 'namespace name')).optional(),
+      names: z.array(dnsLabel(63, 'namespace name')).describe('a list of namespace names').optional(),
       selector: z.string().optional(),
-      exclude: z.array(z.string()).default([]),
+      exclude: z.array(z.string()).describe('a list of globs').default([]),
     })
     .refine((n) => (n.names?.length ?? 0) > 0 || n.selector !== undefined, {
       error: 'give `names`, a `selector`, or both',
     }),
-  serviceAccounts: z.array(z.string().min(1)).min(1).default(['default']),
+  serviceAccounts: z.array(z.string().min(1)).min(1).describe('a list of names').default(['default']),
   strategy: z.enum(['swap', 'in-place']).default('swap'),
   /** Mint the registry credential at the source (see docs/issuers/): the rotator issues, stores, rolls out, revokes. */
   issuer: issuerConfigSchema.optional(),
@@ -53,7 +53,9 @@ export const configSchema = z.strictObject({
       refreshSuperseded: z.boolean().default(true),
       settleSeconds: z.number().int().min(0).max(600).default(30),
       concurrency: z.number().int().min(1).max(256).default(16),
-      insecureRegistries: z.array(z.string()).default([]),
+      insecureRegistries: z.array(z.string()).describe('a list of host[:port]').default([]),
+      /** A PEM CA file per registry host[:port], trusted for that registry beside the default roots. */
+      registryCaFiles: z.record(z.string(), z.string().min(1)).default({}),
       emitEvents: z.boolean().default(true),
       healPods: z.boolean().default(false),
     })
@@ -65,6 +67,11 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(9095),
       pushgateway: z.string().default(''),
       job: z.string().min(1).default('regcred-rotator'),
+      /**
+       * Scheduler mode: /healthz answers 503 once a watch has shown no sign of life (a page, an event, a
+       * bookmark, the server ending it) for this long; a connection that silent is also dropped and resumed.
+       */
+      stuckWatchSeconds: z.number().int().min(2).max(3600).default(180),
     })
     .prefault({}),
   /**

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { closest } from '../base/closest.ts';
 import { RotatorError } from '../errors.ts';
 import type { StoreValue } from '../providers/types.ts';
 import { checkCredential, parseDockerConfigJson, type RegistryCredential } from './dockerconfig.ts';
@@ -11,8 +12,9 @@ const keyRef = z.strictObject({ key: z.string().min(1, 'key must not be empty') 
  * program switches on one field.
  */
 /** `username` and `password` are one shape: either alone is named as half of it, not as a missing field. */
+export const PAIRED = 'username and password go together: give both';
 const pairedRef = z.strictObject(keyRef.shape, {
-  error: (iss) => (iss.input === undefined ? 'username and password go together: give both' : undefined),
+  error: (iss) => (iss.input === undefined ? PAIRED : undefined),
 });
 
 const members = [
@@ -50,9 +52,12 @@ export const credentialsSchema = z.preprocess(
       const v = iss.input;
       if (typeof v !== 'object' || v === null) return undefined;
       const shapes = shapesIn(v);
-      return shapes.length === 0
-        ? 'give one of: username + password, json, dockerconfigjson'
-        : `give only one shape, not ${shapes.map(describe).join(' and ')}`;
+      if (shapes.length > 0) return `give only one shape, not ${shapes.map(describe).join(' and ')}`;
+      const guesses = Object.keys(v).flatMap((k) => {
+        const g = closest(k, Object.keys(SHAPE_KEYS));
+        return g ? [`\`${k}\` (did you mean \`${g}\`?)`] : [];
+      });
+      return `give one of: username + password, json, dockerconfigjson${guesses.length ? `; unknown ${guesses.join(', ')}` : ''}`;
     },
   }),
 );

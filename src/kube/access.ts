@@ -26,5 +26,7 @@ export interface ClusterAccess {
   key?: Buffer | undefined;
   insecureSkipTlsVerify: boolean;
   tlsServerName?: string | undefined;
+  /** The cluster's `proxy-url` (http or https): it wins over HTTPS_PROXY / NO_PROXY, as with kubectl. */
+  proxyUrl?: string | undefined;
   credentials: Credentials;
 }

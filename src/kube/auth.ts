@@ -41,10 +41,10 @@ async function execCredential(e: ExecConfig, access: ClusterAccess): Promise<Res
       maxBuffer: 4 << 20,
     }));
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
+    const { code, stderr } = err as { code?: unknown; stderr?: unknown };
     throw new RotatorError(
       'KUBE_UNAUTHORIZED',
-      `the kubeconfig's credential plugin "${e.command}" ${code === 'ENOENT' ? 'is not installed (not on PATH)' : `failed (exit ${typeof code === 'number' || typeof code === 'string' ? code : '?'})`}`,
+      `the kubeconfig's credential plugin "${e.command}" ${code === 'ENOENT' ? 'is not installed (not on PATH): install it, or use a kubeconfig without it' : `failed (exit ${typeof code === 'number' || typeof code === 'string' ? code : '?'})${pluginSays(stderr)}`}`,
     );
   }
   let status: {
@@ -68,6 +68,14 @@ async function execCredential(e: ExecConfig, access: ClusterAccess): Promise<Res
     key: status.clientKeyData ? Buffer.from(status.clientKeyData) : undefined,
     until: Number.isNaN(expires) ? Number.POSITIVE_INFINITY : expires - 30_000,
   };
+}
+
+/** The end of what a failed plugin printed (its own reason, as kubectl shows it), on one line. */
+function pluginSays(stderr: unknown): string {
+  const text = typeof stderr === 'string' ? stderr.trim() : '';
+  if (text === '') return '';
+  const tail = text.split('\n').slice(-3).join(' ').replace(/\s+/g, ' ');
+  return `: ${tail.length > 300 ? `…${tail.slice(-300)}` : tail}`;
 }
 
 /** Resolves and caches the credentials of a ClusterAccess; `invalidate()` after a 401 forces a refresh. */

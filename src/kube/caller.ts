@@ -4,8 +4,9 @@ import { withRetry } from '../base/retry.ts';
 import type { Logger } from '../base/logger.ts';
 import type { RawList, RawMeta } from './convert.ts';
 import { describeOp, mapKubeError, type KubeOp } from './errors.ts';
-import { storageOrder, type ListChunk, type NamespaceScope } from './gateway.ts';
+import { storageOrder, type ListChunk, type NamespaceScope, type ObjectRef } from './gateway.ts';
 import type { KubeRest, Query, RequestSpec } from './rest.ts';
+import type { KubeRequestObserver } from './request-labels.ts';
 
 export const PAGE = 500;
 /**
@@ -18,6 +19,8 @@ export function listClusterWide(inScope: number, clusterNamespaces: number | und
   return inScope * 5 >= clusterNamespaces;
 }
 const PER_NAMESPACE_CONCURRENCY = 8;
+/** Object refs remembered from answers (for Events), at most this many: the oldest go first. */
+const REFS_KEPT = 1024;
 
 /** Requests made, by `verb resource` — the engine's own count (the API server's metrics are the judge). */
 export type RequestCounts = Record<string, number>;
@@ -34,6 +37,7 @@ export class KubeCaller {
   /** Namespaces in the cluster, when known (see estimateNamespaceCount): guides listClusterWide. */
   clusterNamespaces: number | undefined;
   readonly #attempts: number;
+  readonly #refs = new Map<string, ObjectRef>();
 
   constructor(rest: KubeRest, logger: Logger, options: { attempts?: number } = {}) {
     this.rest = rest;
@@ -47,7 +51,9 @@ export class KubeCaller {
       async () => {
         this.counts[key] = (this.counts[key] ?? 0) + 1;
         try {
-          return await this.rest.json<T>(spec);
+          const out = await this.rest.json<T>(spec);
+          this.#remember(op, spec.method, out);
+          return out;
         } catch (e) {
           throw mapKubeError(e, op);
         }
@@ -70,6 +76,26 @@ export class KubeCaller {
           ),
       },
     );
+  }
+
+  /** Every request to the API server (watches too) is reported to `observe`: request metrics. */
+  observeRequests(observe: KubeRequestObserver): void {
+    this.rest.observer = observe;
+  }
+
+  /** What a single-object answer says of its object's identity, kept for Events (EventGateway.objectRef). */
+  #remember(op: KubeOp, method: string, out: unknown): void {
+    if (op.name === undefined || op.namespace === undefined) return;
+    const key = refKey(op.resource, op.namespace, op.name);
+    this.#refs.delete(key);
+    const meta = (out as { metadata?: RawMeta } | undefined)?.metadata;
+    if (method === 'DELETE' || !meta?.uid) return;
+    this.#refs.set(key, { uid: meta.uid, resourceVersion: meta.resourceVersion ?? '' });
+    if (this.#refs.size > REFS_KEPT) this.#refs.delete(this.#refs.keys().next().value ?? '');
+  }
+
+  protected knownRef(resource: string, namespace: string, name: string): ObjectRef | undefined {
+    return this.#refs.get(refKey(resource, namespace, name));
   }
 
   /** GET one object; undefined when it does not exist. */
@@ -194,6 +220,9 @@ export class KubeCaller {
     return out;
   }
 }
+
+const refKey = (resource: string, namespace: string, name: string): string =>
+  `${resource}/${namespace}/${name}`;
 
 function retryAfter(e: unknown): number | undefined {
   const v = (e as { details?: { retryAfterMs?: unknown } }).details?.retryAfterMs;

@@ -1,5 +1,10 @@
 import type { EventRecord, LeaseRecord, LeaseSpec } from './gateway.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, TARGETS_ANNOTATION } from './labels.ts';
+import {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  TARGET_GROUPS_ANNOTATION,
+  TARGETS_ANNOTATION,
+} from './labels.ts';
 import type { NamespaceObject, PodObject, PodState, SecretObject, ServiceAccountObject } from './types.ts';
 
 /** The fields of Kubernetes objects we read, as they arrive on the wire (everything optional). */
@@ -142,7 +147,16 @@ export const toLease = (l: RawLease): LeaseRecord => ({
   acquireTime: date(l.spec?.acquireTime),
   leaseTransitions: l.spec?.leaseTransitions ?? 0,
   targets: (l.metadata?.annotations?.[TARGETS_ANNOTATION] ?? '').split(',').filter(Boolean),
+  groups: parseGroups(l.metadata?.annotations?.[TARGET_GROUPS_ANNOTATION]),
 });
+
+const parseGroups = (v: string | undefined): string[][] | undefined =>
+  v === undefined
+    ? undefined
+    : v
+        .split(';')
+        .map((g) => g.split(',').filter(Boolean))
+        .filter((g) => g.length > 0);
 
 /** MicroTime, as coordination.k8s.io wants it: RFC 3339 with microseconds. */
 const microTime = (d: Date | undefined): string | undefined =>
@@ -161,7 +175,12 @@ export const leaseBody = (
     namespace,
     resourceVersion,
     labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
-    annotations: { [TARGETS_ANNOTATION]: [...spec.targets].sort().join(',') },
+    annotations: {
+      [TARGETS_ANNOTATION]: [...spec.targets].sort().join(','),
+      ...(spec.groups
+        ? { [TARGET_GROUPS_ANNOTATION]: spec.groups.map((g) => [...g].sort().join(',')).join(';') }
+        : {}),
+    },
   },
   spec: {
     holderIdentity: spec.holderIdentity,

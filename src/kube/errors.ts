@@ -87,6 +87,12 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
         return make('KUBE_INVALID', `unexpected HTTP ${code}${msg ? `: ${msg}` : ''}`);
     }
   }
+  // Raised before any request left (a credential plugin missing or failing): its message is the cause.
+  if (e instanceof RotatorError)
+    return new RotatorError(e.code, `${what}: ${e.message}`, {
+      retryable: e.retryable,
+      details: { ...details, ...e.details },
+    });
   const err = e as Error & { code?: unknown; cause?: { code?: string; name?: string } };
   const timedOut = e instanceof NetworkError && (e.kind === 'timeout' || e.kind === 'aborted');
   if (
@@ -100,6 +106,12 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
       details,
     });
   }
+  // The proxy refused or could not be reached: the API server was never contacted, and the message says so.
+  if (e instanceof NetworkError && (e.kind === 'proxy' || e.kind === 'proxy-refused'))
+    return new RotatorError('KUBE_UNAVAILABLE', `${what}: ${e.message}`, {
+      retryable: e.kind === 'proxy',
+      details,
+    });
   const cause = err.cause?.code ?? (typeof err.code === 'string' ? err.code : '');
   if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(cause)) {
     return new RotatorError(
@@ -110,7 +122,7 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
   }
   return new RotatorError(
     'KUBE_UNAVAILABLE',
-    `${what}: cannot reach the API server${cause ? ` (${cause})` : ''}`,
+    `${what}: cannot reach the API server${e instanceof NetworkError ? ` (${e.message})` : cause ? ` (${cause})` : ''}`,
     { retryable: true, details },
   );
 }

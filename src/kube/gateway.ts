@@ -83,6 +83,13 @@ export interface Watch {
   /** Lists made (1 + one per 410), and connections lost. */
   readonly relists: number;
   readonly reconnects: number;
+  /** When the server last showed this watch a sign of life (epoch ms): health. */
+  readonly lastActivity: number;
+}
+
+/** How long a watch may stay silent before it counts as stuck (see ResourceWatch). */
+export interface WatchOptions {
+  stuckAfterMs?: number | undefined;
 }
 
 /**
@@ -134,7 +141,12 @@ export interface KubeGateway {
     names: readonly string[],
   ): Promise<ServiceAccountObject>;
   /** Follows one kind of object in `scope` (scheduler mode): nothing is read until the watch runs. */
-  watch<K extends keyof Watched>(kind: K, scope: WatchScope, handlers: WatchHandlers<Watched[K]>): Watch;
+  watch<K extends keyof Watched>(
+    kind: K,
+    scope: WatchScope,
+    handlers: WatchHandlers<Watched[K]>,
+    options?: WatchOptions,
+  ): Watch;
 }
 
 /** A coordination.k8s.io/v1 Lease, reduced to what the run lock uses. */
@@ -151,6 +163,12 @@ export interface LeaseRecord {
    * run that writes, so `prune` knows which removed targets are its own to clean up.
    */
   targets: string[];
+  /**
+   * The same targets by the config they came from: each group holds targets that were in one config
+   * together (kube/lease-groups.ts). Undefined when the Lease has no such record (written before it existed,
+   * or by a writer that does not keep it).
+   */
+  groups?: string[][] | undefined;
 }
 
 export type LeaseSpec = Omit<LeaseRecord, 'resourceVersion' | 'uid'>;
@@ -168,6 +186,12 @@ export interface LeaseGateway {
   ): Promise<LeaseRecord>;
 }
 
+/** An object's identity as an Event's involvedObject carries it (`kubectl describe` selects Events by uid). */
+export interface ObjectRef {
+  uid: string;
+  resourceVersion: string;
+}
+
 export interface EventInput {
   namespace: string;
   involved: {
@@ -175,6 +199,7 @@ export interface EventInput {
     name: string;
     namespace?: string | undefined;
     uid?: string | undefined;
+    resourceVersion?: string | undefined;
     apiVersion: string;
   };
   type: 'Normal' | 'Warning';
@@ -195,6 +220,11 @@ export interface EventRecord {
 
 export interface EventGateway {
   createEvent(e: EventInput): Promise<void>;
+  /**
+   * The uid and resourceVersion of a Secret, ServiceAccount or Lease, undefined when it does not exist:
+   * from this process's own latest write or read of it when there was one, else read now.
+   */
+  objectRef(kind: string, namespace: string, name: string): Promise<ObjectRef | undefined>;
   listEvents(namespace: string): Promise<EventRecord[]>;
 }
 

@@ -19,10 +19,16 @@ export function inCluster(): ClusterAccess | undefined {
   };
 }
 
-/** The namespace of the pod we run in, when we run in one (for `lock.namespace`). */
-export function podNamespace(): string | undefined {
+/**
+ * The namespace of the pod we run in (for `lock.namespace`): POD_NAMESPACE, which the manifests set from the
+ * downward API (`metadata.namespace`: the pod's own, whatever mounts it has), else the namespace file beside
+ * an automounted ServiceAccount token. Undefined outside a pod unless POD_NAMESPACE is set.
+ */
+export function podNamespace(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env['POD_NAMESPACE']?.trim();
+  if (fromEnv) return fromEnv;
   const f = join(SA_DIR, 'namespace');
-  return process.env['KUBERNETES_SERVICE_HOST'] && existsSync(f)
+  return env['KUBERNETES_SERVICE_HOST'] && existsSync(f)
     ? readFileSync(f, 'utf8').trim() || undefined
     : undefined;
 }

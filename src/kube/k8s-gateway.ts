@@ -16,6 +16,7 @@ import type {
   Watch,
   Watched,
   WatchHandlers,
+  WatchOptions,
   WatchScope,
 } from './gateway.ts';
 import { ResourceWatch, type WatchTarget } from './watch.ts';
@@ -110,7 +111,12 @@ export class K8sGateway extends K8sRecords implements KubeGateway {
     return this.scopedChunks(kind, scope, core(kind), query, map as unknown as (item: never) => Listed[K]);
   }
 
-  watch<K extends keyof Watched>(kind: K, scope: WatchScope, handlers: WatchHandlers<Watched[K]>): Watch {
+  watch<K extends keyof Watched>(
+    kind: K,
+    scope: WatchScope,
+    handlers: WatchHandlers<Watched[K]>,
+    options: WatchOptions = {},
+  ): Watch {
     const where = scope.namespace === undefined ? '/api/v1' : `/api/v1/namespaces/${scope.namespace}`;
     const target: WatchTarget<Watched[K]> = {
       name: `${kind} ${where}${scope.labelSelector ? ` (${scope.labelSelector})` : ''}${scope.name ? ` (${scope.name})` : ''}`,
@@ -121,7 +127,7 @@ export class K8sGateway extends K8sRecords implements KubeGateway {
       },
       map: WATCHED[kind],
     };
-    return new ResourceWatch(this.rest, target, handlers, this.log);
+    return new ResourceWatch(this.rest, target, handlers, this.log, options.stuckAfterMs);
   }
 
   async getSecret(namespace: string, name: string): Promise<SecretObject | undefined> {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { KubeCaller } from './caller.ts';
-import { leaseBody, toEvent, toLease, toSecret } from './convert.ts';
+import { leaseBody, toEvent, toLease, toSecret, type RawObject } from './convert.ts';
 import type {
   EventGateway,
   EventInput,
@@ -9,10 +9,18 @@ import type {
   LeaseGateway,
   LeaseRecord,
   LeaseSpec,
+  ObjectRef,
 } from './gateway.ts';
 import { DOCKERCONFIGJSON_TYPE } from './labels.ts';
-import { core, lease } from './paths.ts';
+import { core, lease, one } from './paths.ts';
 import type { SecretObject } from './types.ts';
+
+/** The kinds Events name, and their resources. */
+const EVENT_OBJECTS: Record<string, string> = {
+  Secret: 'secrets',
+  ServiceAccount: 'serviceaccounts',
+  Lease: 'leases',
+};
 
 /** The run Lease, Events, and the read-only inspection `doctor` and `status --all-secrets` do. */
 export class K8sRecords extends KubeCaller implements LeaseGateway, EventGateway, InspectGateway {
@@ -48,6 +56,19 @@ export class K8sRecords extends KubeCaller implements LeaseGateway, EventGateway
           body: leaseBody(namespace, name, spec, resourceVersion),
         },
       ),
+    );
+  }
+
+  async objectRef(kind: string, namespace: string, name: string): Promise<ObjectRef | undefined> {
+    const resource = EVENT_OBJECTS[kind];
+    if (resource === undefined) return undefined;
+    const known = this.knownRef(resource, namespace, name);
+    if (known) return known;
+    const path = resource === 'leases' ? lease(namespace, name) : one(resource, namespace, name);
+    return this.getOne({ verb: 'get', resource, namespace, name }, path, (raw: RawObject) =>
+      raw.metadata?.uid
+        ? { uid: raw.metadata.uid, resourceVersion: raw.metadata.resourceVersion ?? '' }
+        : undefined,
     );
   }
 

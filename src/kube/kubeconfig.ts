@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { RotatorError } from '../errors.ts';
 import type { ClusterAccess, Credentials } from './access.ts';
 import { inCluster } from './in-cluster.ts';
+import { parseProxyUrl } from '../net/proxy.ts';
 
 export interface KubeConnectOptions {
   kubeconfig?: string | undefined;
@@ -140,10 +141,11 @@ function fromFiles(files: readonly string[], source: string, context: string | u
       'KUBE_NO_CLUSTER',
       `${source}: the current context "${name ?? ''}" names no cluster with a server (set current-context, or pass --context)`,
     );
-  if (cluster.raw['proxy-url'])
+  const proxyUrl = cluster.raw['proxy-url'];
+  if (proxyUrl !== undefined && parseProxyUrl(proxyUrl) === undefined)
     throw new RotatorError(
       'KUBE_NO_CLUSTER',
-      `${source}: clusters reached through a proxy-url are not supported`,
+      `${source}: the cluster's proxy-url "${proxyUrl.replace(/\/\/[^@/]*@/, '//')}" is not an http:// or https:// proxy (socks5 is not supported)`,
     );
   const user = ctx.user === undefined ? undefined : m.users.get(ctx.user);
   const u = user?.raw ?? {};
@@ -161,6 +163,7 @@ function fromFiles(files: readonly string[], source: string, context: string | u
     key: fileOrData(u['client-key'], u['client-key-data'], udir, 'client-key'),
     insecureSkipTlsVerify: cluster.raw['insecure-skip-tls-verify'] === true,
     tlsServerName: cluster.raw['tls-server-name'],
+    proxyUrl,
     credentials: credentials(u, udir, source),
   };
 }

@@ -16,6 +16,11 @@ export const STORE_ANNOTATION = 'regcred-rotator.io/store';
 export const REVISION_ID_ANNOTATION = 'regcred-rotator.io/revision-id';
 /** On the run Lease: the targets this install has managed (comma-separated). */
 export const TARGETS_ANNOTATION = 'regcred-rotator.io/targets';
+/**
+ * On the run Lease: which of those targets went together in one config (`a,b;c`), so that installs sharing a
+ * Lease tell their own removed targets from each other's (kube/lease-groups.ts).
+ */
+export const TARGET_GROUPS_ANNOTATION = 'regcred-rotator.io/target-groups';
 
 export const DOCKERCONFIGJSON_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKERCONFIGJSON_KEY = '.dockerconfigjson';

@@ -1,6 +1,15 @@
 import { Agent } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { httpRequest, httpStream, type HttpOptions, type HttpResponse } from '../net/http.ts';
+import {
+  httpRequest,
+  httpStream,
+  proxyAgentOptions,
+  type HttpOptions,
+  type HttpResponse,
+} from '../net/http.ts';
+import { parseProxyUrl, proxyFor, UnsupportedProxy } from '../net/proxy.ts';
+import { RotatorError } from '../errors.ts';
+import { failureCode, requestLabels, type KubeRequestObserver } from './request-labels.ts';
 import { Authenticator } from './auth.ts';
 import type { ClusterAccess } from './access.ts';
 
@@ -53,6 +62,8 @@ export class KubeRest {
   readonly #access: ClusterAccess;
   readonly #auth: Authenticator;
   readonly #timeoutMs: number;
+  /** The proxy every request goes through: the kubeconfig's proxy-url, else HTTPS_PROXY unless NO_PROXY covers the server. */
+  readonly #proxy: URL | undefined;
   #agent: Agent | undefined;
   #agentCert: Buffer | undefined;
 
@@ -62,6 +73,18 @@ export class KubeRest {
     this.source = access.source;
     this.#auth = new Authenticator(access);
     this.#timeoutMs = timeoutMs;
+    try {
+      this.#proxy =
+        access.proxyUrl === undefined ? proxyFor(new URL(access.server)) : parseProxyUrl(access.proxyUrl);
+    } catch (e) {
+      if (e instanceof UnsupportedProxy) throw new RotatorError('USAGE', e.message);
+      throw e;
+    }
+  }
+
+  /** The proxy requests go through, if any (for logs). */
+  get proxy(): URL | undefined {
+    return this.#proxy;
   }
 
   #agentFor(cert: Buffer | undefined, key: Buffer | undefined): Agent {
@@ -76,6 +99,7 @@ export class KubeRest {
         key: key ?? a.key,
         rejectUnauthorized: !a.insecureSkipTlsVerify,
         servername: a.tlsServerName,
+        ...proxyAgentOptions(this.#proxy),
       });
       this.#agentCert = cert;
     }
@@ -105,15 +129,39 @@ export class KubeRest {
       body,
       timeoutMs: this.#timeoutMs,
       agent: this.#agentFor(auth.cert, auth.key),
+      proxy: this.#proxy,
+      tlsAdvice: "check the kubeconfig's certificate-authority",
       signal,
     };
+  }
+
+  /** Told of every request and its outcome (request metrics); set by whoever keeps metrics. */
+  observer: KubeRequestObserver | undefined;
+
+  /** One exchange, timed and reported to the observer. */
+  async #exchange<R extends HttpResponse>(spec: RequestSpec, send: () => Promise<R>): Promise<R> {
+    const started = performance.now();
+    const report = (code: string) => {
+      if (!this.observer) return;
+      const watch = spec.query?.['watch'] !== undefined;
+      const seconds = (performance.now() - started) / 1000;
+      this.observer({ ...requestLabels(spec.method, spec.path, watch), code, seconds });
+    };
+    try {
+      const res = await send();
+      report(String(res.status));
+      return res;
+    } catch (e) {
+      report(failureCode(e));
+      throw e;
+    }
   }
 
   /** One request; resolves with the parsed JSON body, or throws KubeHttpError / a NetworkError. */
   async json<T>(spec: RequestSpec, signal?: AbortSignal): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const { url, ...opts } = await this.#options(spec, signal);
-      const res = await httpRequest(url, opts);
+      const res = await this.#exchange(spec, () => httpRequest(url, opts));
       if (res.status === 401 && attempt === 0 && this.#auth.refreshable) {
         this.#auth.invalidate();
         continue;
@@ -129,7 +177,9 @@ export class KubeRest {
    */
   async stream(spec: RequestSpec, onObject: (o: unknown) => void, signal: AbortSignal): Promise<void> {
     const { url, ...opts } = await this.#options(spec, signal);
-    const res = await httpStream(url, { ...opts, timeoutMs: 0 }, (line) => onObject(JSON.parse(line)));
+    const res = await this.#exchange(spec, () =>
+      httpStream(url, { ...opts, timeoutMs: 0 }, (line) => onObject(JSON.parse(line))),
+    );
     if (res.status >= 400) throw httpError(res);
   }
 

@@ -7,6 +7,18 @@ import { KubeHttpError, type KubeRest, type Query } from './rest.ts';
 
 /** A dropped watch resumes after 0.5 s, doubling up to 30 s while it keeps failing. */
 const RESUME: Backoff = { baseMs: 500, maxMs: 30_000 };
+/** The server ends a watch after at most this long (and it resumes): a sign of life even on a quiet resource. */
+const WATCH_SECONDS = 300;
+/** The API server sends a bookmark about every minute; three missed ones and the server is not answering. */
+export const STUCK_AFTER_MS = 180_000;
+
+/** A watch connection that stayed silent for longer than the server may keep it: dropped and resumed. */
+class SilentWatch extends Error {
+  constructor(ms: number) {
+    super(`no answer from the API server on this watch for ${Math.round(ms / 1000)} s`);
+    this.name = 'SilentWatch';
+  }
+}
 
 interface WatchLine {
   type?: string;
@@ -31,20 +43,38 @@ export interface WatchTarget<T> {
  * then a watch with bookmarks that resumes from the last resourceVersion after the server ends it or the
  * connection drops (RESUME backoff). Only when the server no longer has our place (410 Gone, or an ERROR
  * event carrying it) does it list again — an idle cluster costs no request but the open watch.
+ *
+ * Stuck detection: the server ends each watch after half of `stuckAfterMs` at most (bookmarks come every
+ * minute besides), so a healthy watch shows a sign of life at least that often. `lastActivity` says when it
+ * last did (health); a connection silent for `stuckAfterMs` — the server or the path to it hangs without
+ * closing it — is dropped and resumed like any other failure.
  */
 export class ResourceWatch<T> implements Watch {
   readonly #rest: KubeRest;
   readonly #t: WatchTarget<T>;
   readonly #h: WatchHandlers<T>;
   readonly #log: Logger;
+  readonly #stuckAfterMs: number;
   relists = 0;
   reconnects = 0;
+  lastActivity = Date.now();
 
-  constructor(rest: KubeRest, target: WatchTarget<T>, handlers: WatchHandlers<T>, logger: Logger) {
+  constructor(
+    rest: KubeRest,
+    target: WatchTarget<T>,
+    handlers: WatchHandlers<T>,
+    logger: Logger,
+    stuckAfterMs = STUCK_AFTER_MS,
+  ) {
     this.#rest = rest;
     this.#t = target;
     this.#h = handlers;
     this.#log = logger;
+    this.#stuckAfterMs = stuckAfterMs;
+  }
+
+  #alive(): void {
+    this.lastActivity = Date.now();
   }
 
   /** Runs until `signal` aborts. */
@@ -93,6 +123,7 @@ export class ResourceWatch<T> implements Watch {
         { method: 'GET', path, query: { ...query, limit: 500, continue: cont } },
         signal,
       );
+      this.#alive();
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
       this.#h.page((page.items ?? []).map(map), cont === undefined);
@@ -106,6 +137,36 @@ export class ResourceWatch<T> implements Watch {
   async #watch(from: string, signal: AbortSignal): Promise<string> {
     let rv = from;
     const seen = { expired: false };
+    const silent = new AbortController();
+    const stuckAfter = this.#stuckAfterMs;
+    const opened = Date.now(); // after a backoff, this connection gets its own full allowance
+    const check = setInterval(
+      () => {
+        if (Date.now() - Math.max(this.lastActivity, opened) >= stuckAfter)
+          silent.abort(new SilentWatch(stuckAfter));
+      },
+      Math.min(5_000, stuckAfter / 4),
+    );
+    try {
+      await this.#stream(rv, seen, (v) => (rv = v), AbortSignal.any([signal, silent.signal]));
+    } catch (e) {
+      if (silent.signal.aborted && !signal.aborted) throw silent.signal.reason as Error;
+      throw e;
+    } finally {
+      clearInterval(check);
+    }
+    this.#alive();
+    this.#h.state?.(true, 'watching');
+    if (seen.expired) throw new KubeHttpError(410, 'watch position expired', {});
+    return rv;
+  }
+
+  async #stream(
+    rv: string,
+    seen: { expired: boolean },
+    setRv: (rv: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     await this.#rest.stream(
       {
         method: 'GET',
@@ -115,25 +176,23 @@ export class ResourceWatch<T> implements Watch {
           watch: 1,
           allowWatchBookmarks: true,
           resourceVersion: rv,
-          timeoutSeconds: 300,
+          timeoutSeconds: Math.max(1, Math.min(WATCH_SECONDS, Math.floor(this.#stuckAfterMs / 2000))),
         },
       },
       (o) => {
+        this.#alive();
         const line = o as WatchLine;
         const obj = line.object;
         if (line.type === 'ERROR') {
           if (obj?.code === 410) seen.expired = true;
           return;
         }
-        if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
+        if (obj?.metadata?.resourceVersion) setRv(obj.metadata.resourceVersion);
         if (line.type === 'BOOKMARK' || !obj) return;
         if (line.type === 'ADDED' || line.type === 'MODIFIED' || line.type === 'DELETED')
           this.#h.event(line.type, this.#t.map(obj));
       },
       signal,
     );
-    this.#h.state?.(true, 'watching');
-    if (seen.expired) throw new KubeHttpError(410, 'watch position expired', {});
-    return rv;
   }
 }

@@ -1,3 +1,4 @@
+import { failedObject } from '../errors.ts';
 import type { EventGateway, EventInput } from '../kube/gateway.ts';
 import type { TargetResult } from '../rotation/batch/summary.ts';
 import type { NamespaceResult } from '../rotation/unit/result.ts';
@@ -12,6 +13,9 @@ export interface EventHome {
   namespace: string;
   leaseName: string;
 }
+
+/** The namespaced resources an Event on a failed request can name, by their kind. */
+const KINDS: Record<string, string> = { secrets: 'Secret', serviceaccounts: 'ServiceAccount' };
 
 /** At most this many Events per run; the rest are summarised in one Event on the Lease. */
 const BUDGET = 200;
@@ -39,7 +43,11 @@ export class EventRecorder {
     this.#log = logger;
   }
 
-  emit(e: EventInput): void {
+  /**
+   * Queues an Event. Its object's uid (what `kubectl describe` selects Events by) is looked up when it is
+   * written; when the object does not exist and a `fallback` is given, the Event goes there instead.
+   */
+  emit(e: EventInput, fallback?: EventInput): void {
     if (!this.#g) return;
     const key = `${e.namespace}/${e.involved.kind}/${e.involved.name}/${e.reason}/${e.message}`;
     if (this.#seen.has(key)) return;
@@ -49,14 +57,24 @@ export class EventRecorder {
       return;
     }
     this.#seen.add(key);
-    this.#write(e);
+    this.#write(e, fallback);
   }
 
-  #write(e: EventInput): void {
+  /** The Event with its object's uid and resourceVersion; undefined when the object does not exist. */
+  async #identified(g: EventGateway, e: EventInput): Promise<EventInput | undefined> {
+    if (e.involved.uid) return e;
+    const ref = await g.objectRef(e.involved.kind, e.involved.namespace ?? e.namespace, e.involved.name);
+    return ref && { ...e, involved: { ...e.involved, ...ref } };
+  }
+
+  #write(e: EventInput, fallback?: EventInput): void {
     const g = this.#g;
     if (!g) return;
     const p = this.#writers
-      .run(() => g.createEvent(e))
+      .run(async () => {
+        const on = (await this.#identified(g, e)) ?? (fallback && (await this.#identified(g, fallback)));
+        await g.createEvent(on ?? e);
+      })
       .then(() => {
         this.sent++;
       })
@@ -97,13 +115,20 @@ export class EventRecorder {
     if (!d) return;
     const core = (kind: string, name: string) => ({ kind, name, namespace: r.namespace, apiVersion: 'v1' });
     if (r.outcome === 'failed') {
-      this.emit({
+      const failed = (kind: string, name: string): EventInput => ({
         namespace: r.namespace,
-        involved: core('ServiceAccount', 'default'),
+        involved: core(kind, name),
         type: 'Warning',
         reason: 'RotationFailed',
         message: `target ${r.target}: ${r.error?.message ?? 'failed'}`,
       });
+      // On the object whose request failed, when the error names one that exists; else the namespace's
+      // `default` ServiceAccount, which every namespace has.
+      const o = failedObject(r.error);
+      const kind = o && o.namespace === r.namespace ? KINDS[o.resource] : undefined;
+      const fallback = failed('ServiceAccount', 'default');
+      if (o && kind) this.emit(failed(kind, o.name), fallback);
+      else this.emit(fallback);
       return;
     }
     for (const a of r.actions) {

@@ -5,6 +5,8 @@ import type { RunSummary } from '../rotation/batch/summary.ts';
 import type { NamespaceResult } from '../rotation/unit/result.ts';
 import type { TargetIssuanceReport } from '../issuance/run.ts';
 import type { Logger } from '../base/logger.ts';
+import type { KubeRequest } from '../kube/request-labels.ts';
+import type { StoreRequest } from '../providers/measured.ts';
 
 // Bundled, this module's chunk sits beside dist/cli/main.js: the same relative path holds in src/ and dist/.
 const VERSION = (
@@ -24,7 +26,7 @@ export class Metrics {
   });
   readonly runs = new Counter({
     name: 'regcred_rotator_runs_total',
-    help: 'Rotation runs by result (success, failed, policy_violation, interrupted).',
+    help: 'Rotation runs by result (success, failed, policy_violation, interrupted; config_invalid, lock_held, lock_failed for runs that ended on that error).',
     labelNames: ['result'],
     registers: [this.registry],
   });
@@ -136,6 +138,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly kubeRequests = new Counter({
+    name: 'regcred_rotator_kube_requests_total',
+    help: 'Requests to the Kubernetes API server by verb, resource and code (the HTTP status, or timeout, refused, reset, dns, tls, proxy… when there was none). Watches count when they end.',
+    labelNames: ['verb', 'resource', 'code'],
+    registers: [this.registry],
+  });
+  readonly kubeRequestDuration = new Histogram({
+    name: 'regcred_rotator_kube_request_duration_seconds',
+    help: 'Latency of requests to the Kubernetes API server by verb and resource (watches excluded).',
+    labelNames: ['verb', 'resource'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly storeRequests = new Counter({
+    name: 'regcred_rotator_store_requests_total',
+    help: 'Calls to secret stores by store, type, operation (get, check, put, list) and outcome (ok, not_found, auth, permission, unreachable, unavailable, conflict, error…).',
+    labelNames: ['store', 'type', 'operation', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly storeRequestDuration = new Histogram({
+    name: 'regcred_rotator_store_request_duration_seconds',
+    help: 'Latency of calls to secret stores by store, type and operation (a store SDK retrying counts in one call).',
+    labelNames: ['store', 'type', 'operation'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
   readonly credentialsIssued = new Counter({
     name: 'regcred_rotator_credentials_issued_total',
     help: 'Registry credentials minted by an issuer (and stored), by target and issuer type.',
@@ -215,6 +243,23 @@ export class Metrics {
         this.actions.inc({ kind, result }, n);
         if (result === 'conflict') this.conflicts.inc({ kind }, n);
       }
+  }
+
+  kubeRequest(r: KubeRequest): void {
+    this.kubeRequests.inc({ verb: r.verb, resource: r.resource, code: r.code });
+    if (r.verb !== 'watch')
+      this.kubeRequestDuration.observe({ verb: r.verb, resource: r.resource }, r.seconds);
+  }
+
+  storeRequest(r: StoreRequest): void {
+    this.storeRequests.inc({ store: r.store, type: r.type, operation: r.operation, outcome: r.outcome });
+    this.storeRequestDuration.observe({ store: r.store, type: r.type, operation: r.operation }, r.seconds);
+  }
+
+  /** A run that ended on an error of its own (a bad config, the lock held or not obtainable): counted, no success. */
+  recordFailure(result: 'config_invalid' | 'lock_held' | 'lock_failed' | 'failed', at: Date): void {
+    this.runs.inc({ result });
+    this.lastRun.set(at.getTime() / 1000);
   }
 
   /** What the issuance part of a run did (targets with an issuer). */

@@ -2,11 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { Logger } from '../base/logger.ts';
 import type { Metrics } from './metrics.ts';
 
-/** /metrics (Prometheus text) and /healthz (JSON) for scheduler mode. */
+/**
+ * /metrics (Prometheus text) and /healthz (JSON) for scheduler mode. /healthz answers 503 when `health`
+ * says a status other than `ok` (a probe restarts the pod).
+ */
 export async function startHttpServer(
   port: number,
   metrics: Metrics,
-  health: () => Record<string, unknown>,
+  health: () => Record<string, unknown> & { status?: string },
   logger: Logger,
 ): Promise<Server> {
   const server = createServer((req, res) => {
@@ -23,9 +26,10 @@ export async function startHttpServer(
       return;
     }
     if (path === '/healthz') {
+      const h = { status: 'ok', ...health() };
       res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(`${JSON.stringify({ status: 'ok', ...health() })}\n`);
+        .writeHead(h.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify(h)}\n`);
       return;
     }
     res.writeHead(404).end();

@@ -50,6 +50,7 @@ export class Reactor {
   #paused: Promise<void> | undefined;
   readonly #workers: Limiter;
   watches: Watch[] = [];
+  #sources: string[] = [];
 
   constructor(deps: ReactorDeps) {
     this.#d = deps;
@@ -108,39 +109,65 @@ export class Reactor {
   }
 
   start(signal: AbortSignal): Promise<void>[] {
-    this.watches = watchPlan(this.#d.config).map((spec) => this.#watch(spec));
+    const plan = watchPlan(this.#d.config);
+    this.#sources = plan.map((spec) => spec.source);
+    this.watches = plan.map((spec) => this.#watch(spec));
     return this.watches.map((w) => w.run(signal));
+  }
+
+  /**
+   * The watches that have shown no sign of life for `metrics.stuckWatchSeconds` (hung, or failing to
+   * reconnect): the scheduler cannot react to anything they follow, so /healthz says unhealthy.
+   */
+  stuckWatches(now = Date.now()): { watch: string; silentSeconds: number }[] {
+    const limit = this.#d.config.metrics.stuckWatchSeconds * 1000;
+    return this.watches.flatMap((w, i) =>
+      now - w.lastActivity >= limit
+        ? [{ watch: this.#sources[i] ?? String(i), silentSeconds: Math.round((now - w.lastActivity) / 1000) }]
+        : [],
+    );
   }
 
   /** One watch of the plan, feeding the model: lists (on start and every relist) and events. */
   #watch(spec: WatchSpec): Watch {
     const g = this.#d.gateway;
     const state = (up: boolean) => this.#d.watchState?.(spec.kind, up);
+    const options = { stuckAfterMs: this.#d.config.metrics.stuckWatchSeconds * 1000 };
     switch (spec.kind) {
       case 'namespaces':
-        return g.watch('namespaces', spec.scope, { ...this.#namespaces(spec.source), state });
+        return g.watch('namespaces', spec.scope, { ...this.#namespaces(spec.source), state }, options);
       case 'serviceaccounts':
-        return g.watch('serviceaccounts', spec.scope, {
-          page: (items) => this.#enqueueAll(this.model.serviceAccountsDrifted(items), 'relist'),
-          event: (type, sa) => {
-            if (type !== 'DELETED')
-              this.#consider(sa.namespace, 'serviceaccount', () => this.model.serviceAccountDrifted(sa));
+        return g.watch(
+          'serviceaccounts',
+          spec.scope,
+          {
+            page: (items) => this.#enqueueAll(this.model.serviceAccountsDrifted(items), 'relist'),
+            event: (type, sa) => {
+              if (type !== 'DELETED')
+                this.#consider(sa.namespace, 'serviceaccount', () => this.model.serviceAccountDrifted(sa));
+            },
+            state,
           },
-          state,
-        });
+          options,
+        );
       case 'secrets':
-        return g.watch('secrets', spec.scope, {
-          ...whole<SecretObject>((all) =>
-            this.#enqueueAll(this.model.secretsDrifted(all, spec.scope.namespace), 'relist'),
-          ),
-          event: (type, s) => {
-            if (type !== 'ADDED')
-              this.#consider(s.namespace, type === 'DELETED' ? 'secret-deleted' : 'secret-edited', () =>
-                this.model.secretDrifted(s, type === 'DELETED'),
-              );
+        return g.watch(
+          'secrets',
+          spec.scope,
+          {
+            ...whole<SecretObject>((all) =>
+              this.#enqueueAll(this.model.secretsDrifted(all, spec.scope.namespace), 'relist'),
+            ),
+            event: (type, s) => {
+              if (type !== 'ADDED')
+                this.#consider(s.namespace, type === 'DELETED' ? 'secret-deleted' : 'secret-edited', () =>
+                  this.model.secretDrifted(s, type === 'DELETED'),
+                );
+            },
+            state,
           },
-          state,
-        });
+          options,
+        );
     }
   }
 

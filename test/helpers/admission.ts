@@ -119,7 +119,7 @@ export async function startRotator(
     metrics: { port: 0 },
     lock: { namespace: home, name: 'regcred-rotator' },
   });
-  const args = ['--config', w.config, '--log-format', 'json', ...(o.args ?? [])];
+  const args = ['scheduler', '--config', w.config, '--log-format', 'json', ...(o.args ?? [])];
   let webhookConfiguration: string | undefined;
   let webhookPort: number | undefined;
   let policy: string | undefined;

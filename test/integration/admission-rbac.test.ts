@@ -89,7 +89,7 @@ function config(targets: { name: string; selector: string; serviceAccounts?: str
 /** The scheduler as the test's ServiceAccount, until its log says `until`; its log. */
 async function schedulerUntil(args: string[], until: RegExp): Promise<string> {
   const s = spawnCli(
-    ['--config', w.config, '--kubeconfig', kubeconfig, '--log-format', 'json', ...args],
+    ['scheduler', '--config', w.config, '--kubeconfig', kubeconfig, '--log-format', 'json', ...args],
     until,
   );
   try {

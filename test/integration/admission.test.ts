@@ -87,7 +87,7 @@ describe('the admission policy', () => {
   ];
   const start = async () => {
     scheduler = spawnCli(
-      ['--config', w.config, '--log-format', 'json', '--admission-policy', policy],
+      ['scheduler', '--config', w.config, '--log-format', 'json', '--admission-policy', policy],
       /"msg":"run summary"/,
     );
     await scheduler.seen;

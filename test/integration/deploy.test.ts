@@ -228,7 +228,7 @@ describe('RBAC: the deploy ServiceAccount', () => {
       );
       useCreds(w, 1);
       const s = spawnCli(
-        ['--config', w.config, '--kubeconfig', kubeconfig, '--log-format', 'json'],
+        ['scheduler', '--config', w.config, '--kubeconfig', kubeconfig, '--log-format', 'json'],
         new RegExp(`cannot watch ${resource}: forbidden — grant \\W+watch\\W+ on ${resource}`),
       );
       await s.seen;

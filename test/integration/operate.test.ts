@@ -113,7 +113,7 @@ describe('the run lock (coordination.k8s.io Lease)', () => {
     expect(r.text).toMatch(
       /another run holds the lease .* \(holder cronjob-pod-1, expires in \d+s unless renewed\); not starting\. Use --wait-for-lock/,
     );
-    expect(r.summary).toBeUndefined();
+    expect(r.summary).toMatchObject({ exitCode: 4, result: 'lock_held', code: 'LOCK_HELD' });
     await holdLease(leaseName, '', 60);
   });
 
@@ -154,7 +154,7 @@ describe('scheduler mode', () => {
     const port = await freePort();
     creds(w);
     config(w, { names: [a] }, { schedule: '*/2 * * * * *', metrics: { port } });
-    const run = spawnCli(['--config', w.config, '--log-format', 'json'], /"msg":"run summary"/);
+    const run = spawnCli(['scheduler', '--config', w.config, '--log-format', 'json'], /"msg":"run summary"/);
     await run.seen;
     const first = (await managedSecrets(a))[0];
     const m1 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -10,6 +10,7 @@ import {
   createNamespace,
   createPod,
   deleteNamespaces,
+  kubectl,
   managedSecrets,
   pullSecretsOf,
   setServiceAccountPulls,
@@ -95,4 +96,79 @@ it('removes what a removed target left and nothing references; keeps the rest wi
   expect((await api().readNamespacedSecret({ namespace: b, name: `rc-gone${sfx}-0123456789` })).type).toBe(
     'Opaque',
   );
+});
+
+it("a Lease shared by two installs: each prunes only the targets its own config had; the other install's, and targets from before the Lease told configs apart, need --target", async () => {
+  const [x, y] = [`pr-${sfx}-x`, `pr-${sfx}-y`];
+  await createNamespace(x);
+  await createNamespace(y);
+  try {
+    // Two installs (two configs, two sets of credentials files) managing different namespaces with one Lease.
+    const one = new Workspace();
+    const two = new Workspace();
+    const shared = { namespace: 'default', name: `pr-shared-${sfx}` };
+    const write = (ws: Workspace, targets: unknown[]) =>
+      ws.writeConfig({ stores: { local: { type: 'file', path: ws.creds } }, targets, lock: shared });
+    const t = (ws: Workspace, name: string, ns: string) => ({
+      ...target(name, [ns]),
+      store: 'local',
+      secretName: `rc-${name}`,
+    });
+    useCreds(one, 1);
+    useCreds(two, 1);
+    write(one, [t(one, `one${sfx}`, x), t(one, `old${sfx}`, x)]);
+    write(two, [t(two, `two${sfx}`, y)]);
+    expect((await runCli(['--config', one.config, '--rotate-now'])).code).toBe(0);
+    expect((await runCli(['--config', two.config, '--rotate-now'])).code).toBe(0);
+
+    // Install one drops a target. Its prune takes that one only; install two's target is left, and said so.
+    write(one, [t(one, `one${sfx}`, x)]);
+    const p1 = await runCli(['--config', one.config, 'prune', '--dry-run', '-o', 'json']);
+    expect(p1.code, p1.stderr).toBe(0);
+    expect(JSON.parse(p1.stdout)).toMatchObject({
+      removedTargets: [`old${sfx}`],
+      otherTargets: [`two${sfx}`],
+    });
+    // Install two's prune sees install one's targets as another config's: nothing of theirs is touched.
+    const before = await snapshotNamespaces([x, y]);
+    const p2 = await runCli(['--config', two.config, 'prune']);
+    expect(p2.code, p2.stderr).toBe(0);
+    expect(p2.stdout).toContain(
+      `nothing to prune: every target this config managed (lease default/${shared.name}) is in the config`,
+    );
+    expect(p2.stdout).toMatch(
+      new RegExp(`not pruned: (one${sfx}, old${sfx}|old${sfx}, one${sfx}) — recorded on the lease`),
+    );
+    expect(await snapshotNamespaces([x, y])).toBe(before);
+
+    // A target recorded before the Lease told configs apart (only in the union annotation) is not pruned
+    // unless named.
+    kubectl(
+      'annotate',
+      'lease',
+      '-n',
+      'default',
+      shared.name,
+      '--overwrite',
+      `regcred-rotator.io/targets=one${sfx},old${sfx},two${sfx},legacy${sfx}`,
+    );
+    const p3 = await runCli(['--config', one.config, 'prune', '--dry-run', '-o', 'json']);
+    expect(JSON.parse(p3.stdout)).toMatchObject({ removedTargets: [`old${sfx}`] });
+    expect((JSON.parse(p3.stdout) as { otherTargets: string[] }).otherTargets.sort()).toEqual(
+      [`legacy${sfx}`, `two${sfx}`].sort(),
+    );
+    const p4 = await runCli([
+      '--config',
+      one.config,
+      'prune',
+      '--dry-run',
+      '-o',
+      'json',
+      '--target',
+      `legacy${sfx}`,
+    ]);
+    expect(JSON.parse(p4.stdout)).toMatchObject({ removedTargets: [`old${sfx}`, `legacy${sfx}`] });
+  } finally {
+    await deleteNamespaces([x, y]);
+  }
 });

@@ -71,7 +71,7 @@ beforeAll(async () => {
     metrics: { port },
     lock: { namespace: 'default', name: `sw-${sfx}` },
   });
-  scheduler = spawnCli(['--config', w.config, '--log-format', 'json'], /"msg":"run summary"/);
+  scheduler = spawnCli(['scheduler', '--config', w.config, '--log-format', 'json'], /"msg":"run summary"/);
   await scheduler.seen; // the initial full pass: credentials for the watches
 });
 afterAll(async () => {

@@ -3,7 +3,8 @@
  * that injects faults: 429 with Retry-After, 500/503, connection resets, 2 s latency, and a dropped response
  * after the server applied a write — at a rate, or once for the next request that matches. It can also hold
  * one matching request, before or after the server applied it, so a test can kill the rotator at exactly
- * that step. It forwards every header unchanged (the rotator uses a token kubeconfig pointed at the proxy).
+ * that step, and stop answering altogether (stall: a hung server, a partition). It forwards every header
+ * unchanged (the rotator uses a token kubeconfig pointed at the proxy).
  */
 import { createServer, type Server } from 'node:https';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -164,7 +165,26 @@ export class FaultProxy {
     return (this.#server?.address() as { port: number }).port;
   }
 
+  /** While set, nothing is answered: see stall. */
+  #stalled: Promise<void> | undefined;
+  #release: (() => void) | undefined;
+
+  /**
+   * The server stops answering without closing anything (a hung server, a partition): new requests are
+   * held, and open watches pass nothing more, not even their end, until `answer()`.
+   */
+  stall(): void {
+    this.#stalled ??= new Promise((r) => (this.#release = r));
+  }
+
+  /** Answers again: held requests go on to the server, held watch data flows. */
+  answer(): void {
+    this.#release?.();
+    this.#stalled = undefined;
+  }
+
   async close(): Promise<void> {
+    this.answer();
     this.#server?.closeAllConnections();
     await new Promise((r) => this.#server?.close(r));
     await this.#agent.close();
@@ -175,6 +195,8 @@ export class FaultProxy {
     res: import('node:http').ServerResponse,
     body: Buffer,
   ): Promise<void> {
+    if (this.#stalled) await this.#stalled;
+    if (req.socket.destroyed) return;
     const write = req.method !== 'GET';
     const watch = /[?&]watch=(1|true)/.test(req.url ?? '');
     const stream = watch ? 'watches' : 'requests';
@@ -303,9 +325,11 @@ export class FaultProxy {
       res.on('close', () => up.body.destroy());
       for await (const chunk of up.body) {
         if (fault === 'watch-delay') await new Promise((r) => setTimeout(r, 1500));
+        if (this.#stalled) await this.#stalled;
         if (!res.writable) break;
         res.write(chunk);
       }
+      if (this.#stalled) await this.#stalled;
       res.end();
     } catch {
       req.socket.destroy();

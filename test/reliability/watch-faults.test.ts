@@ -54,7 +54,17 @@ it('cut watches, 410 Gone, delayed events and API faults: nothing lost, invarian
   );
   useCreds(w, 1);
   const s = spawnCli(
-    ['--config', w.config, '--kubeconfig', kubeconfig, '--log-format', 'json', '--request-timeout', '3'],
+    [
+      'scheduler',
+      '--config',
+      w.config,
+      '--kubeconfig',
+      kubeconfig,
+      '--log-format',
+      'json',
+      '--request-timeout',
+      '3s',
+    ],
     /"msg":"run summary"/,
   );
   try {

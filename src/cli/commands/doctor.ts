@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../../config/load.ts';
 import type { Config } from '../../config/types.ts';
-import { verifyRegistry } from '../../credentials/verify.ts';
+import { registryVerifier } from '../../credentials/registry-trust.ts';
+import type { VerifyResult } from '../../credentials/verify.ts';
 import { checkNamespace, secretsToVerify, type Finding } from '../../doctor/checks.ts';
 import { firstPodFindings } from '../../doctor/first-pod.ts';
 import { RotatorError } from '../../errors.ts';
@@ -10,10 +11,11 @@ import { isNameOf } from '../../rotation/unit/naming.ts';
 import { selectNamespaces } from '../../rotation/batch/scope.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
+import { writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable } from '../table.ts';
 
 /** `doctor [-n NS]`: why pods fail to pull, checked object by object, each finding with its fix. */
-export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promise<ExitCode> {
+export async function doctor(g: GlobalOptions, output: OutputFormat): Promise<ExitCode> {
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const file = configPath(g);
   const config: Config | undefined = existsSync(file) ? loadConfig(file) : undefined;
@@ -29,7 +31,13 @@ export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promis
     const bases = config?.targets.map((t) => t.secretName) ?? [];
     const looksManaged = (name: string) => bases.some((b) => isNameOf(b, name));
     const findings: Finding[] = [];
-    const verified = new Map<string, Awaited<ReturnType<typeof verifyRegistry>>>();
+    const verified = new Map<string, VerifyResult>();
+    const verify = registryVerifier({
+      insecure: config?.rotation.insecureRegistries ?? [],
+      caFiles: config?.rotation.registryCaFiles ?? {},
+      baseDir: config?.baseDir ?? process.cwd(),
+      timeoutMs: 10_000,
+    });
     for (const ns of namespaces) {
       const [secrets, serviceAccounts, pods, events] = await Promise.all([
         kube.gateway.listSecretsIn(ns),
@@ -43,10 +51,7 @@ export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promis
         const key = `${cred.registry}\u0000${cred.username}\u0000${cred.password.reveal()}`;
         let v = verified.get(key);
         if (!v) {
-          v = await verifyRegistry(cred, {
-            insecure: config?.rotation.insecureRegistries ?? [],
-            timeoutMs: 10_000,
-          });
+          v = await verify(cred);
           verified.set(key, v);
         }
         if (v.outcome === 'rejected') {
@@ -68,7 +73,7 @@ export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promis
         }
       }
     }
-    if (output === 'json') process.stdout.write(`${JSON.stringify({ namespaces, findings }, null, 2)}\n`);
+    if (output !== 'table') writeDocument(output, { namespaces, findings });
     else if (findings.length === 0)
       process.stdout.write(
         `no problems found in ${namespaces.length} namespace${namespaces.length === 1 ? '' : 's'} (${namespaces.join(', ')})\n`,

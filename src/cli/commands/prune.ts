@@ -3,10 +3,12 @@ import type { Config } from '../../config/types.ts';
 import { describeError, isRotatorError, RotatorError } from '../../errors.ts';
 import type { K8sGateway } from '../../kube/k8s-gateway.ts';
 import { TARGET_LABEL } from '../../kube/labels.ts';
+import { recordingTargetGroups, targetsOfConfig } from '../../kube/lease-groups.ts';
 import { planPrune, removeEntries, type PruneAction, type PrunePlan } from '../../rotation/batch/prune.ts';
 import { RunLock } from '../../rotation/batch/lock.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, type GlobalOptions } from '../runtime.ts';
+import { writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable } from '../table.ts';
 
 interface Row {
@@ -31,15 +33,19 @@ const describe = (a: PruneAction): Row =>
         why: `${a.entry} (target "${a.target}", not in the config) no longer exists`,
       };
 
+interface Removed {
+  /** The targets to prune. */
+  removed: Set<string>;
+  /** Recorded on the Lease, not in the config, and not this config's: left alone unless named. */
+  others: string[];
+}
+
 /**
- * The targets to prune: those this install managed (recorded on its run Lease) that are no longer in the
- * config, plus any named with --target. Another install's targets are never this install's to remove.
+ * The targets to prune: those this config has had (its group on the run Lease, kube/lease-groups.ts) that
+ * are no longer in it, plus any named with --target. A target the Lease records for another config
+ * sharing it — or from before the Lease recorded groups — is never pruned unless named.
  */
-async function removedTargets(
-  gw: K8sGateway,
-  config: Config,
-  named: readonly string[],
-): Promise<Set<string>> {
+async function removedTargets(gw: K8sGateway, config: Config, named: readonly string[]): Promise<Removed> {
   const configured = new Set(config.targets.map((t) => t.name));
   const clash = named.filter((t) => configured.has(t));
   if (clash.length > 0)
@@ -48,7 +54,12 @@ async function removedTargets(
       `--target ${clash.join(', ')}: still in the config; remove it from the config first`,
     );
   const lease = await gw.getLease(config.lock.namespace, config.lock.name);
-  return new Set([...(lease?.targets ?? []).filter((t) => !configured.has(t)), ...named]);
+  const mine = targetsOfConfig(lease?.groups ?? [], configured);
+  const gone = (lease?.targets ?? []).filter((t) => !configured.has(t));
+  return {
+    removed: new Set([...gone.filter((t) => mine.has(t)), ...named]),
+    others: gone.filter((t) => !mine.has(t) && !named.includes(t)),
+  };
 }
 
 /** Observes and plans; ServiceAccount entries go only once their Secret is confirmed gone (it may exist unlabelled). */
@@ -83,7 +94,8 @@ async function apply(
   removed: Set<string>,
 ): Promise<number> {
   const logger = makeLogger({ logLevel: 'warn' });
-  const lock = new RunLock(gw, config.lock, logger);
+  // No targets of its own to record; what it forgets leaves the Lease's groups too.
+  const lock = new RunLock(recordingTargetGroups(gw, []), config.lock, logger);
   await lock.acquire(false);
   let failed = 0;
   try {
@@ -122,14 +134,14 @@ async function apply(
  */
 export async function prune(
   g: GlobalOptions,
-  o: { dryRun: boolean; output: 'table' | 'json'; targets: string[] },
+  o: { dryRun: boolean; output: OutputFormat; targets: string[] },
 ): Promise<ExitCode> {
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const config = loadConfig(configPath(g));
   const kube = connect(g, logger);
   const gw = kube.gateway;
   try {
-    const removed = await removedTargets(gw, config, o.targets);
+    const { removed, others } = await removedTargets(gw, config, o.targets);
     const plan =
       removed.size === 0 ? { actions: [], kept: [], candidates: [] } : await observeAndPlan(gw, removed);
     const rows: Row[] = [
@@ -142,13 +154,20 @@ export async function prune(
       })),
     ];
     const failed = !o.dryRun && plan.actions.length > 0 ? await apply(gw, config, plan, rows, removed) : 0;
-    if (o.output === 'json')
-      process.stdout.write(
-        `${JSON.stringify({ dryRun: o.dryRun, removedTargets: [...removed], rows }, null, 2)}\n`,
-      );
+    const othersNote =
+      others.length === 0
+        ? ''
+        : `not pruned: ${others.join(', ')} — recorded on the lease ${config.lock.namespace}/${config.lock.name} by another config sharing it (or before the lease told configs apart); name one with --target if it was this install's\n`;
+    if (o.output !== 'table')
+      writeDocument(o.output, {
+        dryRun: o.dryRun,
+        removedTargets: [...removed],
+        otherTargets: others,
+        rows,
+      });
     else if (removed.size === 0)
       process.stdout.write(
-        `nothing to prune: every target this install managed (lease ${config.lock.namespace}/${config.lock.name}) is in the config\n`,
+        `nothing to prune: every target this config managed (lease ${config.lock.namespace}/${config.lock.name}) is in the config\n${othersNote}`,
       );
     else
       process.stdout.write(
@@ -160,7 +179,7 @@ export async function prune(
             r.object,
             r.why,
           ]),
-        )}\n${o.dryRun ? 'dry run: nothing written\n' : ''}`,
+        )}\n${othersNote}${o.dryRun ? 'dry run: nothing written\n' : ''}`,
       );
     return failed > 0 ? EXIT.failed : EXIT.ok;
   } finally {

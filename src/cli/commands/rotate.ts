@@ -8,6 +8,8 @@ import { progressReporter } from '../progress.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions } from '../runtime.ts';
 import { keepForSummary, renderSummary } from '../summary.ts';
 import { healAfterRun } from '../../healer/batch.ts';
+import { writeDocument, type OutputFormat } from '../output.ts';
+import { runDocument } from '../run-document.ts';
 import { renderIssuance } from '../issuance-summary.ts';
 import type { TargetIssuanceReport } from '../../issuance/run.ts';
 
@@ -18,6 +20,8 @@ export interface RotateOptions {
   verbose?: boolean | undefined;
   /** Wait for another run's lock instead of exiting 4. */
   waitForLock: boolean;
+  /** `plan -o json|yaml`: the run as a document instead of the table. */
+  output?: OutputFormat | undefined;
   /** `--reissue`: targets with an issuer mint a new credential now. */
   reissue?: boolean | undefined;
   /** `--force`: clusters that may not hold a revocation back. */
@@ -37,9 +41,10 @@ export async function rotateNow(
   const m = push ? await import('../../observability/metrics.ts') : undefined;
   const metrics = m ? new m.Metrics() : undefined;
 
-  const table = o.table === 'always' || process.stdout.isTTY;
+  const doc = o.output === 'json' || o.output === 'yaml' ? o.output : undefined;
+  const table = doc === undefined && (o.table === 'always' || process.stdout.isTTY);
   // The table's rows: the namespaces that changed, up to TABLE_ROWS, each whole once it is done.
-  const rows = table ? new ResultRows(keepForSummary(true, o.verbose ?? false)) : undefined;
+  const rows = table || doc ? new ResultRows(keepForSummary(true, o.verbose ?? false)) : undefined;
   const progress = progressReporter();
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -76,7 +81,12 @@ export async function rotateNow(
     });
     if (m && metrics) await m.pushMetrics(push, config.metrics.job, metrics, logger);
 
-    if (rows) process.stdout.write(`${renderSummary(r.summary, rows.results(), o.verbose ?? false)}\n`);
+    if (doc && rows)
+      writeDocument(doc, {
+        ...runDocument(r.summary, rows.results()),
+        ...(r.issuance.length > 0 ? { issuance: r.issuance } : {}),
+      });
+    else if (rows) process.stdout.write(`${renderSummary(r.summary, rows.results(), o.verbose ?? false)}\n`);
     if (table && r.issuance.length > 0) process.stdout.write(`\n${renderIssuance(r.issuance, o.dryRun)}\n`);
     return r;
   } finally {

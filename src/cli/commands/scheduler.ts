@@ -8,10 +8,12 @@ import { Metrics } from '../../observability/metrics.ts';
 import { startHttpServer } from '../../observability/server.ts';
 import { Bursts } from '../../scheduler/bursts.ts';
 import { RunLock } from '../../rotation/batch/lock.ts';
+import { recordingTargetGroups } from '../../kube/lease-groups.ts';
 import { Scheduler } from '../../scheduler/loop.ts';
 import { Reactor } from '../../scheduler/reactor.ts';
 import { perNamespaceScope } from '../../scheduler/watches.ts';
 import { executeRun } from '../execute.ts';
+import { instrument } from '../instrument.ts';
 import { EXIT, exitCodeForError, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions, type Kube } from '../runtime.ts';
 import { startAdmission, type Admission } from '../../admission/start.ts';
@@ -57,6 +59,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
     desired: [],
   };
   const stores = new StoreSet(config, logger);
+  instrument(p.metrics, p.kube.gateway, stores); // watches and reactions too, not only full passes
   const { reactor, bursts } = makeReactor(p);
   p.admission = await startAdmission({
     flags: g,
@@ -138,11 +141,8 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
 /** The event side: the reactor, writing in bursts under the run lock shared with full passes. */
 function makeReactor(p: Parts): { reactor: Reactor; bursts: Bursts } {
   const { config, kube, logger, metrics } = p;
-  const lock = new RunLock(
-    kube.gateway,
-    { ...config.lock, targets: config.targets.map((t) => t.name) },
-    logger,
-  );
+  const targets = config.targets.map((t) => t.name);
+  const lock = new RunLock(recordingTargetGroups(kube.gateway, targets), { ...config.lock, targets }, logger);
   const bursts = new Bursts(
     lock,
     () =>
@@ -214,15 +214,20 @@ function serve(p: Parts, scheduler: Scheduler, reactor: Reactor) {
   return startHttpServer(
     config.metrics.port,
     p.metrics,
-    () => ({
-      schedule: config.schedule.text,
-      timeZone: config.timeZone ?? 'local',
-      runs: scheduler.runs,
-      skippedTicks: scheduler.skipped,
-      lastRun: scheduler.last,
-      nextRun: scheduler.nextRun()?.toISOString(),
-      watches: reactor.watches.map((w) => ({ relists: w.relists, reconnects: w.reconnects })),
-    }),
+    () => {
+      const stuck = reactor.stuckWatches();
+      return {
+        status: stuck.length > 0 ? 'unhealthy' : 'ok',
+        ...(stuck.length > 0 ? { stuckWatches: stuck } : {}),
+        schedule: config.schedule.text,
+        timeZone: config.timeZone ?? 'local',
+        runs: scheduler.runs,
+        skippedTicks: scheduler.skipped,
+        lastRun: scheduler.last,
+        nextRun: scheduler.nextRun()?.toISOString(),
+        watches: reactor.watches.map((w) => ({ relists: w.relists, reconnects: w.reconnects })),
+      };
+    },
     p.logger,
   );
 }

@@ -18,13 +18,14 @@ import { RotatorError } from '../../errors.ts';
 import { clusterIdOf } from '../../fleet/cluster.ts';
 import { IssuanceRun, type TargetIssuanceReport } from '../../issuance/run.ts';
 import { renderIssuance } from '../issuance-summary.ts';
+import { writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable, truncate } from '../table.ts';
 import { span } from '../../base/span.ts';
 
-/** `status [-o table|json]`: per target × namespace, what is in use, how old, who still uses older secrets. */
+/** `status [-o table|json|yaml]`: per target × namespace, what is in use, how old, who still uses older secrets. */
 export async function status(
   g: GlobalOptions,
-  output: 'table' | 'json',
+  output: OutputFormat,
   allSecrets: boolean,
   fleet = false,
 ): Promise<ExitCode> {
@@ -41,10 +42,13 @@ export async function status(
     const stale = allSecrets
       ? staleUnmanaged(await kube.gateway.listPullSecretsEverywhere(), config.policy.maxAgeDays, now)
       : undefined;
-    if (output === 'json') {
-      process.stdout.write(
-        `${JSON.stringify({ policy: config.policy, namespaces: rows, ...(issuance.length > 0 ? { issuance } : {}), ...(stale ? { unmanagedOlderThanMaxAge: stale } : {}) }, null, 2)}\n`,
-      );
+    if (output !== 'table') {
+      writeDocument(output, {
+        policy: config.policy,
+        namespaces: rows,
+        ...(issuance.length > 0 ? { issuance } : {}),
+        ...(stale ? { unmanagedOlderThanMaxAge: stale } : {}),
+      });
     } else {
       process.stdout.write(
         `${renderTable(

@@ -1,22 +1,63 @@
 import { loadConfig } from '../../config/load.ts';
 import type { Config, Target } from '../../config/types.ts';
-import { describeError, isRotatorError } from '../../errors.ts';
+import { ConfigError, describeError, isRotatorError } from '../../errors.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, type GlobalOptions } from '../options.ts';
+import { printOutput, writeDocument, type OutputFormat } from '../output.ts';
 import { renderTable } from '../table.ts';
 
+interface Check {
+  check: 'store' | 'issuer' | 'credentials' | 'registry';
+  name: string;
+  result: string;
+  detail: string;
+}
+
 /**
- * `validate [--online]`: check the config; online, also reach every store and registry, and prove each
- * issuer's managing identity can act. A target with an issuer may have nothing stored yet: its first run
+ * `validate [--online] [-o table|json|yaml]`: check the config; online, also reach every store and registry.
+ * As a document, an invalid config is `{valid: false, problems}` on stdout (exit 2 either way).
+ */
+export async function validate(g: GlobalOptions, online: boolean, output: OutputFormat): Promise<ExitCode> {
+  let config: Config;
+  try {
+    config = loadConfig(configPath(g));
+  } catch (e) {
+    if (!(e instanceof ConfigError) || output === 'table') throw e;
+    writeDocument(output, { file: configPath(g), valid: false, problems: e.problems });
+    return EXIT.usage;
+  }
+  const summary = {
+    file: config.file,
+    valid: true,
+    stores: Object.keys(config.stores).length,
+    targets: config.targets.length,
+    schedule: config.schedule.text,
+    timeZone: config.timeZone,
+  };
+  const line = `${config.file}: valid (${summary.stores} stores, ${summary.targets} targets, schedule "${summary.schedule}"${config.timeZone ? ` ${config.timeZone}` : ''})\n`;
+  if (!online) {
+    printOutput(output, summary, () => line);
+    return EXIT.ok;
+  }
+  const checks = await checkOnline(g, config);
+  printOutput(
+    output,
+    { ...summary, checks },
+    () =>
+      `${line}${renderTable(
+        ['CHECK', 'NAME', 'RESULT', 'DETAIL'],
+        checks.map((c) => [c.check, c.name, c.result, c.detail]),
+      )}\n`,
+  );
+  return checks.some((c) => c.result.startsWith('FAILED')) ? EXIT.failed : EXIT.ok;
+}
+
+/**
+ * Every store reached, every target's credentials read and verified at its registries, and each issuer's
+ * managing identity proven able to act. A target with an issuer may have nothing stored yet: its first run
  * mints the first credential.
  */
-export async function validate(g: GlobalOptions, online: boolean): Promise<ExitCode> {
-  const config = loadConfig(configPath(g));
-  const out = process.stdout;
-  out.write(
-    `${config.file}: valid (${Object.keys(config.stores).length} stores, ${config.targets.length} targets, schedule "${config.schedule.text}"${config.timeZone ? ` ${config.timeZone}` : ''})\n`,
-  );
-  if (!online) return EXIT.ok;
+async function checkOnline(g: GlobalOptions, config: Config): Promise<Check[]> {
   // Only now: stores, registry checks and their clients.
   const { makeLogger, makeVerifier, StoreSet } = await import('../runtime.ts');
   const { resolveCredentials } = await import('../../credentials/resolve.ts');
@@ -24,15 +65,13 @@ export async function validate(g: GlobalOptions, online: boolean): Promise<ExitC
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const stores = new StoreSet(config, logger);
   const verify = makeVerifier(config);
-  const rows: string[][] = [];
-  let failed = false;
+  const checks: Check[] = [];
   try {
     for (const name of Object.keys(config.stores)) {
       try {
-        rows.push(['store', name, 'ok', await stores.get(name).check()]);
+        checks.push({ check: 'store', name, result: 'ok', detail: await stores.get(name).check() });
       } catch (e) {
-        failed = true;
-        rows.push(['store', name, 'FAILED', describeError(e)]);
+        checks.push({ check: 'store', name, result: 'FAILED', detail: describeError(e) });
       }
     }
     for (const t of config.targets) {
@@ -45,43 +84,43 @@ export async function validate(g: GlobalOptions, online: boolean): Promise<ExitC
           readStoreKey: async (key) => (await store.get(key)).value,
           maxAgeDays: config.policy.maxAgeDays,
         });
-        const row = await checkIssuer(config, t, issuer);
-        if (row[2] === 'FAILED') failed = true;
-        rows.push(row);
+        checks.push(await checkIssuer(config, t, issuer));
       }
       try {
         const r = await resolveCredentials(t, stores.get(t.store), new Map());
-        rows.push([
-          'credentials',
-          t.name,
-          'ok',
-          `${r.creds.length} registr${r.creds.length === 1 ? 'y' : 'ies'}${r.version ? `, ${r.version}` : ''}`,
-        ]);
+        checks.push({
+          check: 'credentials',
+          name: t.name,
+          result: 'ok',
+          detail: `${r.creds.length} registr${r.creds.length === 1 ? 'y' : 'ies'}${r.version ? `, ${r.version}` : ''}`,
+        });
         for (const c of r.creds) {
           const v = await verify(c);
           const ok = v.outcome === 'accepted' || v.outcome === 'no-auth-required';
-          if (!ok) failed = true;
-          rows.push([
-            'registry',
-            `${t.name} ${v.registry}`,
-            ok ? v.outcome : `FAILED (${v.outcome})`,
-            v.detail,
-          ]);
+          checks.push({
+            check: 'registry',
+            name: `${t.name} ${v.registry}`,
+            result: ok ? v.outcome : `FAILED (${v.outcome})`,
+            detail: v.detail,
+          });
         }
       } catch (e) {
         if (t.issuer && isRotatorError(e, 'STORE_NOT_FOUND')) {
-          rows.push(['credentials', t.name, 'none yet', 'the issuer mints the first on the next run']);
+          checks.push({
+            check: 'credentials',
+            name: t.name,
+            result: 'none yet',
+            detail: 'the issuer mints the first on the next run',
+          });
           continue;
         }
-        failed = true;
-        rows.push(['credentials', t.name, 'FAILED', describeError(e)]);
+        checks.push({ check: 'credentials', name: t.name, result: 'FAILED', detail: describeError(e) });
       }
     }
   } finally {
     await stores.close();
   }
-  out.write(`${renderTable(['CHECK', 'NAME', 'RESULT', 'DETAIL'], rows)}\n`);
-  return failed ? EXIT.failed : EXIT.ok;
+  return checks;
 }
 
 /** One row for a target's issuer: its own check (the identity reaches the registry and may act), or why not. */
@@ -89,19 +128,19 @@ async function checkIssuer(
   config: Config,
   t: Target,
   issuer: { check(): Promise<string>; close(): Promise<void> },
-): Promise<string[]> {
+): Promise<Check> {
   const fleet = config.fleet;
   if (fleet?.clusterId !== undefined && fleet.clusterId !== fleet.issuingCluster)
-    return [
-      'issuer',
-      t.name,
-      'skipped',
-      `cluster ${fleet.clusterId} only rolls out; ${fleet.issuingCluster} issues`,
-    ];
+    return {
+      check: 'issuer',
+      name: t.name,
+      result: 'skipped',
+      detail: `cluster ${fleet.clusterId} only rolls out; ${fleet.issuingCluster} issues`,
+    };
   try {
-    return ['issuer', t.name, 'ok', await issuer.check()];
+    return { check: 'issuer', name: t.name, result: 'ok', detail: await issuer.check() };
   } catch (e) {
-    return ['issuer', t.name, 'FAILED', describeError(e)];
+    return { check: 'issuer', name: t.name, result: 'FAILED', detail: describeError(e) };
   } finally {
     await issuer.close();
   }

@@ -36,6 +36,7 @@ class VaultStore implements SecretStore {
     this.#mount = config.mount.replace(/^\/+|\/+$/g, '');
     this.#pool = new ConnectionPool(
       config.caFile === undefined ? undefined : resolve(ctx.baseDir, config.caFile),
+      { caSetting: `stores.${name}.caFile` },
     );
     this.#client = new VaultClient({
       storeName: name,

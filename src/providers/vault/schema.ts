@@ -10,15 +10,26 @@ const auth = z.discriminatedUnion(
       /** Environment variable holding the token when no file is given. */
       tokenEnv: z.string().default('VAULT_TOKEN'),
     }),
-    z.strictObject({
-      method: z.literal('approle'),
-      mount: z.string().default('approle'),
-      roleId: z.string().optional(),
-      roleIdFile: z.string().optional(),
-      /** The secret id is a credential: it comes from a file or the environment, never from the config. */
-      secretIdFile: z.string().optional(),
-      secretIdEnv: z.string().default('VAULT_SECRET_ID'),
-    }),
+    z
+      .strictObject({
+        method: z.literal('approle'),
+        mount: z.string().default('approle'),
+        roleId: z.string().min(1).optional(),
+        roleIdFile: z.string().min(1).optional(),
+        /** The secret id is a credential: it comes from a file or the environment, never from the config. */
+        secretIdFile: z.string().optional(),
+        secretIdEnv: z.string().default('VAULT_SECRET_ID'),
+      })
+      // Checked with the config (validate finds it), not at the first login.
+      .check((ctx) => {
+        const { roleId, roleIdFile } = ctx.value;
+        if ((roleId === undefined) === (roleIdFile === undefined))
+          ctx.issues.push({
+            code: 'custom',
+            input: ctx.value,
+            message: `give roleId or roleIdFile for AppRole${roleId === undefined ? '' : ', not both'}`,
+          });
+      }),
     z.strictObject({
       method: z.literal('kubernetes'),
       mount: z.string().default('kubernetes'),

@@ -10,7 +10,8 @@ const problems = (doc: unknown): string[] => {
   try {
     validateConfig(doc, 'c.yaml');
   } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+    if (e instanceof ConfigError)
+      return e.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message));
     throw e;
   }
   return [];
@@ -42,6 +43,7 @@ describe('config.example.yaml', () => {
       'refreshSuperseded',
       'concurrency',
       'insecureRegistries',
+      'registryCaFiles',
       'emitEvents',
     ])
       expect(raw['rotation']).toHaveProperty(k);
@@ -70,7 +72,24 @@ describe('config validation', () => {
     expect(c.schedule.text).toBe('0 3 * * *');
   });
 
-  it('reports every problem at once, each with its dotted path', () => {
+  it("defaults lock.namespace to POD_NAMESPACE (the manifests' downward API), an explicit one winning", () => {
+    const saved = process.env['POD_NAMESPACE'];
+    try {
+      process.env['POD_NAMESPACE'] = 'team-a-rotator';
+      expect(validateConfig(base(), 'c.yaml').lock.namespace).toBe('team-a-rotator');
+      expect(validateConfig({ ...base(), lock: { namespace: 'shared' } }, 'c.yaml').lock.namespace).toBe(
+        'shared',
+      );
+      delete process.env['POD_NAMESPACE'];
+      // Outside a pod (no KUBERNETES_SERVICE_HOST here), the default.
+      expect(validateConfig(base(), 'c.yaml').lock.namespace).toBe('regcred-rotator');
+    } finally {
+      if (saved === undefined) delete process.env['POD_NAMESPACE'];
+      else process.env['POD_NAMESPACE'] = saved;
+    }
+  });
+
+  it('reports every problem at once, schema and cross-field rules together, each with its dotted path', () => {
     const doc = base() as Record<string, unknown>;
     const t = (doc['targets'] as Record<string, unknown>[])[0]!;
     Object.assign(t, {
@@ -81,10 +100,14 @@ describe('config validation', () => {
     (doc['targets'] as unknown[]).push({ ...t, store: 'local', namespaces: { names: ['b'] } });
     doc['policy'] = { maxAgeDays: 30, warnAgeDays: 60 };
     doc['schedule'] = '61 * * * *';
-    const got = problems(doc);
-    expect(got).toContain('targets[0].colour: unknown key');
-    expect(got).toContain('targets[1].colour: unknown key');
-    expect(got.length).toBe(2); // schema errors come first; rules run once the shape is right
+    expect(problems(doc)).toEqual(
+      expect.arrayContaining([
+        'targets[0]: unknown key `colour`',
+        'targets[1]: unknown key `colour`',
+        'policy.warnAgeDays: must be less than maxAgeDays (30)',
+        expect.stringMatching(/^schedule: "61 \* \* \* \*" is not a valid cron expression/),
+      ]),
+    );
     delete t['colour'];
     delete (doc['targets'] as Record<string, unknown>[])[1]!['colour'];
     const rules = problems(doc);
@@ -99,6 +122,97 @@ describe('config validation', () => {
         expect.stringMatching(/^schedule: "61 \* \* \* \*" is not a valid cron expression/),
       ]),
     );
+  });
+
+  it('checks the sound pieces when others are broken: an invalid store is still a store for its targets', () => {
+    const doc = {
+      stores: { v: { type: 'vault', adress: 'https://v' }, local: { type: 'file', path: '.' } },
+      targets: [
+        { ...base().targets[0], store: 'v' },
+        { ...base().targets[0], name: 'b', store: 'gone', serviceAccounts: 'default' },
+        { ...base().targets[0], name: 'c', secretName: 'regcred-acr' },
+      ],
+      rotation: { concurrency: 'lots' },
+    };
+    expect(problems(doc).sort()).toEqual(
+      [
+        'rotation.concurrency: expected a number, got a string',
+        'stores.v: unknown key `adress`; did you mean `address`?',
+        'stores.v.address: required',
+        'targets[1].serviceAccounts: expected a list of names, got a string',
+        'targets[2].secretName: secret name "regcred-acr" is already used by target "acr"',
+      ].sort(),
+    );
+  });
+
+  it.each([
+    [{ serviceAccounts: 'default' }, 'targets[0].serviceAccounts: expected a list of names, got a string'],
+    [
+      { namespaces: { names: 'team-a' } },
+      'targets[0].namespaces.names: expected a list of namespace names, got a string',
+    ],
+    [{ namespaces: 'team-a' }, 'targets[0].namespaces: expected a mapping, got a string'],
+    [{ registry: 5 }, 'targets[0].registry: expected a string or a list, got a number'],
+    [{ strategy: true }, 'targets[0].strategy: expected swap or in-place, got true/false'],
+  ])('a wrong type says what was expected and what was given: %o', (over, want) => {
+    expect(problems({ ...base(), targets: [{ ...base().targets[0], ...over }] })).toEqual([want]);
+  });
+
+  it.each([
+    [{ namepsaces: { names: ['a'] } }, 'targets[0]: unknown key `namepsaces`; did you mean `namespaces`?'],
+    [
+      { serviceaccounts: ['x'] },
+      'targets[0]: unknown key `serviceaccounts`; did you mean `serviceAccounts`?',
+    ],
+    [{ secretNmae: 'x' }, 'targets[0]: unknown key `secretNmae`; did you mean `secretName`?'],
+  ])('a typo of a key gets the key it most likely meant: %o', (over, want) => {
+    const t: Record<string, unknown> = { ...base().targets[0], ...over };
+    if ('namepsaces' in over) delete t['namespaces'];
+    expect(problems({ ...base(), targets: [t] })).toContain(want);
+  });
+
+  it('half of the username/password pair is named as such, not as a missing key', () => {
+    for (const [given, missing] of [
+      ['username', 'password'],
+      ['password', 'username'],
+    ])
+      expect(
+        problems({ ...base(), targets: [{ ...base().targets[0], credentials: { [given!]: { key: 'k' } } }] }),
+      ).toEqual([`targets[0].credentials.${missing}: username and password go together: give both`]);
+  });
+
+  it('suggests keys at every level: top level, a store of its type, a credentials shape', () => {
+    const got = problems({
+      ...base(),
+      stores: { v: { type: 'vault', address: 'https://v', mout: 'kv' } },
+      targts: [],
+      targets: [{ ...base().targets[0], store: 'v', credentials: { json: { kye: 'k' } } }],
+    });
+    expect(got).toEqual(
+      expect.arrayContaining([
+        'unknown key `targts`; did you mean `targets`?',
+        'stores.v: unknown key `mout`; did you mean `mount`?',
+        'targets[0].credentials.json: unknown key `kye`; did you mean `key`?',
+      ]),
+    );
+  });
+
+  it('a credentials shape with a typo says which key it meant', () => {
+    const t = { ...base().targets[0], credentials: { jsn: { key: 'k' } } };
+    expect(problems({ ...base(), targets: [t] })).toEqual([
+      'targets[0].credentials: give one of: username + password, json, dockerconfigjson; unknown `jsn` (did you mean `json`?)',
+    ]);
+  });
+
+  it('an AppRole login needs roleId or roleIdFile, found by validate, not at the first login', () => {
+    const store = { type: 'vault', address: 'https://v', auth: { method: 'approle' } };
+    expect(problems({ ...base(), stores: { local: base().stores.local, v: store } })).toEqual([
+      'stores.v.auth: give roleId or roleIdFile for AppRole',
+    ]);
+    const both = { ...store, auth: { method: 'approle', roleId: 'r', roleIdFile: 'f' } };
+    expect(problems({ ...base(), stores: { local: base().stores.local, v: both } })).toEqual([
+      'stores.v.auth: give roleId or roleIdFile for AppRole, not both',
+    ]);
   });
 
   it.each([

@@ -122,6 +122,7 @@ export class FakeCluster implements KubeGateway {
       handlers: handlers,
       relists: 0,
       reconnects: 0,
+      lastActivity: Date.now(),
       relist() {
         w.relists++;
         handlers.page(view(), true);

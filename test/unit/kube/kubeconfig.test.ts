@@ -37,6 +37,25 @@ describe('kubeconfig loading', () => {
     expect(a.credentials).toEqual({ kind: 'none' });
   });
 
+  it("takes a cluster's http(s) proxy-url, and refuses a socks5 one rather than going direct", () => {
+    const d = dir();
+    const ctx = 'contexts:\n- name: x\n  context: { cluster: c }\ncurrent-context: x\n';
+    const ok = kubeconfig(
+      d,
+      'ok',
+      `${CLUSTER('https://k', '    proxy-url: http://proxy.corp:3128\n')}${ctx}`,
+    );
+    expect(loadClusterAccess({ kubeconfig: ok }).proxyUrl).toBe('http://proxy.corp:3128');
+    const socks = kubeconfig(
+      d,
+      'socks',
+      `${CLUSTER('https://k', '    proxy-url: socks5://u:pw@p:1080\n')}${ctx}`,
+    );
+    expect(() => loadClusterAccess({ kubeconfig: socks })).toThrow(
+      /proxy-url "socks5:\/\/p:1080" is not an http:\/\/ or https:\/\/ proxy/,
+    );
+  });
+
   it('merges KUBECONFIG like kubectl: the first file to name an entry or a current-context wins', () => {
     const d = dir();
     const a = kubeconfig(
