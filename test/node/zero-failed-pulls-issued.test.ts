@@ -119,6 +119,15 @@ const run = (...args: string[]): Promise<CliResult> =>
     },
   });
 
+/** When the run's steps ended, in seconds from `t0`: where a rotation's time goes. */
+function phases(r: CliResult, t0: number): string {
+  const at = (msg: string) => {
+    const t = r.logs.filter((l) => l['msg'] === msg).map((l) => Date.parse(String(l['time'])));
+    return t.length ? ((Math.max(...t) - t0) / 1000).toFixed(1) : '-';
+  };
+  return `lock ${at('run lock acquired')}, issued ${at('credential issued and stored')}, rolled out ${at('rollout complete')}, revoked ${at('credential revoked')}, ended ${at('run summary')}`;
+}
+
 /** The registry-side credentials of each target that can log in now, as the registry lists them. */
 async function usableAtRegistry(c: Class): Promise<string[]> {
   switch (c) {
@@ -332,7 +341,7 @@ it(`zero failed pulls across ${ROTATIONS} rotations, each minted and revoked at 
       expect(await usableAtRegistry(c), c).toEqual([after[c].id]);
     }
     log.push(`${k}: ${(ms / 1000).toFixed(1)}s`);
-    console.log(`[node] issued rotation ${k}: ${(ms / 1000).toFixed(1)} s`);
+    console.log(`[node] issued rotation ${k}: ${(ms / 1000).toFixed(1)} s (${phases(r, t0)})`);
     if (tokens) {
       for (const c of CLASSES) {
         const [fresh, held] = [await login(c, before[c]), await manifestWith(c, tokens[c] ?? '')];
