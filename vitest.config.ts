@@ -5,8 +5,8 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
-        // Against the real stack; files run one after another because some tests count the API server's
-        // own request metrics, which other files' writes would disturb.
+        // Against the real stack; files run one after another because several time the scheduler's
+        // reactions and lock expiries, which a second file's CLI start-ups on two cores would stretch.
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

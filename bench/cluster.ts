@@ -56,17 +56,23 @@ export const dockercfg = (u: string, p: string) =>
     }),
   );
 
-/** A setup call, retried on a dropped connection (10,000 namespaces take minutes of calls). */
+/**
+ * A setup call, retried on a dropped connection or a busy API server (429, 5xx: a shared stack deleting
+ * thousands of namespaces answers 504 now and then; 10,000 namespaces take minutes of calls).
+ */
 export const again = <T>(call: () => Promise<T>): Promise<T> =>
   withRetry(call, {
-    attempts: 5,
+    attempts: 6,
     baseMs: 250,
-    maxMs: 2000,
-    decide: (e) => ({
-      retry: /fetch failed|other side closed|ECONNRESET|socket hang up/i.test(
+    maxMs: 4000,
+    decide: (e) => {
+      const code = (e as { code?: unknown }).code;
+      const busy = typeof code === 'number' && (code === 429 || code >= 500);
+      const dropped = /fetch failed|other side closed|ECONNRESET|socket hang up/i.test(
         `${String(e)} ${String((e as { cause?: unknown }).cause)}`,
-      ),
-    }),
+      );
+      return { retry: busy || dropped };
+    },
   });
 
 /** N namespaces labelled bench=<label>, each default SA with a foreign pull secret, 1 in 5 with a pod. */

@@ -145,6 +145,7 @@ try {
     }
     measures.push(await measure(sfx, cluster));
   }
+  report(measures);
 } finally {
   log('deleting the namespaces; waiting until they are gone');
   for (const sel of [`idle=${sfx}`, `idle-other=${sfx}`])
@@ -162,25 +163,28 @@ try {
   }
 }
 
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`;
-const result = { machine, date: new Date().toISOString(), selected: N, minutes: MINUTES, measures };
-mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-const file = join(ROOT, `bench/results/idle-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-const base = measures[0]?.rssMb.max ?? 0;
-process.stdout.write(
-  [
-    `Scheduler mode watching ${N} selected namespaces, idle for ${MINUTES} min (${result.date}; ${machine}):`,
-    '',
-    '| cluster (namespaces in it) | start-up pass | RSS at start of the idle window | max | at its end | max ÷ smallest cluster | requests other than watches | watch (re)connections |',
-    '|---|---|---|---|---|---|---|---|',
-    ...measures.map((m) => {
-      const reqs = Object.entries(m.requests);
-      const other = reqs.filter(([k]) => !k.startsWith('watch '));
-      const watches = reqs.filter(([k]) => k.startsWith('watch '));
-      return `| ${m.cluster} (${m.clusterActual}) | ${m.startupPassSeconds.toFixed(1)} s | ${m.rssMb.start} MB | ${m.rssMb.max} MB | ${m.rssMb.end} MB | ${(m.rssMb.max / base).toFixed(2)}× | ${other.length === 0 ? 'none' : other.map(([k, v]) => `${k}: ${v}`).join(', ')} | ${watches.map(([k, v]) => `${k.slice(6)}: ${v}`).join(', ') || 'none'} |`;
-    }),
-    '',
-    `raw: ${file}`,
-  ].join('\n') + '\n',
-);
+/** Writes bench/results/idle-<time>.json and prints the table (before the clean-up, which takes a while). */
+function report(measures: Measure[]): void {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`;
+  const result = { machine, date: new Date().toISOString(), selected: N, minutes: MINUTES, measures };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, `bench/results/idle-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const base = measures[0]?.rssMb.max ?? 0;
+  process.stdout.write(
+    [
+      `Scheduler mode watching ${N} selected namespaces, idle for ${MINUTES} min (${result.date}; ${machine}):`,
+      '',
+      '| cluster (namespaces in it) | start-up pass | RSS at start of the idle window | max | at its end | max ÷ smallest cluster | requests other than watches | watch (re)connections |',
+      '|---|---|---|---|---|---|---|---|',
+      ...measures.map((m) => {
+        const reqs = Object.entries(m.requests);
+        const other = reqs.filter(([k]) => !k.startsWith('watch '));
+        const watches = reqs.filter(([k]) => k.startsWith('watch '));
+        return `| ${m.cluster} (${m.clusterActual}) | ${m.startupPassSeconds.toFixed(1)} s | ${m.rssMb.start} MB | ${m.rssMb.max} MB | ${m.rssMb.end} MB | ${(m.rssMb.max / base).toFixed(2)}× | ${other.length === 0 ? 'none' : other.map(([k, v]) => `${k}: ${v}`).join(', ')} | ${watches.map(([k, v]) => `${k.slice(6)}: ${v}`).join(', ') || 'none'} |`;
+      }),
+      '',
+      `raw: ${file}`,
+    ].join('\n') + '\n',
+  );
+}

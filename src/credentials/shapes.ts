@@ -10,8 +10,13 @@ const keyRef = z.strictObject({ key: z.string().min(1, 'key must not be empty') 
  * (`username` + `password`, `json` or `dockerconfigjson`); parsing tags it with `shape`, so the rest of the
  * program switches on one field.
  */
+/** `username` and `password` are one shape: either alone is named as half of it, not as a missing field. */
+const pairedRef = z.strictObject(keyRef.shape, {
+  error: (iss) => (iss.input === undefined ? 'username and password go together: give both' : undefined),
+});
+
 const members = [
-  z.strictObject({ shape: z.literal('username-password'), username: keyRef, password: keyRef }),
+  z.strictObject({ shape: z.literal('username-password'), username: pairedRef, password: pairedRef }),
   z.strictObject({ shape: z.literal('json'), json: keyRef }),
   z.strictObject({ shape: z.literal('dockerconfigjson'), dockerconfigjson: keyRef }),
 ] as const;

@@ -174,7 +174,7 @@ export async function createPod(
   return (p.spec?.imagePullSecrets ?? []).map((r) => r.name ?? '');
 }
 
-/** The API server's own request counter (apiserver_request_total), summed by "VERB resource". */
+/** The API server's own request counter (apiserver_request_total), summed by "VERB resource": the bench counts its requests with it. */
 export async function apiserverRequests(): Promise<Map<string, number>> {
   const r = kubectl('get', '--raw', '/metrics');
   if (r.code !== 0) throw new Error(`cannot read /metrics: ${r.stderr}`);

@@ -144,6 +144,17 @@ wait_for() { # wait_for NAME SECONDS CHECK...
   done
   log "$name ready"
 }
+# node_trusts DIR SERVER [HOST]: containerd pulls from SERVER through HOST (default SERVER) trusting the stack
+# CA. containerd reads certs.d/DIR/hosts.toml at every pull, so a running node needs no restart.
+node_trusts() {
+  mkdir -p "$NODE_DIR/certs.d/$1"
+  cat >"$NODE_DIR/certs.d/$1/hosts.toml" <<TOML
+server = "$2"
+[host."${3:-$2}"]
+  capabilities = ["pull", "resolve"]
+  ca = "$PKI/ca.crt"
+TOML
+}
 rand() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c "${1:-24}"; }
 kubectl_() { "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 

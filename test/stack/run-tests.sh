@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `npm test`: unit tests, then the suites against the real stack.
 # Starts the stack if it is not running, and stops it afterwards only if this script started it.
-# One project at a time: the reliability suite stops OpenBao and the registries, and the suites time
-# reactions and lock expiries. Running the node project beside the integration suite was tried: on two
-# cores every file ran three to four times slower and lock-expiry tests failed.
+# The integration and node suites run side by side (they share the API server and the registries, and
+# neither stops a server); the reliability suite runs alone afterwards, because it stops OpenBao and the
+# registries and times lock expiries. REGCRED_TEST_SERIAL=1 runs one suite at a time (slower; for a
+# failure that only shows beside the other suite).
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
 cd "$STACK_ROOT"
@@ -23,27 +24,47 @@ if [[ -z ${REGCRED_TEST_MAIN:-} ]]; then
 fi
 echo "[test] the CLI under test: $REGCRED_TEST_MAIN"
 project() { bash "$HERE/with-env.sh" npx vitest run --project "$@"; }
-# One project, timed. Every project runs; the script fails if any failed (it used to report only the last).
-# Its failed tests are kept for the summary at the end: a CI log is often read from its tail only.
-summary=()
+# One project, timed, its output prefixed with its name when suites run side by side. Every project runs;
+# the script fails if any failed. Failed tests are kept for the summary at the end: a CI log is often read
+# from its tail only.
+SUMMARY_DIR="$(mktemp -d)"
 suite() {
   local p=$1 t0=$SECONDS rc log fails
   log="$(mktemp)"
-  project "$@" 2>&1 | tee "$log"
+  if [[ ${PREFIX:-0} == 1 ]]; then
+    project "$@" 2>&1 | tee "$log" | sed -u "s/^/[$p] /"
+  else
+    project "$@" 2>&1 | tee "$log"
+  fi
   rc=${PIPESTATUS[0]}
   fails="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ *FAIL ' | sed 's/^ *FAIL *//' | sort -u | head -10 || true)"
   rm -f "$log"
   echo "[test] $p finished in $((SECONDS - t0)) s (exit $rc)"
-  summary+=("$p: exit $rc in $((SECONDS - t0)) s")
-  [[ -n $fails ]] && while IFS= read -r f; do summary+=("  failed: $f"); done <<<"$fails"
+  {
+    echo "$p: exit $rc in $((SECONDS - t0)) s"
+    [[ -n $fails ]] && while IFS= read -r f; do echo "  failed: $f"; done <<<"$fails"
+    true
+  } >"$SUMMARY_DIR/$p"
   return "$rc"
 }
 
 failed=0
 suite unit || failed=1
-suite integration || failed=1
-suite node || failed=1
+if [[ ${REGCRED_TEST_SERIAL:-0} == 1 ]]; then
+  suite integration || failed=1
+  suite node || failed=1
+else
+  PREFIX=1 suite integration &
+  integration=$!
+  PREFIX=1 suite node &
+  node=$!
+  wait "$integration" || failed=1
+  wait "$node" || failed=1
+fi
 suite reliability --passWithNoTests || failed=1
 echo "[test] summary:"
-printf '[test]   %s\n' "${summary[@]}"
+for p in unit integration node reliability; do
+  [[ -f $SUMMARY_DIR/$p ]] && sed 's/^/[test]   /' "$SUMMARY_DIR/$p"
+done
+rm -rf "$SUMMARY_DIR"
 exit $failed

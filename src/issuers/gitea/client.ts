@@ -1,11 +1,9 @@
 import type { Logger } from '../../base/logger.ts';
-import { withRetry } from '../../base/retry.ts';
 import { Sensitive } from '../../base/sensitive.ts';
 import {
-  httpRequest,
   jsonBody,
   NetworkError,
-  retryAfterMs,
+  requestWithRetry,
   type ConnectionPool,
   type HttpResponse,
 } from '../../net/http.ts';
@@ -33,14 +31,6 @@ export interface GiteaClientOptions {
   logger: Logger;
   /** Attempts per request on 429/5xx/network errors (default 3). */
   attempts?: number;
-}
-
-class RetryableAnswer extends Error {
-  readonly res: HttpResponse;
-  constructor(res: HttpResponse) {
-    super(`HTTP ${res.status}`);
-    this.res = res;
-  }
 }
 
 const PAGE = 50; // Gitea's default MAX_RESPONSE_ITEMS
@@ -74,29 +64,14 @@ export class GiteaClient {
 
   async #send(method: string, path: string, op: Operation, body?: unknown): Promise<HttpResponse> {
     const authorization = await this.#basic();
-    const headers: Record<string, string> = { accept: 'application/json', authorization };
-    if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      return await withRetry(
-        async () => {
-          const res = await httpRequest(`${this.#o.url}/api/v1${path}`, {
-            method,
-            headers,
-            body: body === undefined ? undefined : JSON.stringify(body),
-            timeoutMs: this.#o.timeoutMs,
-            pool: this.#o.pool,
-          });
-          if (res.status === 429 || res.status >= 500) throw new RetryableAnswer(res);
-          return res;
-        },
+      return await requestWithRetry(
+        `${this.#o.url}/api/v1${path}`,
+        { method, headers: { authorization }, json: body, timeoutMs: this.#o.timeoutMs, pool: this.#o.pool },
         {
           attempts: this.#o.attempts ?? 3,
           baseMs: 250,
           maxMs: 4000,
-          decide: (e) =>
-            e instanceof RetryableAnswer
-              ? { retry: true, afterMs: retryAfterMs(e.res.headers.get('retry-after')) }
-              : { retry: e instanceof NetworkError && e.kind !== 'tls' && e.kind !== 'dns' },
           onRetry: (e, attempt, delayMs) =>
             this.#o.logger.warn(
               {
@@ -111,7 +86,6 @@ export class GiteaClient {
         },
       );
     } catch (e) {
-      if (e instanceof RetryableAnswer) return e.res;
       if (e instanceof NetworkError) throw unreachable(e, op);
       throw e;
     }

@@ -1,11 +1,9 @@
-import { withRetry } from '../../base/retry.ts';
 import { registerSecret, Sensitive } from '../../base/sensitive.ts';
 import { RotatorError, type ErrorCode } from '../../errors.ts';
 import {
-  httpRequest,
   jsonBody,
   NetworkError,
-  retryAfterMs,
+  requestWithRetry,
   type ConnectionPool,
   type HttpResponse,
 } from '../../net/http.ts';
@@ -51,14 +49,6 @@ export interface About {
   object: string;
   /** The Harbor permission the call needs, named in a 403's message (e.g. `robot:update`). */
   permission?: string | undefined;
-}
-
-class HttpStatus extends Error {
-  readonly res: HttpResponse;
-  constructor(res: HttpResponse) {
-    super(`HTTP ${res.status}`);
-    this.res = res;
-  }
 }
 
 /** Harbor's error envelope `{"errors":[{"code","message"}]}`, as one short line. */
@@ -145,46 +135,27 @@ export class HarborClient {
     registerSecret(basic);
     const headers: Record<string, string> = {
       ...extra,
-      accept: 'application/json',
       authorization: `Basic ${basic}`,
     };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const url = `${this.#base}/api/v2.0${path}`;
+    let res: HttpResponse;
     try {
-      return await withRetry(
-        async () => {
-          const res = await httpRequest(url, {
-            method,
-            headers,
-            body: body === undefined ? undefined : JSON.stringify(body),
-            timeoutMs: this.#o.timeoutMs,
-            pool: this.#o.pool,
-          });
-          if (res.status === 429 || res.status >= 500) throw new HttpStatus(res);
-          return res;
-        },
-        {
-          attempts: 4,
-          baseMs: 250,
-          maxMs: 4000,
-          decide: (e) => {
-            if (e instanceof HttpStatus)
-              return { retry: true, afterMs: retryAfterMs(e.res.headers.get('retry-after')) };
-            return { retry: e instanceof NetworkError && e.kind !== 'tls' && e.kind !== 'dns' };
-          },
-        },
+      res = await requestWithRetry(
+        `${this.#base}/api/v2.0${path}`,
+        { method, headers, json: body, timeoutMs: this.#o.timeoutMs, pool: this.#o.pool },
+        { attempts: 4, baseMs: 250, maxMs: 4000 },
       );
     } catch (e) {
-      if (e instanceof HttpStatus) {
-        const why = harborReason(e.res);
-        throw this.fail(
-          'ISSUER_UNAVAILABLE',
-          `${method} ${path} answered HTTP ${e.res.status}${why ? `: ${why}` : ''} after retries`,
-        );
-      }
       if (e instanceof NetworkError) throw this.fail('ISSUER_UNREACHABLE', e.message, e);
       throw e;
     }
+    if (res.status === 429 || res.status >= 500) {
+      const why = harborReason(res);
+      throw this.fail(
+        'ISSUER_UNAVAILABLE',
+        `${method} ${path} answered HTTP ${res.status}${why ? `: ${why}` : ''} after retries`,
+      );
+    }
+    return res;
   }
 
   async currentUser(): Promise<HarborUser> {

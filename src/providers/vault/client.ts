@@ -1,14 +1,12 @@
 import { Sensitive, registerSecret } from '../../base/sensitive.ts';
 import { RotatorError, type ErrorCode } from '../../errors.ts';
 import {
-  httpRequest,
   jsonBody,
   NetworkError,
-  retryAfterMs,
+  requestWithRetry,
   type ConnectionPool,
   type HttpResponse,
 } from '../../net/http.ts';
-import { withRetry } from '../../base/retry.ts';
 
 /** A Vault/OpenBao token and when it stops working. */
 export interface VaultToken {
@@ -78,51 +76,30 @@ export class VaultClient {
 
   /** A raw request (with our token unless `token` is null), retried on 429/5xx/network errors. */
   async raw(method: string, path: string, body?: unknown, token?: Sensitive | null): Promise<HttpResponse> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = {};
     if (this.#o.namespace) headers['x-vault-namespace'] = this.#o.namespace;
-    if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers['x-vault-token'] = token.reveal();
     const url = `${this.#o.address.replace(/\/+$/, '')}/v1/${path.replace(/^\/+/, '')}`;
+    let res: HttpResponse;
     try {
-      return await withRetry(
-        async () => {
-          const res = await httpRequest(url, {
-            method,
-            headers,
-            body: body === undefined ? undefined : JSON.stringify(body),
-            timeoutMs: this.#o.timeoutMs,
-            pool: this.#o.pool,
-          });
-          if (res.status === 429 || res.status >= 500) throw Object.assign(new Error('retryable'), { res });
-          return res;
-        },
-        {
-          attempts: 3,
-          baseMs: 200,
-          maxMs: 2000,
-          decide: (e) => {
-            const res = (e as { res?: HttpResponse }).res;
-            if (res)
-              return {
-                retry: !/sealed/i.test(errorsOf(res)),
-                afterMs: retryAfterMs(res.headers.get('retry-after')),
-              };
-            return { retry: e instanceof NetworkError && e.kind !== 'tls' && e.kind !== 'dns' };
-          },
-        },
+      res = await requestWithRetry(
+        url,
+        { method, headers, json: body, timeoutMs: this.#o.timeoutMs, pool: this.#o.pool },
+        // A sealed server stays sealed until someone unseals it: not worth a retry.
+        { attempts: 3, baseMs: 200, maxMs: 2000, retryAnswer: (r) => !/sealed/i.test(errorsOf(r)) },
       );
     } catch (e) {
-      const res = (e as { res?: HttpResponse }).res;
-      if (res) {
-        const why = errorsOf(res);
-        // No `cause`: the HTTP error carries the raw response, which must never be kept on an error.
-        if (/sealed/i.test(why))
-          throw this.#fail('STORE_UNAVAILABLE', 'the server is sealed; unseal it and run again');
-        throw this.#fail('STORE_UNAVAILABLE', `HTTP ${res.status} on ${path}${why ? `: ${why}` : ''}`);
-      }
       if (e instanceof NetworkError) throw this.#fail('STORE_UNREACHABLE', e.message, e);
       throw e;
     }
+    if (res.status === 429 || res.status >= 500) {
+      const why = errorsOf(res);
+      // No `cause`: the HTTP answer is never kept on an error.
+      if (/sealed/i.test(why))
+        throw this.#fail('STORE_UNAVAILABLE', 'the server is sealed; unseal it and run again');
+      throw this.#fail('STORE_UNAVAILABLE', `HTTP ${res.status} on ${path}${why ? `: ${why}` : ''}`);
+    }
+    return res;
   }
 
   /** Turns a login/renew response into a token, remembering the secret so it can never be printed. */

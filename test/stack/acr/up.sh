@@ -71,13 +71,7 @@ bash "$HERE/node/images.sh" push-plain busybox "127.0.0.1:$PORT_ACR_BACKEND/regc
 wait_for acr 20 curl -fsS "http://127.0.0.1:$PORT_ACR_ADMIN/healthz"
 
 # The node pulls <registry>.azurecr.io/... from the stack address (containerd reads certs.d on every pull).
-mkdir -p "$NODE_DIR/certs.d/$ACR_REGISTRY.azurecr.io"
-cat >"$NODE_DIR/certs.d/$ACR_REGISTRY.azurecr.io/hosts.toml" <<TOML
-server = "https://$ACR_REGISTRY.azurecr.io"
-[host."https://$STACK_IP:$PORT_ACR_REGISTRY"]
-  capabilities = ["pull", "resolve"]
-  ca = "$PKI/ca.crt"
-TOML
+node_trusts "$ACR_REGISTRY.azurecr.io" "https://$ACR_REGISTRY.azurecr.io" "https://$STACK_IP:$PORT_ACR_REGISTRY"
 
 cat >>"$ACR_ENV" <<ENV
 export REGCRED_STACK_ACR_ARM='https://$STACK_IP:$PORT_ACR_ARM'

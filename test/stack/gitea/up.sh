@@ -134,14 +134,7 @@ skopeo copy --quiet --dest-cert-dir "$GITEA_DIR/certs" --dest-authfile "$GITEA_D
   "oci:$STACK_CACHE/images/oci:busybox" "docker://$GITEA_IMAGE"
 rm -f "$GITEA_DIR/push-auth.json"
 
-# containerd reads certs.d per pull: trusting the host needs no restart of a running node.
-mkdir -p "$NODE_DIR/certs.d/$STACK_IP:$PORT_GITEA"
-cat >"$NODE_DIR/certs.d/$STACK_IP:$PORT_GITEA/hosts.toml" <<TOML
-server = "$GITEA_URL"
-[host."$GITEA_URL"]
-  capabilities = ["pull", "resolve"]
-  ca = "$PKI/ca.crt"
-TOML
+node_trusts "$STACK_IP:$PORT_GITEA" "$GITEA_URL"
 
 cat >"$GITEA_DIR/env" <<ENV
 export REGCRED_STACK_GITEA_URL='$GITEA_URL'

@@ -66,14 +66,7 @@ skopeo copy --quiet --dest-cert-dir "$HARBOR_DIR/certs" --authfile "$HARBOR_DIR/
   "oci:$STACK_CACHE/images/oci:busybox" "docker://$HARBOR_HOST/team-a/busybox:1"
 rm -f "$HARBOR_DIR/admin-auth.json"
 
-# containerd reads certs.d/<host>/hosts.toml at every pull: no restart needed.
-mkdir -p "$NODE_DIR/certs.d/$HARBOR_HOST"
-cat >"$NODE_DIR/certs.d/$HARBOR_HOST/hosts.toml" <<TOML
-server = "https://$HARBOR_HOST"
-[host."https://$HARBOR_HOST"]
-  capabilities = ["pull", "resolve"]
-  ca = "$PKI/ca.crt"
-TOML
+node_trusts "$HARBOR_HOST" "https://$HARBOR_HOST"
 
 cat >>"$HARBOR_ENV" <<ENV
 export REGCRED_STACK_HARBOR_URL='https://$HARBOR_HOST'

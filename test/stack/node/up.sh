@@ -6,13 +6,7 @@ mkdir -p "$NODE_DIR"/{containerd/root,containerd/state,certs.d,cni,cni-ipam,kube
 
 # Registries: containerd trusts the stack CA for each (hosts.toml); the kubelet supplies the pull secrets.
 for port in $PORT_REGISTRY_BASIC $PORT_REGISTRY_BEARER $PORT_REGISTRY_PUBLIC; do
-  mkdir -p "$NODE_DIR/certs.d/$STACK_IP:$port"
-  cat >"$NODE_DIR/certs.d/$STACK_IP:$port/hosts.toml" <<TOML
-server = "https://$STACK_IP:$port"
-[host."https://$STACK_IP:$port"]
-  capabilities = ["pull", "resolve"]
-  ca = "$PKI/ca.crt"
-TOML
+  node_trusts "$STACK_IP:$port" "https://$STACK_IP:$port"
 done
 SANDBOX_IMAGE="$STACK_IP:$PORT_REGISTRY_PUBLIC/pause:1"
 cat >"$NODE_DIR/containerd.toml" <<TOML
