@@ -161,10 +161,17 @@ path "secret/metadata/${base}/*" { capabilities = ["list"] }`,
     const i = s?.issuance?.[0];
     return { ...m, verifiedAfterMs: i?.verifiedAfterMs, issued: i?.issued, revoked: i?.revoked };
   };
-  /** A new store version holding the same (valid) credential: the rotation a person's store write causes. */
+  /**
+   * A new store version holding the same valid credential with another `email`: the rendered secret changes
+   * as with a new password, so this rotation does all the issued one does in the cluster (the pods' secrets
+   * refreshed too), only the registry and the store's new credential are not the rotator's work.
+   */
+  let stores = 0;
   const restore = async (c: Class): Promise<void> => {
     const cur = (await baoOk('GET', `secret/data/${base}/${c}`))['data'] as { data: Record<string, string> };
-    await baoOk('POST', `secret/data/${base}/${c}`, { data: cur.data });
+    await baoOk('POST', `secret/data/${base}/${c}`, {
+      data: { ...cur.data, email: `bench-${++stores}@example.invalid` },
+    });
   };
 
   const results: IssuerClassResult[] = [];
