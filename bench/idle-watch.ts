@@ -5,15 +5,19 @@
  * For each size: a fresh scheduler's start-up pass, then its resident memory sampled every 30 s, and what it
  * asked the API server in the idle window (from the API server's audit log, by our user agent: only its
  * open watches are expected — no list, no write). Writes bench/results/idle-<timestamp>.json and prints a
- * Markdown table; deletes every namespace it made and waits until they are gone. Needs the stack.
+ * Markdown table; deletes every namespace it made and waits until they are gone — unless it ran in the
+ * throw-away bench cluster (BENCH_KUBECONFIG: test/stack/bench-cluster.sh), which is stopped instead. The
+ * scheduler runs as the image runs it: the bundle (built first) with the image's V8 flags. Needs the stack.
  */
+import { benchCluster, cliLabel } from './target.ts';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { spawnCli, useCreds, fileConfig, Workspace } from '../test/helpers/rotator.ts';
-import { api, env, freePort, kubectl, sleep, suffix } from '../test/helpers/stack.ts';
+import { NODE, useCreds, fileConfig, Workspace } from '../test/helpers/rotator.ts';
+import { api, env, freePort, kubectl, sleep, stack, suffix, waitFor } from '../test/helpers/stack.ts';
 import { pool } from '../src/base/pool.ts';
-import { withRetry } from '../src/base/retry.ts';
+import { SetupClient } from './setup-client.ts';
 
 const N = Number(process.env['BENCH_IDLE_N'] ?? '1000');
 const CLUSTERS = (process.env['BENCH_IDLE_CLUSTERS'] ?? '1000,50000')
@@ -22,6 +26,10 @@ const CLUSTERS = (process.env['BENCH_IDLE_CLUSTERS'] ?? '1000,50000')
   .sort((a, b) => a - b);
 const MINUTES = Number(process.env['BENCH_IDLE_MINUTES'] ?? '5');
 const ROOT = resolve(import.meta.dirname, '..');
+/** The bundle measured (BENCH_CLI: another build's main.js), built first unless given. */
+const CLI = resolve(process.env['BENCH_CLI'] ?? join(ROOT, 'dist/cli/main.js'));
+/** In the throw-away bench cluster nothing is deleted afterwards: the cluster is. */
+const CLEAN_UP = process.env['BENCH_KUBECONFIG'] === undefined;
 const log = (s: string) => process.stderr.write(`[bench:idle] ${s}\n`);
 
 /** Our requests in the audit log after byte `from`, as "verb resource" → count (watches apart). */
@@ -47,25 +55,66 @@ function requestsSince(from: number): Map<string, number> {
 const rssMb = (pid: number) =>
   Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
-/** Creating tens of thousands of namespaces: a dropped connection is retried. */
-const again = <T>(call: () => Promise<T>): Promise<T> =>
-  withRetry(call, {
-    attempts: 5,
-    baseMs: 250,
-    maxMs: 4000,
-    decide: (e) => ({
-      retry: !/AlreadyExists|already exists/i.test(String((e as { body?: unknown }).body ?? e)),
-    }),
-  });
-
-async function createNamespaces(names: readonly string[], labels: Record<string, string>): Promise<void> {
+/** Creates namespaces as fast as the API server takes them; returns the seconds it took. */
+async function createNamespaces(names: readonly string[], labels: Record<string, string>): Promise<number> {
+  const w = new SetupClient(join(stack.run, 'pki'), env('REGCRED_STACK_APISERVER'));
+  const t0 = performance.now();
   let done = 0;
-  await pool(names, 32, undefined, async (name) => {
-    await again(() => api().createNamespace({ body: { metadata: { name, labels } } })).catch((e: unknown) => {
-      if (!/AlreadyExists|already exists/i.test(String((e as { body?: unknown }).body ?? e))) throw e;
+  try {
+    await pool(names, 48, undefined, async (name) => {
+      await w.namespace(name, labels);
+      if (++done % 5000 === 0) log(`${done}/${names.length} namespaces created`);
     });
-    if (++done % 5000 === 0) log(`${done}/${names.length} namespaces created`);
-  });
+  } finally {
+    await w.close();
+  }
+  const s = (performance.now() - t0) / 1000;
+  log(`${names.length} namespaces created in ${s.toFixed(1)} s (${(names.length / s).toFixed(0)}/s)`);
+  return s;
+}
+
+/**
+ * Waits until the controller-manager has given every namespace its `default` ServiceAccount: until then
+ * the cluster is still filling (and the scheduler would see ServiceAccounts arrive). Returns the seconds.
+ */
+async function serviceAccountsSettled(namespaces: number): Promise<number> {
+  const t0 = performance.now();
+  await waitFor(
+    `${namespaces} default ServiceAccounts`,
+    async () => {
+      const r = kubectl(
+        'get',
+        'serviceaccounts',
+        '-A',
+        '--field-selector',
+        'metadata.name=default',
+        '-o',
+        'name',
+      );
+      const n = r.stdout.split('\n').filter(Boolean).length;
+      if (n >= namespaces) return true;
+      log(`${n}/${namespaces} default ServiceAccounts`);
+      await sleep(5000);
+      return undefined;
+    },
+    3_600_000,
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+/** The scheduler, as the image runs it; `until` waits for a log line. */
+function spawnScheduler(config: string) {
+  const child = spawn(
+    NODE,
+    ['--max-semi-space-size=8', '--heap-growing-percent=20', CLI, '--config', config, '--log-format', 'json'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const closed = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+  const until = (re: RegExp, timeoutMs: number) =>
+    waitFor(`log ${re}`, async () => (re.test(err) ? true : undefined), timeoutMs);
+  return { child, until, closed, stderr: () => err };
 }
 
 interface Measure {
@@ -96,7 +145,7 @@ async function measure(sfx: string, cluster: number): Promise<Measure> {
   const l = await api().listNamespace({ limit: 1 });
   const clusterActual = l.items.length + (l.metadata?.remainingItemCount ?? 0);
   const t0 = performance.now();
-  const s = spawnCli(['--config', w.config, '--log-format', 'json'], /"msg":"scheduler started"/);
+  const s = spawnScheduler(w.config);
   await s.until(/"msg":"run summary"/, 1_800_000);
   const startupPassSeconds = (performance.now() - t0) / 1000;
   log(`cluster ${cluster}: start-up pass over ${N} namespaces done in ${startupPassSeconds.toFixed(1)} s`);
@@ -128,25 +177,43 @@ async function measure(sfx: string, cluster: number): Promise<Measure> {
   };
 }
 
+if (process.env['BENCH_CLI'] === undefined) {
+  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed: ${build.stdout}${build.stderr}`);
+}
 const sfx = suffix();
+const creation: { namespaces: number; seconds: number; serviceAccountsSeconds: number }[] = [];
 const selected = Array.from({ length: N }, (_, i) => `idle-${sfx}-${i}`);
 const measures: Measure[] = [];
 let others = 0;
 try {
   log(`creating ${N} selected namespaces (label idle=${sfx})`);
-  await createNamespaces(selected, { idle: sfx });
+  creation.push({
+    namespaces: N,
+    seconds: await createNamespaces(selected, { idle: sfx }),
+    serviceAccountsSeconds: await serviceAccountsSettled(N),
+  });
   for (const cluster of CLUSTERS) {
     const more = Math.max(0, cluster - N - others);
     if (more > 0) {
       log(`growing the cluster by ${more} namespaces the config does not select (label idle-other=${sfx})`);
       const names = Array.from({ length: more }, (_, i) => `idle-${sfx}-o${others + i}`);
-      await createNamespaces(names, { 'idle-other': sfx });
+      const seconds = await createNamespaces(names, { 'idle-other': sfx });
       others += more;
+      creation.push({
+        namespaces: more,
+        seconds,
+        serviceAccountsSeconds: await serviceAccountsSettled(N + others),
+      });
     }
     measures.push(await measure(sfx, cluster));
   }
   report(measures);
 } finally {
+  if (CLEAN_UP) await cleanUp();
+}
+
+async function cleanUp(): Promise<void> {
   log('deleting the namespaces; waiting until they are gone');
   for (const sel of [`idle=${sfx}`, `idle-other=${sfx}`])
     kubectl('delete', 'namespaces', '-l', sel, '--wait=false');
@@ -166,7 +233,16 @@ try {
 /** Writes bench/results/idle-<time>.json and prints the table (before the clean-up, which takes a while). */
 function report(measures: Measure[]): void {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`;
-  const result = { machine, date: new Date().toISOString(), selected: N, minutes: MINUTES, measures };
+  const result = {
+    machine,
+    date: new Date().toISOString(),
+    cluster: benchCluster,
+    cli: cliLabel,
+    selected: N,
+    minutes: MINUTES,
+    creation,
+    measures,
+  };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, `bench/results/idle-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);

@@ -3,103 +3,228 @@
  * concurrent client, on the same stack, for N namespaces each (BENCH_SIZES, default 10,100,1000).
  * Every namespace has a `default` ServiceAccount with one foreign pull secret; one in five has a pod
  * created under it. Requests are counted by the API server (apiserver_request_total). Writes
- * bench/results/<timestamp>.json and prints a Markdown table for bench/README.md. Then, per issuer class, a
- * rotation from a stored credential against one the rotator mints itself (bench/issuers.ts).
+ * bench/results/<timestamp>.json and prints a Markdown table for bench/README.md.
+ *
+ * BENCH_KUBECONFIG (with BENCH_APISERVER and BENCH_AUDIT_LOG) runs it in another cluster than the stack's
+ * main one: the throw-away bench cluster (test/stack/bench-cluster.sh). BENCH_CLI measures another build of
+ * the CLI (a main.js, e.g. an older commit's bundle in a worktree of its own) with this workload.
+ *
+ * Then, per issuer class, a rotation from a stored credential against one the rotator mints itself
+ * (bench/issuers.ts): always in the stack's main cluster, with this checkout's build, beside its registries.
  */
+import { benchCluster, cliLabel } from './target.ts';
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Workspace, fileConfig, useCreds } from '../test/helpers/rotator.ts';
-import { api, env, kubectl, quiesce, stack, suffix } from '../test/helpers/stack.ts';
-import { addPods, dockercfg, measure, ROOT, runRotator, setup, within } from './cluster.ts';
-import { issuerBench, ISSUER_TABLE_HEAD } from './issuers.ts';
+import { api, apiserverRequests, env, kubectl, quiesce, stack, suffix } from '../test/helpers/stack.ts';
 import { adminTarget, minimalRotation } from './minimal-client.ts';
+import { SetupClient } from './setup-client.ts';
+import { issuerBench, ISSUER_TABLE_HEAD } from './issuers.ts';
+import { pool } from '../src/base/pool.ts';
 
 /** `BENCH_SIZES=` (empty) runs none of these rows (e.g. the issuer rows alone). */
 const SIZES = (process.env['BENCH_SIZES'] ?? '10,100,1000')
   .split(',')
   .filter((x) => x.trim() !== '')
   .map(Number);
-const SEED_MAX = Number(process.env['BENCH_SEED_MAX'] ?? '1000');
-/** BENCH_MINIMAL=0 skips the minimal client (a quicker re-measure of the rotator alone). */
-const MINIMAL = process.env['BENCH_MINIMAL'] !== '0';
 /** The issuer rows (bench/issuers.ts) at BENCH_ISSUER_N namespaces; BENCH_ISSUERS=0 skips them. */
 const ISSUERS = process.env['BENCH_ISSUERS'] !== '0';
 const ISSUER_N = Number(process.env['BENCH_ISSUER_N'] ?? 1000);
+const SEED_MAX = Number(process.env['BENCH_SEED_MAX'] ?? '1000');
+/** BENCH_MINIMAL=0 skips the minimal client (a quicker re-measure of the rotator alone). */
+const MINIMAL = process.env['BENCH_MINIMAL'] !== '0';
+const ROOT = resolve(import.meta.dirname, '..');
+const RESOURCES = new Set(['secrets', 'serviceaccounts', 'pods', 'namespaces', 'leases', 'events']);
 const id = suffix();
+/** The bundle measured: this checkout's (built by startup() below, as the image and the bin run it). */
+const CLI = resolve(process.env['BENCH_CLI'] ?? join(ROOT, 'dist/cli/main.js'));
+
+type Counts = Record<string, number>;
+interface Measure {
+  ms: number;
+  requests: Counts;
+  total: number;
+  writes: number;
+  maxRssMb?: number | undefined;
+}
+
+function delta(before: Map<string, number>, after: Map<string, number>): Counts {
+  const d: Counts = {};
+  for (const [k, v] of after) {
+    const [verb, resource] = k.split(' ');
+    if (!RESOURCES.has(resource ?? '')) continue;
+    if (verb === 'WATCH') continue;
+    const n = v - (before.get(k) ?? 0);
+    if (n > 0) d[k] = n;
+  }
+  return d;
+}
+
+async function measure(fn: () => Promise<number | undefined>): Promise<Measure> {
+  const before = await apiserverRequests();
+  const t0 = performance.now();
+  const rss = await fn();
+  const ms = performance.now() - t0;
+  const requests = delta(before, await apiserverRequests());
+  const total = Object.values(requests).reduce((a, b) => a + b, 0);
+  const writes = Object.entries(requests)
+    .filter(([k]) => /^(POST|PUT|PATCH|DELETE) /.test(k))
+    .reduce((a, [, v]) => a + v, 0);
+  return { ms, requests, total, writes, maxRssMb: rss === undefined ? undefined : Math.round(rss / 1024) };
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const dockercfg = (u: string, p: string) =>
+  b64(
+    JSON.stringify({
+      auths: { [stack.registryBasic]: { username: u, password: p, auth: b64(`${u}:${p}`) } },
+    }),
+  );
+
+/** Setup requests in flight: at this many the API server, not the bench, is the limit. */
+const SETUP_CONCURRENCY = Number(process.env['BENCH_SETUP_CONCURRENCY'] ?? '48');
+const setupSeconds: Record<string, number> = {};
+let setupClient: SetupClient | undefined;
+const writer = () =>
+  (setupClient ??= new SetupClient(join(stack.run, 'pki'), env('REGCRED_STACK_APISERVER')));
+
+/**
+ * N namespaces labelled bench=<label>, each default SA with a foreign pull secret, 1 in 5 with a pod. The
+ * bench writes the `default` ServiceAccount itself with its pull secrets (the controller-manager leaves an
+ * existing one alone; when it was first, the list is patched in) instead of waiting for the controller's.
+ */
+async function setup(
+  label: string,
+  n: number,
+  withOld: 'regcred-old' | 'regcred' | undefined,
+  pods = true,
+): Promise<string[]> {
+  const names = Array.from({ length: n }, (_, i) => `b${label}-${String(i).padStart(4, '0')}`);
+  const w = writer();
+  const t0 = performance.now();
+  await pool(names, SETUP_CONCURRENCY, undefined, async (name) => {
+    await w.namespace(name, { bench: label });
+    const pulls = ['team-mirror'];
+    await w.dockerSecret(name, 'team-mirror', dockercfg('mirror', 'mirror-pw'));
+    if (withOld) {
+      await w.dockerSecret(name, withOld, dockercfg(stack.user, stack.password));
+      pulls.push(withOld);
+    }
+    await w.defaultServiceAccount(name, pulls);
+    if (pods && Number(name.slice(-4)) % 5 === 0)
+      await w.pod(name, 'app', {
+        serviceAccountName: 'default',
+        containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
+      });
+  });
+  const s = (performance.now() - t0) / 1000;
+  process.stderr.write(`[bench] ${n} namespaces set up in ${s.toFixed(1)} s (${(n / s).toFixed(0)}/s)\n`);
+  setupSeconds[label] = s;
+  return names;
+}
 
 async function tool(n: number) {
   const label = `t${id}${n}`;
   const names = await setup(label, n, undefined, false);
-  return within(label, names, async () => {
-    const w = new Workspace();
-    fileConfig(
-      w,
-      { name: 'bench', namespaces: { selector: `bench=${label}` } },
-      {
-        rotation: { retainSuperseded: '0', concurrency: 16 },
-        lock: { namespace: 'default', name: `bench-${label}` },
-      },
+  const w = new Workspace();
+  fileConfig(
+    w,
+    { name: 'bench', namespaces: { selector: `bench=${label}` } },
+    {
+      rotation: { retainSuperseded: '0', concurrency: 16 },
+      lock: { namespace: 'default', name: `bench-${label}` },
+    },
+  );
+  const run = async (): Promise<number | undefined> => {
+    const r = spawnSync(
+      join(ROOT, 'node_modules/.bin/node'),
+      [
+        '--max-semi-space-size=8', // as the image runs it (Dockerfile)
+        '--heap-growing-percent=20',
+        CLI,
+        '--config',
+        w.config,
+        '--log-format',
+        'json',
+        '--rotate-now',
+      ],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
     );
-    const run = async (): Promise<number | undefined> => (await runRotator(w.config)).maxRssKb;
-    useCreds(w, 1);
-    const provision = await measure(run);
-    // Pods created now carry the first secret (F2): the rotation must keep it for them.
-    await addPods(names);
-    useCreds(w, 2);
-    const rotation = await measure(run);
-    const noop = await measure(run);
-    return { provision, rotation, noop };
-  });
+    const summary = r.stderr
+      .split('\n')
+      .filter((l) => l.includes('"run summary"'))
+      .map((l) => JSON.parse(l) as { maxRssKb: number; outcomes: Counts })[0];
+    if (r.status !== 0 || !summary) throw new Error(`rotator failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    return summary.maxRssKb;
+  };
+  useCreds(w, 1);
+  const provision = await measure(run);
+  // Pods created now carry the first secret (F2): the rotation must keep it for them.
+  const podSpec = {
+    serviceAccountName: 'default',
+    // No scheduler picks these up: they stay Pending without the kube-scheduler writing their status and
+    // FailedScheduling Events into the API server's counts (the stack runs a scheduler for its node).
+    schedulerName: 'bench-none',
+    containers: [{ name: 'app', image: `${stack.registryBasic}/app:1` }],
+  };
+
+  // Not all at once: 2,000 at once make the API server close connections.
+  await pool(
+    names.filter((_, i) => i % 5 === 0),
+    SETUP_CONCURRENCY,
+    undefined,
+    async (namespace) => {
+      await writer().pod(namespace, 'app', podSpec);
+    },
+  );
+  useCreds(w, 2);
+  const rotation = await measure(run);
+  const noop = await measure(run);
+  return { provision, rotation, noop };
 }
 
 async function minimal(n: number) {
-  const label = `m${id}${n}`;
-  const names = await setup(label, n, 'regcred-old');
+  const names = await setup(`m${id}${n}`, n, 'regcred-old');
   const t = adminTarget(join(stack.run, 'pki'), env('REGCRED_STACK_APISERVER'));
-  return within(label, names, () =>
-    measure(async () => {
-      await minimalRotation(t, names, dockercfg(stack.user2, stack.password2), 'team-mirror');
-      return undefined;
-    }),
-  );
+  return measure(async () => {
+    await minimalRotation(t, names, dockercfg(stack.user2, stack.password2), 'team-mirror');
+    return undefined;
+  });
 }
 
 async function seed(n: number) {
-  const label = `s${id}${n}`;
-  const names = await setup(label, n, 'regcred');
+  const names = await setup(`s${id}${n}`, n, 'regcred');
   const script = join(ROOT, 'bench/seed-recipe.sh');
-  return within(label, names, async () => {
-    const m = await measure(async () => {
-      const r = spawnSync('bash', [script, ...names], {
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          REGISTRY: stack.registryBasic,
-          REG_USER: stack.user2,
-          REG_PASS: stack.password2,
-        },
-        maxBuffer: 64 << 20,
-      });
-      if (r.status !== 0) throw new Error(`seed recipe failed: ${r.stderr.slice(-1000)}`);
-      return undefined;
+  const m = await measure(async () => {
+    const r = spawnSync('bash', [script, ...names], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        REGISTRY: stack.registryBasic,
+        REG_USER: stack.user2,
+        REG_PASS: stack.password2,
+      },
+      maxBuffer: 64 << 20,
     });
-    // What the seed recipe leaves behind.
-    let foreignLost = 0;
-    let dangling = 0;
-    for (const ns of names) {
-      const pulls = (
-        (await api().readNamespacedServiceAccount({ namespace: ns, name: 'default' })).imagePullSecrets ?? []
-      ).map((r) => r.name ?? '');
-      const secrets = new Set(
-        (await api().listNamespacedSecret({ namespace: ns })).items.map((s) => s.metadata?.name),
-      );
-      if (!pulls.includes('team-mirror')) foreignLost++;
-      if (pulls.some((p) => !secrets.has(p))) dangling++;
-    }
-    return { ...m, foreignLost, dangling };
+    if (r.status !== 0) throw new Error(`seed recipe failed: ${r.stderr.slice(-1000)}`);
+    return undefined;
   });
+  // What the seed recipe leaves behind.
+  let foreignLost = 0;
+  let dangling = 0;
+  for (const ns of names) {
+    const pulls = (
+      (await api().readNamespacedServiceAccount({ namespace: ns, name: 'default' })).imagePullSecrets ?? []
+    ).map((r) => r.name ?? '');
+    const secrets = new Set(
+      (await api().listNamespacedSecret({ namespace: ns })).items.map((s) => s.metadata?.name),
+    );
+    if (!pulls.includes('team-mirror')) foreignLost++;
+    if (pulls.some((p) => !secrets.has(p))) dangling++;
+  }
+  return { ...m, foreignLost, dangling };
 }
 
 function machine(): string {
@@ -119,7 +244,7 @@ function startup(): { cmd: string; ms: number; rssMb: number }[] {
   const w = new Workspace();
   fileConfig(w, { name: 'startup', namespaces: { names: ['a'] } });
   const node = join(ROOT, 'node_modules/.bin/node');
-  const main = join(ROOT, 'dist/cli/main.js');
+  const main = CLI;
   return [['--version'], ['--help'], ['--config', w.config, 'validate']].map((args) => {
     let ms = Number.POSITIVE_INFINITY;
     let rssMb = 0;
@@ -138,7 +263,13 @@ function startup(): { cmd: string; ms: number; rssMb: number }[] {
 }
 
 await quiesce();
-const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString(), sizes: SIZES };
+const results: Record<string, unknown> = {
+  machine: machine(),
+  date: new Date().toISOString(),
+  sizes: SIZES,
+  cluster: benchCluster,
+  cli: cliLabel,
+};
 const boot = startup();
 results['startup'] = boot;
 const rows: string[] = [];
@@ -158,6 +289,8 @@ for (const n of SIZES) {
   );
   process.stderr.write(`${rows.at(-1) ?? ''}\n`);
 }
+await setupClient?.close();
+results['setupSeconds'] = setupSeconds;
 const issuerRows: string[] = [];
 if (ISSUERS) {
   const i = await issuerBench(ISSUER_N, id);

@@ -18,7 +18,7 @@ export interface Problem {
  * Files written on branches that are merged separately. A reference to one is accepted while it does not
  * exist; once it does, the entry must go (the check says so), so this list cannot outlive its reason.
  */
-export const ARRIVING: ReadonlySet<string> = new Set(['docs/fleet.md']);
+export const ARRIVING: ReadonlySet<string> = new Set<string>();
 
 const PATH_PREFIX = /^(?:\.\/)?(src|test|deploy|docs|bench|scripts)\//;
 

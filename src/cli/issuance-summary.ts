@@ -27,7 +27,7 @@ export function renderIssuance(
     for (const x of r.revoked ?? []) line(`revoked: ${x.ref.label} — ${x.why}`);
     for (const p of r.pending ?? []) line(`to revoke: ${p.ref.label} — ${p.why}; waits for ${p.waitsFor}`);
     if (r.fleet?.error) line(`fleet record FAILED: ${r.fleet.error.message}`);
-    if (r.fleet?.blockedBy) line(`fleet: ${r.fleet.blockedBy}`);
+    if (r.fleet?.blockedBy) line(`fleet: revocation waits for ${r.fleet.blockedBy}`);
     if (out.at(-1)?.startsWith(r.target) === true) line('nothing due');
   }
   return out.join('\n');

@@ -172,7 +172,9 @@ function addCommands(program: Command, run: (code: ExitCode) => void): void {
     .description('several clusters, one registry credential: the clusters in the fleet ledgers');
   fleet
     .command('id')
-    .description("this cluster's id in fleet ledgers (fleet.clusterId, or derived from kube-system's UID)")
+    .description(
+      "this cluster's id in fleet ledgers (REGCRED_ROTATOR_CLUSTER_ID, fleet.clusterId, or kube-system's UID)",
+    )
     .action(async (_o, cmd: Command) => {
       const { fleetId } = await import('./commands/fleet.ts');
       run(await fleetId(globals(cmd)));

@@ -9,6 +9,7 @@ import { globToRegExp } from './glob.ts';
 import { podNamespace } from '../kube/in-cluster.ts';
 import { checkRules, type TargetParts } from './rules.ts';
 import { configSchema, type RawConfig } from './schema.ts';
+import { CLUSTER_ID } from '../fleet/ledger.ts';
 import type { Config, Target } from './types.ts';
 
 /** `targets[1].store` from ['targets', 1, 'store']. */
@@ -82,9 +83,29 @@ function normalise(raw: RawConfig, parts: TargetParts[], file: string): Config {
     schedule: { ...sched, text: raw.schedule },
     timeZone: raw.timeZone,
     metrics: raw.metrics,
-    fleet: raw.fleet,
+    fleet: raw.fleet && { ...raw.fleet, clusterId: clusterIdFromEnv(file) ?? raw.fleet.clusterId },
     lock: { ...raw.lock, namespace: raw.lock.namespace ?? podNamespace() ?? 'regcred-rotator' },
   };
+}
+
+/** The environment variable a deploy tool sets per cluster while every cluster shares one config file. */
+export const CLUSTER_ID_ENV = 'REGCRED_ROTATOR_CLUSTER_ID';
+
+/** `fleet.clusterId` from the environment, when set: it wins over the file's (docs/fleet.md). */
+function clusterIdFromEnv(file: string): string | undefined {
+  const v = process.env[CLUSTER_ID_ENV];
+  if (v === undefined || v === '') return undefined;
+  if (!CLUSTER_ID.test(v))
+    throw new ConfigError(
+      [
+        {
+          path: 'fleet.clusterId',
+          message: `${CLUSTER_ID_ENV} "${v}" must be a DNS label (lower-case letters, digits and "-", at most 63)`,
+        },
+      ],
+      file,
+    );
+  return v;
 }
 
 /** Two thirds of the maximum age: a rotation that keeps failing is a warning long before a violation. */

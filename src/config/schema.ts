@@ -73,7 +73,7 @@ export const configSchema = z.strictObject({
    */
   fleet: z
     .strictObject({
-      /** This cluster's id in the ledger; default: derived from the kube-system namespace's UID. */
+      /** This cluster's id in the ledger (REGCRED_ROTATOR_CLUSTER_ID wins); default: kube-system's UID. */
       clusterId: z.string().regex(CLUSTER_ID, 'clusterId must be a DNS label').optional(),
       /** The one cluster whose rotator mints and revokes; the others roll out what it stored and acknowledge. */
       issuingCluster: z.string().regex(CLUSTER_ID, 'issuingCluster must be a DNS label'),

@@ -1,3 +1,5 @@
+import { span } from '../base/span.ts';
+
 /** One cluster's record in a target's fleet ledger. */
 export interface ClusterRecord {
   cluster: string;
@@ -23,7 +25,7 @@ export interface GateInput {
   records: readonly ClusterRecord[];
   /** The version the store holds now. */
   revision: string;
-  /** When that version was written: a cluster behind it is behind since then. */
+  /** When that version was written: a cluster behind it is behind since then (or since it registered, if later). */
   since: Date;
   now: Date;
   deadlineMs: number;
@@ -35,24 +37,23 @@ export interface GateResult {
   /** Every registered cluster (not forgotten, not forced) has rolled out `revision`. */
   open: boolean;
   clusters: ClusterState[];
-  /** Why it is closed, in one line naming the clusters; undefined when open. */
+  /** What it waits for, in one line naming the clusters ("1 of 3 clusters to roll out …: c"); undefined when open. */
   blockedBy: string | undefined;
 }
-
-const hours = (ms: number) => `${Math.round(ms / 360_000) / 10} h`;
 
 /**
  * Whether the old credential may be revoked as far as the fleet goes: every cluster that registered has
  * acknowledged the stored version (written only after its own complete rollout). Pure.
  */
 export function fleetGate(g: GateInput): GateResult {
-  const behindFor = g.now.getTime() - g.since.getTime();
+  const since = g.since.getTime();
   const clusters = [...g.records]
     .sort((a, b) => (a.cluster < b.cluster ? -1 : 1))
     .map((r): ClusterState => {
       const base = { cluster: r.cluster, revision: r.revision, ackedAt: r.ackedAt };
       if (r.forgotten) return { ...base, state: 'forgotten', behindMs: undefined };
       if (r.revision === g.revision) return { ...base, state: 'acked', behindMs: undefined };
+      const behindFor = g.now.getTime() - Math.max(since, r.registeredAt.getTime());
       return {
         ...base,
         state: behindFor > g.deadlineMs ? 'late' : 'behind',
@@ -65,11 +66,15 @@ export function fleetGate(g: GateInput): GateResult {
   if (holding.length === 0) return { open: true, clusters, blockedBy: undefined };
   const names = holding.map(
     (c) =>
-      `${c.cluster}${c.state === 'late' ? ` (late: ${hours(c.behindMs ?? 0)}, deadline ${hours(g.deadlineMs)})` : ''}`,
+      `${c.cluster}${c.state === 'late' ? ` (late: ${span(c.behindMs ?? 0)}, deadline ${span(g.deadlineMs)})` : ''}`,
   );
+  const forced = clusters
+    .filter((c) => (c.state === 'behind' || c.state === 'late') && g.force.includes(c.cluster))
+    .map((c) => c.cluster);
+  const active = clusters.filter((c) => c.state !== 'forgotten').length;
   return {
     open: false,
     clusters,
-    blockedBy: `${holding.length} of ${clusters.filter((c) => c.state !== 'forgotten').length} clusters have not rolled out ${g.revision}: ${names.join(', ')}`,
+    blockedBy: `${holding.length} of ${active} clusters to roll out ${g.revision}: ${names.join(', ')}${forced.length > 0 ? `; not waited for (--force): ${forced.join(', ')}` : ''}`,
   };
 }

@@ -62,9 +62,12 @@ export class FleetLedger {
     return entries.flatMap((e) => recordOf(e) ?? []);
   }
 
-  /** Registers the cluster (once; a forgotten cluster that runs again is registered anew). */
-  register(cluster: string, now: Date): Promise<ClusterRecord> {
-    return this.#update(cluster, (r) =>
+  /**
+   * Registers the cluster (once; a forgotten cluster that runs again is registered anew). `beforeWrite` is
+   * awaited only when there is something to write (the run lock: a run with nothing to do takes none).
+   */
+  register(cluster: string, now: Date, beforeWrite?: () => Promise<void>): Promise<ClusterRecord> {
+    return this.#update(cluster, beforeWrite, (r) =>
       r && !r.forgotten
         ? undefined
         : { cluster, registeredAt: now, revision: undefined, ackedAt: undefined, forgotten: false },
@@ -72,8 +75,13 @@ export class FleetLedger {
   }
 
   /** Records that the cluster has rolled out `revision` completely (the engine's "rollout complete"). */
-  ack(cluster: string, revision: string, now: Date): Promise<ClusterRecord> {
-    return this.#update(cluster, (r) =>
+  ack(
+    cluster: string,
+    revision: string,
+    now: Date,
+    beforeWrite?: () => Promise<void>,
+  ): Promise<ClusterRecord> {
+    return this.#update(cluster, beforeWrite, (r) =>
       r && !r.forgotten && r.revision === revision
         ? undefined
         : {
@@ -88,7 +96,7 @@ export class FleetLedger {
 
   /** `fleet forget`: a cluster that is gone stops holding revocation back (its record stays, marked). */
   forget(cluster: string): Promise<ClusterRecord> {
-    return this.#update(cluster, (r) => {
+    return this.#update(cluster, undefined, (r) => {
       if (!r) throw new RotatorError('USAGE', `${this.where}: no cluster "${cluster}" is registered`);
       return r.forgotten ? undefined : { ...r, forgotten: true };
     });
@@ -97,6 +105,7 @@ export class FleetLedger {
   /** Read-modify-write of one record with check-and-set; `change` returns undefined for "nothing to write". */
   async #update(
     cluster: string,
+    beforeWrite: (() => Promise<void>) | undefined,
     change: (r: ClusterRecord | undefined) => ClusterRecord | undefined,
   ): Promise<ClusterRecord> {
     const s = this.#store;
@@ -114,6 +123,7 @@ export class FleetLedger {
       );
       const next = change(current.record);
       if (!next) return current.record as ClusterRecord;
+      await beforeWrite?.();
       try {
         await (s.put as NonNullable<SecretStore['put']>)(
           key,

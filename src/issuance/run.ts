@@ -166,8 +166,7 @@ export class IssuanceRun {
         }
         if (e.ledger && e.report.fleet && !this.#o.dryRun) {
           try {
-            await this.#o.beforeWrite?.();
-            await e.ledger.register(e.report.fleet.cluster, this.#d.now());
+            await e.ledger.register(e.report.fleet.cluster, this.#d.now(), this.#o.beforeWrite);
           } catch (err) {
             e.report.fleet.error = errorInfo(err);
             this.#d.logger.error({ target: t.name, ...e.report.fleet.error }, 'fleet registration failed');
@@ -188,8 +187,7 @@ export class IssuanceRun {
     const fleet = e.report.fleet;
     if (e.ledger && fleet) {
       try {
-        await this.#o.beforeWrite?.();
-        await e.ledger.ack(fleet.cluster, revision, this.#d.now());
+        await e.ledger.ack(fleet.cluster, revision, this.#d.now(), this.#o.beforeWrite);
         this.#d.logger.info(
           { target, cluster: fleet.cluster, revision },
           'rollout acknowledged in the fleet ledger',

@@ -154,9 +154,12 @@ function send(url: URL, opts: HttpOptions, onLine?: (line: string) => void): Pro
         res.on('end', () => done(''));
         return;
       }
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+      // Decoded as it arrives: a chunk kept as a Buffer until the end outlives young-generation collections
+      // when pages overlap, and its memory then waits for a full collection (tens of MB over a long list).
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => done(text));
     });
     req.end(opts.body);
   });

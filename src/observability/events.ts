@@ -5,6 +5,7 @@ import type { DesiredSecret } from '../rotation/unit/types.ts';
 import type { IssuanceEvent } from '../issuance/run.ts';
 import type { Logger } from '../base/logger.ts';
 import { Limiter } from '../base/pool.ts';
+import { span } from '../base/span.ts';
 
 /** Where target-level Events go: the run Lease in the rotator's namespace. */
 export interface EventHome {
@@ -173,7 +174,7 @@ export class EventRecorder {
         return this.#onHome(
           'Warning',
           'ClusterLate',
-          `target ${e.target}: cluster ${e.cluster} has not rolled out ${e.revision} after ${Math.round(e.behindMs / 360_000) / 10} h; the old credential stays valid`,
+          `target ${e.target}: cluster ${e.cluster} has not rolled out ${e.revision} after ${span(e.behindMs)}; the old credential stays valid`,
         );
     }
   }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { env, kubectl, stack } from './stack.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -80,4 +80,34 @@ export function kustomize(
   const r = kubectl('kustomize', dir);
   if (r.code !== 0) throw new Error(`kubectl kustomize: ${r.stderr}`);
   return r.stdout;
+}
+
+const HELM_ONLY_LABELS = ['helm.sh/chart', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/version'];
+const KUSTOMIZE_USER_MATCH =
+  "request.userInfo.username.matches('^system:serviceaccount:[^:]+:regcred-rotator$')";
+
+/** Objects keyed by kind/name, with what legitimately differs between the two tools taken out. */
+export function normalise(docs: Obj[], namespace: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const o of docs) {
+    if (o.kind === 'Namespace') continue;
+    const text = JSON.stringify(o)
+      .replace(/"regcred-rotator-config-[a-z0-9]{10}"/g, '"regcred-rotator-config"')
+      .replace(
+        `"request.userInfo.username == 'system:serviceaccount:${namespace}:regcred-rotator'"`,
+        () => JSON.stringify(KUSTOMIZE_USER_MATCH), // a function: "$'" in the text is no pattern
+      );
+    const n = JSON.parse(text, (key, value: unknown) => {
+      if (key !== 'annotations' || typeof value !== 'object' || value === null) return value;
+      const rest = Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'checksum/config'));
+      return Object.keys(rest).length > 0 ? rest : undefined;
+    }) as Obj & { data?: Record<string, string> };
+    for (const l of HELM_ONLY_LABELS) delete n.metadata.labels?.[l];
+    // kustomize's namespace transformer does not know these kinds are cluster-scoped; kubectl drops it.
+    if (n.kind.startsWith('ValidatingAdmissionPolicy')) delete n.metadata.namespace;
+    if (n.kind === 'ConfigMap' && n.data?.['config.yaml'])
+      n.data['config.yaml'] = parse(n.data['config.yaml']);
+    out.set(`${n.kind}/${n.metadata.name}`, n);
+  }
+  return out;
 }

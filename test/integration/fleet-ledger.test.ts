@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/base/logger.ts';
 import { FleetLedger } from '../../src/fleet/ledger.ts';
 import { createStore } from '../../src/providers/registry.ts';
 import type { SecretStore } from '../../src/providers/types.ts';
-import { azure, azureAdmin } from '../helpers/azure.ts';
+import { azure, azureAdmin, vaultWriter } from '../helpers/azure.ts';
 import { baoOk, policy } from '../helpers/openbao.ts';
 import { env, suffix } from '../helpers/stack.ts';
 
@@ -97,6 +97,32 @@ describe.each([
       forgotten: false,
       revision: 'kv/app@6',
     });
+  });
+});
+
+describe('a record deleted by hand', () => {
+  it('OpenBao (kv delete): counts as gone — the fleet reads without it — and its cluster registers anew on its next run', async () => {
+    const parent = `fleet-${sfx}/deleted-fleet`;
+    const ledger = new FleetLedger(vault, parent);
+    await ledger.register('kept', now());
+    await ledger.ack('gone', 'kv/app@2', now());
+    await baoOk('DELETE', `secret/data/${parent}/gone`); // soft delete: LIST still names it
+    expect((await ledger.read()).map((r) => r.cluster)).toEqual(['kept']);
+    await ledger.register('gone', now());
+    expect((await ledger.read()).find((r) => r.cluster === 'gone')).toMatchObject({
+      revision: undefined,
+      forgotten: false,
+    });
+  });
+
+  it('Key Vault (soft delete): counts as gone; the name stays taken until it is recovered or purged, and registering says so', async () => {
+    const parent = `fleet-${sfx}-deleted-fleet`;
+    const ledger = new FleetLedger(keyVault, parent);
+    await ledger.register('kept', now());
+    await ledger.register('gone', now());
+    await (await vaultWriter().beginDeleteSecret(`${parent}-gone`)).pollUntilDone();
+    expect((await ledger.read()).map((r) => r.cluster)).toEqual(['kept']);
+    await expect(ledger.register('gone', now())).rejects.toThrow(/deleted but recoverable/);
   });
 });
 

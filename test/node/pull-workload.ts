@@ -96,9 +96,9 @@ export function reportLine(name: string, x: PullReport): string {
 
 export class PullWorkload {
   readonly #namespaces: string[];
-  readonly #images: string[];
   readonly #pullSecrets: string[] | undefined;
   readonly #intervalMs: number;
+  readonly #images: string[];
   #stop = false;
   #loops: Promise<void>[] = [];
   #created = 0;
@@ -109,14 +109,14 @@ export class PullWorkload {
   errors: string[] = [];
 
   /**
-   * `pullSecrets` undefined: pods take the ServiceAccount's list (the managed case). `images`: one container
-   * each (default: the private image of the Basic and of the Bearer registry).
+   * `pullSecrets` undefined: pods take the ServiceAccount's list (the managed case). `images`: what every
+   * pod pulls (default: the test image from the Basic and from the Bearer registry).
    */
   constructor(namespaces: string[], opts: { intervalMs: number; pullSecrets?: string[]; images?: string[] }) {
     this.#namespaces = namespaces;
-    this.#images = opts.images ?? [image('basic'), image('bearer')];
     this.#pullSecrets = opts.pullSecrets;
     this.#intervalMs = opts.intervalMs;
+    this.#images = opts.images ?? [image('basic'), image('bearer')];
   }
 
   get created(): number {

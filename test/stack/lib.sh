@@ -76,6 +76,14 @@ PORT_ETCD_B=12381 PORT_ETCD_PEER_B=12382 # 127.0.0.1
 PORT_ETCD_C=12383 PORT_ETCD_PEER_C=12384 # 127.0.0.1
 PORT_APISERVER_B=16444
 PORT_APISERVER_C=16445
+# The bench clusters (bench-cluster.sh): throw-away control planes of the same kind, started only for a
+# benchmark and stopped with their etcd wiped after it, so tens of thousands of namespaces never reach (a).
+# Two, so that a long bench (bench:idle) and another can each have a cluster of their own.
+PORT_ETCD_BENCH=12385 PORT_ETCD_PEER_BENCH=12386 # 127.0.0.1
+PORT_APISERVER_BENCH=16446
+PORT_ETCD_BENCH2=12387 PORT_ETCD_PEER_BENCH2=12388 # 127.0.0.1
+PORT_APISERVER_BENCH2=16447
+BENCH_CLUSTERS=(bench bench2)
 
 # Every process the stack runs, in start order (status.sh and up.sh read this list).
 STACK_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler openbao token-server registry-basic

@@ -19,6 +19,7 @@ import { clusterIdOf } from '../../fleet/cluster.ts';
 import { IssuanceRun, type TargetIssuanceReport } from '../../issuance/run.ts';
 import { renderIssuance } from '../issuance-summary.ts';
 import { renderTable, truncate } from '../table.ts';
+import { span } from '../../base/span.ts';
 
 /** `status [-o table|json]`: per target × namespace, what is in use, how old, who still uses older secrets. */
 export async function status(
@@ -138,13 +139,13 @@ function renderFleet(reports: readonly TargetIssuanceReport[], now: Date): strin
       r.target,
       c.cluster === r.fleet?.cluster ? `${c.cluster} (this one)` : c.cluster,
       c.revision ?? '-',
-      c.ackedAt ? `${Math.round((now.getTime() - c.ackedAt.getTime()) / 60_000)} min ago` : '-',
+      c.ackedAt ? `${span(now.getTime() - c.ackedAt.getTime())} ago` : '-',
       c.state,
-      c.behindMs === undefined ? '-' : `${Math.round(c.behindMs / 360_000) / 10} h`,
+      c.behindMs === undefined ? '-' : span(c.behindMs),
     ]),
   );
   const blocked = reports.flatMap((r) =>
-    r.fleet?.blockedBy ? [`target ${r.target}: revocation waits: ${r.fleet.blockedBy}`] : [],
+    r.fleet?.blockedBy ? [`target ${r.target}: revocation waits for ${r.fleet.blockedBy}`] : [],
   );
   const errors = reports.flatMap((r) =>
     r.fleet?.error ? [`target ${r.target}: ${r.fleet.error.message}`] : [],

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import type { SecretClient } from '@azure/keyvault-secrets';
+import type { KeyVaultSecret, SecretClient } from '@azure/keyvault-secrets';
 import { Sensitive } from '../../base/sensitive.ts';
 import {
   META_PREFIX,
@@ -65,6 +65,11 @@ class AzureKeyVaultStore implements SecretStore {
     } catch (e) {
       throw mapAzureError(e, this.#where(key));
     }
+    return this.#valueOf(key, secret);
+  }
+
+  /** A version as get() and put() return it; one that may not be used is refused here. */
+  #valueOf(key: string, secret: KeyVaultSecret): StoreValue {
     const p = secret.properties;
     const w = this.#where(key);
     if (p.enabled === false)
@@ -127,8 +132,9 @@ class AzureKeyVaultStore implements SecretStore {
         Object.entries(write.fields).map(([k, v]) => [k, typeof v === 'string' ? v : v.reveal()]),
       ),
     );
+    let written;
     try {
-      await client.setSecret(key, value, {
+      written = await client.setSecret(key, value, {
         contentType: 'application/json',
         tags: write.meta,
         expiresOn: write.expiresAt,
@@ -137,7 +143,8 @@ class AzureKeyVaultStore implements SecretStore {
     } catch (e) {
       throw mapAzureError(e, { ...this.#where(key), writing: true });
     }
-    return this.get(key);
+    // The answer is the new version itself: reading it back would cost a request per write.
+    return this.#valueOf(key, written);
   }
 
   /** One listing of the vault's secrets (25 a page, with their tags): no read of each value. */

@@ -167,8 +167,17 @@ export class VaultClient {
   async readKv(mount: string, path: string): Promise<KvVersion> {
     const apiPath = `${mount}/data/${path}`;
     const res = await this.#authed('GET', apiPath);
-    if (res.status === 404)
-      throw this.#fail('STORE_NOT_FOUND', `no secret at ${apiPath} (or its current version is deleted)`);
+    if (res.status === 404) {
+      const err = this.#fail(
+        'STORE_NOT_FOUND',
+        `no secret at ${apiPath} (or its current version is deleted)`,
+      );
+      // A deleted current version still has its number (a write over it must name it for check-and-set).
+      const deleted = (jsonBody(res) as { data?: { metadata?: { version?: unknown } } } | undefined)?.data
+        ?.metadata?.version;
+      if (typeof deleted === 'number') err.details['deletedVersion'] = deleted;
+      throw err;
+    }
     if (res.status === 403) {
       const valid = this.#token ? await this.lookupSelf(this.#token.token) : undefined;
       if (!valid)
@@ -198,7 +207,9 @@ export class VaultClient {
       | undefined;
     const md = body?.data?.metadata;
     if (!body?.data?.data || md?.destroyed === true || (md?.deletion_time ?? '') !== '') {
-      throw this.#fail('STORE_NOT_FOUND', `the current version of ${apiPath} is deleted or destroyed`);
+      const err = this.#fail('STORE_NOT_FOUND', `the current version of ${apiPath} is deleted or destroyed`);
+      if (typeof md?.version === 'number') err.details['deletedVersion'] = md.version;
+      throw err;
     }
     const created = md?.created_time ? new Date(md.created_time) : undefined;
     return {

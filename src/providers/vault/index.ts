@@ -134,10 +134,18 @@ class VaultStore implements SecretStore {
     try {
       return this.#value(key, path, field, await this.#client.writeKv(this.#mount, path, data, cas));
     } catch (e) {
+      if (!isRotatorError(e, 'STORE_CONFLICT')) throw e;
+      const now = await this.#client.readKv(this.#mount, path).catch((err: unknown) => {
+        // "Must not exist yet" and the current version was deleted (`kv delete`): get() calls that absent,
+        // so it is written over — with check-and-set on that deleted version.
+        const deleted = isRotatorError(err, 'STORE_NOT_FOUND') ? err.details['deletedVersion'] : undefined;
+        if (ifRevision === null && typeof deleted === 'number') return deleted;
+        throw e;
+      });
+      if (typeof now === 'number')
+        return this.#value(key, path, field, await this.#client.writeKv(this.#mount, path, data, now));
       // A write applied whose answer was lost is retried and then refused by its own check-and-set: the
       // version that is there now is ours if it holds exactly what we wrote.
-      if (!isRotatorError(e, 'STORE_CONFLICT')) throw e;
-      const now = await this.#client.readKv(this.#mount, path);
       if (now.version === cas + 1 && sameData(now.data, data)) return this.#value(key, path, field, now);
       throw e;
     }
@@ -147,15 +155,20 @@ class VaultStore implements SecretStore {
     const folder = this.#parse(parent).path.replace(/\/+$/, '');
     const names = (await this.#client.listKv(this.#mount, folder)).filter((n) => !n.endsWith('/'));
     const limit = new Limiter(8);
-    return Promise.all(
+    const entries = await Promise.all(
       names.map((name) =>
         limit.run(async () => {
           const key = vaultChildKey(folder, name);
-          const v = await this.get(key);
-          return { key, name, revision: v.revision, meta: v.meta ?? {} };
+          // LIST still names a key whose current version was deleted (`kv delete`): it holds no record.
+          const v = await this.get(key).catch((e: unknown) => {
+            if (isRotatorError(e, 'STORE_NOT_FOUND')) return undefined;
+            throw e;
+          });
+          return v && { key, name, revision: v.revision, meta: v.meta ?? {} };
         }),
       ),
     );
+    return entries.filter((e) => e !== undefined);
   }
 
   async check(): Promise<string> {

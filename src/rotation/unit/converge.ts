@@ -29,9 +29,17 @@ interface WorkTarget {
   readonly hadOlder: boolean;
   outcome: NamespaceOutcome;
   done: boolean;
-  /** The kinds of the actions reported so far: the `namespace converged` line names them all. */
-  kinds: Action['kind'][];
+  /**
+   * The kinds of the actions reported so far, one bit each (KINDS): the `namespace converged` line names
+   * them. A number, not a list: a batch run holds this for every namespace that waits on its pods.
+   */
+  kinds: number;
 }
+
+/** Action kinds in the order a swap takes them; the `namespace converged` line names each once, in this order. */
+const KINDS: readonly Action['kind'][] = ['create', 'repoint', 'update-data', 'delete'];
+const kindBit = (k: Action['kind']): number => 1 << KINDS.indexOf(k);
+const kindsOf = (bits: number): Action['kind'][] => KINDS.filter((k) => (bits & kindBit(k)) !== 0);
 
 /** Where a namespace's results go as they happen (Events, the run's counts, the table). */
 export interface NamespaceHooks {
@@ -116,7 +124,7 @@ export function namespaceWork(state: NamespaceState, desired: readonly DesiredSe
       ),
       outcome: 'unchanged',
       done: false,
-      kinds: [],
+      kinds: 0,
     })),
   };
 }
@@ -169,7 +177,7 @@ export async function convergeNamespace(
     try {
       const c = await converge(t.desired, deps.retention, work.state, deps);
       t.outcome = stronger(t.outcome, outcomeOf(c.records, deps.dryRun, t.hadOlder));
-      for (const a of c.records) t.kinds.push(a.action.kind);
+      for (const a of c.records) t.kinds |= kindBit(a.action.kind);
       Object.assign(r, { outcome: t.outcome, actions: c.records, kept: c.kept, notes: c.notes });
       Object.assign(r, { writes: c.writes, dataChangedAt: c.dataChangedAt });
       if (c.pending === 'pods') {
@@ -227,7 +235,7 @@ async function finish(t: WorkTarget, r: NamespaceResult, deps: NamespaceDeps): P
         namespace: r.namespace,
         outcome: r.outcome,
         secret: t.desired.name,
-        actions: t.kinds,
+        actions: kindsOf(t.kinds),
         kept: r.kept.length,
       },
       'namespace converged',

@@ -8,12 +8,18 @@
 # fleet_wait before it writes the env file. Run on its own (bash test/stack/fleet/up.sh) it adds the fleet to
 # a running stack that lacks it, and adds the fleet's lines to the stack's env file.
 
+# The controllers: enough for what the rotator meets — `default` ServiceAccounts, namespace deletion, owner
+# references, the root CA ConfigMap. A caller may set CLUSTER_CONTROLLERS, CLUSTER_KCM_QPS and CLUSTER_DIR
+# (the bench cluster does: bench-cluster.sh).
+FLEET_CONTROLLERS=serviceaccount-controller,namespace-controller,garbage-collector-controller,root-ca-certificate-publisher-controller
+
 fleet_cluster() { # fleet_cluster NAME: etcd, then API server, then controller-manager, each waited for
   local n=$1 v
   v="PORT_ETCD_${n^^}" && local etcd=${!v}
   v="PORT_ETCD_PEER_${n^^}" && local peer=${!v}
   v="PORT_APISERVER_${n^^}" && local port=${!v}
-  local dir="$FLEET_DIR/$n" issuer="https://$STACK_IP:$port"
+  local dir="${CLUSTER_DIR:-$FLEET_DIR}/$n" issuer="https://$STACK_IP:$port"
+  local qps=${CLUSTER_KCM_QPS:-200}
   mkdir -p "$dir"
   if [[ ! -f $PKI/sa-$n.pub ]]; then
     openssl genrsa -out "$PKI/sa-$n.key" 2048 2>/dev/null
@@ -41,15 +47,12 @@ fleet_cluster() { # fleet_cluster NAME: etcd, then API server, then controller-m
   kubeconfig "$dir/controller-manager.kubeconfig" controller-manager "$port" "stack-$n"
   wait_for "kube-apiserver-$n" 90 "$KUBECTL" --kubeconfig "$dir/admin.kubeconfig" get --raw /readyz
 
-  # Enough controllers for what the rotator meets: `default` ServiceAccounts, namespace deletion, owner
-  # references, the root CA ConfigMap.
   start "kube-controller-manager-$n" "$STACK_BIN/kube-controller-manager-$KUBE_VERSION" \
-    --kubeconfig="$dir/controller-manager.kubeconfig" \
-    --controllers=serviceaccount-controller,namespace-controller,garbage-collector-controller,root-ca-certificate-publisher-controller \
+    --kubeconfig="$dir/controller-manager.kubeconfig" --controllers="${CLUSTER_CONTROLLERS:-$FLEET_CONTROLLERS}" \
     --service-account-private-key-file="$PKI/sa-$n.key" --root-ca-file="$PKI/ca.crt" \
     --use-service-account-credentials=true \
     --leader-elect=false --bind-address=127.0.0.1 --secure-port=0 --concurrent-namespace-syncs=10 \
-    --kube-api-qps=200 --kube-api-burst=400 --v=0
+    --kube-api-qps="$qps" --kube-api-burst=$((2 * qps)) --v=0
   wait_for "kube-controller-manager-$n" 60 \
     "$KUBECTL" --kubeconfig "$dir/admin.kubeconfig" -n default get serviceaccount default
 }

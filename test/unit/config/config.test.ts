@@ -236,3 +236,40 @@ describe('targets that mint their credential (issuer)', () => {
     ]);
   });
 });
+
+describe('fleet: the cluster id from the environment', () => {
+  const fleet = (over: Record<string, unknown> = {}) => ({
+    ...base(),
+    fleet: { issuingCluster: 'prod-eu-1', ...over },
+  });
+  const withEnv = <T>(value: string | undefined, fn: () => T): T => {
+    const before = process.env['REGCRED_ROTATOR_CLUSTER_ID'];
+    if (value === undefined) delete process.env['REGCRED_ROTATOR_CLUSTER_ID'];
+    else process.env['REGCRED_ROTATOR_CLUSTER_ID'] = value;
+    try {
+      return fn();
+    } finally {
+      if (before === undefined) delete process.env['REGCRED_ROTATOR_CLUSTER_ID'];
+      else process.env['REGCRED_ROTATOR_CLUSTER_ID'] = before;
+    }
+  };
+
+  it('REGCRED_ROTATOR_CLUSTER_ID sets it and wins over the file: one config for every cluster', () => {
+    expect(withEnv('prod-us-2', () => validateConfig(fleet(), 'c.yaml').fleet?.clusterId)).toBe('prod-us-2');
+    expect(
+      withEnv('prod-us-2', () => validateConfig(fleet({ clusterId: 'in-file' }), 'c.yaml').fleet?.clusterId),
+    ).toBe('prod-us-2');
+    expect(
+      withEnv('', () => validateConfig(fleet({ clusterId: 'in-file' }), 'c.yaml').fleet?.clusterId),
+    ).toBe('in-file');
+    expect(withEnv(undefined, () => validateConfig(fleet(), 'c.yaml').fleet?.clusterId)).toBeUndefined();
+    // Without a fleet section it means nothing (a chart may set it everywhere).
+    expect(withEnv('prod-us-2', () => validateConfig(base(), 'c.yaml').fleet)).toBeUndefined();
+  });
+
+  it('must be a DNS label, like the key it stands for', () => {
+    expect(withEnv('Prod_EU.1', () => problems(fleet()))).toEqual([
+      'fleet.clusterId: REGCRED_ROTATOR_CLUSTER_ID "Prod_EU.1" must be a DNS label (lower-case letters, digits and "-", at most 63)',
+    ]);
+  });
+});

@@ -150,6 +150,11 @@ env:
   - name: NODE_EXTRA_CA_CERTS
     value: {{ include "regcred-rotator.trustedCAPath" . }}
 {{- end }}
+{{- with .Values.fleet.clusterId }}
+  # This cluster's id in fleet ledgers; every cluster of a fleet shares the config, each has its own id.
+  - name: REGCRED_ROTATOR_CLUSTER_ID
+    value: {{ . | quote }}
+{{- end }}
 {{- with .Values.env }}
 {{- toYaml . | nindent 2 }}
 {{- end }}

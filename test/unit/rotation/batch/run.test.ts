@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../../src/base/logger.ts';
+import { createLogger, silentLogger } from '../../../../src/base/logger.ts';
 import { runRotation, type RunDeps, type RunHooks } from '../../../../src/rotation/batch/run.ts';
 import type { NamespaceResult } from '../../../../src/rotation/unit/result.ts';
 import { ResultRows } from '../../../../src/rotation/batch/collect.ts';
@@ -157,6 +157,28 @@ describe('runRotation', () => {
       'ns-1 rotated: create:ok,repoint:ok,delete:ok (3 w)',
       'ns-2 rotated: create:ok,repoint:ok,delete:ok (3 w)',
     ]);
+  });
+
+  it('the `namespace converged` line names each kind of action once, across the wait on pods', async () => {
+    const { cluster, store } = seed();
+    cluster.addSa('ns-1', 'builder');
+    const config = engineConfig({}, { serviceAccounts: ['default', 'builder'] });
+    await run(cluster, store, config);
+    store.set('pass', 'pw-2');
+    const lines: string[] = [];
+    const logger = createLogger({
+      format: 'json',
+      destination: { write: (l: string) => void lines.push(l) },
+    });
+    await runRotation({ ...deps(cluster, store), config, logger }, { dryRun: false });
+    const converged = lines
+      .map((l) => JSON.parse(l) as { msg: string; namespace: string; actions: string[] })
+      .filter((l) => l.msg === 'namespace converged');
+    // ns-1 repointed two ServiceAccounts before the wait and deleted its old secret after it.
+    expect(Object.fromEntries(converged.map((l) => [l.namespace, l.actions]))).toEqual({
+      'ns-1': ['create', 'repoint', 'delete'],
+      'ns-2': ['create', 'repoint', 'delete'],
+    });
   });
 
   it('an unchanged source makes zero writes; reads are a few lists', async () => {
