@@ -240,3 +240,15 @@ export async function within<T>(label: string, names: readonly string[], fn: () 
     await removeNamespaces(label, names);
   }
 }
+
+/** `removeNamespaces` for every namespace labelled bench=<label>, whoever made it. */
+export async function removeLabelled(label: string): Promise<void> {
+  const names: string[] = [];
+  let _continue: string | undefined;
+  do {
+    const l = await api().listNamespace({ labelSelector: `bench=${label}`, limit: 500, _continue });
+    names.push(...l.items.map((x) => x.metadata?.name ?? '').filter((x) => x !== ''));
+    _continue = l.metadata?._continue || undefined;
+  } while (_continue);
+  await removeNamespaces(label, names);
+}

@@ -10,7 +10,8 @@
  * the CLI (a main.js, e.g. an older commit's bundle in a worktree of its own) with this workload.
  *
  * Then, per issuer class, a rotation from a stored credential against one the rotator mints itself
- * (bench/issuers.ts): always in the stack's main cluster, with this checkout's build, beside its registries.
+ * (bench/issuers.ts): in the same cluster, with this checkout's build (not BENCH_CLI), against the stack's
+ * registries and OpenBao.
  */
 import { benchCluster, cliLabel } from './target.ts';
 import { spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import { api, apiserverRequests, env, kubectl, quiesce, stack, suffix } from '..
 import { adminTarget, minimalRotation } from './minimal-client.ts';
 import { SetupClient } from './setup-client.ts';
 import { issuerBench, ISSUER_TABLE_HEAD } from './issuers.ts';
+import { removeLabelled } from './cluster.ts';
 import { pool } from '../src/base/pool.ts';
 
 /** `BENCH_SIZES=` (empty) runs none of these rows (e.g. the issuer rows alone). */
@@ -277,12 +279,16 @@ const s = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
 for (const n of SIZES) {
   process.stderr.write(`[bench] N=${n}: regcred-rotator\n`);
   const t = await tool(n);
+  // The stack's API server is shared: what a step made goes before the next step is measured.
+  await removeLabelled(`t${id}${n}`);
   process.stderr.write(`[bench] N=${n}: minimal client${MINIMAL ? '' : ' (skipped: BENCH_MINIMAL=0)'}\n`);
   const m = MINIMAL ? await minimal(n) : { ms: Number.NaN, total: Number.NaN };
+  await removeLabelled(`m${id}${n}`);
   const sd =
     n <= SEED_MAX
       ? (process.stderr.write(`[bench] N=${n}: seed recipe (kubectl loop)\n`), await seed(n))
       : undefined;
+  await removeLabelled(`s${id}${n}`);
   results[`N=${n}`] = { tool: t, minimal: m, seed: sd };
   rows.push(
     `| ${n} | ${s(t.provision.ms)} s / ${t.provision.total} (${t.provision.writes} w) | ${s(t.rotation.ms)} s / ${t.rotation.total} (${t.rotation.writes} w) | ${s(t.noop.ms)} s / ${t.noop.total} (${t.noop.writes} w) | ${(t.rotation.total / n).toFixed(2)} | ${t.provision.maxRssMb ?? '?'} / ${t.rotation.maxRssMb ?? '?'} / ${t.noop.maxRssMb ?? '?'} MB | ${MINIMAL ? `${s(m.ms)} s / ${m.total}` : 'not run'} | ${sd ? `${s(sd.ms)} s / ${sd.total}` : 'not run'} | ${sd ? `${(sd.ms / t.rotation.ms).toFixed(1)}×` : '-'} | ${MINIMAL ? `${(t.rotation.ms / m.ms).toFixed(2)}×` : '-'} | ${sd ? `${sd.foreignLost}/${n} lost the foreign entry, ${sd.dangling}/${n} point at a deleted secret` : '-'} |`,
