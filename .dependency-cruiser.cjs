@@ -21,6 +21,11 @@ const LAYERS = [
   'src/rotation/unit',
   // The batch run around the unit: targets prepared, namespaces streamed, results tallied, the run lock.
   'src/rotation/batch',
+  // The first pod of a new namespace: the webhook provisions through the unit, the policy follows targets.
+  'src/admission',
+  // Pods admitted without our secret, deleted once their ServiceAccount can give it (after a run, or fed by
+  // the scheduler's pod watch).
+  'src/healer',
   'src/observability',
   'src/doctor',
   'src/scheduler',

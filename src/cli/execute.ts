@@ -111,9 +111,15 @@ export async function executeRun(
   try {
     // Credentials minted at the source first: a new one is in the store before the rotation reads it.
     if (!issuance.empty) await issuance.before();
+    // A dry run leaves out what it would issue first: nothing is stored to roll out yet (the issuance
+    // summary says what would be issued).
+    const unissued = issuance.firstPending;
     const summary = await runRotation(
       {
-        config,
+        config:
+          unissued.size === 0
+            ? config
+            : { ...config, targets: config.targets.filter((t) => !unissued.has(t.name)) },
         gateway,
         logger,
         openStore: (n) => d.stores.get(n),

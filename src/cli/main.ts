@@ -7,6 +7,7 @@ import { ConfigError, describeError, RotatorError } from '../errors.ts';
 // no store SDK, no metrics library), and each command loads only what it uses.
 import { EXIT, exitCodeForError, type ExitCode } from './exit-codes.ts';
 import type { GlobalOptions } from './options.ts';
+import { addAdmissionOptions } from '../admission/options.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -71,6 +72,7 @@ export function buildProgram(run: (code: ExitCode) => void): Command {
     .showHelpAfterError()
     .exitOverride()
     .action(async (_o, cmd: Command) => rootAction(cmd, run));
+  addAdmissionOptions(program);
   addCommands(program, run);
   return program;
 }

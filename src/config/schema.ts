@@ -55,6 +55,7 @@ export const configSchema = z.strictObject({
       concurrency: z.number().int().min(1).max(256).default(16),
       insecureRegistries: z.array(z.string()).default([]),
       emitEvents: z.boolean().default(true),
+      healPods: z.boolean().default(false),
     })
     .prefault({}),
   schedule: z.string().default('0 3 * * *'),

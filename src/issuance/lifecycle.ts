@@ -69,6 +69,7 @@ export class TargetIssuance {
   readonly #deps: IssuanceDeps;
   readonly #log: Logger;
   #report: IssuanceReport;
+  #firstPending = false;
 
   constructor(
     source: CredentialSource & { issuing: IssuingSide },
@@ -88,6 +89,14 @@ export class TargetIssuance {
 
   get report(): IssuanceReport {
     return this.#report;
+  }
+
+  /**
+   * The store holds nothing for the target and the first credential was not issued by this run (a dry run
+   * only says it would): there is nothing to roll out yet, which is no failure of the rotation.
+   */
+  get firstPending(): boolean {
+    return this.#firstPending;
   }
 
   #empty(): IssuanceReport {
@@ -131,6 +140,7 @@ export class TargetIssuance {
    */
   async beforeRun(): Promise<IssuanceReport> {
     const r = (this.#report = this.#empty());
+    this.#firstPending = false;
     let obs;
     try {
       obs = await this.#observe();
@@ -148,6 +158,7 @@ export class TargetIssuance {
     if (d.issue === undefined || d.blocked !== undefined) return r;
     const what = this.#source.issuing.issuer.describeIssue?.(inUse, atRegistry) ?? 'issue a new credential';
     r.issue = { why: d.issue, what, done: false };
+    this.#firstPending = this.#deps.dryRun && current === undefined;
     if (this.#deps.dryRun) return r;
     await this.#deps.beforeWrite?.();
     let issued;
@@ -196,9 +207,10 @@ export class TargetIssuance {
         { attempt, registry: bad.registry, outcome: bad.outcome },
         'waiting for the registry to accept the new credential',
       );
-      await sleep(Math.min(2000 * attempt, 10_000), undefined, { signal: this.#deps.signal }).catch(
-        () => undefined,
-      );
+      // The back-off never sleeps past the deadline: the bound is what the operator configured, not up to
+      // one back-off step more.
+      const pause = Math.max(0, Math.min(2000 * attempt, 10_000, deadline - Date.now()));
+      await sleep(pause, undefined, { signal: this.#deps.signal }).catch(() => undefined);
       if (this.#deps.signal?.aborted === true)
         throw new RotatorError('INTERRUPTED', 'stopped while waiting for the registry');
     }

@@ -253,6 +253,13 @@ export class IssuanceRun {
     return [...this.#entries.values()].map((e) => e.report).sort((a, b) => (a.target < b.target ? -1 : 1));
   }
 
+  /** Targets a dry run would issue the first credential of: the store holds nothing to roll out yet. */
+  get firstPending(): Set<string> {
+    return new Set(
+      [...this.#entries.values()].filter((e) => e.lifecycle?.firstPending).map((e) => e.target.name),
+    );
+  }
+
   /** Whether any target's issuance or fleet step failed (the run's exit code counts it). */
   get failed(): boolean {
     return this.reports.some((r) => r.error !== undefined || r.fleet?.error !== undefined);

@@ -1,6 +1,6 @@
 import type { EventRecord, LeaseRecord, LeaseSpec } from './gateway.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, TARGETS_ANNOTATION } from './labels.ts';
-import type { NamespaceObject, PodObject, SecretObject, ServiceAccountObject } from './types.ts';
+import type { NamespaceObject, PodObject, PodState, SecretObject, ServiceAccountObject } from './types.ts';
 
 /** The fields of Kubernetes objects we read, as they arrive on the wire (everything optional). */
 export interface RawMeta {
@@ -32,6 +32,9 @@ interface RawServiceAccount extends RawObject {
 interface RawContainer {
   image?: string;
 }
+interface RawContainerStatus {
+  state?: { waiting?: { reason?: string } };
+}
 interface RawPod extends RawObject {
   spec?: {
     serviceAccountName?: string;
@@ -39,7 +42,11 @@ interface RawPod extends RawObject {
     containers?: RawContainer[];
     initContainers?: RawContainer[];
   };
-  status?: { phase?: string };
+  status?: {
+    phase?: string;
+    containerStatuses?: RawContainerStatus[] | null;
+    initContainerStatuses?: RawContainerStatus[] | null;
+  };
 }
 interface RawNamespace extends RawObject {
   status?: { phase?: string };
@@ -99,6 +106,23 @@ export const toPod = (p: RawPod): PodObject => {
     images: [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].map((c) => c.image ?? ''),
     createdAt: date(p.metadata?.creationTimestamp),
     owner: owner ? `${owner.kind ?? ''}/${owner.name ?? ''}` : undefined,
+  };
+};
+
+export const toPodState = (p: RawPod): PodState => {
+  const owner = p.metadata?.ownerReferences?.find((r) => r.controller === true);
+  const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
+  return {
+    namespace: p.metadata?.namespace ?? '',
+    name: p.metadata?.name ?? '',
+    uid: p.metadata?.uid ?? '',
+    phase: p.status?.phase ?? 'Pending',
+    serviceAccountName: p.spec?.serviceAccountName,
+    imagePullSecrets: names(p.spec?.imagePullSecrets),
+    owner: owner ? `${owner.kind ?? ''}/${owner.name ?? ''}` : undefined,
+    deleting: p.metadata?.deletionTimestamp !== undefined,
+    annotations: p.metadata?.annotations ?? {},
+    waiting: statuses.flatMap((s) => (s.state?.waiting?.reason ? [s.state.waiting.reason] : [])),
   };
 };
 

@@ -3,6 +3,7 @@ import type {
   NamespaceObject,
   NewSecret,
   PodObject,
+  PodState,
   SecretObject,
   SecretUpdate,
   ServiceAccountObject,
@@ -46,6 +47,7 @@ export interface Watched {
   namespaces: NamespaceObject;
   serviceaccounts: ServiceAccountObject;
   secrets: SecretObject;
+  pods: PodState;
 }
 
 /** What one watch covers. */
@@ -58,6 +60,8 @@ export interface WatchScope {
   name?: string | undefined;
   /** `secrets`: always ours only (the managed label), and only these targets' when given. */
   targets?: readonly string[] | undefined;
+  /** `pods`: only those in this phase (the healer watches `Pending`: a pod leaving it is DELETED). */
+  phase?: string | undefined;
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';

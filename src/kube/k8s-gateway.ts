@@ -1,5 +1,13 @@
 import { isRotatorError } from '../errors.ts';
-import { toNamespace, toPod, toSecret, toServiceAccount, type RawList, type RawObject } from './convert.ts';
+import {
+  toNamespace,
+  toPod,
+  toPodState,
+  toSecret,
+  toServiceAccount,
+  type RawList,
+  type RawObject,
+} from './convert.ts';
 import type {
   KubeGateway,
   ListChunk,
@@ -30,7 +38,14 @@ const WATCHED: { [K in keyof Watched]: (raw: RawObject) => Watched[K] } = {
   namespaces: toNamespace,
   serviceaccounts: toServiceAccount,
   secrets: toSecret,
+  pods: toPodState,
 };
+
+const fieldSelector = (s: WatchScope): string | undefined =>
+  [
+    ...(s.name === undefined ? [] : [`metadata.name=${s.name}`]),
+    ...(s.phase === undefined ? [] : [`status.phase=${s.phase}`]),
+  ].join(',') || undefined;
 
 export { listClusterWide, type RequestCounts } from './caller.ts';
 
@@ -102,7 +117,7 @@ export class K8sGateway extends K8sRecords implements KubeGateway {
       path: core(kind)(scope.namespace),
       query: {
         labelSelector: kind === 'secrets' ? managedSelector(scope.targets) : scope.labelSelector,
-        fieldSelector: scope.name === undefined ? undefined : `metadata.name=${scope.name}`,
+        fieldSelector: fieldSelector(scope),
       },
       map: WATCHED[kind],
     };

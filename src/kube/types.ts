@@ -42,6 +42,25 @@ export interface PodObject {
   owner?: string | undefined;
 }
 
+/**
+ * A pod as its start goes (what the healer watches): whether it is stuck on its pull, whether its
+ * controller would replace it, and which pull secrets it was admitted with.
+ */
+export interface PodState {
+  namespace: string;
+  name: string;
+  uid: string;
+  phase: string;
+  serviceAccountName: string | undefined;
+  imagePullSecrets: string[];
+  /** The controller that owns the pod, as `Kind/name`, if any. */
+  owner: string | undefined;
+  deleting: boolean;
+  annotations: Record<string, string>;
+  /** Waiting reasons of its init containers and containers (`ImagePullBackOff`, …). */
+  waiting: string[];
+}
+
 export interface NewSecret {
   namespace: string;
   name: string;

@@ -22,7 +22,8 @@ const namedNamespaces = (config: Config): string[] => [
 
 /** One watch the scheduler runs: what it follows, and a name the reactor tells its lists apart by. */
 export interface WatchSpec {
-  kind: keyof Watched;
+  /** The reactor's kinds: pods are the healer's (src/healer/scheduler.ts). */
+  kind: Exclude<keyof Watched, 'pods'>;
   scope: WatchScope;
   /** Unique per watch: the reactor keeps which namespaces each Namespace watch has shown. */
   source: string;

@@ -68,14 +68,16 @@ describe('deploy/ kustomizations', () => {
     }
     created.push('team-a');
   });
-  it.each(['deploy', 'deploy/overlays/scheduler', 'deploy/overlays/namespaced'])(
-    'kubectl apply --dry-run=server -k %s succeeds',
-    (dir) => {
-      const r = kubectl('apply', '--dry-run=server', '-k', join(ROOT, dir));
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/created \(server dry run\)/);
-    },
-  );
+  it.each([
+    'deploy',
+    'deploy/overlays/scheduler',
+    'deploy/overlays/scheduler-admission',
+    'deploy/overlays/namespaced',
+  ])('kubectl apply --dry-run=server -k %s succeeds', (dir) => {
+    const r = kubectl('apply', '--dry-run=server', '-k', join(ROOT, dir));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/created \(server dry run\)/);
+  });
   it('the components (trusted CA, workload identity) apply on deploy/ and the scheduler overlay (dry run)', () => {
     const id = {
       target: { kind: 'ServiceAccount', name: 'regcred-rotator' },

@@ -12,8 +12,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type {
+  V1ClusterRole,
   V1CronJob,
   V1Pod,
   V1ServiceAccount,
@@ -55,6 +56,16 @@ const cases: Case[] = [
     kustomization: { resources: ['deploy/overlays/scheduler'] },
     namespace: 'regcred-rotator',
     values: { image: { tag: '0.1.0' }, mode: 'scheduler' },
+  },
+  {
+    name: 'scheduler with the admission webhook and policy (deploy/overlays/scheduler-admission)',
+    kustomization: { resources: ['deploy/overlays/scheduler-admission'] },
+    namespace: 'regcred-rotator',
+    values: {
+      image: { tag: '0.1.0' },
+      mode: 'scheduler',
+      admission: { webhook: { enabled: true }, policy: { enabled: true } },
+    },
   },
   {
     name: 'CronJob, namespaced (deploy/overlays/namespaced)',
@@ -255,6 +266,29 @@ describe('the chart follows the ecosystem conventions', () => {
     expect(JSON.stringify(policy.spec?.matchConditions)).toContain('system:serviceaccount:ns:existing');
     const r = helmTry('template', 'rr', CHART, '-f', valuesFile({ serviceAccount: { create: false } }));
     expect(r.stderr).toMatch(/serviceAccount.name is required when serviceAccount.create is false/);
+  });
+
+  it('the healer: rotation.healPods in the config adds delete on pods, and watch in scheduler mode, as components/healer does', () => {
+    const values = parse(readFileSync(join(ROOT, 'deploy/helm/regcred-rotator/values.yaml'), 'utf8')) as {
+      config: string;
+    };
+    const config = parse(values.config) as { rotation?: Record<string, unknown> };
+    const healing = stringify({ ...config, rotation: { ...config.rotation, healPods: true } });
+    const pods = (docs: Obj[]) =>
+      (of(docs, 'ClusterRole') as V1ClusterRole).rules?.find((r) => r.resources?.includes('pods'))?.verbs;
+    expect(pods(template('regcred-rotator', 'ns', { image: { tag: '0.1.0' } }))).toEqual(['list']);
+    expect(pods(template('regcred-rotator', 'ns', { image: { tag: '0.1.0' }, config: healing }))).toEqual([
+      'list',
+      'delete',
+    ]);
+    const scheduler = pods(
+      template('regcred-rotator', 'ns', { image: { tag: '0.1.0' }, mode: 'scheduler', config: healing }),
+    );
+    expect(scheduler).toEqual(['list', 'delete', 'watch']);
+    const component = objects(
+      kustomize({ resources: ['deploy/overlays/scheduler'], components: ['deploy/components/healer'] }),
+    );
+    expect(pods(component)).toEqual(scheduler);
   });
 
   it('a ServiceMonitor needs scheduler mode (a CronJob pushes to a Pushgateway)', () => {

@@ -3,6 +3,7 @@ import { loadConfig } from '../../config/load.ts';
 import type { Config } from '../../config/types.ts';
 import { verifyRegistry } from '../../credentials/verify.ts';
 import { checkNamespace, secretsToVerify, type Finding } from '../../doctor/checks.ts';
+import { firstPodFindings } from '../../doctor/first-pod.ts';
 import { RotatorError } from '../../errors.ts';
 import { observeNamespaces } from '../../rotation/batch/observe.ts';
 import { isNameOf } from '../../rotation/unit/naming.ts';
@@ -37,7 +38,7 @@ export async function doctor(g: GlobalOptions, output: 'table' | 'json'): Promis
         kube.gateway.listEvents(ns),
       ]);
       const view = { namespace: ns, secrets, serviceAccounts, pods, events };
-      findings.push(...checkNamespace(view, looksManaged));
+      findings.push(...checkNamespace(view, looksManaged), ...firstPodFindings(view, looksManaged));
       for (const { secret, cred } of secretsToVerify(view)) {
         const key = `${cred.registry}\u0000${cred.username}\u0000${cred.password.reveal()}`;
         let v = verified.get(key);

@@ -7,6 +7,7 @@ import type { ExitCode } from '../exit-codes.ts';
 import { progressReporter } from '../progress.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions } from '../runtime.ts';
 import { keepForSummary, renderSummary } from '../summary.ts';
+import { healAfterRun } from '../../healer/batch.ts';
 import { renderIssuance } from '../issuance-summary.ts';
 import type { TargetIssuanceReport } from '../../issuance/run.ts';
 
@@ -66,6 +67,13 @@ export async function rotateNow(
       },
     );
     progress.end();
+    await healAfterRun({
+      config,
+      gateway: kube.gateway,
+      rest: kube.clients.rest,
+      logger,
+      summary: r.summary,
+    });
     if (m && metrics) await m.pushMetrics(push, config.metrics.job, metrics, logger);
 
     if (rows) process.stdout.write(`${renderSummary(r.summary, rows.results(), o.verbose ?? false)}\n`);

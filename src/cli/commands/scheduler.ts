@@ -10,9 +10,13 @@ import { Bursts } from '../../scheduler/bursts.ts';
 import { RunLock } from '../../rotation/batch/lock.ts';
 import { Scheduler } from '../../scheduler/loop.ts';
 import { Reactor } from '../../scheduler/reactor.ts';
+import { perNamespaceScope } from '../../scheduler/watches.ts';
 import { executeRun } from '../execute.ts';
 import { EXIT, exitCodeForError, type ExitCode } from '../exit-codes.ts';
 import { configPath, connect, makeLogger, StoreSet, type GlobalOptions, type Kube } from '../runtime.ts';
+import { startAdmission, type Admission } from '../../admission/start.ts';
+import { schedulerHealer, type SchedulerHealer } from '../../healer/scheduler.ts';
+import type { DesiredSecret } from '../../rotation/unit/types.ts';
 
 /** Until a full pass has succeeded, it is retried after 10 s, doubling up to 5 minutes. */
 const FIRST_PASS_RETRY: Backoff = { baseMs: 10_000, maxMs: 300_000 };
@@ -24,6 +28,10 @@ interface Parts {
   kube: Kube;
   metrics: Metrics;
   stop: AbortController;
+  admission?: Admission | undefined;
+  healer?: SchedulerHealer | undefined;
+  /** The last full pass's desired secrets (what the healer checks pods against). */
+  desired: readonly DesiredSecret[];
 }
 
 /**
@@ -46,9 +54,31 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
     kube: connect(g, logger),
     metrics: new Metrics(true),
     stop: new AbortController(),
+    desired: [],
   };
   const stores = new StoreSet(config, logger);
   const { reactor, bursts } = makeReactor(p);
+  p.admission = await startAdmission({
+    flags: g,
+    config,
+    gateway: p.kube.gateway,
+    rest: p.kube.clients.rest,
+    logger,
+    beforeWrite: () => bursts.beforeWrite(),
+    knownNamespace: (n) => reactor.model.namespaces.get(n),
+    signal: p.stop.signal,
+  });
+  if (config.rotation.healPods)
+    p.healer = schedulerHealer({
+      config,
+      gateway: p.kube.gateway,
+      rest: p.kube.clients.rest,
+      logger,
+      desired: () => p.desired,
+      knownNamespace: (n) => reactor.model.namespaces.get(n),
+      namespaces: g.namespace ?? perNamespaceScope(config),
+      watchState: (up) => p.metrics.watchUp.set({ resource: 'pods' }, up ? 1 : 0),
+    });
   let failedPasses = 0;
   let retryTimer: NodeJS.Timeout | undefined;
   const scheduler = new Scheduler(
@@ -73,6 +103,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
   scheduler.start();
   scheduler.runNow(); // credentials for the watches, and every namespace converged from the start
   const watching = reactor.start(p.stop.signal);
+  if (p.healer) watching.push(...p.healer.start(p.stop.signal));
   const onHup = () => {
     logger.info({}, 'SIGHUP: a full pass now (reads the store)');
     scheduler.runNow();
@@ -93,7 +124,9 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
   await Promise.allSettled(watching);
   const inFlight = await reactor.drain();
   if (inFlight > 0) logger.info({ namespaces: inFlight }, 'finished the convergences in flight');
+  await p.healer?.drain();
 
+  await p.admission?.close();
   await bursts.close();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   await stores.close();
@@ -128,7 +161,10 @@ function makeReactor(p: Parts): { reactor: Reactor; bursts: Bursts } {
     only: p.g.namespace,
     beforeWrite: () => bursts.beforeWrite(),
     idle: async () => bursts.idle(),
-    converged: (_ns, lag, kinds, results) => metrics.recordReaction(lag, kinds, results),
+    converged: (ns, lag, kinds, results) => {
+      metrics.recordReaction(lag, kinds, results);
+      void p.healer?.converged(ns, results);
+    },
     watchState: (resource, up) => metrics.watchUp.set({ resource }, up ? 1 : 0),
   });
   return { reactor, bursts };
@@ -149,9 +185,19 @@ async function fullPass(
         stores,
         logger: p.logger,
         metrics: p.metrics,
-        onDesired: (d, observed) => reactor.setDesired(d, observed),
+        onDesired: (d, observed) => {
+          p.desired = d;
+          reactor.setDesired(d, observed);
+          p.admission?.setDesired(d);
+        },
       },
-      { dryRun: false, only: p.g.namespace, ...opts },
+      {
+        dryRun: false,
+        only: p.g.namespace,
+        ...opts,
+        // A namespace the pass pointed at our secret: its pods that failed before are healed now.
+        onResult: (r) => void p.healer?.converged(r.namespace, [r]),
+      },
     );
     return r.code;
   } catch (e) {

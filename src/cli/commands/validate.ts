@@ -1,10 +1,15 @@
 import { loadConfig } from '../../config/load.ts';
-import { describeError } from '../../errors.ts';
+import type { Config, Target } from '../../config/types.ts';
+import { describeError, isRotatorError } from '../../errors.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 import { configPath, type GlobalOptions } from '../options.ts';
 import { renderTable } from '../table.ts';
 
-/** `validate [--online]`: check the config; online, also reach every store and registry. */
+/**
+ * `validate [--online]`: check the config; online, also reach every store and registry, and prove each
+ * issuer's managing identity can act. A target with an issuer may have nothing stored yet: its first run
+ * mints the first credential.
+ */
 export async function validate(g: GlobalOptions, online: boolean): Promise<ExitCode> {
   const config = loadConfig(configPath(g));
   const out = process.stdout;
@@ -15,6 +20,7 @@ export async function validate(g: GlobalOptions, online: boolean): Promise<ExitC
   // Only now: stores, registry checks and their clients.
   const { makeLogger, makeVerifier, StoreSet } = await import('../runtime.ts');
   const { resolveCredentials } = await import('../../credentials/resolve.ts');
+  const { createIssuer } = await import('../../issuers/registry.ts');
   const logger = makeLogger({ ...g, logLevel: g.logLevel ?? 'warn' });
   const stores = new StoreSet(config, logger);
   const verify = makeVerifier(config);
@@ -30,6 +36,19 @@ export async function validate(g: GlobalOptions, online: boolean): Promise<ExitC
       }
     }
     for (const t of config.targets) {
+      if (t.issuer) {
+        const store = stores.get(t.store);
+        const issuer = createIssuer(t.issuer, {
+          target: t.name,
+          logger: logger.child({ target: t.name }),
+          baseDir: config.baseDir,
+          readStoreKey: async (key) => (await store.get(key)).value,
+          maxAgeDays: config.policy.maxAgeDays,
+        });
+        const row = await checkIssuer(config, t, issuer);
+        if (row[2] === 'FAILED') failed = true;
+        rows.push(row);
+      }
       try {
         const r = await resolveCredentials(t, stores.get(t.store), new Map());
         rows.push([
@@ -50,6 +69,10 @@ export async function validate(g: GlobalOptions, online: boolean): Promise<ExitC
           ]);
         }
       } catch (e) {
+        if (t.issuer && isRotatorError(e, 'STORE_NOT_FOUND')) {
+          rows.push(['credentials', t.name, 'none yet', 'the issuer mints the first on the next run']);
+          continue;
+        }
         failed = true;
         rows.push(['credentials', t.name, 'FAILED', describeError(e)]);
       }
@@ -59,4 +82,27 @@ export async function validate(g: GlobalOptions, online: boolean): Promise<ExitC
   }
   out.write(`${renderTable(['CHECK', 'NAME', 'RESULT', 'DETAIL'], rows)}\n`);
   return failed ? EXIT.failed : EXIT.ok;
+}
+
+/** One row for a target's issuer: its own check (the identity reaches the registry and may act), or why not. */
+async function checkIssuer(
+  config: Config,
+  t: Target,
+  issuer: { check(): Promise<string>; close(): Promise<void> },
+): Promise<string[]> {
+  const fleet = config.fleet;
+  if (fleet?.clusterId !== undefined && fleet.clusterId !== fleet.issuingCluster)
+    return [
+      'issuer',
+      t.name,
+      'skipped',
+      `cluster ${fleet.clusterId} only rolls out; ${fleet.issuingCluster} issues`,
+    ];
+  try {
+    return ['issuer', t.name, 'ok', await issuer.check()];
+  } catch (e) {
+    return ['issuer', t.name, 'FAILED', describeError(e)];
+  } finally {
+    await issuer.close();
+  }
 }

@@ -64,7 +64,9 @@ export function mapArmError(e: unknown, w: Where, doing: string, action: string)
     );
   if (e.code.startsWith('network:'))
     return issuerError('ISSUER_UNREACHABLE', w, `${doing}: ARM did not answer: ${e.message}`, retryable);
-  const arm = `${e.code}: ${firstLine(e.message)}`;
+  // An answer without ARM's error envelope (a proxy's 503, say) has only its status to tell.
+  const arm =
+    e.code === `HTTP${e.status}` ? 'no ARM error in the answer' : `${e.code}: ${firstLine(e.message)}`;
   switch (e.status) {
     case 401: {
       const hint =
@@ -104,7 +106,7 @@ export function mapArmError(e: unknown, w: Where, doing: string, action: string)
         return issuerError(
           'ISSUER_UNAVAILABLE',
           w,
-          `${doing}: ${e.status ? `HTTP ${e.status}, ` : ''}${arm}`,
+          `${doing}: ${e.status ? `HTTP ${e.status} ` : ''}(${arm})`,
           retryable,
         );
       return issuerError('ISSUER_UNAVAILABLE', w, `${doing}: ARM answered HTTP ${e.status} (${arm})`, {

@@ -22,6 +22,7 @@ import type {
   NamespaceObject,
   NewSecret,
   PodObject,
+  PodState,
   SecretObject,
   SecretUpdate,
   ServiceAccountObject,
@@ -152,6 +153,8 @@ export class FakeCluster implements KubeGateway {
   }
 
   #view<K extends keyof Watched>(kind: K, scope: WatchScope): Watched[K][] {
+    // Pods: the fake keeps the engine's PodObjects; a test of the pod watch sends PodStates with notify.
+    if (kind === 'pods') return [];
     const source: Watched[keyof Watched][] = [
       ...(kind === 'namespaces' ? this.namespaces : kind === 'secrets' ? this.secrets : this.sas).values(),
     ];
@@ -332,8 +335,9 @@ function matches(kind: keyof Watched, scope: WatchScope, o: Watched[keyof Watche
     if (scope.name !== undefined && n.name !== scope.name) return false;
     return matchesSelector(parseSelector(scope.labelSelector ?? ''), n.labels);
   }
-  const x = o as SecretObject | ServiceAccountObject;
+  const x = o as SecretObject | ServiceAccountObject | PodState;
   if (scope.namespace !== undefined && x.namespace !== scope.namespace) return false;
+  if (kind === 'pods') return scope.phase === undefined || (x as PodState).phase === scope.phase;
   if (kind !== 'secrets') return true;
   const labels = (x as SecretObject).labels;
   return isManaged(labels) && (!scope.targets?.length || scope.targets.includes(labels[TARGET_LABEL] ?? ''));

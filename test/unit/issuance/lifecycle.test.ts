@@ -112,10 +112,17 @@ describe('the issuance lifecycle (many tokens)', () => {
 
   it('a dry run says what it would do and writes nothing', async () => {
     const w = world('many-tokens');
-    const r = await w.lifecycle({ dryRun: true }).beforeRun();
+    const l = w.lifecycle({ dryRun: true });
+    const r = await l.beforeRun();
     expect(r.issue).toMatchObject({ done: false, what: 'issue a new credential' });
     expect(w.issuer.calls).toEqual([]);
     expect(w.store.versions.size).toBe(0);
+    // Nothing stored yet: the rotation has nothing to roll out (not a failure of the dry run).
+    expect(l.firstPending).toBe(true);
+    await w.lifecycle().beforeRun();
+    const again = w.lifecycle({ dryRun: true, reissue: true });
+    await again.beforeRun();
+    expect(again.firstPending).toBe(false);
   });
 
   it('a token minted whose answer was lost is an orphan: revoked once older than the grace time or superseded', async () => {
@@ -192,6 +199,18 @@ describe('the issuance lifecycle (many tokens)', () => {
     const r = await w.lifecycle().beforeRun();
     expect(r.error).toMatchObject({ step: 'verify', code: 'REGISTRY_REJECTED' });
     expect(r.error?.message).toMatch(/it is stored, and is rolled out once the registry accepts it/);
+  });
+
+  it('the wait for a registry that keeps refusing ends at verifyTimeoutSeconds, not a back-off step later', async () => {
+    const w = world('many-tokens', { verifyTimeoutSeconds: 1 });
+    w.rejectVerifications(100);
+    const started = Date.now();
+    const r = await w.lifecycle().beforeRun();
+    const took = Date.now() - started;
+    expect(r.error).toMatchObject({ step: 'verify', code: 'REGISTRY_REJECTED' });
+    // The first back-off step is 2 s: a wait that overshot the 1 s bound would take that long.
+    expect(took).toBeGreaterThanOrEqual(1000);
+    expect(took).toBeLessThan(1800);
   });
 });
 

@@ -80,7 +80,9 @@ azure.workload.identity/use: 'true'
   verbs: [list, get, patch{{ if $watch }}, watch{{ end }}]
 - apiGroups: ['']
   resources: [pods]
-  verbs: [list]
+  {{- /* The healer (the config's rotation.healPods): delete, and watch in scheduler mode. */}}
+  {{- $heal := dig "rotation" "healPods" false (include "regcred-rotator.config" . | fromYaml) }}
+  verbs: [list{{ if $heal }}, delete{{ if $watch }}, watch{{ end }}{{ end }}]
 - apiGroups: ['']
   resources: [events]
   verbs: [create]
@@ -131,6 +133,11 @@ volumes:
       items: [{ key: {{ .Values.trustedCA.key | quote }}, path: {{ .Values.trustedCA.key | quote }} }]
     {{- end }}
 {{- end }}
+{{- if include "regcred-rotator.certManager" . }}
+  - name: webhook-tls
+    secret:
+      secretName: {{ include "regcred-rotator.fullname" . }}-webhook-tls
+{{- end }}
 {{- with .Values.volumes }}
 {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -169,6 +176,11 @@ volumeMounts:
     mountPath: /etc/regcred-rotator-ca
     readOnly: true
 {{- end }}
+{{- if include "regcred-rotator.certManager" . }}
+  - name: webhook-tls
+    mountPath: /etc/regcred-rotator-webhook
+    readOnly: true
+{{- end }}
 {{- with .Values.volumeMounts }}
 {{- toYaml . | nindent 2 }}
 {{- end }}
@@ -192,4 +204,33 @@ scheduler mode reads them itself. Printed as JSON ({"schedule":â€¦,"timeZone":â€
 {{- fail (printf "values: config is not valid YAML: %s" (get $cfg "Error")) -}}
 {{- end -}}
 {{- dict "schedule" (get $cfg "schedule" | default "0 3 * * *") "timeZone" (get $cfg "timeZone" | default "Etc/UTC") | toJson -}}
+{{- end -}}
+
+{{/* The scheduler's admission flags (deploy/components/admission adds the same). */}}
+{{- define "regcred-rotator.admissionArgs" -}}
+{{- $name := include "regcred-rotator.fullname" . -}}
+{{- with .Values.admission.webhook -}}
+{{- if .enabled -}}
+, '--webhook={{ .port }}', '--webhook-hosts={{ $name }}-webhook.$(POD_NAMESPACE).svc'
+{{- if ne $name "regcred-rotator" }}, '--webhook-configuration={{ $name }}', '--webhook-tls-secret={{ $name }}-webhook-tls'{{ end }}
+{{- if .certManager.enabled }}, '--webhook-cert-dir=/etc/regcred-rotator-webhook'{{ end }}
+{{- end -}}
+{{- end -}}
+{{- if .Values.admission.policy.enabled -}}
+, '--admission-policy={{ $name }}-inject'
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the rotator writes the webhook's certificate Secret itself (no cert-manager). */}}
+{{- define "regcred-rotator.webhookOwnCert" -}}
+{{- if and (eq .Values.mode "scheduler") .Values.admission.webhook.enabled (not .Values.admission.webhook.certManager.enabled) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the webhook serves a cert-manager Certificate (scheduler mode only). */}}
+{{- define "regcred-rotator.certManager" -}}
+{{- if and (eq .Values.mode "scheduler") .Values.admission.webhook.enabled .Values.admission.webhook.certManager.enabled -}}
+true
+{{- end -}}
 {{- end -}}
