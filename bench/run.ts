@@ -8,6 +8,10 @@
  * BENCH_KUBECONFIG (with BENCH_APISERVER and BENCH_AUDIT_LOG) runs it in another cluster than the stack's
  * main one: the throw-away bench cluster (test/stack/bench-cluster.sh). BENCH_CLI measures another build of
  * the CLI (a main.js, e.g. an older commit's bundle in a worktree of its own) with this workload.
+ *
+ * Then, per issuer class, a rotation from a stored credential against one the rotator mints itself
+ * (bench/issuers.ts): in the same cluster, with this checkout's build (not BENCH_CLI), against the stack's
+ * registries and OpenBao.
  */
 import { benchCluster, cliLabel } from './target.ts';
 import { spawnSync } from 'node:child_process';
@@ -18,9 +22,18 @@ import { Workspace, fileConfig, useCreds } from '../test/helpers/rotator.ts';
 import { api, apiserverRequests, env, kubectl, quiesce, stack, suffix } from '../test/helpers/stack.ts';
 import { adminTarget, minimalRotation } from './minimal-client.ts';
 import { SetupClient } from './setup-client.ts';
+import { issuerBench, ISSUER_TABLE_HEAD } from './issuers.ts';
+import { removeLabelled } from './cluster.ts';
 import { pool } from '../src/base/pool.ts';
 
-const SIZES = (process.env['BENCH_SIZES'] ?? '10,100,1000').split(',').map(Number);
+/** `BENCH_SIZES=` (empty) runs none of these rows (e.g. the issuer rows alone). */
+const SIZES = (process.env['BENCH_SIZES'] ?? '10,100,1000')
+  .split(',')
+  .filter((x) => x.trim() !== '')
+  .map(Number);
+/** The issuer rows (bench/issuers.ts) at BENCH_ISSUER_N namespaces; BENCH_ISSUERS=0 skips them. */
+const ISSUERS = process.env['BENCH_ISSUERS'] !== '0';
+const ISSUER_N = Number(process.env['BENCH_ISSUER_N'] ?? 1000);
 const SEED_MAX = Number(process.env['BENCH_SEED_MAX'] ?? '1000');
 /** BENCH_MINIMAL=0 skips the minimal client (a quicker re-measure of the rotator alone). */
 const MINIMAL = process.env['BENCH_MINIMAL'] !== '0';
@@ -266,12 +279,16 @@ const s = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
 for (const n of SIZES) {
   process.stderr.write(`[bench] N=${n}: regcred-rotator\n`);
   const t = await tool(n);
+  // The stack's API server is shared: what a step made goes before the next step is measured.
+  await removeLabelled(`t${id}${n}`);
   process.stderr.write(`[bench] N=${n}: minimal client${MINIMAL ? '' : ' (skipped: BENCH_MINIMAL=0)'}\n`);
   const m = MINIMAL ? await minimal(n) : { ms: Number.NaN, total: Number.NaN };
+  await removeLabelled(`m${id}${n}`);
   const sd =
     n <= SEED_MAX
       ? (process.stderr.write(`[bench] N=${n}: seed recipe (kubectl loop)\n`), await seed(n))
       : undefined;
+  await removeLabelled(`s${id}${n}`);
   results[`N=${n}`] = { tool: t, minimal: m, seed: sd };
   rows.push(
     `| ${n} | ${s(t.provision.ms)} s / ${t.provision.total} (${t.provision.writes} w) | ${s(t.rotation.ms)} s / ${t.rotation.total} (${t.rotation.writes} w) | ${s(t.noop.ms)} s / ${t.noop.total} (${t.noop.writes} w) | ${(t.rotation.total / n).toFixed(2)} | ${t.provision.maxRssMb ?? '?'} / ${t.rotation.maxRssMb ?? '?'} / ${t.noop.maxRssMb ?? '?'} MB | ${MINIMAL ? `${s(m.ms)} s / ${m.total}` : 'not run'} | ${sd ? `${s(sd.ms)} s / ${sd.total}` : 'not run'} | ${sd ? `${(sd.ms / t.rotation.ms).toFixed(1)}×` : '-'} | ${MINIMAL ? `${(t.rotation.ms / m.ms).toFixed(2)}×` : '-'} | ${sd ? `${sd.foreignLost}/${n} lost the foreign entry, ${sd.dangling}/${n} point at a deleted secret` : '-'} |`,
@@ -280,6 +297,13 @@ for (const n of SIZES) {
 }
 await setupClient?.close();
 results['setupSeconds'] = setupSeconds;
+const issuerRows: string[] = [];
+if (ISSUERS) {
+  const i = await issuerBench(ISSUER_N, id);
+  results['issuers'] = i.results;
+  issuerRows.push(...i.rows);
+  for (const r of i.rows) process.stderr.write(`${r}\n`);
+}
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
 const file = join(ROOT, `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify(results, null, 2));
@@ -293,5 +317,6 @@ const table = [
   '| command (compiled CLI) | wall (best of 7) | peak RSS |',
   '|---|---|---|',
   ...boot.map((b) => `| \`${b.cmd}\` | ${(b.ms / 1000).toFixed(3)} s | ${b.rssMb} MB |`),
+  ...(issuerRows.length > 0 ? ['', ...ISSUER_TABLE_HEAD, ...issuerRows] : []),
 ].join('\n');
 process.stdout.write(`${table}\n\nraw: ${file}\n`);

@@ -41,6 +41,8 @@ export function issuanceFields(reports: readonly TargetIssuanceReport[]): unknow
     issuing: r.issuing,
     inUse: r.inUse?.label,
     issued: r.issue?.done === true ? r.issue.what : undefined,
+    /** How long the registry took to accept the new credential (replication): the wait the registry imposes. */
+    verifiedAfterMs: r.issue?.done === true ? r.issue.verifiedAfterMs : undefined,
     revoked: r.revoked?.map((x) => x.ref.label),
     pending: r.pending?.map((p) => ({ credential: p.ref.label, waitsFor: p.waitsFor })),
     blocked: r.blocked,

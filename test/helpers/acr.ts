@@ -7,9 +7,17 @@
 import '../stack/azure/resolve.ts';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { resolve } from 'node:path';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { ClientSecretCredential } from '@azure/identity';
 import { env } from './stack.ts';
+
+/**
+ * `NODE_OPTIONS` for a rotator process that reaches the ACR double as Azure: this checkout's name-resolution
+ * hook (the stack's `REGCRED_STACK_AZURE_RESOLVE` names the copy of whichever checkout started the stack,
+ * which may predate the `*.azurecr.io` names).
+ */
+export const ACR_NODE_OPTIONS = `--import=${resolve(import.meta.dirname, '../stack/azure/resolve.ts')}`;
 
 export type AcrApp = 'ROTATOR' | 'CONTRIBUTOR' | 'NOROLE';
 

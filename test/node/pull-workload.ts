@@ -3,9 +3,9 @@
  *
  * Each namespace gets long-lived pods whose containers exit every few seconds and are restarted by the
  * kubelet (restartPolicy Always, imagePullPolicy Always: every restart pulls again, with the pull secret
- * names the pod was created with), and a stream of short-lived pods (two containers: one image from the
- * Basic registry, one from the Bearer registry) created under the default ServiceAccount. Finished pods
- * are deleted by a janitor; pods whose pulls failed stay and are counted.
+ * names the pod was created with), and a stream of short-lived pods (one container per image: by default one
+ * from the Basic registry and one from the Bearer registry) created under the default ServiceAccount.
+ * Finished pods are deleted by a janitor; pods whose pulls failed stay and are counted.
  *
  * A pull failure is what the kubelet reports for it: a Warning Event `Failed` about a pull (including the
  * keyring errors of an unparsable pull secret, which never reach ErrImagePull), `FailedToRetrieveImagePullSecret`,
@@ -27,6 +27,8 @@ export interface PullReport {
   /** Pull failures, by Event reason. */
   failures: Record<string, number>;
   failureTotal: number;
+  /** Pull failures by the registry of the image they name (a failed secret lookup names none: `-`). */
+  failuresByRegistry: Record<string, number>;
   /** Other Warning Events (not about pulls), for the record. */
   otherWarnings: Record<string, number>;
   samples: string[];
@@ -70,6 +72,26 @@ function isPullFailure(reason: string, message: string): boolean {
   if (reason === 'Failed')
     return /pull|ErrImagePull|ImagePullBackOff|unmarshal|base64|unauthorized|denied|401|403/i.test(message);
   return false;
+}
+
+/** The registry host of the image a kubelet Event names (`Failed to pull image "host/repo:tag"`), or `-`. */
+function registryNamed(message: string): string {
+  return /image "([^"/]+)\//.exec(message)?.[1] ?? '-';
+}
+
+/** Successful pulls (kubelet `Pulled` Events) in `namespaces` last seen in a second after `t`. */
+export async function pullsSince(namespaces: readonly string[], t: number): Promise<number> {
+  let n = 0;
+  for (const namespace of namespaces) {
+    const l = await api().listNamespacedEvent({ namespace, fieldSelector: 'reason=Pulled' });
+    for (const e of l.items) if (Date.parse(String(e.lastTimestamp)) >= Math.ceil(t / 1000) * 1000) n++;
+  }
+  return n;
+}
+
+/** One line of a workload's report, as the zero-failed-pulls tests print it. */
+export function reportLine(name: string, x: PullReport): string {
+  return `${name}: ${x.pods} pods, ${x.pulled} successful pulls, ${x.failureTotal} pull failures ${JSON.stringify(x.failures)}, ${x.podsEndedInPullBackOff} pods ended in ErrImagePull/ImagePullBackOff, ${x.podsNeverStarted} never started, other warnings ${JSON.stringify(x.otherWarnings)}${x.authorizerRace.pods.length ? `; apart: ${x.authorizerRace.pods.length} pods (${x.authorizerRace.failures} pull failures) lost to the kubelet/node-authorizer race (kubernetes/kubernetes#128910): ${x.authorizerRace.pods.join(', ')}` : ''}`;
 }
 
 export class PullWorkload {
@@ -210,6 +232,7 @@ export class PullWorkload {
       pulled: 0,
       failures: {},
       failureTotal: 0,
+      failuresByRegistry: {},
       otherWarnings: {},
       samples: [],
       authorizerRace: { pods: [], failures: 0 },
@@ -227,6 +250,8 @@ export class PullWorkload {
         } else if (isPullFailure(reason, message)) {
           r.failures[reason] = (r.failures[reason] ?? 0) + count;
           r.failureTotal += count;
+          const reg = registryNamed(message);
+          r.failuresByRegistry[reg] = (r.failuresByRegistry[reg] ?? 0) + count;
           if (r.samples.length < 8)
             r.samples.push(`${ns}/${e.involvedObject.name ?? ''}: ${reason}: ${message.slice(0, 220)}`);
         } else if (

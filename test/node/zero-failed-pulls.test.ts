@@ -21,7 +21,7 @@ import { FaultProxy, proxiedKubeconfig } from '../reliability/fault-proxy.ts';
 import { nodeNamespace, pullSecret, registryUsers } from '../helpers/node.ts';
 import { MAIN, NODE, runCli, Workspace } from '../helpers/rotator.ts';
 import { api, deleteNamespaces, env, sleep, stack, suffix, waitFor } from '../helpers/stack.ts';
-import { PullWorkload, type PullReport } from './pull-workload.ts';
+import { PullWorkload, pullsSince, reportLine } from './pull-workload.ts';
 
 const sfx = suffix();
 const ROTATIONS = Number(process.env['ZERO_PULL_ROTATIONS'] ?? 20);
@@ -62,16 +62,6 @@ function writeConfig(lock: string): void {
     rotation: { retainSuperseded: '0', concurrency: 4, settleSeconds: SETTLE },
     lock: { namespace: 'default', name: lock, leaseDurationSeconds: 15 },
   });
-}
-
-/** Successful pulls (kubelet `Pulled` Events) in `namespaces` last seen in a second after `t`. */
-async function pullsSince(namespaces: readonly string[], t: number): Promise<number> {
-  let n = 0;
-  for (const namespace of namespaces) {
-    const l = await api().listNamespacedEvent({ namespace, fieldSelector: 'reason=Pulled' });
-    for (const e of l.items) if (Date.parse(String(e.lastTimestamp)) >= Math.ceil(t / 1000) * 1000) n++;
-  }
-  return n;
 }
 
 /** The seed recipe rolls out generation `k` (once per registry, one after the other), then revokes k-1. */
@@ -233,16 +223,14 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
     await workloads.seed.report(),
     await workloads.control.report(),
   ];
-  const line = (name: string, x: PullReport) =>
-    `${name}: ${x.pods} pods, ${x.pulled} successful pulls, ${x.failureTotal} pull failures ${JSON.stringify(x.failures)}, ${x.podsEndedInPullBackOff} pods ended in ErrImagePull/ImagePullBackOff, ${x.podsNeverStarted} never started, other warnings ${JSON.stringify(x.otherWarnings)}${x.authorizerRace.pods.length ? `; apart: ${x.authorizerRace.pods.length} pods (${x.authorizerRace.failures} pull failures) lost to the kubelet/node-authorizer race (kubernetes/kubernetes#128910): ${x.authorizerRace.pods.join(', ')}` : ''}`;
   console.log(
     `[node] zero-failed-pulls: ${ROTATIONS} rotations, the seed recipe in the first ${SEED_ROTATIONS} (rotation:mode ours/seed seconds: ${log.join(', ')}), ${kills} SIGKILLs, ${faulted} API faults injected, seed ${seed}`,
   );
-  console.log(`[node] ${line('regcred-rotator', r)}`);
+  console.log(`[node] ${reportLine('regcred-rotator', r)}`);
   console.log(
-    `[node] ${line('seed recipe', s)}${s.samples.length ? `\n  e.g. ${s.samples.slice(0, 3).join('\n  e.g. ')}` : ''}`,
+    `[node] ${reportLine('seed recipe', s)}${s.samples.length ? `\n  e.g. ${s.samples.slice(0, 3).join('\n  e.g. ')}` : ''}`,
   );
-  console.log(`[node] ${line('control (wrong password)', c)}`);
+  console.log(`[node] ${reportLine('control (wrong password)', c)}`);
   for (const wl of Object.values(workloads))
     expect(wl.errors.filter((e) => !/AlreadyExists|NotFound|404/.test(e))).toEqual([]);
   // The detector sees failures where there are some…
