@@ -1,5 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Integration files that need the stack to themselves: they bound reaction and settle times, time lock
+ * expiries or a failed login's penalty, or read the API server's audit log for every request of a
+ * `regcred-rotator` user agent (another rotator's requests would count).
+ */
+const QUIET = [
+  'test/integration/scheduler-watch.test.ts',
+  'test/integration/operate.test.ts',
+  'test/integration/stuck-watch.test.ts',
+  'test/integration/request-metrics.test.ts',
+  'test/integration/harbor-fidelity.test.ts',
+  'test/integration/rotation.test.ts',
+];
+
 export default defineConfig({
   test: {
     projects: [
@@ -7,9 +21,20 @@ export default defineConfig({
       {
         // Against the real stack; files run one after another because several time the scheduler's
         // reactions and lock expiries, which a second file's CLI start-ups on two cores would stretch.
+        // `npm test` runs this project beside the node suite, and the quiet files below after both.
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: QUIET,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'integration-quiet',
+          include: QUIET,
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
