@@ -19,11 +19,11 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Workspace, fileConfig, useCreds } from '../test/helpers/rotator.ts';
-import { api, apiserverRequests, env, kubectl, quiesce, stack, suffix } from '../test/helpers/stack.ts';
+import { api, env, kubectl, quiesce, stack, suffix } from '../test/helpers/stack.ts';
 import { adminTarget, minimalRotation } from './minimal-client.ts';
 import { SetupClient } from './setup-client.ts';
 import { issuerBench, ISSUER_TABLE_HEAD } from './issuers.ts';
-import { removeLabelled } from './cluster.ts';
+import { dockercfg, measure, removeLabelled, ROOT, type Counts } from './cluster.ts';
 import { pool } from '../src/base/pool.ts';
 
 /** `BENCH_SIZES=` (empty) runs none of these rows (e.g. the issuer rows alone). */
@@ -37,53 +37,9 @@ const ISSUER_N = Number(process.env['BENCH_ISSUER_N'] ?? 1000);
 const SEED_MAX = Number(process.env['BENCH_SEED_MAX'] ?? '1000');
 /** BENCH_MINIMAL=0 skips the minimal client (a quicker re-measure of the rotator alone). */
 const MINIMAL = process.env['BENCH_MINIMAL'] !== '0';
-const ROOT = resolve(import.meta.dirname, '..');
-const RESOURCES = new Set(['secrets', 'serviceaccounts', 'pods', 'namespaces', 'leases', 'events']);
 const id = suffix();
 /** The bundle measured: this checkout's (built by startup() below, as the image and the bin run it). */
 const CLI = resolve(process.env['BENCH_CLI'] ?? join(ROOT, 'dist/cli/main.js'));
-
-type Counts = Record<string, number>;
-interface Measure {
-  ms: number;
-  requests: Counts;
-  total: number;
-  writes: number;
-  maxRssMb?: number | undefined;
-}
-
-function delta(before: Map<string, number>, after: Map<string, number>): Counts {
-  const d: Counts = {};
-  for (const [k, v] of after) {
-    const [verb, resource] = k.split(' ');
-    if (!RESOURCES.has(resource ?? '')) continue;
-    if (verb === 'WATCH') continue;
-    const n = v - (before.get(k) ?? 0);
-    if (n > 0) d[k] = n;
-  }
-  return d;
-}
-
-async function measure(fn: () => Promise<number | undefined>): Promise<Measure> {
-  const before = await apiserverRequests();
-  const t0 = performance.now();
-  const rss = await fn();
-  const ms = performance.now() - t0;
-  const requests = delta(before, await apiserverRequests());
-  const total = Object.values(requests).reduce((a, b) => a + b, 0);
-  const writes = Object.entries(requests)
-    .filter(([k]) => /^(POST|PUT|PATCH|DELETE) /.test(k))
-    .reduce((a, [, v]) => a + v, 0);
-  return { ms, requests, total, writes, maxRssMb: rss === undefined ? undefined : Math.round(rss / 1024) };
-}
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const dockercfg = (u: string, p: string) =>
-  b64(
-    JSON.stringify({
-      auths: { [stack.registryBasic]: { username: u, password: p, auth: b64(`${u}:${p}`) } },
-    }),
-  );
 
 /** Setup requests in flight: at this many the API server, not the bench, is the limit. */
 const SETUP_CONCURRENCY = Number(process.env['BENCH_SETUP_CONCURRENCY'] ?? '48');
