@@ -37,7 +37,7 @@ describe('without a command', () => {
     const r = await runCli([], { env: { REGCRED_ROTATOR_CONFIG: w.config, KUBECONFIG: stack.kubeconfig } });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: regcred-rotator \[options\] \[command\]/);
-    expect(r.stdout).toMatch(/\n {2}scheduler {2,}rotate on the config's schedule/);
+    expect(r.stdout).toMatch(/\n {2}scheduler \[options\] {2,}rotate on the config's schedule/);
     expect(await managedSecrets(ns)).toEqual([]);
     const leases = await kubeConfig().makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: ns });
     expect(leases.items).toEqual([]);
