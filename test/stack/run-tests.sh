@@ -56,9 +56,11 @@ if [[ ${REGCRED_TEST_SERIAL:-0} == 1 ]]; then
   suite integration || failed=1
   suite node || failed=1
 else
-  PREFIX=1 suite integration &
+  # In a `||` list so that lib.sh's `set -e` does not end the background shell at a failing test before
+  # it has written its summary (a failed node lane once left no line naming it).
+  (PREFIX=1 suite integration || exit 1) &
   integration=$!
-  PREFIX=1 suite node &
+  (PREFIX=1 suite node || exit 1) &
   node=$!
   wait "$integration" || failed=1
   wait "$node" || failed=1
@@ -67,7 +69,11 @@ suite integration-quiet || failed=1
 suite reliability --passWithNoTests || failed=1
 echo "[test] summary:"
 for p in unit integration node integration-quiet reliability; do
-  [[ -f $SUMMARY_DIR/$p ]] && sed 's/^/[test]   /' "$SUMMARY_DIR/$p"
+  if [[ -f $SUMMARY_DIR/$p ]]; then
+    sed 's/^/[test]   /' "$SUMMARY_DIR/$p"
+  else
+    echo "[test]   $p: ended without a result (see its output above)"
+  fi
 done
 rm -rf "$SUMMARY_DIR"
 exit $failed
