@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acr, acrAdmin } from '../helpers/acr.ts';
+import { acr, acrAdmin, replicationDelay } from '../helpers/acr.ts';
 import { createToken, deleteToken, gitea } from '../helpers/gitea.ts';
 import { createMember, harbor } from '../helpers/harbor.ts';
 import { IssuerLab, type LabTarget } from '../helpers/issuer-lab.ts';
@@ -78,7 +78,6 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   await acrAdmin('DELETE', 'roles', readOnly()).catch(() => undefined);
-  await acrAdmin('POST', 'settings', { replicationDelayMs: 0 }).catch(() => undefined);
   console.log(
     `[integration] issuance refusals: ${runs} CLI runs in ${Math.round((Date.now() - startedAt) / 1000)} s; what the operator read:\n${shown.join('\n')}`,
   );
@@ -367,18 +366,13 @@ describe.concurrent('ACR (the double)', () => {
   });
 });
 
-// The double's replication delay is one setting for the whole registry: these two run one after the other.
-describe('ACR (the double): replication lag', () => {
+// The double's replication delay belongs to each token: these two, and every other ACR test, run side by side.
+describe.concurrent('ACR (the double): replication lag', () => {
   it('replication lag: the new slot is refused for a while; the run waits, then rolls it out', async () => {
     const t = T.acrLag;
     await bothSlots(t);
-    await acrAdmin('POST', 'settings', { replicationDelayMs: 5000 });
-    let r: CliResult;
-    try {
-      r = await rotate(t, { args: ['--reissue'] });
-    } finally {
-      await acrAdmin('POST', 'settings', { replicationDelayMs: 0 });
-    }
+    await replicationDelay(t.object, 5000);
+    const r = await rotate(t, { args: ['--reissue'] });
     expect(r.code, r.text).toBe(0);
     const waits = r.logs.filter((l) => l['msg'] === 'waiting for the registry to accept the new credential');
     expect(waits.length).toBeGreaterThan(0);
@@ -393,13 +387,8 @@ describe('ACR (the double): replication lag', () => {
     await bothSlots(t);
     const namespaces = await snapshotNamespaces(t.namespaces);
     const census = await t.census();
-    await acrAdmin('POST', 'settings', { replicationDelayMs: 25_000 });
-    let r: CliResult;
-    try {
-      r = await rotate(t, { args: ['--reissue'] });
-    } finally {
-      await acrAdmin('POST', 'settings', { replicationDelayMs: 0 });
-    }
+    await replicationDelay(t.object, 25_000);
+    const r = await rotate(t, { args: ['--reissue'] });
     const replicated = Date.now() + 25_000;
     expect(r.code, r.text).toBe(1);
     const line = failure(r, t);

@@ -1,7 +1,7 @@
 /**
  * The ACR double's world: registries with scope maps and tokens (two password slots each), the role
- * definitions and assignments ARM checks, and the knobs tests turn (LRO answers, replication delay,
- * throttling, failures). Passwords live here once and are read by both planes: ARM regenerates, the
+ * definitions and assignments ARM checks, and the knobs tests turn (LRO answers, throttling, failures;
+ * the replication delay is a knob of each token). Passwords live here once and are read by both planes: ARM regenerates, the
  * registry front reads the replicated value (ACR-FACTS 32: a regenerated slot reaches the data plane late).
  */
 import { randomBytes } from 'node:crypto';
@@ -33,6 +33,11 @@ export interface Token {
   createdBy: string;
   lastModifiedBy: string;
   lastModifiedAt: string;
+  /**
+   * How much later a regenerated slot of this token reaches the data plane (ACR-FACTS 32: about 60 s on
+   * Azure, per regeneration). Per token, so that a test of one token's lag slows no other token.
+   */
+  replicationDelayMs: number;
 }
 
 export interface ScopeMap {
@@ -93,8 +98,6 @@ export interface Settings {
   /** InProgress answers before an operation status turns Succeeded. */
   polls: number;
   retryAfterSeconds: number;
-  /** Regenerating a slot that held a value reaches the data plane this much later (32); filling an empty slot does not wait. */
-  replicationDelayMs: number;
   /** A new token stays `Creating` this long (generateCredentials answers 409 TokenNotActive meanwhile). */
   provisioningMs: number;
   /** Lifetime of the registry's own access tokens (/oauth2/token). */
@@ -110,7 +113,6 @@ export const DEFAULT_SETTINGS: Settings = {
   generateCredentials: 'sync',
   polls: 1,
   retryAfterSeconds: 1,
-  replicationDelayMs: 0,
   provisioningMs: 0,
   accessTokenSeconds: 3 * 3600,
   pageSize: 100,
@@ -240,6 +242,7 @@ export class World {
       createdBy: by,
       lastModifiedBy: by,
       lastModifiedAt: armTime(now),
+      replicationDelayMs: 0,
     };
   }
 
@@ -253,7 +256,7 @@ export class World {
     return t.slots.get(slot)?.findLast((v) => v.visibleAt <= now);
   }
 
-  /** Regenerates slots; overwriting a slot that held a value replicates after the delay, filling an empty one at once. */
+  /** Regenerates slots; overwriting a slot that held a value replicates after the token's delay, filling an empty one at once. */
   regenerate(
     t: Token,
     names: readonly SlotName[],
@@ -276,7 +279,7 @@ export class World {
         creationTime,
         expiresAt: expiry?.ms,
         expiry: expiry?.text,
-        visibleAt: history.length > 0 ? now + this.settings.replicationDelayMs : now,
+        visibleAt: history.length > 0 ? now + t.replicationDelayMs : now,
       };
       // Keep what the data plane still serves (the newest replicated value onwards), drop what it never will.
       const from = Math.max(
