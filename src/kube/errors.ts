@@ -1,5 +1,6 @@
 import { RotatorError, type ErrorCode } from '../errors.ts';
-import { NetworkError, retryAfterMs } from '../net/http.ts';
+import { NetworkError } from '../net/http.ts';
+import { retryAfterMs } from '../net/retry.ts';
 
 interface StatusBody {
   reason?: string;

@@ -149,6 +149,7 @@ describe('admission RBAC', () => {
         resourceNames: ['regcred-rotator'],
         verbs: ['get', 'patch'],
       },
+      { apiGroups: [''], resources: ['pods'], verbs: ['watch'] },
     ]);
     config([{ name: `a${sfx}`, selector: `arb=${sfx}` }]);
     const args = async () => [
@@ -217,5 +218,15 @@ describe('admission RBAC', () => {
     await sleep(300);
     config([t1]);
     expect(await schedulerUntil(POLICY, synced)).not.toMatch(/forbidden/);
+  });
+
+  it('either part: watch on pods (a pod admitted naming the secret a rotation was replacing), named when missing', async () => {
+    config([{ name: `w${sfx}`, selector: `arb=${sfx}` }]);
+    // The pod watch starts with the scheduler, before the first pass syncs the policy.
+    expect(await schedulerUntil(POLICY, synced)).not.toMatch(/cannot watch pods/);
+    grant('watch pods');
+    await sleep(300);
+    expect(await schedulerUntil(POLICY, /cannot watch pods: forbidden/)).toMatch(forbidden('watch', 'pods'));
+    grant();
   });
 });

@@ -173,10 +173,13 @@ describe('A and B in turn', () => {
 
   it('two runs issuing at once: one creates, the other meets the 409 and refreshes; one robot, the later secret works', async () => {
     const seen = ((await adminApi('/requests')) as unknown[]).length;
+    // Both read the robot list before either write lands: the writes wait 400 ms at the double, so the
+    // race is the same on a busy machine (unordered, the second run sometimes just found the robot).
+    await adminApi('/faults', { latencyMs: 400, latencyMethods: ['POST'] });
     const [x, y] = await Promise.all([
       issuer({ robot: 'race' }).issue(undefined),
       issuer({ robot: 'race' }).issue(undefined),
-    ]);
+    ]).finally(() => adminApi('/faults', {}));
     const posts = ((await adminApi('/requests')) as { method: string; path: string; status: number }[])
       .slice(seen)
       .filter((r) => r.method === 'POST' && r.path === '/api/v2.0/robots');

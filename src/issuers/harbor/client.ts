@@ -1,12 +1,7 @@
 import { registerSecret, Sensitive } from '../../base/sensitive.ts';
 import { RotatorError, type ErrorCode } from '../../errors.ts';
-import {
-  jsonBody,
-  NetworkError,
-  requestWithRetry,
-  type ConnectionPool,
-  type HttpResponse,
-} from '../../net/http.ts';
+import { jsonBody, NetworkError, type ConnectionPool, type HttpResponse } from '../../net/http.ts';
+import { requestWithRetry } from '../../net/retry.ts';
 
 /** A robot as Harbor's API lists it (the fields the issuer reads; Harbor never returns its secret). */
 export interface HarborRobot {

@@ -79,13 +79,15 @@ const harbor = createHttps(
 /**
  * Faults for the API only, as a proxy or load balancer in front of Harbor would cause them (Harbor itself
  * does not rate-limit): `status` (429/5xx) for the next `times` requests with a Retry-After, `latencyMs`
- * on every request, `stopped` drops connections.
+ * on every request (or only on those of `latencyMethods`, which lets a test order two clients' writes after
+ * both their reads), `stopped` drops connections.
  */
 interface Faults {
   status?: number;
   times?: number;
   retryAfterSeconds?: number;
   latencyMs?: number;
+  latencyMethods?: string[];
   stopped?: boolean;
 }
 let faults: Faults = {};
@@ -100,7 +102,8 @@ async function underFaults(req: IncomingMessage, res: ServerResponse): Promise<b
     req.socket.destroy();
     return false;
   }
-  if (faults.latencyMs) await new Promise((r) => setTimeout(r, faults.latencyMs));
+  if (faults.latencyMs && (faults.latencyMethods?.includes(req.method ?? '') ?? true))
+    await new Promise((r) => setTimeout(r, faults.latencyMs));
   if (faults.status !== undefined && (faults.times ?? 0) > 0) {
     faults.times = (faults.times ?? 1) - 1;
     const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
