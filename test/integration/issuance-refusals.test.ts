@@ -397,7 +397,8 @@ const ownRun = (t: LabTarget, username: string, field: keyof typeof extra, args:
     args,
   });
 
-describe.concurrent("Harbor with robot_name_prefix 'bot-' (a double of this file's own)", () => {
+// One after the other: the refusals read the double's request log, which a concurrent rotation would add to.
+describe("Harbor with robot_name_prefix 'bot-' (a double of this file's own)", () => {
   it("a project admin rotates there: the robots are Harbor's bot-… names, found again by them, the old one disabled", async () => {
     const t = T.ownUser;
     const P = lab.harborProject;
