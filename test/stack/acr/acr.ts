@@ -76,15 +76,7 @@ async function admin(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const body = async <T>(): Promise<T> => JSON.parse((await readBody(req)) || '{}') as T;
   if (path === '/healthz') return void res.writeHead(200).end('ok');
   if (path === '/_admin/settings') {
-    if (req.method === 'POST') {
-      const b = await body<Partial<Settings> & { replicationDelayMs?: unknown }>();
-      // It was one setting for the whole registry once; a caller still sending it would wait in vain.
-      if ('replicationDelayMs' in b)
-        return json(res, 400, {
-          error: 'the replication delay is per token: POST /_admin/replication {registry?, token, delayMs}',
-        });
-      world.settings = { ...world.settings, ...b };
-    }
+    if (req.method === 'POST') world.settings = { ...world.settings, ...(await body<Partial<Settings>>()) };
     if (req.method === 'DELETE') world.settings = { ...DEFAULT_SETTINGS };
     return json(res, 200, world.settings);
   }
@@ -102,7 +94,7 @@ async function admin(req: IncomingMessage, res: ServerResponse): Promise<void> {
     }
     const delays = [...world.registries.values()].flatMap((r) =>
       [...r.tokens.values()]
-        .filter((t) => t.replicationDelayMs > 0)
+        .filter((t) => t.replicationDelayMs !== undefined)
         .map((t) => ({ registry: r.name, token: t.name, delayMs: t.replicationDelayMs })),
     );
     return json(res, 200, delays);

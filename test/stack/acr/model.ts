@@ -35,9 +35,10 @@ export interface Token {
   lastModifiedAt: string;
   /**
    * How much later a regenerated slot of this token reaches the data plane (ACR-FACTS 32: about 60 s on
-   * Azure, per regeneration). Per token, so that a test of one token's lag slows no other token.
+   * Azure, per regeneration). Per token, so that a test of one token's lag slows no other token; unset,
+   * the registry-wide `settings.replicationDelayMs` (0 unless a test sets it) applies.
    */
-  replicationDelayMs: number;
+  replicationDelayMs: number | undefined;
 }
 
 export interface ScopeMap {
@@ -98,6 +99,11 @@ export interface Settings {
   /** InProgress answers before an operation status turns Succeeded. */
   polls: number;
   retryAfterSeconds: number;
+  /**
+   * The replication delay of every token without its own (`POST /_admin/replication`). Kept for callers
+   * from before the per-token knob; it slows every other test's regenerations, so tests set the token's.
+   */
+  replicationDelayMs: number;
   /** A new token stays `Creating` this long (generateCredentials answers 409 TokenNotActive meanwhile). */
   provisioningMs: number;
   /** Lifetime of the registry's own access tokens (/oauth2/token). */
@@ -113,6 +119,7 @@ export const DEFAULT_SETTINGS: Settings = {
   generateCredentials: 'sync',
   polls: 1,
   retryAfterSeconds: 1,
+  replicationDelayMs: 0,
   provisioningMs: 0,
   accessTokenSeconds: 3 * 3600,
   pageSize: 100,
@@ -242,7 +249,7 @@ export class World {
       createdBy: by,
       lastModifiedBy: by,
       lastModifiedAt: armTime(now),
-      replicationDelayMs: 0,
+      replicationDelayMs: undefined,
     };
   }
 
@@ -279,7 +286,8 @@ export class World {
         creationTime,
         expiresAt: expiry?.ms,
         expiry: expiry?.text,
-        visibleAt: history.length > 0 ? now + t.replicationDelayMs : now,
+        visibleAt:
+          history.length > 0 ? now + (t.replicationDelayMs ?? this.settings.replicationDelayMs) : now,
       };
       // Keep what the data plane still serves (the newest replicated value onwards), drop what it never will.
       const from = Math.max(
