@@ -219,6 +219,8 @@ describe("the rotator's writes under the policy, with the webhook's TLS Secret",
     try {
       await Promise.race([s.seen, s.closed.then(() => s.until(PULL_ONLY, 1))]);
       expect(s.stderr()).toMatch(new RegExp(`ValidatingAdmissionPolicy '${policyName}'`));
+      // Not sent to RBAC, which allows the write: the policy is what refused it.
+      expect(s.stderr()).toMatch(/refused by an admission policy of the cluster, not by RBAC/);
       expect(s.stderr()).not.toMatch(/admission webhook listening/);
     } finally {
       await s.stop();
