@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlApply } from '../helpers/admission.ts';
 import { kustomize, objects } from '../helpers/helm.ts';
-import { spawnCli, useCreds, Workspace } from '../helpers/rotator.ts';
+import { fileConfig, spawnCli, useCreds, Workspace } from '../helpers/rotator.ts';
 import {
   api,
   createNamespace,
@@ -69,23 +69,16 @@ function grant(without?: string): void {
 let kubeconfig = '';
 const w = new Workspace();
 function config(selector: string, metricsPort = 0): void {
-  w.writeConfig({
-    stores: { local: { type: 'file', path: w.creds } },
-    targets: [
-      {
-        name: 'heal',
-        store: 'local',
-        registry: stack.registryBasic,
-        credentials: { username: { key: 'user' }, password: { key: 'pass' } },
-        secretName: `rc-${sfx}`,
-        namespaces: { selector },
-      },
-    ],
-    rotation: { healPods: true },
-    schedule: '0 3 1 1 *',
-    metrics: { port: metricsPort },
-    lock: { namespace: home, name: 'regcred-rotator' },
-  });
+  fileConfig(
+    w,
+    { name: 'heal', secretName: `rc-${sfx}`, namespaces: { selector } },
+    {
+      rotation: { healPods: true },
+      schedule: '0 3 1 1 *',
+      metrics: { port: metricsPort },
+      lock: { namespace: home, name: 'regcred-rotator' },
+    },
+  );
 }
 
 interface Pod {

@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, TARGET_LABEL } from '../../src/kube/labels.ts';
-import { spawnCli, useCreds, Workspace } from '../helpers/rotator.ts';
+import { fileConfig, spawnCli, useCreds, Workspace } from '../helpers/rotator.ts';
 import {
   api,
   deleteNamespaces,
@@ -51,23 +51,16 @@ const data = async (ns: string, name: string) =>
 function workspace(selector: string, extra: Record<string, unknown> = {}): Workspace {
   const w = new Workspace();
   useCreds(w, 1);
-  w.writeConfig({
-    stores: { local: { type: 'file', path: w.creds } },
-    targets: [
-      {
-        name: `rv${sfx}`,
-        store: 'local',
-        registry: stack.registryBasic,
-        credentials: { username: { key: 'user' }, password: { key: 'pass' } },
-        secretName: `rc-${sfx}`,
-        namespaces: { selector },
-      },
-    ],
-    schedule: '0 3 1 1 *',
-    metrics: { port: 0 },
-    lock: { namespace: 'default', name: `rv-${sfx}-${selector.replace(/\W/g, '')}` },
-    rotation: { retainSuperseded: '0', ...extra },
-  });
+  fileConfig(
+    w,
+    { name: `rv${sfx}`, secretName: `rc-${sfx}`, namespaces: { selector } },
+    {
+      schedule: '0 3 1 1 *',
+      metrics: { port: 0 },
+      lock: { namespace: 'default', name: `rv-${sfx}-${selector.replace(/\W/g, '')}` },
+      rotation: { retainSuperseded: '0', ...extra },
+    },
+  );
   return w;
 }
 

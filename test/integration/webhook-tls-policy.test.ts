@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlApply, manifests } from '../helpers/admission.ts';
 import { kustomize, objects, ROOT, type Obj } from '../helpers/helm.ts';
-import { spawnCli, useCreds, Workspace } from '../helpers/rotator.ts';
+import { fileConfig, spawnCli, useCreds, Workspace } from '../helpers/rotator.ts';
 import {
   api,
   createNamespace,
@@ -177,22 +177,11 @@ beforeAll(async () => {
   kubeconfig = await serviceAccountKubeconfig(home, 'rotator', join(w.dir, 'sa.kubeconfig'));
   port = await freePort();
   useCreds(w, 1);
-  w.writeConfig({
-    stores: { local: { type: 'file', path: w.creds } },
-    targets: [
-      {
-        name: 'tls',
-        store: 'local',
-        registry: stack.registryBasic,
-        credentials: { username: { key: 'user' }, password: { key: 'pass' } },
-        secretName: `rc-${sfx}`,
-        namespaces: { selector: `wtp=${sfx}` },
-      },
-    ],
-    schedule: '0 3 1 1 *',
-    metrics: { port: 0 },
-    lock: { namespace: home, name: 'regcred-rotator' },
-  });
+  fileConfig(
+    w,
+    { name: 'tls', secretName: `rc-${sfx}`, namespaces: { selector: `wtp=${sfx}` } },
+    { schedule: '0 3 1 1 *', metrics: { port: 0 }, lock: { namespace: home, name: 'regcred-rotator' } },
+  );
 });
 afterAll(async () => {
   kubectl(
