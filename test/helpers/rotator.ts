@@ -89,7 +89,13 @@ export function spawnCli(args: string[], msg: RegExp, env?: EnvOverrides) {
   const closed = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
   const until = (re: RegExp, timeoutMs = 60_000) =>
     waitFor(`log ${re}`, async () => (re.test(err) ? true : undefined), timeoutMs);
-  return { child, seen: until(msg), until, closed, stderr: () => err };
+  /** SIGTERM unless it has ended; its stderr once it has. */
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await closed;
+    return err;
+  };
+  return { child, seen: until(msg), until, closed, stderr: () => err, stop };
 }
 
 /** A scratch directory with a config.yaml (and a creds/ directory for the file store). */

@@ -235,19 +235,9 @@ describe('scheduler mode (rotation.healPods)', () => {
     expect(await pullSecretsOf(ns)).toHaveLength(1);
   });
 
-  /** The scheduler as the test's ServiceAccount; stopped by the returned function. */
-  function scheduler(until: RegExp) {
-    const s = spawnCli(
-      ['scheduler', '--config', w.config, '--kubeconfig', kubeconfig, '--log-format', 'json'],
-      until,
-    );
-    const stop = async () => {
-      if (s.child.exitCode === null) s.child.kill('SIGTERM');
-      await s.closed;
-      return s.stderr();
-    };
-    return { ...s, stop };
-  }
+  /** The scheduler as the test's ServiceAccount. */
+  const scheduler = (until: RegExp) =>
+    spawnCli(['scheduler', '--config', w.config, '--kubeconfig', kubeconfig, '--log-format', 'json'], until);
 
   it('watch pods: without it the scheduler names it, and a pull that fails while it runs is not healed', async () => {
     grant('watch pods');

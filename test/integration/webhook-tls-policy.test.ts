@@ -106,7 +106,7 @@ const w = new Workspace();
 let port = 0;
 /** The scheduler with the webhook, as the test's ServiceAccount. */
 function scheduler(until: RegExp) {
-  const s = spawnCli(
+  return spawnCli(
     [
       'scheduler',
       '--config',
@@ -124,12 +124,6 @@ function scheduler(until: RegExp) {
     ],
     until,
   );
-  const stop = async () => {
-    if (s.child.exitCode === null) s.child.kill('SIGTERM');
-    await s.closed;
-    return s.stderr();
-  };
-  return { ...s, stop };
 }
 const tlsSecret = () => api().readNamespacedSecret({ namespace: home, name: TLS_SECRET });
 const certOf = async () =>
