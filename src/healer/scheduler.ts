@@ -13,7 +13,9 @@ import { healerCluster } from './kube.ts';
 const CONCURRENCY = 8;
 
 /**
- * The healer in scheduler mode (`rotation.healPods`), fed two ways: a watch of Pending pods (a pod stuck on
+ * The pod watch of scheduler mode — for the reactor's check of the names pods list (podSeen: with the
+ * healer, or with the admission part, whose answers can race a rotation) — and the healer
+ * (`rotation.healPods`), fed two ways: a watch of Pending pods (a pod stuck on
  * its pull is Pending; the kubelet's every retry changes its status, so each failure arrives as an event),
  * and the convergences of full passes and of the reactor — when one pointed a namespace's ServiceAccounts at our secret, the pods
  * there that failed before are looked at now, not at their next retry, which the kubelet's back-off can put
@@ -45,6 +47,10 @@ export interface SchedulerHealerDeps {
   watchState?: ((up: boolean) => void) | undefined;
   /** The healer's reads and delete: healer/kube.ts on `gateway` and `rest` unless given (unit tests). */
   cluster?: HealerCluster | undefined;
+  /** Delete pods admitted without our secret (`rotation.healPods`); false: only watch them for `podSeen`. */
+  heal?: boolean | undefined;
+  /** Every pod the watch reports (listed pods as ADDED): the reactor's check for earlier names of ours. */
+  podSeen?: ((type: string, pod: PodState) => void) | undefined;
 }
 
 const repointed = (results: readonly NamespaceResult[]) =>
@@ -78,9 +84,10 @@ export function schedulerHealer(d: SchedulerHealerDeps): SchedulerHealer {
     log.warn({ ...what, err: (e as Error).message }, 'healing a pod failed; its next event tries again');
     return undefined;
   };
+  const heal = d.heal ?? true;
   const onPod = (p: PodState) => {
     // Cheap filter before queueing: only a pod whose pull failed can be a candidate.
-    if (p.deleting || p.owner === undefined || p.waiting.length === 0 || queued.has(p.uid)) return;
+    if (!heal || p.deleting || p.owner === undefined || p.waiting.length === 0 || queued.has(p.uid)) return;
     queued.add(p.uid);
     void track(
       limiter
@@ -96,8 +103,13 @@ export function schedulerHealer(d: SchedulerHealerDeps): SchedulerHealer {
     },
     start(signal) {
       const handlers = {
-        page: (items: PodState[]) => items.forEach(onPod),
+        page: (items: PodState[]) =>
+          items.forEach((p) => {
+            d.podSeen?.('ADDED', p);
+            onPod(p);
+          }),
         event: (type: string, p: PodState) => {
+          d.podSeen?.(type, p);
           if (type !== 'DELETED') onPod(p);
         },
         state: (up: boolean) => d.watchState?.(up),
@@ -109,7 +121,7 @@ export function schedulerHealer(d: SchedulerHealerDeps): SchedulerHealer {
     },
     podChanged: (p) => healer.podChanged(p),
     async converged(namespace, results) {
-      if (!repointed(results)) return undefined;
+      if (!heal || !repointed(results)) return undefined;
       const r = await track(
         limiter
           .run(() => healer.namespaceConverged(namespace))

@@ -27,6 +27,11 @@ interface WatchLine {
 
 /** Read through a call: the signal changes under an await, which flow analysis cannot see. */
 const isAborted = (s: AbortSignal): boolean => s.aborted;
+/** Where deploy/ grants "watch" on a kind the scheduler overlay itself does not. */
+const WATCH_GRANTED_BY: Record<string, string> = {
+  pods: 'deploy/components/healer and the admission components do',
+};
+
 const gone = (e: unknown) => e instanceof KubeHttpError && e.code === 410;
 
 /** What a ResourceWatch reads: where, with which query, and how an item becomes one of our types. */
@@ -101,7 +106,7 @@ export class ResourceWatch<T> implements Watch {
           const what = name.split(' ')[0] ?? name;
           this.#log.error(
             { watch: name },
-            `cannot watch ${what}: forbidden — grant "watch" on ${what} (deploy/overlays/scheduler does); changes wait for the next scheduled run meanwhile`,
+            `cannot watch ${what}: forbidden — grant "watch" on ${what} (${WATCH_GRANTED_BY[what] ?? 'deploy/overlays/scheduler does'}); changes wait for the next scheduled run meanwhile`,
           );
         }
         const delay = backoffMs(failures, RESUME);

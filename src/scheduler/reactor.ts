@@ -1,10 +1,11 @@
 import type { Config } from '../config/types.ts';
 import type { KubeGateway, Watch, WatchHandlers } from '../kube/gateway.ts';
-import type { NamespaceObject, SecretObject } from '../kube/types.ts';
+import type { NamespaceObject, PodState, SecretObject } from '../kube/types.ts';
 import type { Logger } from '../base/logger.ts';
 import { observeAndConverge, retentionOf } from '../rotation/unit/converge.ts';
 import type { NamespaceHooks } from '../rotation/unit/converge.ts';
 import type { NamespaceResult } from '../rotation/unit/result.ts';
+import { earlierNames } from '../rotation/unit/naming.ts';
 import type { DesiredSecret } from '../rotation/unit/types.ts';
 import { Limiter } from '../base/pool.ts';
 import { backoffMs, type Backoff } from '../base/retry.ts';
@@ -13,6 +14,8 @@ import { perNamespaceScope, watchPlan, type WatchSpec } from './watches.ts';
 
 /** Backoff of a failed convergence: 1 s, 2 s, 4 s, … up to 5 minutes. */
 const RETRY: Backoff = { baseMs: 1000, maxMs: 300_000 };
+/** A bound on the pods remembered by podSeen (a burst of new pods in a rotation window): past it, it starts over. */
+const MAX_PODS_SEEN = 10_000;
 
 export interface ReactorDeps {
   config: Config;
@@ -31,7 +34,14 @@ export interface ReactorDeps {
 }
 
 /** Why the watch queued a namespace: what drifted. */
-export type DriftKind = 'namespace' | 'serviceaccount' | 'secret-deleted' | 'secret-edited' | 'resync';
+export type DriftKind =
+  | 'namespace'
+  | 'serviceaccount'
+  | 'secret-deleted'
+  | 'secret-edited'
+  | 'resync'
+  /** A pod lists an earlier name of ours (it may be missing): converged with the pods read first. */
+  | 'pod';
 
 /**
  * Scheduler mode's reaction to the cluster: watches Namespaces, ServiceAccounts and our Secrets, and
@@ -208,6 +218,29 @@ export class Reactor {
     if (n > 0) this.#d.logger.info({ namespaces: n, why }, 'namespaces to converge after a watch resync');
   }
 
+  /** Pods already queued for the earlier name they list (one convergence per pod; forgotten when it goes). */
+  readonly #podsSeen = new Set<string>();
+
+  /**
+   * A pod from the pod watch (Pending: not yet pulled, or failing to). When it lists an earlier name of a
+   * covering target's — admitted with a name a rotation was replacing — its namespace is converged with its
+   * pods, which creates that name again if it is missing (rotation/unit/plan.ts, reviveSteps).
+   */
+  podSeen(type: string, pod: PodState): void {
+    if (type === 'DELETED') {
+      this.#podsSeen.delete(pod.uid);
+      return;
+    }
+    if (pod.deleting || !this.model.ready || this.#podsSeen.has(pod.uid)) return;
+    const lists = this.model
+      .covering(pod.namespace)
+      .some((d) => earlierNames(d, pod.imagePullSecrets).length > 0);
+    if (!lists) return;
+    if (this.#podsSeen.size >= MAX_PODS_SEEN) this.#podsSeen.clear();
+    this.#podsSeen.add(pod.uid);
+    this.enqueue(pod.namespace, 'pod');
+  }
+
   /** Converge `ns` soon; a namespace already queued keeps its first event time and gains the reason. */
   enqueue(namespace: string, kind: DriftKind, at = performance.now()): void {
     if (this.#d.only && !this.#d.only.includes(namespace)) return;
@@ -256,16 +289,21 @@ export class Reactor {
     if (desired.length === 0) return;
     const g = this.#d.gateway;
     try {
-      const results = await observeAndConverge(ns, desired, {
-        gateway: g,
-        now: () => new Date(),
-        dryRun: false,
-        pods: (n) => g.listPods([n]),
-        beforeWrite: this.#d.beforeWrite,
-        retention: retentionOf(this.#d.config.rotation),
-        logger: this.#d.logger,
-        hooks: this.#d.hooks,
-      });
+      const results = await observeAndConverge(
+        ns,
+        desired,
+        {
+          gateway: g,
+          now: () => new Date(),
+          dryRun: false,
+          pods: (n) => g.listPods([n]),
+          beforeWrite: this.#d.beforeWrite,
+          retention: retentionOf(this.#d.config.rotation),
+          logger: this.#d.logger,
+          hooks: this.#d.hooks,
+        },
+        { podsAtStart: kinds.includes('pod') },
+      );
       this.#d.converged?.(ns, (performance.now() - at) / 1000, kinds, results);
       if (results.some((r) => r.outcome === 'failed')) this.#retryLater(ns, at, kinds);
       else this.#failures.delete(ns);

@@ -38,11 +38,13 @@ const rulesOf = (kind: string, name: string) =>
 /** The shipped rules, as this test's ClusterRoles and Roles, minus `without` (`verb resource`). */
 function grant(without?: string): void {
   const drop = (rules: Rule[]) =>
-    rules.map((r) => ({
-      ...r,
-      verbs: r.verbs.filter((v) => `${v} ${r.resources[0] ?? ''}` !== without),
-      ...(r.resourceNames ? { resourceNames: r.resourceNames.map(() => webhookConfig) } : {}),
-    }));
+    rules
+      .map((r) => ({
+        ...r,
+        verbs: r.verbs.filter((v) => `${v} ${r.resources[0] ?? ''}` !== without),
+        ...(r.resourceNames ? { resourceNames: r.resourceNames.map(() => webhookConfig) } : {}),
+      }))
+      .filter((r) => r.verbs.length > 0); // a rule of one verb goes with it
   const subject = [{ kind: 'ServiceAccount', name: 'rotator', namespace: home }];
   const docs: unknown[] = [];
   const pair = (kind: 'ClusterRole' | 'Role', name: string, rules: Rule[]) => {
@@ -149,6 +151,7 @@ describe('admission RBAC', () => {
         resourceNames: ['regcred-rotator'],
         verbs: ['get', 'patch'],
       },
+      { apiGroups: [''], resources: ['pods'], verbs: ['watch'] },
     ]);
     config([{ name: `a${sfx}`, selector: `arb=${sfx}` }]);
     const args = async () => [
@@ -217,5 +220,17 @@ describe('admission RBAC', () => {
     await sleep(300);
     config([t1]);
     expect(await schedulerUntil(POLICY, synced)).not.toMatch(/forbidden/);
+  });
+
+  it('either part: watch on pods (a pod admitted naming the secret a rotation was replacing), named when missing', async () => {
+    config([{ name: `w${sfx}`, selector: `arb=${sfx}` }]);
+    // The pod watch starts with the scheduler, before the first pass syncs the policy.
+    expect(await schedulerUntil(POLICY, synced)).not.toMatch(/cannot watch pods/);
+    grant('watch pods');
+    await sleep(300);
+    expect(await schedulerUntil(POLICY, /cannot watch pods: forbidden/)).toMatch(
+      /grant \\"watch\\" on pods \(deploy\/components\/healer and the admission components do\)/,
+    );
+    grant();
   });
 });

@@ -71,8 +71,12 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
     knownNamespace: (n) => reactor.model.namespaces.get(n),
     signal: p.stop.signal,
   });
-  if (config.rotation.healPods)
+  // The pod watch: the healer's, and the reactor's check of the names new pods list (with admission,
+  // whose answer can name the secret a rotation is replacing).
+  if (config.rotation.healPods || p.admission)
     p.healer = schedulerHealer({
+      heal: config.rotation.healPods,
+      podSeen: (type, pod) => reactor.podSeen(type, pod),
       config,
       gateway: p.kube.gateway,
       rest: p.kube.clients.rest,
@@ -90,6 +94,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
     (signal) =>
       reactor.exclusive(async () => {
         try {
+          await bursts.end(); // the reactor's lock, held for 2 s after its last write, is the pass's to take
           return await fullPass(p, stores, reactor, { waitForLock, signal });
         } finally {
           // Until a pass has produced credentials the watches cannot react: retry soon, not at the next slot.

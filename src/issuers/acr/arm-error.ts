@@ -1,4 +1,5 @@
-import { jsonBody, retryAfterMs, type HttpResponse } from '../../net/http.ts';
+import { jsonBody, type HttpResponse } from '../../net/http.ts';
+import { retryAfterMs } from '../../net/retry.ts';
 
 /**
  * ARM did not do what was asked: an error answer (`status`, ARM's `code` and message), no answer at all

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jsonBody, retryAfterMs, type HttpResponse } from '../../net/http.ts';
+import { jsonBody, type HttpResponse } from '../../net/http.ts';
+import { retryAfterMs } from '../../net/retry.ts';
 import { ArmError } from './arm-error.ts';
 
 /** A GET of a polling URL, with the client's auth and retries. */

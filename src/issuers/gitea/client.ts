@@ -1,12 +1,7 @@
 import type { Logger } from '../../base/logger.ts';
 import { Sensitive } from '../../base/sensitive.ts';
-import {
-  jsonBody,
-  NetworkError,
-  requestWithRetry,
-  type ConnectionPool,
-  type HttpResponse,
-} from '../../net/http.ts';
+import { jsonBody, NetworkError, type ConnectionPool, type HttpResponse } from '../../net/http.ts';
+import { requestWithRetry } from '../../net/retry.ts';
 import { malformed, refusal, unreachable, type Operation } from './errors.ts';
 
 /** One access token as Gitea lists it (never its value). */

@@ -1,12 +1,7 @@
 import { Sensitive, registerSecret } from '../../base/sensitive.ts';
 import { RotatorError, type ErrorCode } from '../../errors.ts';
-import {
-  jsonBody,
-  NetworkError,
-  requestWithRetry,
-  type ConnectionPool,
-  type HttpResponse,
-} from '../../net/http.ts';
+import { jsonBody, NetworkError, type ConnectionPool, type HttpResponse } from '../../net/http.ts';
+import { requestWithRetry } from '../../net/retry.ts';
 
 /** A Vault/OpenBao token and when it stops working. */
 export interface VaultToken {

@@ -99,8 +99,13 @@ async function create(c: Of<'create'>): Promise<Step | undefined> {
     if (!isRotatorError(e, 'KUBE_ALREADY_EXISTS')) throw e;
     const found = await deps.gateway.getSecret(ns, a.name);
     if (!found) return REPLAN;
-    if (!isManaged(found.labels) || found.labels[TARGET_LABEL] !== d.target)
-      throw ownership(ns, a.name, found);
+    if (!isManaged(found.labels) || found.labels[TARGET_LABEL] !== d.target) {
+      if (a.forPod === undefined) throw ownership(ns, a.name, found);
+      // A pod's earlier name that someone else's Secret holds: theirs to keep; the pod pulls with it.
+      (s.foreign ??= new Set()).add(a.name);
+      c.records.push({ action: a, result: 'conflict', at: deps.now().getTime() });
+      return REPLAN;
+    }
     s.secrets.set(a.name, found);
     c.records.push({ action: a, result: 'conflict', at: deps.now().getTime() });
     return REPLAN;

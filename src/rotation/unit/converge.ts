@@ -85,22 +85,27 @@ export function retentionOf(r: Config['rotation']): RetentionPolicy {
 /**
  * Observes one namespace (our secrets there, its ServiceAccounts) and converges it: an event's unit of
  * work. Returns the results it reported (`deps.pods` should be given: without it a namespace that needs
- * its pods stops there).
+ * its pods stops there). `podsAtStart`: read its pods first too, for the names they list (a pod naming an
+ * earlier name of ours that is missing: NamespaceState.podsAtStart).
  */
 export async function observeAndConverge(
   ns: string,
   desired: readonly DesiredSecret[],
   deps: NamespaceDeps,
+  opts: { podsAtStart?: boolean } = {},
 ): Promise<NamespaceResult[]> {
   const g = deps.gateway;
-  const [secrets, sas] = await Promise.all([
+  const [secrets, sas, pods] = await Promise.all([
     g.listManagedSecrets(
       [ns],
       desired.map((d) => d.target),
     ),
     g.listServiceAccounts([ns]),
+    opts.podsAtStart && deps.pods ? deps.pods(ns) : undefined,
   ]);
-  const work = namespaceWork(groupState([ns], secrets, sas).get(ns) ?? emptyState(ns), desired);
+  const state = groupState([ns], secrets, sas).get(ns) ?? emptyState(ns);
+  state.podsAtStart = pods;
+  const work = namespaceWork(state, desired);
   const results: NamespaceResult[] = [];
   await convergeNamespace(work, {
     ...deps,
@@ -143,7 +148,9 @@ function outcomeOf(records: readonly ActionRecord[], dryRun: boolean, hadOlder: 
   const ok = records.filter((r) => r.result === 'ok');
   if (ok.length === 0) return 'unchanged';
   if (dryRun) return 'planned';
-  if (ok.some((r) => r.action.kind === 'create')) return hadOlder ? 'rotated' : 'provisioned';
+  // A pod's earlier name created again is a repair, not a rotation (plan.ts, reviveSteps).
+  if (ok.some((r) => r.action.kind === 'create' && r.action.forPod === undefined))
+    return hadOlder ? 'rotated' : 'provisioned';
   if (ok.some((r) => r.action.kind === 'update-data' && r.action.why === 'in-place')) return 'rotated';
   return 'updated';
 }

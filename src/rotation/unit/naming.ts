@@ -6,6 +6,7 @@ import {
   TARGET_LABEL,
 } from '../../kube/labels.ts';
 import type { SecretObject } from '../../kube/types.ts';
+import type { DesiredSecret } from './types.ts';
 
 /**
  * The revision id in a Secret's name. It is a digest of (salt, target, source revision). The salt is
@@ -31,6 +32,23 @@ export function isNameOf(base: string, name: string): boolean {
   if (name === base) return true;
   const id = name.slice(base.length + 1);
   return name.startsWith(`${base}-`) && id.length === REVISION_ID_LENGTH && /^[0-9a-f]+$/.test(id);
+}
+
+/** The target's `secretName` a desired secret's name was made from. */
+export const baseName = (d: Pick<DesiredSecret, 'strategy' | 'name' | 'revisionId'>): string =>
+  d.strategy === 'swap' ? d.name.slice(0, d.name.length - d.revisionId.length - 1) : d.name;
+
+/**
+ * Names in `pullSecrets` (a pod's) that have the shape of `d`'s target's names but are not the one it wants
+ * now: a pod admitted with an earlier revision's name (the ServiceAccount plugin's cached copy, an admission
+ * policy's parameter not yet updated, a webhook that answered while a rotation went on).
+ */
+export function earlierNames(
+  d: Pick<DesiredSecret, 'strategy' | 'name' | 'revisionId'>,
+  pullSecrets: readonly string[],
+): string[] {
+  const base = baseName(d);
+  return pullSecrets.filter((n) => n !== d.name && isNameOf(base, n));
 }
 
 /** What a dry run of a first provisioning shows for a name whose revision id is not chosen yet. */

@@ -5,6 +5,7 @@ import {
   TARGET_LABEL,
 } from '../../kube/labels.ts';
 import { isLivePod, type SecretObject } from '../../kube/types.ts';
+import { earlierNames } from './naming.ts';
 import { repoint, sameList } from './repoint.ts';
 import type { Action, DesiredSecret, Kept, NamespaceState, Plan, RetentionPolicy } from './types.ts';
 
@@ -17,8 +18,9 @@ function rotatedAt(s: SecretObject): number | undefined {
 /**
  * Decides what one target must do in one namespace, from what is there now. Pure: no I/O, no clock
  * (`now` is an argument), no logging. The engine applies the actions in order and plans again until the
- * plan is empty. Ordering is the safety argument (README, "How a rotation works"):
- *   create/fix the desired secret → repoint ServiceAccounts → refresh or delete superseded secrets,
+ * plan is empty. Ordering is the safety argument (docs/design.md, "How a rotation works"):
+ *   create/fix the desired secret (and, when pods are known, an earlier name of ours a live pod lists that
+ *   is missing) → repoint ServiceAccounts → refresh or delete superseded secrets,
  * and a superseded secret is deleted only when nothing in the namespace's state references it, so every
  * intermediate state keeps I1 (no dangling reference) and I2 (nothing foreign touched).
  */
@@ -31,6 +33,7 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
   const first = desiredStep(d, current);
   if (typeof first === 'string') return { actions: [], kept: [], notes, blocked: first };
   const actions: Action[] = first ? [first] : [];
+  actions.push(...reviveSteps(d, s, notes));
 
   // 2. Selected ServiceAccounts reference the desired secret instead of our older ones.
   const older = new Set(ours.filter((x) => x.name !== d.name).map((x) => x.name));
@@ -46,6 +49,35 @@ export function plan(d: DesiredSecret, retention: RetentionPolicy, s: NamespaceS
   // ServiceAccounts were repointed right after the current secret was made (by this run or one before it).
   const podsNotBefore = (rotatedAt(current) ?? now.getTime()) + retention.settleMs;
   return { actions, kept, notes, needs: 'pods', podsNotBefore, dataChangedAt };
+}
+
+/**
+ * A live pod lists an earlier name of ours that is not there: it was admitted with a name that was current
+ * a moment before (an admission policy's parameter or the webhook's answer racing a rotation, or the
+ * ServiceAccount plugin's cached copy) in a namespace provisioned at the next revision, or the name was
+ * deleted before the pod was stored. Its pulls go without credentials (docs/design.md, "Kubernetes
+ * facts": a missing pull secret listed alone).
+ * Creating it with the desired data cures that; from then on it is a superseded secret like any other,
+ * kept while a pod lists it. Only from observed pods (batch pass 2, the scheduler's reaction to a pod).
+ */
+function reviveSteps(d: DesiredSecret, s: NamespaceState, notes: string[]): Action[] {
+  const pods = s.pods ?? s.podsAtStart;
+  if (pods === undefined) return [];
+  const missing = new Map<string, string>();
+  for (const p of pods) {
+    if (!isLivePod(p)) continue;
+    for (const n of earlierNames(d, p.imagePullSecrets)) {
+      if (s.secrets.has(n) || missing.has(n)) continue;
+      if (s.foreign?.has(n)) {
+        notes.push(`pod ${p.name} lists secret ${n}, which is not ours; left alone`);
+        continue;
+      }
+      missing.set(n, p.name);
+    }
+  }
+  return [...missing]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, pod]) => ({ kind: 'create', name, forPod: pod }));
 }
 
 /** Plan.dataChangedAt: the in-place secret's last write, and the kept superseded secrets' refreshes. */

@@ -39,12 +39,26 @@ export interface NamespaceState {
   serviceAccounts: Map<string, ServiceAccountObject>;
   /** Undefined until loaded: pods are only read when a deletion depends on them. */
   pods: PodObject[] | undefined;
+  /**
+   * Pods read when the convergence began, for the names they list only (an earlier name of ours that is
+   * missing is created again): never for a deletion, which waits for `pods` read after the settle time.
+   */
+  podsAtStart?: PodObject[] | undefined;
+  /**
+   * Names of ours that pods list but that exist as someone else's Secret (found on a create): never
+   * created again in this convergence.
+   */
+  foreign?: Set<string> | undefined;
   /** Pods read before this time (epoch ms) may miss one admitted with a ServiceAccount list from before our repoint. */
   podsNotBefore?: number | undefined;
 }
 
 export type Action =
-  | { kind: 'create'; name: string }
+  /**
+   * `forPod`: not the desired secret but an earlier name of ours that a live pod lists and that is not there
+   * (any more), created with the desired data so the pod pulls (plan.ts, reviveSteps); the name of one such pod.
+   */
+  | { kind: 'create'; name: string; forPod?: string | undefined }
   | { kind: 'update-data'; name: string; resourceVersion: string; why: 'in-place' | 'refresh' | 'repair' }
   | {
       kind: 'repoint';

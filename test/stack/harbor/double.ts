@@ -5,7 +5,9 @@
  * three; a plain-HTTP loopback listener serves the tests' admin API (knobs, the auth log).
  *
  * Usage: node double.ts <config.json>
- *   config: { adminPassword, listen, admin, upstream, tlsCert, tlsKey, tokenKey }
+ *   config: { adminPassword, listen, admin, upstream, tlsCert, tlsKey, tokenKey, robotPrefix? }
+ *   (robotPrefix: Harbor's robot_name_prefix, `robot$` unless given; a port 0 listens on any free port,
+ *   and the ports taken are printed as one JSON line on stdout)
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -26,6 +28,7 @@ interface Config {
   tlsCert: string;
   tlsKey: string;
   tokenKey: string;
+  robotPrefix?: string;
 }
 
 const configFile = process.argv[2];
@@ -34,7 +37,7 @@ if (!configFile) {
   process.exit(2);
 }
 const config = JSON.parse(readFileSync(configFile, 'utf8')) as Config;
-const world = new World(config.adminPassword);
+const world = new World(config.adminPassword, config.robotPrefix);
 const auth = new Authenticator(world);
 const tokens = new TokenService(config.tokenKey, world, auth);
 const api = new Api(world, auth);
@@ -76,13 +79,15 @@ const harbor = createHttps(
 /**
  * Faults for the API only, as a proxy or load balancer in front of Harbor would cause them (Harbor itself
  * does not rate-limit): `status` (429/5xx) for the next `times` requests with a Retry-After, `latencyMs`
- * on every request, `stopped` drops connections.
+ * on every request (or only on those of `latencyMethods`, which lets a test order two clients' writes after
+ * both their reads), `stopped` drops connections.
  */
 interface Faults {
   status?: number;
   times?: number;
   retryAfterSeconds?: number;
   latencyMs?: number;
+  latencyMethods?: string[];
   stopped?: boolean;
 }
 let faults: Faults = {};
@@ -97,7 +102,8 @@ async function underFaults(req: IncomingMessage, res: ServerResponse): Promise<b
     req.socket.destroy();
     return false;
   }
-  if (faults.latencyMs) await new Promise((r) => setTimeout(r, faults.latencyMs));
+  if (faults.latencyMs && (faults.latencyMethods?.includes(req.method ?? '') ?? true))
+    await new Promise((r) => setTimeout(r, faults.latencyMs));
   if (faults.status !== undefined && (faults.times ?? 0) > 0) {
     faults.times = (faults.times ?? 1) - 1;
     const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
@@ -164,8 +170,16 @@ const admin = createHttp((req, res) => {
   });
 });
 
-harbor.listen(split(config.listen)[1], split(config.listen)[0]);
-admin.listen(split(config.admin)[1], split(config.admin)[0]);
+const listening = (s: typeof admin | typeof harbor, hostPort: string): Promise<number> =>
+  new Promise((resolve) => {
+    s.listen(split(hostPort)[1], split(hostPort)[0], () => {
+      const a = s.address();
+      resolve(typeof a === 'object' && a ? a.port : 0);
+    });
+  });
+void Promise.all([listening(harbor, config.listen), listening(admin, config.admin)]).then(([h, a]) =>
+  process.stdout.write(`${JSON.stringify({ harborPort: h, adminPort: a })}\n`),
+);
 for (const sig of ['SIGTERM', 'SIGINT'] as const)
   process.on(sig, () => {
     harbor.close();

@@ -171,4 +171,44 @@ describe('Reactor', () => {
     await settled();
     expect(converged).toEqual(['mine']);
   });
+
+  it('a pod listing an earlier name of ours that is missing: its namespace converged with its pods, the name created again (once per pod)', async () => {
+    const { cluster, converged, reactor, settled, start, addNamespace } = setup();
+    const d = desired({ name: 'regcred-00000000aa', revisionId: '00000000aa' });
+    addNamespace('web', { team: 'a' });
+    start();
+    reactor.setDesired([d], new Set());
+    await settled();
+    expect(converged).toEqual(['web']);
+    // Admitted with the name a rotation was replacing (the ServiceAccount now lists the new one).
+    const p = cluster.addPodUnder('web', 'web-1', 'default', 'Pending');
+    p.imagePullSecrets = ['regcred-00000000bb'];
+    const state = {
+      namespace: 'web',
+      name: 'web-1',
+      uid: 'pod-1',
+      phase: 'Pending',
+      serviceAccountName: 'default',
+      imagePullSecrets: p.imagePullSecrets,
+      owner: 'ReplicaSet/web',
+      deleting: false,
+      annotations: {},
+      waiting: [],
+    };
+    reactor.podSeen('ADDED', { ...state, imagePullSecrets: ['regcred-00000000aa'] }); // the current name: nothing
+    reactor.podSeen('ADDED', { ...state, namespace: 'elsewhere' }); // not covered: nothing
+    await settled();
+    expect(converged).toEqual(['web']);
+    reactor.podSeen('ADDED', state);
+    reactor.podSeen('MODIFIED', state); // the same pod again: no second convergence
+    await settled();
+    expect(converged).toEqual(['web', 'web']);
+    const revived = cluster.secrets.get('web/regcred-00000000bb');
+    expect(revived?.data).toEqual({ '.dockerconfigjson': d.dataB64.reveal() });
+    expect(revived?.labels['regcred-rotator.io/target']).toBe('acr');
+    reactor.podSeen('DELETED', state);
+    reactor.podSeen('ADDED', state); // forgotten once gone: a later pod of that uid is looked at again
+    await settled();
+    expect(converged).toEqual(['web', 'web', 'web']);
+  });
 });

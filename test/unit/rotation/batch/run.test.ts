@@ -4,7 +4,7 @@ import { runRotation, type RunDeps, type RunHooks } from '../../../../src/rotati
 import type { NamespaceResult } from '../../../../src/rotation/unit/result.ts';
 import { ResultRows } from '../../../../src/rotation/batch/collect.ts';
 import { FakeCluster } from '../../helpers/fake-cluster.ts';
-import { pod } from '../../helpers/builders.ts';
+import { pod, secret } from '../../helpers/builders.ts';
 import { engineConfig, FakeStore, run } from '../../helpers/engine.ts';
 
 function seed(): { cluster: FakeCluster; store: FakeStore } {
@@ -190,5 +190,38 @@ describe('runRotation', () => {
     expect(cluster.writes).toBe(writes);
     expect(s.writes).toBe(0);
     expect(cluster.reads).toBe(4); // two named namespaces read one by one, then one list each of our secrets and ServiceAccounts
+  });
+
+  it("a live pod listing an earlier name of ours that is gone: the next run's pod pass creates it again with the new data; someone else's Secret of that name is left alone", async () => {
+    const { cluster, store } = seed();
+    const config = engineConfig({}, { namespaces: { names: ['ns-1', 'ns-2'] } });
+    await run(cluster, store, config);
+    const first = cluster.sas.get('ns-1/default')?.imagePullSecrets[0] ?? '';
+    // Admitted naming `first` after it was deleted (the race settling narrows; an admission answer racing a rotation).
+    store.set('pass', 'pw-2');
+    await run(cluster, store, config);
+    expect(cluster.secrets.has(`ns-1/${first}`)).toBe(false);
+    for (const ns of ['ns-1', 'ns-2'])
+      cluster.pods.set(`${ns}/late`, {
+        ...pod('late', [first]),
+        namespace: ns,
+        serviceAccountName: 'default',
+      });
+    // In ns-2 someone else created a Secret of that name meanwhile.
+    const { data } = secret(first, { target: null });
+    await cluster.createSecret({ namespace: 'ns-2', name: first, labels: {}, annotations: {}, data });
+    store.set('pass', 'pw-3');
+    const s = await run(cluster, store, config);
+    const third = cluster.sas.get('ns-1/default')?.imagePullSecrets[0] ?? '';
+    expect(cluster.secrets.get(`ns-1/${first}`)?.data).toEqual(cluster.secrets.get(`ns-1/${third}`)?.data);
+    expect(cluster.secrets.get(`ns-1/${first}`)?.labels['regcred-rotator.io/target']).toBe('acr');
+    const [r1, r2] = ['ns-1', 'ns-2'].map((ns) => s.namespaces.find((r) => r.namespace === ns));
+    expect(r1).toMatchObject({ outcome: 'rotated' });
+    expect(r1?.kept).toEqual([
+      { name: first, reason: '1 live pod still references it (late)', current: true },
+    ]);
+    expect(r2).toMatchObject({ outcome: 'rotated', kept: [] });
+    expect(r2?.notes).toContain(`pod late lists secret ${first}, which is not ours; left alone`);
+    expect(cluster.secrets.get(`ns-2/${first}`)?.labels).toEqual({});
   });
 });

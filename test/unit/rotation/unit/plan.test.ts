@@ -340,3 +340,80 @@ describe('plan: what a finished rollout needs to know', () => {
     expect(created.dataChangedAt).toBeUndefined();
   });
 });
+
+describe('plan: an earlier name of ours that a live pod lists and that is missing is created again', () => {
+  // Realistic names: a revision id is 10 hex digits (naming.ts, isNameOf).
+  const d = desired({ name: 'regcred-00000000aa', revisionId: '00000000aa' });
+  const data = d.dataB64.reveal();
+  const current = () => secret('regcred-00000000aa', { data, rotatedAt: NOW });
+  const EARLIER = 'regcred-00000000bb';
+
+  it('with the pods observed: created with the desired data (before any repoint), then kept while the pod lists it', () => {
+    const st = state([current()], [sa('default', ['regcred-00000000aa'])], [pod('web-1', [EARLIER])]);
+    const p = plan(d, retention(), st, NOW);
+    expect(kinds(p.actions)).toEqual([`create ${EARLIER}`]);
+    expect(p.actions[0]).toMatchObject({ forPod: 'web-1' });
+    // The next round: it exists (the engine adds what it created) and is an ordinary superseded secret.
+    st.secrets.set(EARLIER, secret(EARLIER, { data, rotatedAt: NOW }));
+    const next = plan(d, retention({ retainSupersededMs: 0 }), st, NOW);
+    expect(kinds(next.actions)).toEqual([]);
+    expect(next.kept).toEqual([
+      {
+        name: EARLIER,
+        reason: expect.stringMatching(/1 live pod still references it \(web-1\)/),
+        current: true,
+      },
+    ]);
+  });
+
+  it('from the pods read at the start (the scheduler reacting to a pod), which never decide a deletion', () => {
+    const st = state([current(), secret('regcred-00000000cc')], [sa('default', ['regcred-00000000aa'])]);
+    st.podsAtStart = [pod('web-1', [EARLIER])];
+    const p = plan(d, retention({ retainSupersededMs: 0 }), st, NOW);
+    // regcred-00000000cc, which no pod read at the start lists, still waits for the pods read after settling.
+    expect(kinds(p.actions)).toEqual([`create ${EARLIER}`]);
+    expect(p.needs).toBe('pods');
+  });
+
+  it('not without pods, not for a finished pod, the desired name, a name that is not ours or one that exists', () => {
+    const sas = [sa('default', ['regcred-00000000aa'])];
+    expect(kinds(plan(d, retention(), state([current()], sas), NOW).actions)).toEqual([]);
+    const pods = [
+      pod('done', [EARLIER], 'Succeeded'),
+      pod('failed', [EARLIER], 'Failed'),
+      pod('current', ['regcred-00000000aa']),
+      pod('foreign', ['regcred-other', 'regcred-00000000b', 'other-00000000bb']),
+      pod('kept', ['regcred-00000000cc']),
+    ];
+    const st = state([current(), secret('regcred-00000000cc', { data })], sas, pods);
+    expect(kinds(plan(d, retention(), st, NOW).actions)).toEqual([]);
+  });
+
+  it('each missing name once, in name order, whatever the number of pods listing it', () => {
+    const other = 'regcred-00000000ab';
+    const st = state(
+      [current()],
+      [sa('default', ['regcred-00000000aa'])],
+      [pod('a', [EARLIER]), pod('b', [EARLIER, other]), pod('c', [other])],
+    );
+    expect(kinds(plan(d, retention(), st, NOW).actions)).toEqual([`create ${other}`, `create ${EARLIER}`]);
+  });
+
+  it("one held by someone else's Secret (found on the create) is left alone, with a note", () => {
+    const st = state([current()], [sa('default', ['regcred-00000000aa'])], [pod('web-1', [EARLIER])]);
+    st.foreign = new Set([EARLIER]);
+    const p = plan(d, retention(), st, NOW);
+    expect(kinds(p.actions)).toEqual([]);
+    expect(p.notes).toEqual([`pod web-1 lists secret ${EARLIER}, which is not ours; left alone`]);
+  });
+
+  it('in place: a swap-era name a pod lists is created again too', () => {
+    const inPlace = desired({ strategy: 'in-place', name: 'regcred', revisionId: '00000000aa' });
+    const st = state(
+      [secret('regcred', { data: inPlace.dataB64.reveal(), rotatedAt: NOW })],
+      [sa('default', ['regcred'])],
+      [pod('web-1', [EARLIER])],
+    );
+    expect(kinds(plan(inPlace, retention(), st, NOW).actions)).toEqual([`create ${EARLIER}`]);
+  });
+});
