@@ -45,13 +45,18 @@ export class KubeCaller {
     this.#attempts = options.attempts ?? 5;
   }
 
-  protected async call<T>(op: KubeOp, spec: RequestSpec): Promise<T> {
+  /** One request, retried (`send` reads its answer: the parsed JSON body by default). */
+  protected async call<T>(
+    op: KubeOp,
+    spec: RequestSpec,
+    send: (spec: RequestSpec) => Promise<T> = (s) => this.rest.json<T>(s),
+  ): Promise<T> {
     const key = `${op.verb} ${op.resource}`;
     return withRetry(
       async () => {
         this.counts[key] = (this.counts[key] ?? 0) + 1;
         try {
-          const out = await this.rest.json<T>(spec);
+          const out = await send(spec);
           this.#remember(op, spec.method, out);
           return out;
         } catch (e) {
@@ -133,14 +138,23 @@ export class KubeCaller {
     map: (item: never) => R | undefined,
   ): AsyncGenerator<R[]> {
     let cont: string | undefined;
+    // Each item reduced as the answer brings it (KubeRest.list); a page tried again starts from nothing.
+    const read = async (spec: RequestSpec) => {
+      const items: R[] = [];
+      const rest = await this.rest.list<RawList<never>>(spec, (item) => {
+        const r = map(item as never);
+        if (r !== undefined) items.push(r);
+      });
+      return { items, metadata: rest.metadata };
+    };
     do {
-      let page: RawList<never>;
+      let page: { items: R[]; metadata: RawList<never>['metadata'] };
       try {
-        page = await this.call<RawList<never>>(op, {
-          method: 'GET',
-          path,
-          query: { ...query, limit: PAGE, continue: cont },
-        });
+        page = await this.call(
+          op,
+          { method: 'GET', path, query: { ...query, limit: PAGE, continue: cont } },
+          read,
+        );
       } catch (e) {
         const next = isRotatorError(e, 'KUBE_CONFLICT') ? e.details['continue'] : undefined;
         if (cont === undefined || typeof next !== 'string' || next === '') throw e;
@@ -148,13 +162,8 @@ export class KubeCaller {
         cont = next;
         continue;
       }
-      const out: R[] = [];
-      for (const item of page.items ?? []) {
-        const r = map(item);
-        if (r !== undefined) out.push(r);
-      }
       cont = page.metadata?.continue || undefined;
-      yield out;
+      yield page.items;
     } while (cont);
   }
 

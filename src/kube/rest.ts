@@ -3,10 +3,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 import {
   httpRequest,
   httpStream,
+  lines,
   proxyAgentOptions,
   type HttpOptions,
   type HttpResponse,
 } from '../net/http.ts';
+import { JsonItems } from '../net/json-items.ts';
 import { parseProxyUrl, proxyFor, UnsupportedProxy } from '../net/proxy.ts';
 import { RotatorError } from '../errors.ts';
 import { failureCode, requestLabels, type KubeRequestObserver } from './request-labels.ts';
@@ -172,13 +174,42 @@ export class KubeRest {
   }
 
   /**
+   * One page of a list: `onItem` gets each of its items, parsed alone, as the answer arrives (JsonItems);
+   * resolves with the rest of the answer (its `metadata`; `items` empty). Fails as `json` does; a failure
+   * after some items were handed over fails the page (the caller starts it again from nothing).
+   */
+  async list<T>(spec: RequestSpec, onItem: (item: unknown) => void, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const { url, ...opts } = await this.#options(spec, signal);
+      const items = new JsonItems(onItem);
+      let received = 0;
+      const res = await this.#exchange(spec, () =>
+        httpStream(url, opts, (text) => {
+          received += text.length;
+          items.write(text);
+        }),
+      );
+      if (res.status === 401 && attempt === 0 && this.#auth.refreshable) {
+        this.#auth.invalidate();
+        continue;
+      }
+      if (res.status >= 400) throw httpError(res);
+      return (received === 0 ? {} : items.end()) as T;
+    }
+  }
+
+  /**
    * A streaming GET (a watch): calls `onObject` for each JSON line as it arrives; resolves when the server
    * ends the stream, rejects on errors or when `signal` aborts. No request timeout: watches are long.
    */
   async stream(spec: RequestSpec, onObject: (o: unknown) => void, signal: AbortSignal): Promise<void> {
     const { url, ...opts } = await this.#options(spec, signal);
     const res = await this.#exchange(spec, () =>
-      httpStream(url, { ...opts, timeoutMs: 0 }, (line) => onObject(JSON.parse(line))),
+      httpStream(
+        url,
+        { ...opts, timeoutMs: 0 },
+        lines((line) => onObject(JSON.parse(line))),
+      ),
     );
     if (res.status >= 400) throw httpError(res);
   }

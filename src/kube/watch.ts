@@ -124,14 +124,16 @@ export class ResourceWatch<T> implements Watch {
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await this.#rest.json<RawList<RawObject>>(
+      const items: T[] = [];
+      const page = await this.#rest.list<RawList<RawObject>>(
         { method: 'GET', path, query: { ...query, limit: 500, continue: cont } },
+        (item) => items.push(map(item as RawObject)),
         signal,
       );
       this.#alive();
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
-      this.#h.page((page.items ?? []).map(map), cont === undefined);
+      this.#h.page(items, cont === undefined);
     } while (cont);
     this.relists++;
     this.#h.state?.(true, 'listed');

@@ -217,14 +217,14 @@ function headersOf(h: http.IncomingHttpHeaders): ResponseHeaders {
 }
 
 /**
- * One exchange. With `onLine`, a successful answer (< 400) is handed over line by line as it arrives (its
- * `text` is then empty); an error answer is always read whole.
+ * One exchange. With `onText`, a successful answer (< 400) is handed over as it arrives, decoded, a piece
+ * at a time (its `text` is then empty); an error answer is always read whole.
  */
 function send(
   url: URL,
   opts: HttpOptions,
   agent: http.Agent,
-  onLine?: (line: string) => void,
+  onText?: (text: string) => void,
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
@@ -249,21 +249,14 @@ function send(
       const status = res.statusCode ?? 0;
       const done = (text: string) => resolve({ status, headers: headersOf(res.headers), text });
       res.on('error', fail);
-      if (onLine && status < 400) {
-        let buf = '';
+      if (onText && status < 400) {
         res.setEncoding('utf8');
         res.on('data', (c: string) => {
-          buf += c;
-          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(i + 1);
-            try {
-              if (line.trim() !== '') onLine(line);
-            } catch (e) {
-              // What the caller cannot take (a line that is not JSON) ends the stream as a failure.
-              req.destroy(e instanceof Error ? e : new Error(String(e)));
-              return;
-            }
+          try {
+            onText(c);
+          } catch (e) {
+            // What the caller cannot take (text that is not JSON) ends the exchange as a failure.
+            req.destroy(e instanceof Error ? e : new Error(String(e)));
           }
         });
         res.on('end', () => done(''));
@@ -315,20 +308,34 @@ export async function httpRequest(url: string, opts: HttpOptions): Promise<HttpR
 }
 
 /**
- * A streaming request (a watch): `onLine` gets each line of a successful answer as it arrives; resolves
- * when the server ends the stream. An error answer (≥ 400) resolves whole, as httpRequest's.
+ * A streaming request (a watch, a long list): `onText` gets a successful answer's text as it arrives, a
+ * piece at a time (`lines` cuts it into lines); resolves when the server ends the answer. What `onText`
+ * throws fails the request. An error answer (≥ 400) resolves whole, as httpRequest's.
  */
 export async function httpStream(
   url: string,
   opts: HttpOptions,
-  onLine: (line: string) => void,
+  onText: (text: string) => void,
 ): Promise<HttpResponse> {
   const { u, agent, x } = prepare(url, opts);
   try {
-    return await send(u, opts, agent, onLine);
+    return await send(u, opts, agent, onText);
   } catch (e) {
     throw classify(e, x);
   }
+}
+
+/** Text pieces to `onLine`, one non-empty line at a time (a watch's answer: one JSON object a line). */
+export function lines(onLine: (line: string) => void): (text: string) => void {
+  let buf = '';
+  return (text) => {
+    buf += text;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim() !== '') onLine(line);
+    }
+  };
 }
 
 /** Parses a JSON body leniently: undefined when it is not JSON. */

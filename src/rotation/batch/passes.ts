@@ -107,9 +107,16 @@ async function podPass(
   const namespaces = waiting.map((w) => w.namespace);
   const g = deps.gateway;
   const targets = desired.map((d) => d.target);
+  // Opened one after another, each once the one before has brought its first page (a failure stays in
+  // its cursor and fails the namespaces as they are taken): three lists reading from the same moment, each
+  // a page ahead, were a run's peak of memory at 10,000 namespaces (bench/README.md, 2026-12-07).
+  const secrets = new ListCursor(g.chunks('secrets', namespaces, targets), 'secrets');
+  await secrets.readMore().catch(() => undefined);
+  const serviceAccounts = new ListCursor(g.chunks('serviceaccounts', namespaces), 'ServiceAccounts');
+  await serviceAccounts.readMore().catch(() => undefined);
   const lists: Required<RunLists> = {
-    secrets: new ListCursor(g.chunks('secrets', namespaces, targets), 'secrets'),
-    serviceAccounts: new ListCursor(g.chunks('serviceaccounts', namespaces), 'ServiceAccounts'),
+    secrets,
+    serviceAccounts,
     pods: new ListCursor(g.chunks('pods', namespaces), 'pods'),
   };
   // From here each namespace is let go as soon as it is done (no temporary array may keep them all: a

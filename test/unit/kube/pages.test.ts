@@ -29,14 +29,19 @@ function gatewayAnswering(answers: ((spec: RequestSpec) => unknown)[]): {
   asked: RequestSpec[];
 } {
   const asked: RequestSpec[] = [];
-  const rest = {
-    json: async (spec: RequestSpec) => {
-      asked.push(spec);
-      const a = answers.shift();
-      if (!a) throw new Error('unexpected request');
-      return a(spec);
-    },
-  } as unknown as KubeRest;
+  const json = async (spec: RequestSpec) => {
+    asked.push(spec);
+    const a = answers.shift();
+    if (!a) throw new Error('unexpected request');
+    return a(spec);
+  };
+  // A list's page hands over its items one by one, then the rest of the answer (as KubeRest.list does).
+  const list = async (spec: RequestSpec, onItem: (item: unknown) => void) => {
+    const page = (await json(spec)) as { items?: unknown[] };
+    for (const item of page.items ?? []) onItem(item);
+    return { ...page, items: [] };
+  };
+  const rest = { json, list } as unknown as KubeRest;
   return { g: new K8sGateway(rest, silentLogger()), asked };
 }
 

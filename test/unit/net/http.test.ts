@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpRequest } from '../../../src/net/http.ts';
+import { httpRequest, httpStream, lines } from '../../../src/net/http.ts';
 
 describe('httpRequest: the body', () => {
   let server: Server;
@@ -29,5 +29,50 @@ describe('httpRequest: the body', () => {
     expect(res.status).toBe(200);
     expect(res.text).toBe(body);
     expect(JSON.parse(res.text)).toEqual({ items: [{ name: 'café' }, { name: 'naïve' }] });
+  });
+});
+
+describe('httpStream: the answer as it arrives', () => {
+  let server: Server;
+  let base = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/denied') {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end('{"reason":"Forbidden"}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"a":1}\n{"b"');
+      setTimeout(() => res.end(':2}\n\n{"c":3}\n'), 20);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('hands over the pieces in order; `lines` cuts them into lines across pieces', async () => {
+    const pieces: string[] = [];
+    const got: unknown[] = [];
+    const cut = lines((l) => got.push(JSON.parse(l)));
+    const res = await httpStream(`${base}/watch`, { timeoutMs: 5000 }, (t) => {
+      pieces.push(t);
+      cut(t);
+    });
+    expect(res).toMatchObject({ status: 200, text: '' });
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join('')).toBe('{"a":1}\n{"b":2}\n\n{"c":3}\n');
+    expect(got).toEqual([{ a: 1 }, { b: 2 }, { c: 3 }]);
+  });
+
+  it('what the consumer throws fails the request; an error answer comes whole, not as pieces', async () => {
+    const fails = httpStream(`${base}/watch`, { timeoutMs: 5000 }, () => {
+      throw new SyntaxError('not JSON');
+    });
+    await expect(fails).rejects.toThrow();
+    const pieces: string[] = [];
+    const res = await httpStream(`${base}/denied`, { timeoutMs: 5000 }, (t) => pieces.push(t));
+    expect(res).toMatchObject({ status: 403, text: '{"reason":"Forbidden"}' });
+    expect(pieces).toEqual([]);
   });
 });
