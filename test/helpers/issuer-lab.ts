@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import { acr, basic as acrBasic, makeToken, registry as acrRegistry, sdk, slotsOf } from './acr.ts';
 import { api as giteaApi, adminAuth, createToken, deleteToken, gitea, realmToken } from './gitea.ts';
-import { call as harborCall, createMember, createProject, harbor, robotsOf, skopeo } from './harbor.ts';
+import { call as harborCall, createMember, createProject, harbor, robotsOf, skopeoAsync } from './harbor.ts';
 import { NODE_SELECTOR } from './node.ts';
 import { bao, baoOk, policy } from './openbao.ts';
 import { runCli, Workspace, type CliResult, type EnvOverrides } from './rotator.ts';
@@ -339,6 +339,7 @@ path "secret/metadata/${this.prefix}/*" { capabilities = ["read", "list"] }`,
     const t = await baoOk('POST', 'auth/token/create', { policies: [this.prefix], ttl: '2h' });
     this.storeToken = (t['auth'] as { client_token: string }).client_token;
     const manage: Record<string, string> = {};
+    let copied: Promise<{ code: number; out: string }> | undefined;
     if (kinds.has('gitea')) {
       const m = await createToken(gitea.puller, gitea.pullerPassword, `manage-${this.prefix}`, [
         'write:user',
@@ -354,22 +355,19 @@ path "secret/metadata/${this.prefix}/*" { capabilities = ["read", "list"] }`,
       this.harborPassword = `Rotator-${this.prefix}-${suffix()}A1`;
       await createMember(this.harborProject, this.harborUser, this.harborPassword, 1);
       manage['harbor'] = this.harborPassword;
-      if (this.onNode) {
-        const copied = skopeo(
+      // The test image in the lab's project, which its robots may pull: copied while the targets are prepared.
+      if (this.onNode)
+        copied = skopeoAsync(
           ['copy', `docker://${harbor.image}`, `docker://${harbor.host}/${this.harborProject}/busybox:1`],
-          {
-            user: harbor.adminUser,
-            pass: harbor.adminPassword,
-          },
+          { user: harbor.adminUser, pass: harbor.adminPassword },
         );
-        if (copied.code !== 0)
-          throw new Error(`copying the test image into ${this.harborProject}: ${copied.out}`);
-      }
     }
     await baoOk('POST', `secret/data/${this.prefix}/manage`, { data: manage });
     for (const s of [this.storeToken, ...Object.values(manage)]) this.secrets.add(s);
     if (kinds.has('acr')) this.secrets.add(acr.secret('ROTATOR'));
     await Promise.all(this.targets.map((x) => x.prepare()));
+    const c = await copied;
+    if (c && c.code !== 0) throw new Error(`copying the test image into ${this.harborProject}: ${c.out}`);
   }
 
   /** The rotator's environment: the store token, and for ACR the Azure name hook and the app's identity. */
