@@ -22,7 +22,7 @@ interface Cmd {
   name: string;
   description: string;
   options: Opt[];
-  /** Words its first argument takes (`completion bash`). */
+  /** Words its first argument takes (`completion bash`, `fleet id`). */
   args: string[];
 }
 
@@ -62,7 +62,11 @@ function model(program: Command): { root: Opt[]; commands: Cmd[] } {
         name: c.name(),
         description: c.description(),
         options: [...mine, ...inherited],
-        args: c.registeredArguments.flatMap((a) => a.argChoices ?? []),
+        // A command with subcommands (`fleet id|forget`) takes their names as its first word.
+        args:
+          c.commands.length > 0
+            ? c.commands.map((x) => x.name())
+            : c.registeredArguments.flatMap((a) => a.argChoices ?? []),
       };
     });
   return { root, commands };

@@ -32,6 +32,21 @@ export const describeOp = (op: KubeOp): string =>
   `${op.verb} ${op.resource}${op.namespace || op.name ? ' ' : ''}${op.namespace ? `${op.namespace}/` : ''}${op.name ?? ''}`;
 
 /**
+ * A 403 comes from RBAC or from an admission check that refused the write (deploy/cluster's
+ * ValidatingAdmissionPolicy limiting the rotator's writes, or someone else's policy or webhook): the fix
+ * is in a different place.
+ */
+function forbiddenHint(msg: string): string {
+  if (
+    /ValidatingAdmissionPolicy '[^']*'.* denied request|admission webhook "[^"]*" denied the request/.test(
+      msg,
+    )
+  )
+    return 'refused by an admission policy of the cluster, not by RBAC: the policy named above says what it allows';
+  return "grant this in the rotator's RBAC, see deploy/";
+}
+
+/**
  * Turns what a request threw (a KubeHttpError or a network error) into a RotatorError with a message an
  * operator can act on. The raw HTTP error is deliberately not kept as `cause`: it carries the raw
  * response, headers included.
@@ -57,10 +72,7 @@ export function mapKubeError(e: unknown, op: KubeOp): RotatorError {
           'the API server rejected our credentials (401); refresh the kubeconfig or token',
         );
       case 403:
-        return make(
-          'KUBE_FORBIDDEN',
-          `${msg || 'forbidden'} (grant this in the rotator's RBAC, see deploy/)`,
-        );
+        return make('KUBE_FORBIDDEN', `${msg || 'forbidden'} (${forbiddenHint(msg)})`);
       case 404:
         return make('KUBE_NOT_FOUND', msg || 'not found');
       case 409:

@@ -50,9 +50,18 @@ export class Bursts {
     this.#idleTimer = setTimeout(() => void this.#end(), LOCK_IDLE_MS);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Ends the burst now (its Events flushed, the lock given back): before a full pass of this process, which
+   * takes the same lock itself and would otherwise find it held — by us — and skip its run. Later writes
+   * start a new burst.
+   */
+  async end(): Promise<void> {
     clearTimeout(this.#idleTimer);
     await this.#end();
+  }
+
+  async close(): Promise<void> {
+    await this.end();
   }
 
   async #end(): Promise<void> {

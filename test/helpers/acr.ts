@@ -99,6 +99,14 @@ export async function acrAdmin<T = unknown>(method: string, path: string, body?:
   return (await res.json()) as T;
 }
 
+/**
+ * How much later a regenerated slot of `token` reaches the registry (ACR-FACTS 32); the double keeps it on
+ * the token, so other tokens, and tests that reset the double's settings, are not touched.
+ */
+export async function replicationDelay(token: string, ms: number): Promise<void> {
+  await acrAdmin('POST', 'replication', { token, delayMs: ms });
+}
+
 /** Back to Azure's usual behaviour (no LRO, no delay, no faults), and an empty request log. */
 export async function resetAcr(): Promise<void> {
   await acrAdmin('DELETE', 'settings');

@@ -3,13 +3,17 @@
  * Harbor's own status, headers and bytes), the admin user, the double's admin API and small builders for
  * projects and robots. Registry pulls and pushes go through skopeo, a real client.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { env } from './stack.ts';
+import { dirname, join, resolve } from 'node:path';
+import { NODE } from './rotator.ts';
+import { env, stack } from './stack.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
 
 export const harbor = {
   get url() {
@@ -253,4 +257,94 @@ export async function robotsOf(
   const r = await call('GET', `/api/v2.0/robots?q=${q}&page_size=100`, { auth: admin() });
   if (r.status !== 200) throw new Error(`list robots: HTTP ${r.status} ${r.text}`);
   return json<{ id: number; name: string; disable: boolean; expires_at: number }[]>(r);
+}
+
+/**
+ * A second Harbor double of the test's own, on free loopback ports, configured as a Harbor whose
+ * `robot_name_prefix` is not `robot$` (installations change it because `$` is awkward in shells and CI
+ * variables): its robots log in as `<prefix><project>+<name>`, a name that need not look like a robot.
+ * It shares the stack's registry and token-signing key, so its /v2/ serves the same content. The shared
+ * double keeps Harbor's default: a prefix is one setting for a whole Harbor, and other tests use it.
+ */
+export class OwnHarbor {
+  readonly adminPassword = `Own-${randomBytes(6).toString('hex')}A1`;
+  readonly robotPrefix: string;
+  url = '';
+  adminApi = '';
+  #child: ChildProcess | undefined;
+  #dir = '';
+
+  constructor(robotPrefix: string) {
+    this.robotPrefix = robotPrefix;
+  }
+
+  async start(): Promise<this> {
+    this.#dir = mkdtempSync(join(tmpdir(), 'own-harbor-'));
+    const cfg = join(this.#dir, 'config.json');
+    const pki = join(stack.run, 'pki');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        adminPassword: this.adminPassword,
+        listen: '127.0.0.1:0',
+        admin: '127.0.0.1:0',
+        upstream: new URL(harbor.registry).host,
+        tlsCert: join(pki, 'serving.crt'),
+        tlsKey: join(pki, 'serving.key'),
+        tokenKey: join(dirname(harbor.tokenCert), 'token.key'),
+        robotPrefix: this.robotPrefix,
+      }),
+      { mode: 0o600 },
+    );
+    const child = spawn(NODE, [join(ROOT, 'test/stack/harbor/double.ts'), cfg], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    this.#child = child;
+    const ports = await new Promise<{ harborPort: number; adminPort: number }>((resolve, reject) => {
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (c: string) => {
+        out += c;
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        if (line && out.includes('\n'))
+          resolve(JSON.parse(line) as { harborPort: number; adminPort: number });
+      });
+      child.once('exit', (code) => reject(new Error(`own harbor double exited (${code ?? 'signal'})`)));
+      setTimeout(() => reject(new Error('own harbor double did not start in 20 s')), 20_000).unref();
+    });
+    this.url = `https://127.0.0.1:${ports.harborPort}`;
+    this.adminApi = `http://127.0.0.1:${ports.adminPort}/_admin`;
+    return this;
+  }
+
+  admin(): Auth {
+    return { user: 'admin', pass: this.adminPassword };
+  }
+
+  /** One raw request to this double's API (path below its URL). */
+  call(method: string, path: string, opts: Parameters<typeof call>[2] = {}): Promise<Reply> {
+    return call(method, `${this.url}${path}`, opts);
+  }
+
+  async ok(method: string, path: string, body: unknown, auth = this.admin()): Promise<Reply> {
+    const r = await this.call(method, path, { auth, body });
+    if (r.status >= 300) throw new Error(`own harbor ${method} ${path}: HTTP ${r.status} ${r.text}`);
+    return r;
+  }
+
+  /** The project's robots as Harbor lists them (admin). */
+  async robotsOf(projectId: number): Promise<{ id: number; name: string; disable: boolean }[]> {
+    const q = encodeURIComponent(`Level=project,ProjectID=${projectId}`);
+    return json(await this.ok('GET', `/api/v2.0/robots?q=${q}&page_size=100`, undefined));
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (child && child.exitCode === null) {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await gone;
+    }
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+  }
 }

@@ -14,6 +14,7 @@ import {
   https,
   makeToken,
   registry,
+  replicationDelay,
   resetAcr,
   sdk,
   slotsOf,
@@ -509,14 +510,32 @@ describe('the registry <name>.azurecr.io', () => {
     expect(await accepted(password)).toBe(true);
   });
 
-  it('replication: a regenerated slot is refused until it replicates while its old value still works; filling an empty slot needs no wait', async () => {
-    await acrAdmin('POST', 'settings', { replicationDelayMs: 3000 });
+  it("replication: a regenerated slot is refused until it replicates while its old value still works; filling an empty slot needs no wait; the delay is the token's, other tokens are not slowed", async () => {
+    await replicationDelay(name, 3000);
+    const other = await fresh('dp-other');
+    const otherPassword = async (slot: 'password1' | 'password2') => {
+      const g = await sdk('ROTATOR').registries.generateCredentials(rg(), reg(), {
+        tokenId: tokenId(other),
+        name: slot,
+      });
+      return g.passwords!.find((p) => p.name === slot)!.value!;
+    };
+    await otherPassword('password1');
     const empty = await generate('password2'); // password2 was removed above: an empty slot
     expect(await accepted(empty)).toBe(true);
     const next = await generate('password1'); // overwrites password1's value
     const at = Date.now();
+    const otherNext = await otherPassword('password1'); // overwrites too, on a token without a delay
     expect(await accepted(next)).toBe(false);
     expect(await accepted(password)).toBe(true); // the old value until the new one arrives
+    expect((await registry('/v2/', basic(other, otherNext))).status).toBe(200);
+    // A settings reset (other tests do one before each of theirs) leaves the token's delay alone.
+    await acrAdmin('DELETE', 'settings');
+    expect(await acrAdmin('GET', 'replication')).toContainEqual({
+      registry: acr.registry,
+      token: name,
+      delayMs: 3000,
+    });
     while (!(await accepted(next))) {
       expect(Date.now() - at).toBeLessThan(6000);
       await sleep(200);

@@ -25,6 +25,7 @@ import {
   pull,
   skopeo,
   token,
+  OwnHarbor,
   type CreatedRobot,
 } from '../helpers/harbor.ts';
 import { suffix } from '../helpers/stack.ts';
@@ -63,6 +64,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await adminApi('/clock', { skewSeconds: 0 });
 });
+
+/** A knob of another double's admin API. */
+async function adminApiOf(h: OwnHarbor, path: string, body: unknown): Promise<void> {
+  const r = await call('POST', `${h.adminApi}${path}`, { body });
+  expect(r.status).toBe(200);
+}
 
 describe('the routes table', () => {
   it('admin via Basic: users/current → 200 with user_id 1, sysadmin_flag; a wrong password → 401', async () => {
@@ -380,7 +387,7 @@ describe('what a rotator has to live with', () => {
     expect(noProject.status).toBe(400);
   });
 
-  it("robots cannot refresh robots: robot:update is not grantable (400); a robot's PATCH of itself or another → 403; delete + recreate works (name reusable, id changes)", async () => {
+  it('robots cannot refresh robots: robot:update is not grantable (400); a robot\'s PATCH of itself or another, and its PUT (disable), → 403 FORBIDDEN "forbidden" (Harbor\'s RequireProjectAccess); users/current → 412; delete + recreate works (name reusable, id changes)', async () => {
     const refused = await call('POST', `${API}/robots`, {
       auth: admin(),
       body: projectRobot('manager-bad', project, [['robot', 'update']]),
@@ -398,13 +405,32 @@ describe('what a rotator has to live with', () => {
         ['repository', 'pull'],
       ]),
     );
+    // errors.ForbiddenError(nil): the code and Harbor's fixed message, nothing about who or what.
+    const forbidden = { errors: [{ code: 'FORBIDDEN', message: 'forbidden' }] };
     const self = await call('PATCH', `${API}/robots/${manager.id}`, { auth: creds(manager), body: {} });
     expect(self.status).toBe(403);
+    expect(self.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(self.text).toBe(`${JSON.stringify(forbidden)}\n`);
     const target = await createRobot(projectRobot('managed', project), creds(manager));
-    expect(
-      (await call('PATCH', `${API}/robots/${target.id}`, { auth: creds(manager), body: {} })).status,
-    ).toBe(403);
-    expect((await call('GET', `${API}/users/current`, { auth: creds(manager) })).status).toBe(412);
+    const other = await call('PATCH', `${API}/robots/${target.id}`, { auth: creds(manager), body: {} });
+    expect(other.status).toBe(403);
+    expect(json(other)).toEqual(forbidden);
+    const full = json(await call('GET', `${API}/robots/${target.id}`, { auth: creds(manager) }));
+    const disable = await call('PUT', `${API}/robots/${target.id}`, {
+      auth: creds(manager),
+      body: { ...full, disable: true },
+    });
+    expect(disable.status).toBe(403);
+    expect(json(disable)).toEqual(forbidden);
+    const current = await call('GET', `${API}/users/current`, { auth: creds(manager) });
+    expect(current.status).toBe(412);
+    expect(json(current)).toEqual({
+      errors: [
+        { code: 'PRECONDITION', message: 'get current user not available for security context: robot' },
+      ],
+    });
+    // The target is still enabled with its own secret: nothing the refused calls asked for happened.
+    expect((await token(creds(target))).status).toBe(200);
     expect((await call('DELETE', `${API}/robots/${target.id}`, { auth: creds(manager) })).status).toBe(200);
     const again = await createRobot(projectRobot('managed', project), creds(manager));
     expect(again.name).toBe(target.name);
@@ -421,6 +447,59 @@ describe('what a rotator has to live with', () => {
     expect(sys.name).toBe(`robot$sys-${sfx}`);
     expect(puller.name).toBe(`robot$${project}+ci-puller`);
     await call('DELETE', `${API}/robots/${sys.id}`, { auth: admin() });
+  });
+
+  it("names with another robot_name_prefix (ROBOT_NAME_PREFIX, here 'bot-'): robots are named and log in with it; a robot$ name is then just an unknown user; the robot's refresh is still 403", async () => {
+    const other = await new OwnHarbor('bot-').start();
+    try {
+      const a = other.admin();
+      const made = await other.ok('POST', `${API}/projects`, {
+        project_name: project,
+        metadata: { public: 'false' },
+      });
+      const pid = String(made.headers.location).split('/').pop() ?? '';
+      const r = json<CreatedRobot>(
+        await other.ok(
+          'POST',
+          `${API}/robots`,
+          projectRobot('ci', project, [
+            ['robot', 'list'],
+            ['repository', 'pull'],
+          ]),
+          a,
+        ),
+      );
+      expect(r.name).toBe(`bot-${project}+ci`);
+      const listed = json<{ name: string }[]>(
+        await other.ok(
+          'GET',
+          `${API}/robots?q=${encodeURIComponent(`Level=project,ProjectID=${pid}`)}`,
+          undefined,
+        ),
+      );
+      expect(listed.map((x) => x.name)).toEqual([`bot-${project}+ci`]);
+      await adminApiOf(other, '/penalty', { ms: 0 });
+      const as = (user: string) => ({ user, pass: r.secret });
+      expect((await other.call('GET', `${API}/users/current`, { auth: as(r.name) })).status).toBe(412);
+      expect(
+        (await other.call('GET', `${API}/users/current`, { auth: as(`robot$${project}+ci`) })).status,
+      ).toBe(401);
+      const refresh = await other.call('PATCH', `${API}/robots/${r.id}`, { auth: as(r.name), body: {} });
+      expect(refresh.status).toBe(403);
+      expect(json(refresh)).toEqual({ errors: [{ code: 'FORBIDDEN', message: 'forbidden' }] });
+      const t = json<{ token: string }>(
+        await other.call(
+          'GET',
+          `/service/token?service=harbor-registry&scope=repository:${project}/app:pull`,
+          {
+            auth: as(r.name),
+          },
+        ),
+      ).token;
+      expect(decodeJwt(t).claims['sub']).toBe(r.name);
+    } finally {
+      await other.stop();
+    }
   });
 
   it('the real registry checks Harbor-format tokens itself: a pull token works at the distribution registry directly, an anonymous one does not', async () => {

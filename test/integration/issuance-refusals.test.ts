@@ -10,9 +10,17 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acr, acrAdmin } from '../helpers/acr.ts';
+import { acr, acrAdmin, replicationDelay } from '../helpers/acr.ts';
 import { createToken, deleteToken, gitea } from '../helpers/gitea.ts';
-import { createMember, harbor } from '../helpers/harbor.ts';
+import {
+  call,
+  createMember,
+  harbor,
+  json,
+  OwnHarbor,
+  projectRobot,
+  type CreatedRobot,
+} from '../helpers/harbor.ts';
 import { IssuerLab, type LabTarget } from '../helpers/issuer-lab.ts';
 import { LeakCanary } from '../helpers/leak-canary.ts';
 import { baoOk } from '../helpers/openbao.ts';
@@ -36,6 +44,9 @@ const T = {
   harborNoProject: lab.target('harbor', 'h-no-project'),
   harborThrottled: lab.target('harbor', 'h-throttled'),
   harborDown: lab.target('harbor', 'h-down'),
+  ownUser: lab.target('harbor', 'o-user'),
+  ownRobotRefresh: lab.target('harbor', 'o-bot-refresh'),
+  ownRobotCreate: lab.target('harbor', 'o-bot-create'),
   acrLeast: lab.target('acr', 'a-least'),
   acrNoRole: lab.target('acr', 'a-no-role'),
   acrReadOnly: lab.target('acr', 'a-read-only'),
@@ -52,8 +63,15 @@ const extra = {
   harborAdmin: harbor.adminPassword,
   harborDeveloper: `Developer-${suffix()}-A1`,
   harborWrong: `Wrong-${suffix()}-A1`,
+  ownUser: `Own-${suffix()}-${suffix()}A1`,
+  ownRobot: '',
 };
 const developer = `dev-${lab.prefix}`;
+/** A Harbor whose robot_name_prefix is `bot-`: there, a robot's name does not look like one. */
+const own = new OwnHarbor('bot-');
+const ownUser = `own-${lab.prefix}`;
+let ownProjectId = 0;
+let ownManager: CreatedRobot;
 const readOnly = () => ({
   principalId: acr.objectId('NOROLE'),
   scope: acr.registryId,
@@ -73,12 +91,44 @@ beforeAll(async () => {
   extra.giteaReadUser = weak.sha1;
   lab.cleanups.push(() => deleteToken(gitea.puller, weak.id));
   await createMember(lab.harborProject, developer, extra.harborDeveloper, 2);
+  await own.start();
+  lab.cleanups.push(() => own.stop());
+  const created = await own.ok('POST', '/api/v2.0/projects', {
+    project_name: lab.harborProject,
+    metadata: { public: 'false' },
+  });
+  ownProjectId = Number(String(created.headers.location).split('/').pop());
+  await own.ok('POST', '/api/v2.0/users', {
+    username: ownUser,
+    email: `${ownUser}@example.com`,
+    realname: ownUser,
+    password: extra.ownUser,
+  });
+  await own.ok('POST', `/api/v2.0/projects/${lab.harborProject}/members`, {
+    role_id: 1,
+    member_user: { username: ownUser },
+  });
+  // Every robot permission Harbor grants a robot (robot:update it never does), and reading the project.
+  ownManager = json<CreatedRobot>(
+    await own.ok(
+      'POST',
+      '/api/v2.0/robots',
+      projectRobot('manager', lab.harborProject, [
+        ['project', 'read'],
+        ['robot', 'create'],
+        ['robot', 'list'],
+        ['robot', 'read'],
+        ['robot', 'delete'],
+        ['repository', 'pull'],
+      ]),
+    ),
+  );
+  extra.ownRobot = ownManager.secret;
   await baoOk('POST', `secret/data/${lab.prefix}/extra`, { data: extra });
   for (const s of Object.values(extra)) lab.secrets.add(s);
 }, 180_000);
 afterAll(async () => {
   await acrAdmin('DELETE', 'roles', readOnly()).catch(() => undefined);
-  await acrAdmin('POST', 'settings', { replicationDelayMs: 0 }).catch(() => undefined);
   console.log(
     `[integration] issuance refusals: ${runs} CLI runs in ${Math.round((Date.now() - startedAt) / 1000)} s; what the operator read:\n${shown.join('\n')}`,
   );
@@ -94,10 +144,13 @@ async function rotate(
     args?: string[];
     app?: 'ROTATOR' | 'NOROLE';
     namespaces?: string[];
+    /** The registry the credential is for, when not the target's usual one. */
+    registry?: string;
   } = {},
 ): Promise<CliResult> {
   runs++;
   const entry = t.entry(o.url, o.over ?? {});
+  if (o.registry) entry['registry'] = o.registry;
   if (o.namespaces) entry['namespaces'] = { names: o.namespaces };
   const config = lab.config([entry], {
     lock: `${t.short}-${runs}`,
@@ -323,6 +376,94 @@ describe.concurrent('Harbor (the double)', () => {
   });
 });
 
+/** The own Harbor's robots of a target, and whether each is enabled: what a refused run must leave as it was. */
+const ownRobots = async (t: LabTarget) =>
+  JSON.stringify(
+    (await own.robotsOf(ownProjectId))
+      .filter((r) => r.name.includes(`+${t.name}-`))
+      .map((r) => ({ id: r.id, name: r.name, disable: r.disable })),
+  );
+/** The own Harbor's API answers since `from` (method, path, status), to see what Harbor was asked. */
+const ownRequests = async (from: number) =>
+  json<{ method: string; path: string; status: number }[]>(await call('GET', `${own.adminApi}/requests`))
+    .slice(from)
+    .map((r) => `${r.method} ${r.path} ${r.status}`);
+/** A run against the own Harbor as `username`, whose password is the store's `extra#field`. */
+const ownRun = (t: LabTarget, username: string, field: keyof typeof extra, args: string[] = []) =>
+  rotate(t, {
+    url: own.url,
+    registry: new URL(own.url).host,
+    over: { login: { username, password: storeKey(field) } },
+    args,
+  });
+
+// One after the other: the refusals read the double's request log, which a concurrent rotation would add to.
+describe("Harbor with robot_name_prefix 'bot-' (a double of this file's own)", () => {
+  it("a project admin rotates there: the robots are Harbor's bot-… names, found again by them, the old one disabled", async () => {
+    const t = T.ownUser;
+    const P = lab.harborProject;
+    const first = await ownRun(t, ownUser, 'ownUser');
+    expect(first.code, first.text).toBe(0);
+    const second = await ownRun(t, ownUser, 'ownUser', ['--reissue']);
+    expect(second.code, second.text).toBe(0);
+    expect(second.stdout).toMatch(
+      new RegExp(`^ {2}revoked: robot ${escape(`bot-${P}+${t.name}-a`)} — superseded by `, 'm'),
+    );
+    expect(
+      (JSON.parse(await ownRobots(t)) as { name: string; disable: boolean }[]).map((r) => [
+        r.name,
+        r.disable,
+      ]),
+    ).toEqual([
+      [`bot-${P}+${t.name}-a`, true],
+      [`bot-${P}+${t.name}-b`, false],
+    ]);
+    const s = (await t.stored()).data;
+    expect(s['regcred-credential-id']).toBe(`bot-${P}+${t.name}-b`);
+    expect(s['username']).toBe(`bot-${P}+${t.name}-b`);
+    const login = { user: s['username'] ?? '', pass: s['password'] ?? '' };
+    expect((await own.call('GET', '/v2/', { auth: login })).status).toBe(200);
+  });
+
+  it('a robot whose name does not look like one, its robot existing: Harbor refuses the refresh (403), named as robot, identity and robot:update; nothing issued or written', async () => {
+    const t = T.ownRobotRefresh;
+    expect(ownManager.name).toBe(`bot-${lab.harborProject}+manager`); // past the config's robot$ check
+    // The pair's first robot exists, as a user's earlier rotations would have left it.
+    const existing = json<CreatedRobot>(
+      await own.ok('POST', '/api/v2.0/robots', projectRobot(`${t.name}-a`, lab.harborProject)),
+    );
+    const before = await world(t);
+    const robots = await ownRobots(t);
+    const from = json<unknown[]>(await call('GET', `${own.adminApi}/requests`)).length;
+    const r = await ownRun(t, ownManager.name, 'ownRobot');
+    await expectRefused(t, r, before, [
+      `harbor ${own.url}`,
+      `robot account "${ownManager.name}" may not manage robot ${existing.name}: it needs robot:update, which Harbor never grants a robot`,
+      'configure a Harbor user who is project admin of the project (HTTP 403: forbidden)',
+    ]);
+    expect(await ownRobots(t), 'no robot created, refreshed or disabled').toBe(robots);
+    const asked = await ownRequests(from);
+    expect(asked).toContain(`PATCH /api/v2.0/robots/${existing.id} 403`);
+    expect(asked).toContain('GET /api/v2.0/users/current 412'); // who was refused, by Harbor's word
+    expect(asked.filter((a) => /^(POST|PUT|DELETE) /.test(a))).toEqual([]);
+  });
+
+  it('a robot whose name does not look like one, its robot not yet made: refused before creating one (Harbor: no current user for a robot, 412), naming robot:create and robot:update; nothing issued or written', async () => {
+    const t = T.ownRobotCreate;
+    const before = await world(t);
+    const from = json<unknown[]>(await call('GET', `${own.adminApi}/requests`)).length;
+    const r = await ownRun(t, ownManager.name, 'ownRobot');
+    await expectRefused(t, r, before, [
+      `harbor ${own.url}`,
+      `robot account "${ownManager.name}" may not manage robot robot$${lab.harborProject}+${t.name}-a: it needs robot:create and then robot:update, which Harbor never grants a robot`,
+      '(GET /users/current: HTTP 412: get current user not available for security context: robot)',
+    ]);
+    expect(await ownRobots(t), 'no robot created').toBe('[]');
+    const asked = await ownRequests(from);
+    expect(asked.filter((a) => /^(POST|PUT|PATCH|DELETE) /.test(a))).toEqual([]);
+  });
+});
+
 const acrWhere = (t: LabTarget, app: 'ROTATOR' | 'NOROLE') =>
   `issuer acr-token (registry ${acr.registry}, token ${t.object}) as environment credential (client ${acr.id(app)}`;
 
@@ -367,18 +508,13 @@ describe.concurrent('ACR (the double)', () => {
   });
 });
 
-// The double's replication delay is one setting for the whole registry: these two run one after the other.
-describe('ACR (the double): replication lag', () => {
+// The double's replication delay belongs to each token: these two, and every other ACR test, run side by side.
+describe.concurrent('ACR (the double): replication lag', () => {
   it('replication lag: the new slot is refused for a while; the run waits, then rolls it out', async () => {
     const t = T.acrLag;
     await bothSlots(t);
-    await acrAdmin('POST', 'settings', { replicationDelayMs: 5000 });
-    let r: CliResult;
-    try {
-      r = await rotate(t, { args: ['--reissue'] });
-    } finally {
-      await acrAdmin('POST', 'settings', { replicationDelayMs: 0 });
-    }
+    await replicationDelay(t.object, 5000);
+    const r = await rotate(t, { args: ['--reissue'] });
     expect(r.code, r.text).toBe(0);
     const waits = r.logs.filter((l) => l['msg'] === 'waiting for the registry to accept the new credential');
     expect(waits.length).toBeGreaterThan(0);
@@ -393,13 +529,8 @@ describe('ACR (the double): replication lag', () => {
     await bothSlots(t);
     const namespaces = await snapshotNamespaces(t.namespaces);
     const census = await t.census();
-    await acrAdmin('POST', 'settings', { replicationDelayMs: 25_000 });
-    let r: CliResult;
-    try {
-      r = await rotate(t, { args: ['--reissue'] });
-    } finally {
-      await acrAdmin('POST', 'settings', { replicationDelayMs: 0 });
-    }
+    await replicationDelay(t.object, 25_000);
+    const r = await rotate(t, { args: ['--reissue'] });
     const replicated = Date.now() + 25_000;
     expect(r.code, r.text).toBe(1);
     const line = failure(r, t);
@@ -510,7 +641,8 @@ describe('the leak canary over every run above', () => {
     expect(metrics).toMatch(/regcred_rotator_runs_total\{/);
     expect(events).toBeGreaterThan(0);
     expect(canary.argvRead).toBe(runs);
-    const usernames = [gitea.puller, gitea.admin, harbor.adminUser, developer, lab.harborUser];
+    const usernames = [gitea.puller, gitea.admin, harbor.adminUser, developer, lab.harborUser, ownUser];
+    usernames.push(ownManager.name);
     for (const t of lab.targets) usernames.push(t.object, ...t.robots);
     canary.expectClean(lab.secrets, usernames);
   });

@@ -12,7 +12,17 @@ import { verifyRegistry } from '../../src/credentials/verify.ts';
 import { RotatorError } from '../../src/errors.ts';
 import { AcrTokenIssuer, acrTokenIssuerSchema, SLOT_EXPIRY_GRACE_DAYS } from '../../src/issuers/acr/index.ts';
 import type { IssuedCredential } from '../../src/issuers/types.ts';
-import { acr, acrAdmin, basic, makeToken, registry, resetAcr, sdk, type AcrApp } from '../helpers/acr.ts';
+import {
+  acr,
+  acrAdmin,
+  basic,
+  makeToken,
+  registry,
+  replicationDelay,
+  resetAcr,
+  sdk,
+  type AcrApp,
+} from '../helpers/acr.ts';
 import { freePort, sleep, suffix } from '../helpers/stack.ts';
 
 const sfx = suffix();
@@ -197,7 +207,7 @@ describe('AcrTokenIssuer (dual-slot) against the ACR double', () => {
     const i = issuerFor(token);
     const a = await issue(i);
     const b = await issue(i, a);
-    await acrAdmin('POST', 'settings', { replicationDelayMs: 3000 });
+    await replicationDelay(token, 3000);
     const c = await issue(i, b); // overwrites password1: 60 s on Azure (fact 32), 3 s here
     const at = Date.now();
     expect(await verdict(c)).toBe('rejected');

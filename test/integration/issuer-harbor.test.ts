@@ -276,11 +276,16 @@ describe('refusals name the Harbor URL, the object, the identity and the missing
     const e1 = await refusal(viaRobot.check());
     expect(e1.code).toBe('ISSUER_PERMISSION');
     expect(e1.message).toContain(`harbor ${harbor.url}`);
-    expect(e1.message).toContain('is a robot account');
+    expect(e1.message).toContain(
+      `robot account "${robotManager.name}" may not manage the robots of project ${project}`,
+    );
+    expect(e1.message).toContain('HTTP 412'); // Harbor's own word that this login is a robot
     const e2 = await refusal(viaRobot.issue(undefined)); // pull-a exists: the robot may list it, not refresh it
     expect(e2.code).toBe('ISSUER_PERMISSION');
-    expect(e2.message).toContain(`robot robot$${project}+pull-a`);
-    expect(e2.message).toContain('robot:update');
+    expect(e2.message).toContain(
+      `robot account "${robotManager.name}" may not manage robot robot$${project}+pull-a: it needs robot:update, which Harbor never grants a robot`,
+    );
+    expect(e2.message).toContain('(HTTP 403: forbidden)');
     noSecret(e1);
     noSecret(e2);
   });

@@ -94,6 +94,7 @@ export async function runScheduler(g: GlobalOptions, waitForLock: boolean): Prom
     (signal) =>
       reactor.exclusive(async () => {
         try {
+          await bursts.end(); // the reactor's lock, held for 2 s after its last write, is the pass's to take
           return await fullPass(p, stores, reactor, { waitForLock, signal });
         } finally {
           // Until a pass has produced credentials the watches cannot react: retry soon, not at the next slot.

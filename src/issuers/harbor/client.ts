@@ -38,6 +38,13 @@ export interface HarborClientOptions {
   timeoutMs: number;
 }
 
+/** Who the managing identity is, by Harbor's own answer to `GET /users/current`. */
+export type Identity =
+  | { kind: 'user'; user: HarborUser }
+  /** Harbor answers 412 for a robot's security context, whatever its name looks like. */
+  | { kind: 'robot'; why: string }
+  | { kind: 'unknown' };
+
 /** What a request was about, for the error message: the object and the permission it needs. */
 export interface About {
   /** e.g. `project team-a`, `robot robot$team-a+ci-a`. */
@@ -63,6 +70,7 @@ export function harborReason(res: HttpResponse): string {
 export class HarborClient {
   readonly #o: HarborClientOptions;
   readonly #base: string;
+  #identity: Promise<Identity> | undefined;
 
   constructor(options: HarborClientOptions) {
     this.#o = options;
@@ -85,21 +93,29 @@ export class HarborClient {
     });
   }
 
-  /** Maps an HTTP answer the caller did not expect to an error; never includes a body that could hold a secret. */
-  refusal(res: HttpResponse, about: About): RotatorError {
-    const who = `user "${this.#o.username}"`;
+  /**
+   * Maps an HTTP answer the caller did not expect to an error; never includes a body that could hold a
+   * secret. A 403 names who was refused as Harbor sees it: a robot's name need not look like one
+   * (`robot_name_prefix` is configurable), so on a 403 Harbor is asked who we are.
+   */
+  async refusal(res: HttpResponse, about: About): Promise<RotatorError> {
     const why = harborReason(res);
     const tail = `(HTTP ${res.status}${why ? `: ${why}` : ''})`;
     switch (res.status) {
       case 401:
         return this.fail(
           'ISSUER_AUTH',
-          `${who} was refused: wrong password, or the user does not exist ${tail}`,
+          `user "${this.#o.username}" was refused: wrong password, or the user does not exist ${tail}`,
         );
       case 403: {
-        const hint = this.#o.username.startsWith('robot$')
-          ? ' (this is a robot account, and Harbor never grants a robot robot:update: manage robots as a Harbor user)'
-          : ' (a project admin of the project has it)';
+        const identity = await this.identity().catch((): Identity => ({ kind: 'unknown' }));
+        if (identity.kind === 'robot' && about.permission?.startsWith('robot:'))
+          return this.robotRefused(about, tail);
+        const who = `${identity.kind === 'robot' ? 'robot account' : 'user'} "${this.#o.username}"`;
+        const hint =
+          identity.kind === 'robot'
+            ? ' (this is a robot account: manage robots as a Harbor user)'
+            : ' (a project admin of the project has it)';
         return this.fail(
           'ISSUER_PERMISSION',
           `${who} may not act on ${about.object}${about.permission ? `: it needs ${about.permission}${hint}` : ''} ${tail}`,
@@ -108,7 +124,7 @@ export class HarborClient {
       case 404:
         return this.fail(
           'ISSUER_NOT_FOUND',
-          `${about.object} does not exist or is not visible to ${who} ${tail}`,
+          `${about.object} does not exist or is not visible to user "${this.#o.username}" ${tail}`,
         );
       case 400:
       case 422:
@@ -117,6 +133,37 @@ export class HarborClient {
       default:
         return this.fail('ISSUER_UNAVAILABLE', `${about.object}: unexpected answer ${tail}`);
     }
+  }
+
+  /**
+   * The managing identity is a robot: whatever it may create, it can never refresh, enable or disable a
+   * robot, because Harbor never grants a robot robot:update.
+   */
+  robotRefused(about: About, tail: string): RotatorError {
+    const permission = about.permission ?? 'robot:update';
+    const needs = permission === 'robot:update' ? permission : `${permission} and then robot:update`;
+    return this.fail(
+      'ISSUER_PERMISSION',
+      `robot account "${this.#o.username}" may not manage ${about.object}: it needs ${needs}, which Harbor never grants a robot (a robot may at most create, list, read and delete robots); configure a Harbor user who is project admin of the project ${tail}`,
+    );
+  }
+
+  /** Who the login is, asked once: 200 a user, 412 a robot (Harbor has no current user for robots). */
+  identity(): Promise<Identity> {
+    this.#identity ??= (async (): Promise<Identity> => {
+      const res = await this.call('GET', '/users/current');
+      if (res.status === 200) return { kind: 'user', user: jsonBody(res) as HarborUser };
+      if (res.status === 412) {
+        const why = harborReason(res);
+        return { kind: 'robot', why: `GET /users/current: HTTP 412${why ? `: ${why}` : ''}` };
+      }
+      // Not through refusal(): its 403 branch asks for the identity, which is what is being answered here.
+      if (res.status === 401) throw await this.refusal(res, { object: 'the current user' });
+      throw this.fail('ISSUER_UNAVAILABLE', `the current user: unexpected answer (HTTP ${res.status})`);
+    })();
+    // A failed lookup is not remembered: the next caller asks again.
+    this.#identity.catch(() => (this.#identity = undefined));
+    return this.#identity;
   }
 
   /** One API call under the retry policy; returns any final answer, 2xx or not. */
@@ -153,15 +200,11 @@ export class HarborClient {
     return res;
   }
 
-  async currentUser(): Promise<HarborUser> {
-    const res = await this.call('GET', '/users/current');
-    if (res.status === 412)
-      throw this.fail(
-        'ISSUER_PERMISSION',
-        `"${this.#o.username}" is a robot account: Harbor never lets a robot refresh or update robots; configure a Harbor user (project admin of the project)`,
-      );
-    if (res.status !== 200) throw this.refusal(res, { object: 'the current user' });
-    return jsonBody(res) as HarborUser;
+  async currentUser(about: About): Promise<HarborUser> {
+    const id = await this.identity();
+    if (id.kind === 'robot') throw this.robotRefused(about, `(${id.why})`);
+    if (id.kind !== 'user') throw this.fail('ISSUER_UNAVAILABLE', 'the current user: unexpected answer');
+    return id.user;
   }
 
   async project(name: string): Promise<HarborProject> {
@@ -170,7 +213,7 @@ export class HarborClient {
       'x-is-resource-name': 'true',
     });
     if (res.status !== 200)
-      throw this.refusal(res, { object: `project ${name}`, permission: 'project read' });
+      throw await this.refusal(res, { object: `project ${name}`, permission: 'project read' });
     return jsonBody(res) as HarborProject;
   }
 
@@ -180,14 +223,15 @@ export class HarborClient {
     const q = encodeURIComponent(`Level=project,ProjectID=${projectId},name=~${fuzzy.replace(/\+/g, '%2B')}`);
     const res = await this.call('GET', `/robots?q=${q}&page_size=100`);
     if (res.status !== 200)
-      throw this.refusal(res, { object: `the robots of project ${project}`, permission: 'robot:list' });
+      throw await this.refusal(res, { object: `the robots of project ${project}`, permission: 'robot:list' });
     return jsonBody(res) as HarborRobot[];
   }
 
   async robot(id: number, name: string): Promise<HarborRobot | undefined> {
     const res = await this.call('GET', `/robots/${id}`);
     if (res.status === 404) return undefined;
-    if (res.status !== 200) throw this.refusal(res, { object: `robot ${name}`, permission: 'robot:read' });
+    if (res.status !== 200)
+      throw await this.refusal(res, { object: `robot ${name}`, permission: 'robot:read' });
     return jsonBody(res) as HarborRobot;
   }
 
@@ -201,7 +245,8 @@ export class HarborClient {
   > {
     const res = await this.call('POST', '/robots', body);
     if (res.status === 409) return 'exists';
-    if (res.status !== 201) throw this.refusal(res, { object: `robot ${name}`, permission: 'robot:create' });
+    if (res.status !== 201)
+      throw await this.refusal(res, { object: `robot ${name}`, permission: 'robot:create' });
     const r = jsonBody(res) as {
       id: number;
       name: string;
@@ -222,13 +267,15 @@ export class HarborClient {
   /** PUT /robots/{id}: the full object (name and level unchanged) — enable/disable, duration, permissions. */
   async updateRobot(id: number, body: HarborRobot, name: string): Promise<void> {
     const res = await this.call('PUT', `/robots/${id}`, body);
-    if (res.status !== 200) throw this.refusal(res, { object: `robot ${name}`, permission: 'robot:update' });
+    if (res.status !== 200)
+      throw await this.refusal(res, { object: `robot ${name}`, permission: 'robot:update' });
   }
 
   /** PATCH /robots/{id} `{}`: a new server-generated secret; the old one stops working at once. */
   async refreshSecret(id: number, name: string): Promise<Sensitive> {
     const res = await this.call('PATCH', `/robots/${id}`, {});
-    if (res.status !== 200) throw this.refusal(res, { object: `robot ${name}`, permission: 'robot:update' });
+    if (res.status !== 200)
+      throw await this.refusal(res, { object: `robot ${name}`, permission: 'robot:update' });
     const s = (jsonBody(res) as { secret?: unknown } | undefined)?.secret;
     if (typeof s !== 'string' || s === '')
       throw this.fail('ISSUER_UNAVAILABLE', `robot ${name}: the refresh answer carried no secret`);

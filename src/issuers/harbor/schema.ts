@@ -34,7 +34,10 @@ export const harborRobotIssuerSchema = z.strictObject({
    * policy by a month, so a late rotation does not break pulls, while an abandoned robot still expires.
    */
   durationDays: z.union([z.literal(-1), z.number().int().positive()]).default(120),
-  /** The managing identity: a Harbor user (project admin of `project`, or a system admin). */
+  /**
+   * The managing identity: a Harbor user (project admin of `project`, or a system admin). A `robot$…` name
+   * is refused here; a robot under another `robot_name_prefix` is refused by Harbor's answers at run time.
+   */
   login: z.strictObject({
     username: z
       .string()

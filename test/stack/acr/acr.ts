@@ -70,7 +70,7 @@ const registryServer = createHttps(tls, (req, res) => {
     .catch((e: unknown) => failed(res, e));
 });
 
-/** Knobs (settings, faults), the request log and role assignments; loopback plain HTTP, like the Azure double's. */
+/** Knobs (settings, faults, each token's replication delay), the request log and role assignments; loopback plain HTTP, like the Azure double's. */
 async function admin(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '');
   const body = async <T>(): Promise<T> => JSON.parse((await readBody(req)) || '{}') as T;
@@ -79,6 +79,25 @@ async function admin(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'POST') world.settings = { ...world.settings, ...(await body<Partial<Settings>>()) };
     if (req.method === 'DELETE') world.settings = { ...DEFAULT_SETTINGS };
     return json(res, 200, world.settings);
+  }
+  if (path === '/_admin/replication') {
+    // One token's delay, on the token itself: resetting the settings (as other tests do) leaves it, and
+    // deleting the token takes it away.
+    if (req.method === 'POST') {
+      const b = await body<{ registry?: string; token?: string; delayMs?: number }>();
+      const reg = b.registry ?? (world.registries.size === 1 ? [...world.registries.keys()][0] : undefined);
+      if (typeof b.token !== 'string' || typeof b.delayMs !== 'number' || b.delayMs < 0 || reg === undefined)
+        return json(res, 400, { error: 'want {registry (when there are several), token, delayMs >= 0}' });
+      const t = world.registries.get(reg.toLowerCase())?.tokens.get(b.token.toLowerCase());
+      if (!t) return json(res, 404, { error: `no token ${b.token} in registry ${reg}` });
+      t.replicationDelayMs = b.delayMs;
+    }
+    const delays = [...world.registries.values()].flatMap((r) =>
+      [...r.tokens.values()]
+        .filter((t) => t.replicationDelayMs !== undefined)
+        .map((t) => ({ registry: r.name, token: t.name, delayMs: t.replicationDelayMs })),
+    );
+    return json(res, 200, delays);
   }
   if (path === '/_admin/faults') {
     if (req.method === 'POST') world.faults = { ...world.faults, ...(await body<Faults>()) };

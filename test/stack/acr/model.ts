@@ -1,7 +1,7 @@
 /**
  * The ACR double's world: registries with scope maps and tokens (two password slots each), the role
- * definitions and assignments ARM checks, and the knobs tests turn (LRO answers, replication delay,
- * throttling, failures). Passwords live here once and are read by both planes: ARM regenerates, the
+ * definitions and assignments ARM checks, and the knobs tests turn (LRO answers, throttling, failures;
+ * the replication delay is a knob of each token). Passwords live here once and are read by both planes: ARM regenerates, the
  * registry front reads the replicated value (ACR-FACTS 32: a regenerated slot reaches the data plane late).
  */
 import { randomBytes } from 'node:crypto';
@@ -33,6 +33,12 @@ export interface Token {
   createdBy: string;
   lastModifiedBy: string;
   lastModifiedAt: string;
+  /**
+   * How much later a regenerated slot of this token reaches the data plane (ACR-FACTS 32: about 60 s on
+   * Azure, per regeneration). Per token, so that a test of one token's lag slows no other token; unset,
+   * the registry-wide `settings.replicationDelayMs` (0 unless a test sets it) applies.
+   */
+  replicationDelayMs: number | undefined;
 }
 
 export interface ScopeMap {
@@ -93,7 +99,10 @@ export interface Settings {
   /** InProgress answers before an operation status turns Succeeded. */
   polls: number;
   retryAfterSeconds: number;
-  /** Regenerating a slot that held a value reaches the data plane this much later (32); filling an empty slot does not wait. */
+  /**
+   * The replication delay of every token without its own (`POST /_admin/replication`). Kept for callers
+   * from before the per-token knob; it slows every other test's regenerations, so tests set the token's.
+   */
   replicationDelayMs: number;
   /** A new token stays `Creating` this long (generateCredentials answers 409 TokenNotActive meanwhile). */
   provisioningMs: number;
@@ -240,6 +249,7 @@ export class World {
       createdBy: by,
       lastModifiedBy: by,
       lastModifiedAt: armTime(now),
+      replicationDelayMs: undefined,
     };
   }
 
@@ -253,7 +263,7 @@ export class World {
     return t.slots.get(slot)?.findLast((v) => v.visibleAt <= now);
   }
 
-  /** Regenerates slots; overwriting a slot that held a value replicates after the delay, filling an empty one at once. */
+  /** Regenerates slots; overwriting a slot that held a value replicates after the token's delay, filling an empty one at once. */
   regenerate(
     t: Token,
     names: readonly SlotName[],
@@ -276,7 +286,8 @@ export class World {
         creationTime,
         expiresAt: expiry?.ms,
         expiry: expiry?.text,
-        visibleAt: history.length > 0 ? now + this.settings.replicationDelayMs : now,
+        visibleAt:
+          history.length > 0 ? now + (t.replicationDelayMs ?? this.settings.replicationDelayMs) : now,
       };
       // Keep what the data plane still serves (the newest replicated value onwards), drop what it never will.
       const from = Math.max(

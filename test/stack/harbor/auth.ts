@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROBOT_PREFIX, hashMatches, type Principal, type World } from './model.ts';
+import { hashMatches, type Principal, type World } from './model.ts';
 import { basicCredentials } from './wire.ts';
 
 export interface AuthEvent {
@@ -37,8 +37,8 @@ export class Authenticator {
     const c = basicCredentials(req);
     if (!c) return { kind: 'anonymous' };
     const w = this.#world;
-    if (c.name.startsWith(ROBOT_PREFIX)) {
-      const robot = w.robotByName(c.name.slice(ROBOT_PREFIX.length));
+    if (c.name.startsWith(w.robotPrefix)) {
+      const robot = w.robotByName(c.name.slice(w.robotPrefix.length));
       if (robot) {
         if (!hashMatches(c.secret, robot.salt, robot.hash))
           this.#note(c.name, 'failed to authenticate robot account');

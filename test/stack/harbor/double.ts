@@ -5,7 +5,9 @@
  * three; a plain-HTTP loopback listener serves the tests' admin API (knobs, the auth log).
  *
  * Usage: node double.ts <config.json>
- *   config: { adminPassword, listen, admin, upstream, tlsCert, tlsKey, tokenKey }
+ *   config: { adminPassword, listen, admin, upstream, tlsCert, tlsKey, tokenKey, robotPrefix? }
+ *   (robotPrefix: Harbor's robot_name_prefix, `robot$` unless given; a port 0 listens on any free port,
+ *   and the ports taken are printed as one JSON line on stdout)
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -26,6 +28,7 @@ interface Config {
   tlsCert: string;
   tlsKey: string;
   tokenKey: string;
+  robotPrefix?: string;
 }
 
 const configFile = process.argv[2];
@@ -34,7 +37,7 @@ if (!configFile) {
   process.exit(2);
 }
 const config = JSON.parse(readFileSync(configFile, 'utf8')) as Config;
-const world = new World(config.adminPassword);
+const world = new World(config.adminPassword, config.robotPrefix);
 const auth = new Authenticator(world);
 const tokens = new TokenService(config.tokenKey, world, auth);
 const api = new Api(world, auth);
@@ -167,8 +170,16 @@ const admin = createHttp((req, res) => {
   });
 });
 
-harbor.listen(split(config.listen)[1], split(config.listen)[0]);
-admin.listen(split(config.admin)[1], split(config.admin)[0]);
+const listening = (s: typeof admin | typeof harbor, hostPort: string): Promise<number> =>
+  new Promise((resolve) => {
+    s.listen(split(hostPort)[1], split(hostPort)[0], () => {
+      const a = s.address();
+      resolve(typeof a === 'object' && a ? a.port : 0);
+    });
+  });
+void Promise.all([listening(harbor, config.listen), listening(admin, config.admin)]).then(([h, a]) =>
+  process.stdout.write(`${JSON.stringify({ harborPort: h, adminPort: a })}\n`),
+);
 for (const sig of ['SIGTERM', 'SIGINT'] as const)
   process.on(sig, () => {
     harbor.close();

@@ -71,6 +71,7 @@ export type Principal =
   /** A registry bearer token: its subject and the actions it carries per project name. */
   | { kind: 'token'; name: string; access: Map<string, Set<string>>; iat: number };
 
+/** Harbor's default `robot_name_prefix`: what every robot's full name starts with unless configured. */
 export const ROBOT_PREFIX = 'robot$';
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -105,12 +106,24 @@ export class World {
   penaltyMs = 1500;
   /** Added to the real clock for everything Harbor stores (creation, expiry); not for tokens. */
   skewMs = 0;
+  /**
+   * Harbor's `robot_name_prefix` (ROBOT_NAME_PREFIX): a robot's full name is this plus its stored name,
+   * and only a Basic name with this prefix is tried as a robot. Installations change it because `$` is
+   * awkward in shells and CI variables; a robot's name then need not look like `robot$…` at all.
+   */
+  readonly robotPrefix: string;
   #ids = { user: 2, project: 0, robot: 0 };
   readonly #adminPassword: string;
 
-  constructor(adminPassword: string) {
+  constructor(adminPassword: string, robotPrefix = ROBOT_PREFIX) {
     this.#adminPassword = adminPassword;
+    this.robotPrefix = robotPrefix;
     this.reset();
+  }
+
+  /** A robot's full name, as Harbor shows it and as it logs in. */
+  robotName(r: Robot): string {
+    return this.robotPrefix + r.name;
   }
 
   now(): number {
@@ -281,11 +294,11 @@ export const isValidPermission = (kind: string, resource: string, action: string
 export const isAuthenticated = (p: Principal): boolean =>
   p.kind === 'user' || p.kind === 'robot' || (p.kind === 'token' && p.name !== '');
 
-export const principalName = (p: Principal): string =>
+export const principalName = (w: World, p: Principal): string =>
   p.kind === 'user'
     ? p.user.username
     : p.kind === 'robot'
-      ? ROBOT_PREFIX + p.robot.name
+      ? w.robotName(p.robot)
       : p.kind === 'token'
         ? p.name
         : '';

@@ -7,7 +7,6 @@
  * delete. A robot never holds `robot:update`, so its refresh or update is a 403.
  */
 import {
-  ROBOT_PREFIX,
   addDays,
   isValidPermission,
   newSecret,
@@ -110,7 +109,7 @@ export class Robots {
       expires_at: r.expiresAt || undefined,
       id: r.id,
       level: r.projectId === 0 ? 'system' : 'project',
-      name: ROBOT_PREFIX + r.name,
+      name: this.#w.robotName(r),
       permissions: perms,
       update_time: iso(r.updated),
     });
@@ -128,9 +127,7 @@ export class Robots {
       if (!this.#w.canSystem(c.p, 'robot', action))
         throw new HarborError(
           'FORBIDDEN',
-          c.p.kind === 'user'
-            ? c.p.user.username
-            : `${ROBOT_PREFIX}${c.p.kind === 'robot' ? c.p.robot.name : ''}`,
+          c.p.kind === 'user' ? c.p.user.username : c.p.kind === 'robot' ? this.#w.robotName(c.p.robot) : '',
         );
       return;
     }
@@ -167,7 +164,7 @@ export class Robots {
     if (c.p.kind === 'robot' && !withinCreatorScope(perms, this.#w, c.p.robot))
       throw new HarborError(
         'DENIED',
-        `permission scope is invalid. It must be equal to or more restrictive than the creator robot's permissions: ${ROBOT_PREFIX}${c.p.robot.name}`,
+        `permission scope is invalid. It must be equal to or more restrictive than the creator robot's permissions: ${this.#w.robotName(c.p.robot)}`,
       );
     const project = level === 'project' ? getProject(this.#w, /^\d+$/.test(ns) ? Number(ns) : ns) : undefined;
     const stored = project ? `${project.name}+${b.name}` : b.name!;
@@ -193,7 +190,7 @@ export class Robots {
         creation_time: iso(robot.created),
         expires_at: robot.expiresAt || undefined,
         id: robot.id,
-        name: ROBOT_PREFIX + robot.name,
+        name: this.#w.robotName(robot),
         secret,
       }),
       { location: `${API}/robots/${robot.id}` },
@@ -257,7 +254,7 @@ export class Robots {
         throw new HarborError('BAD_REQUEST', 'cannot update the project id of robot');
     }
     this.#requireAccess(c, currentLevel, r.projectId, 'update');
-    if (level !== currentLevel || b.name !== ROBOT_PREFIX + r.name)
+    if (level !== currentLevel || b.name !== this.#w.robotName(r))
       throw new HarborError('BAD_REQUEST', 'cannot update the level or name of robot');
     if (duration !== r.duration) {
       r.duration = duration;

@@ -128,7 +128,10 @@ export class TokenService {
       empty(res, 401); // CustomAbort(401, ""): no body at all
       return;
     }
-    const { token, issuedAt } = this.make(principalName(p), scopes.length ? this.access(p, scopes) : null);
+    const { token, issuedAt } = this.make(
+      principalName(this.#world, p),
+      scopes.length ? this.access(p, scopes) : null,
+    );
     const body = {
       token,
       access_token: '',

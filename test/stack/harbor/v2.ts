@@ -134,7 +134,8 @@ export class RegistryFront {
       const access = al
         .filter((a) => a.target === 'repository')
         .map((a) => ({ type: 'repository', name: a.name, actions: this.#tokens.actionsFor(p, a.name) }));
-      const subject = p.kind === 'user' ? p.user.username : p.kind === 'robot' ? `robot$${p.robot.name}` : '';
+      const subject =
+        p.kind === 'user' ? p.user.username : p.kind === 'robot' ? this.#world.robotName(p.robot) : '';
       authorization = `Bearer ${this.#tokens.make(subject, repo ? access : null).token}`;
     }
     this.#forward(req, res, authorization);

@@ -66,6 +66,7 @@ const CASES: [string, string[]][] = [
   ['regcred-rotator completion ', ['bash', 'fish', 'zsh']],
   ['regcred-rotator prune --tar', ['--target']],
   ['regcred-rotator status --all', ['--all-secrets']],
+  ['regcred-rotator fleet ', ['forget', 'id']],
 ];
 
 describe.each(['bash', 'zsh', 'fish'])('completion %s', (shell) => {
