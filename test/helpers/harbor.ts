@@ -3,7 +3,7 @@
  * Harbor's own status, headers and bytes), the admin user, the double's admin API and small builders for
  * projects and robots. Registry pulls and pushes go through skopeo, a real client.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -170,11 +170,8 @@ export function decodeJwt(t: string): { header: Record<string, unknown>; claims:
   };
 }
 
-/** skopeo with credentials in an auth file (never argv) and the stack CA. */
-export function skopeo(
-  args: string[],
-  creds?: { user: string; pass: string },
-): { code: number; out: string } {
+/** skopeo's arguments with credentials in an auth file (never argv) and the stack CA; `dir` to remove after. */
+function skopeoArgs(args: string[], creds?: { user: string; pass: string }): { argv: string[]; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'harbor-skopeo-'));
   copyFileSync(harbor.ca, join(dir, 'ca.crt'));
   const authfile = join(dir, 'auth.json');
@@ -183,9 +180,8 @@ export function skopeo(
     : {};
   writeFileSync(authfile, JSON.stringify({ auths }), { mode: 0o600 });
   const certFlag = args[0] === 'copy' ? '--dest-cert-dir' : '--cert-dir';
-  const r = spawnSync(
-    'skopeo',
-    [
+  return {
+    argv: [
       args[0]!,
       '--authfile',
       authfile,
@@ -194,12 +190,33 @@ export function skopeo(
       ...(args[0] === 'copy' ? ['--src-cert-dir', dir] : []),
       ...args.slice(1),
     ],
-    {
-      encoding: 'utf8',
-    },
-  );
+    dir,
+  };
+}
+
+/** skopeo with credentials in an auth file (never argv) and the stack CA. */
+export function skopeo(
+  args: string[],
+  creds?: { user: string; pass: string },
+): { code: number; out: string } {
+  const { argv, dir } = skopeoArgs(args, creds);
+  const r = spawnSync('skopeo', argv, { encoding: 'utf8' });
   rmSync(dir, { recursive: true, force: true });
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+/** skopeo as above, without blocking: for set-ups that do other things meanwhile. */
+export function skopeoAsync(
+  args: string[],
+  creds?: { user: string; pass: string },
+): Promise<{ code: number; out: string }> {
+  const { argv, dir } = skopeoArgs(args, creds);
+  return new Promise((done) => {
+    execFile('skopeo', argv, { encoding: 'utf8' }, (err, stdout, stderr) => {
+      rmSync(dir, { recursive: true, force: true });
+      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: `${stdout}${stderr}` });
+    });
+  });
 }
 
 export const MANIFEST = { accept: 'application/vnd.oci.image.manifest.v1+json' };

@@ -9,7 +9,8 @@
 import { resolve } from 'node:path';
 import { acr, basic as acrBasic, makeToken, registry as acrRegistry, sdk, slotsOf } from './acr.ts';
 import { api as giteaApi, adminAuth, createToken, deleteToken, gitea, realmToken } from './gitea.ts';
-import { call as harborCall, createMember, createProject, harbor, robotsOf } from './harbor.ts';
+import { call as harborCall, createMember, createProject, harbor, robotsOf, skopeoAsync } from './harbor.ts';
+import { NODE_SELECTOR } from './node.ts';
 import { bao, baoOk, policy } from './openbao.ts';
 import { runCli, Workspace, type CliResult, type EnvOverrides } from './rotator.ts';
 import { api, deleteNamespaces, env, setServiceAccountPulls, suffix } from './stack.ts';
@@ -89,6 +90,15 @@ export class LabTarget {
     return { gitea: gitea.registry, harbor: harbor.host, acr: acr.loginServer }[this.kind];
   }
 
+  /** The private test image at the target's registry that its credential may pull (Harbor: the lab's project). */
+  get image(): string {
+    return {
+      gitea: () => gitea.image,
+      harbor: () => `${harbor.host}/${this.lab.harborProject}/busybox:1`,
+      acr: () => env('REGCRED_STACK_ACR_IMAGE'),
+    }[this.kind]();
+  }
+
   /** The issuer section; `apiUrl` points it at a proxy in front of the registry's API. */
   issuer(apiUrl = this.upstream, over: Record<string, unknown> = {}): Record<string, unknown> {
     const lab = this.lab;
@@ -140,7 +150,13 @@ export class LabTarget {
       // Not waiting for the controller-manager's `default` ServiceAccount: on a busy stack it can take a
       // minute; the one made here is the same object, and the controller leaves an existing one alone.
       await api().createNamespace({
-        body: { metadata: { name: ns, labels: { 'issuer-lab': this.lab.prefix } } },
+        body: {
+          metadata: {
+            name: ns,
+            labels: { 'issuer-lab': this.lab.prefix },
+            annotations: this.lab.onNode ? NODE_SELECTOR : undefined,
+          },
+        },
       });
       await api()
         .createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'default' } } })
@@ -294,9 +310,17 @@ export class IssuerLab {
   harborProjectId = 0;
   harborUser = '';
   harborPassword = '';
+  /** The targets' namespaces may run pods on the node, and the Harbor project holds the test image. */
+  readonly onNode: boolean;
+  /**
+   * `rotation.settleSeconds` of the lab's configs: 0 while no pod of the lab is on the node; a test that
+   * puts pods there raises it, so that the kubelet has seen refreshed Secrets before a revocation.
+   */
+  settleSeconds = 0;
 
-  constructor(prefix = `il${suffix()}`) {
+  constructor(prefix = `il${suffix()}`, o: { onNode?: boolean } = {}) {
     this.prefix = prefix;
+    this.onNode = o.onNode ?? false;
   }
 
   target(kind: Kind, name: string, issuerExtra: Record<string, unknown> = {}): LabTarget {
@@ -315,6 +339,7 @@ path "secret/metadata/${this.prefix}/*" { capabilities = ["read", "list"] }`,
     const t = await baoOk('POST', 'auth/token/create', { policies: [this.prefix], ttl: '2h' });
     this.storeToken = (t['auth'] as { client_token: string }).client_token;
     const manage: Record<string, string> = {};
+    let copied: Promise<{ code: number; out: string }> | undefined;
     if (kinds.has('gitea')) {
       const m = await createToken(gitea.puller, gitea.pullerPassword, `manage-${this.prefix}`, [
         'write:user',
@@ -330,11 +355,19 @@ path "secret/metadata/${this.prefix}/*" { capabilities = ["read", "list"] }`,
       this.harborPassword = `Rotator-${this.prefix}-${suffix()}A1`;
       await createMember(this.harborProject, this.harborUser, this.harborPassword, 1);
       manage['harbor'] = this.harborPassword;
+      // The test image in the lab's project, which its robots may pull: copied while the targets are prepared.
+      if (this.onNode)
+        copied = skopeoAsync(
+          ['copy', `docker://${harbor.image}`, `docker://${harbor.host}/${this.harborProject}/busybox:1`],
+          { user: harbor.adminUser, pass: harbor.adminPassword },
+        );
     }
     await baoOk('POST', `secret/data/${this.prefix}/manage`, { data: manage });
     for (const s of [this.storeToken, ...Object.values(manage)]) this.secrets.add(s);
     if (kinds.has('acr')) this.secrets.add(acr.secret('ROTATOR'));
     await Promise.all(this.targets.map((x) => x.prepare()));
+    const c = await copied;
+    if (c && c.code !== 0) throw new Error(`copying the test image into ${this.harborProject}: ${c.out}`);
   }
 
   /** The rotator's environment: the store token, and for ACR the Azure name hook and the app's identity. */
@@ -354,7 +387,12 @@ path "secret/metadata/${this.prefix}/*" { capabilities = ["read", "list"] }`,
   /** A config over some of the lab's targets; `store` points the store at a proxy. */
   config(
     entries: Record<string, unknown>[],
-    o: { lock: string; store?: string | undefined; extra?: Record<string, unknown> } = { lock: 'x' },
+    o: {
+      lock: string;
+      store?: string | undefined;
+      extra?: Record<string, unknown>;
+      settleSeconds?: number;
+    } = { lock: 'x' },
   ): Record<string, unknown> {
     return {
       stores: {
@@ -365,7 +403,11 @@ path "secret/metadata/${this.prefix}/*" { capabilities = ["read", "list"] }`,
         },
       },
       targets: entries,
-      rotation: { retainSuperseded: '0', concurrency: 4 },
+      rotation: {
+        retainSuperseded: '0',
+        concurrency: 4,
+        settleSeconds: o.settleSeconds ?? this.settleSeconds,
+      },
       lock: { namespace: 'default', name: `${this.prefix}-${o.lock}` },
       ...o.extra,
     };

@@ -79,12 +79,20 @@ function registryNamed(message: string): string {
   return /image "([^"/]+)\//.exec(message)?.[1] ?? '-';
 }
 
-/** Successful pulls (kubelet `Pulled` Events) in `namespaces` last seen in a second after `t`. */
-export async function pullsSince(namespaces: readonly string[], t: number): Promise<number> {
+/**
+ * Successful pulls (kubelet `Pulled` Events) in `namespaces` last seen in a second after `t`; `pods`: only
+ * those of pods whose name matches (a pod's repeated pulls may share one Event: then it counts once).
+ */
+export async function pullsSince(namespaces: readonly string[], t: number, pods?: RegExp): Promise<number> {
   let n = 0;
   for (const namespace of namespaces) {
     const l = await api().listNamespacedEvent({ namespace, fieldSelector: 'reason=Pulled' });
-    for (const e of l.items) if (Date.parse(String(e.lastTimestamp)) >= Math.ceil(t / 1000) * 1000) n++;
+    for (const e of l.items)
+      if (
+        Date.parse(String(e.lastTimestamp)) >= Math.ceil(t / 1000) * 1000 &&
+        (pods === undefined || pods.test(e.involvedObject.name ?? ''))
+      )
+        n++;
   }
   return n;
 }
@@ -100,6 +108,9 @@ export class PullWorkload {
   readonly #intervalMs: number;
   readonly #images: string[];
   #stop = false;
+  #wake: () => void = () => undefined;
+  /** Resolves on stop(): the loops' pauses end early, so that stopping takes no interval's wait. */
+  readonly #stopped = new Promise<void>((r) => (this.#wake = r));
   #loops: Promise<void>[] = [];
   #created = 0;
   #longLived = 0;
@@ -144,7 +155,12 @@ export class PullWorkload {
 
   async stop(): Promise<void> {
     this.#stop = true;
+    this.#wake();
     await Promise.all(this.#loops);
+  }
+
+  #pause(ms: number): Promise<void> {
+    return Promise.race([sleep(ms).then(() => undefined), this.#stopped]);
   }
 
   /** Short-lived pods created and not yet retired: the creator waits while there are too many (node capacity). */
@@ -154,7 +170,7 @@ export class PullWorkload {
     let n = 0;
     while (!this.#stop) {
       if (this.#outstanding >= MAX_OUTSTANDING) {
-        await sleep(500);
+        await this.#pause(500);
         continue;
       }
       const ns = this.#namespaces[n % this.#namespaces.length]!;
@@ -173,7 +189,7 @@ export class PullWorkload {
         this.errors.push(`create ${ns}/sl-${n}: ${(e as Error).message.slice(0, 200)}`);
       }
       n++;
-      await sleep(this.#intervalMs);
+      await this.#pause(this.#intervalMs);
     }
   }
 
@@ -217,7 +233,7 @@ export class PullWorkload {
         }
       }
       this.#outstanding = outstanding;
-      await sleep(2000);
+      await this.#pause(2000);
     }
   }
 
@@ -260,7 +276,8 @@ export class PullWorkload {
         )
           r.otherWarnings[reason] = (r.otherWarnings[reason] ?? 0) + count;
       }
-      for (const p of (await api().listNamespacedPod({ namespace: ns })).items) {
+      // The workload's own pods: others in its namespaces (a test's parked pod, say) are not its pulls.
+      for (const p of (await api().listNamespacedPod({ namespace: ns, labelSelector: 'workload' })).items) {
         if (stuckOnPull(p)) {
           if (race.has(`${ns}/${p.metadata?.name ?? ''}`)) raced.add(`${ns}/${p.metadata?.name ?? ''}`);
           else r.podsEndedInPullBackOff++;

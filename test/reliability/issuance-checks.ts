@@ -63,12 +63,13 @@ export async function expectSettled(t: LabTarget, at: string): Promise<void> {
  * Two rotations of `targets` (first issue, then `--reissue`), with a parked pod on the first secret in each
  * target's first namespace: afterwards the robot or slot the next issue goes to has held a credential
  * before (the refresh and regeneration paths, not only the first create), and a superseded Secret is kept.
+ * No settle time: no pod of these targets runs on the node yet.
  */
 export async function twoRotations(lab: IssuerLab, targets: LabTarget[], lock: string): Promise<void> {
   const config = (n: number) =>
     lab.config(
       targets.map((t) => t.entry()),
-      { lock: `${lock}-${n}` },
+      { lock: `${lock}-${n}`, settleSeconds: 0 },
     );
   expectOk(await lab.run(config(1), ['--rotate-now']), 'first issue');
   for (const t of targets) await parkedPod(t.namespaces[0] ?? '', 'app');

@@ -7,6 +7,8 @@
  * unverified out; then a clean run, and one more once `orphanGraceMinutes` (1) has passed where a
  * credential was left in flight: exactly the expected credentials exist at the registry, counted there, the
  * store's newest version works at the registry, every namespace is on it, and I1/I2 held at every event.
+ * The targets' namespaces are on the node, pulling from their registry from before their faulted run
+ * until after the last run (issuance-pulls.ts): 0 failed pulls, per registry class.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -25,13 +27,14 @@ import {
   twoRotations,
   graceEnds,
 } from './issuance-checks.ts';
+import { IssuancePulls } from './issuance-pulls.ts';
 import { currentRevision, InvariantProber } from './prober.ts';
 
 const SCENARIOS = ['issue-lost', 'store-lost', 'retried', 'store-down', 'mixed'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const MIXED: Fault[] = ['429', '500', '503', 'reset', 'drop-after-apply'];
 
-const lab = new IssuerLab();
+const lab = new IssuerLab(undefined, { onNode: true });
 const cases = SCENARIOS.flatMap((scenario) =>
   KINDS.map((kind) => ({
     kind,
@@ -43,6 +46,7 @@ const prober = new InvariantProber((ns) => ns.startsWith(`${lab.prefix}-`));
 const pki = () => join(stack.run, 'pki');
 const outcomes: string[] = [];
 const timings: string[] = [];
+let pulls: IssuancePulls | undefined;
 let setupDone = 0;
 let t0 = 0;
 const mark = (what: string) => timings.push(`${what} ${Math.round((Date.now() - t0) / 1000)} s`);
@@ -51,11 +55,13 @@ beforeAll(async () => {
   t0 = Date.now();
   await prober.start();
   await lab.setup();
+  pulls = new IssuancePulls(lab);
   setupDone = await currentRevision();
   mark('setup');
 }, 180_000);
 afterAll(async () => {
   console.log(`[reliability] issuance faults: ${timings.join('; ')}`);
+  await pulls?.cleanup();
   await lab.cleanup();
 });
 
@@ -159,7 +165,9 @@ async function checkRun(f: Faulted, untouched: string): Promise<void> {
 }
 
 it('faults on the registry API and the store: each run completes or fails cleanly, and the next runs settle', async () => {
-  // The scenarios that leave a credential in flight go first: their grace time runs meanwhile.
+  // Two rotations, the pulls start, then the faulted runs. The scenarios that leave a credential in flight
+  // go first: their grace time runs meanwhile.
+  const p = pulls!;
   const orphaning = (c: { scenario: Scenario }) => c.scenario === 'issue-lost' || c.scenario === 'store-down';
   const runs: Faulted[] = [];
   for (const first of [true, false]) {
@@ -169,6 +177,7 @@ it('faults on the registry API and the store: each run completes or fails cleanl
       these.map((c) => c.t),
       `prepare-${first}`,
     );
+    await p.start(these.map((c) => c.t));
     const done = await Promise.all(
       these.map(async (c) => {
         const untouched = await snapshotNamespaces(c.t.namespaces);
@@ -185,6 +194,8 @@ it('faults on the registry API and the store: each run completes or fails cleanl
     mark(first ? 'faulted runs that leave credentials in flight' : 'other faulted runs');
   }
 
+  // Pods that hold the Secret names the faulted runs left: they pull again after the next run.
+  await p.addLongLived();
   const clean = await lab.run(
     lab.config(
       cases.map((c) => c.t.entry()),
@@ -192,6 +203,8 @@ it('faults on the registry API and the store: each run completes or fails cleanl
     ),
     ['--rotate-now'],
   );
+  const cleanEnded = Date.now();
+  let lastRun = cleanEnded;
   expectOk(clean, 'clean run');
   const waiting = runs.filter((f) => graceEnds(clean, f.t.name) !== undefined);
   for (const f of runs) {
@@ -220,10 +233,13 @@ it('faults on the registry API and the store: each run completes or fails cleanl
       ),
       ['--rotate-now'],
     );
+    lastRun = Date.now();
     expectOk(after, 'run after the grace time');
     for (const f of waiting) await expectSettled(f.t, `${f.kind}/${f.scenario} after the grace time`);
     mark(`after the grace time (${waiting.map((f) => `${f.kind}/${f.scenario}`).join(', ')})`);
   }
+  await p.finish('issuance faults:', cleanEnded, lastRun);
+  mark('pulls checked');
 
   await new Promise((r) => setTimeout(r, 500));
   const report = prober.check((ns, sa) => (sa === 'default' ? ['team-mirror'] : undefined), setupDone);

@@ -8,7 +8,9 @@
  * checked. Then one clean run, and one more once `orphanGraceMinutes` (1) has passed: exactly the expected
  * credentials exist at the registry, counted there (no orphaned token, no extra enabled robot, no burned
  * slot), the store's newest version works at the registry, every namespace is on it, and the prober saw
- * I1/I2 hold at every event. The fifteen targets are independent and run side by side.
+ * I1/I2 hold at every event. The fifteen targets are independent and run side by side. Their namespaces are
+ * on the node, pulling from their registry from before their kill until after the last run
+ * (issuance-pulls.ts): 0 failed pulls, per registry class.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,12 +30,13 @@ import {
   storeWrite,
   twoRotations,
 } from './issuance-checks.ts';
+import { IssuancePulls } from './issuance-pulls.ts';
 import { currentRevision, InvariantProber } from './prober.ts';
 
 const STEPS = ['issued', 'stored', 'rollout', 'revoke-before', 'revoke-after'] as const;
 type Step = (typeof STEPS)[number];
 
-const lab = new IssuerLab();
+const lab = new IssuerLab(undefined, { onNode: true });
 const cases = STEPS.flatMap((step) =>
   KINDS.map((kind) => ({
     kind,
@@ -44,6 +47,7 @@ const cases = STEPS.flatMap((step) =>
 const prober = new InvariantProber((ns) => ns.startsWith(`${lab.prefix}-`));
 const pki = () => join(stack.run, 'pki');
 const timings: string[] = [];
+let pulls: IssuancePulls | undefined;
 let setupDone = 0;
 let t0 = 0;
 const mark = (what: string) => timings.push(`${what} ${Math.round((Date.now() - t0) / 1000)} s`);
@@ -52,11 +56,13 @@ beforeAll(async () => {
   t0 = Date.now();
   await prober.start();
   await lab.setup();
+  pulls = new IssuancePulls(lab);
   setupDone = await currentRevision();
   mark('setup');
 }, 180_000);
 afterAll(async () => {
   console.log(`[reliability] issuance kills: ${timings.join('; ')}`);
+  await pulls?.cleanup();
   await lab.cleanup();
 });
 
@@ -169,9 +175,10 @@ async function checkAtKill(k: Kill): Promise<void> {
 }
 
 it('a run killed at every step of the lifecycle is finished by the next runs, for every registry class', async () => {
-  // Two rotations, then the kills. The robot and slot a kill issues into have held a credential before (the
-  // refresh / regeneration paths, not only the first create). The steps that leave an orphan go first:
-  // their grace time runs while the other targets rotate and are killed.
+  // Two rotations, the pulls start, then the kills. The robot and slot a kill issues into have held a
+  // credential before (the refresh / regeneration paths, not only the first create). The steps that leave
+  // an orphan go first: their grace time runs while the other targets rotate and are killed.
+  const p = pulls!;
   const kills: Kill[] = [];
   for (const first of [true, false]) {
     const these = cases.filter((c) => (c.step === 'issued') === first);
@@ -180,9 +187,12 @@ it('a run killed at every step of the lifecycle is finished by the next runs, fo
       these.map((c) => c.t),
       `prepare-${first}`,
     );
+    await p.start(these.map((c) => c.t));
     kills.push(...(await Promise.all(these.map((c) => killAt(c.kind, c.step, c.t)))));
     mark(first ? 'orphaning kills' : 'other kills');
   }
+  // Pods that hold the Secret names the kills left: they pull again after the next run revoked.
+  await p.addLongLived();
 
   const cleanStarted = Date.now();
   const clean = await lab.run(all(), ['--rotate-now']);
@@ -220,6 +230,7 @@ it('a run killed at every step of the lifecycle is finished by the next runs, fo
   mark('clean run');
 
   // Once the orphans are older than orphanGraceMinutes, the next run revokes them.
+  let lastRun = cleanEnded;
   if (waiting.length > 0) {
     const until = Math.max(...waiting.map((k) => graceEnds(clean, k.t.name) ?? 0));
     await new Promise((r) => setTimeout(r, Math.max(0, until + 1000 - Date.now())));
@@ -230,6 +241,7 @@ it('a run killed at every step of the lifecycle is finished by the next runs, fo
       ),
       ['--rotate-now'],
     );
+    lastRun = Date.now();
     expectOk(after, 'run after the grace time');
     for (const k of waiting) {
       await expectSettled(k.t, `${k.kind}/${k.step} after the grace time`);
@@ -240,6 +252,8 @@ it('a run killed at every step of the lifecycle is finished by the next runs, fo
     `[reliability] issuance kills: ${orphans.length - waiting.length} of ${orphans.length} orphans revoked by the clean run, the rest by one after the grace time`,
   );
   mark('after the grace time');
+  await p.finish('issuance kills:', cleanEnded, lastRun);
+  mark('pulls checked');
 
   await new Promise((r) => setTimeout(r, 500));
   const report = prober.check((ns, sa) => (sa === 'default' ? ['team-mirror'] : undefined), setupDone);
