@@ -102,6 +102,13 @@ export function reportLine(name: string, x: PullReport): string {
   return `${name}: ${x.pods} pods, ${x.pulled} successful pulls, ${x.failureTotal} pull failures ${JSON.stringify(x.failures)}, ${x.podsEndedInPullBackOff} pods ended in ErrImagePull/ImagePullBackOff, ${x.podsNeverStarted} never started, other warnings ${JSON.stringify(x.otherWarnings)}${x.authorizerRace.pods.length ? `; apart: ${x.authorizerRace.pods.length} pods (${x.authorizerRace.failures} pull failures) lost to the kubelet/node-authorizer race (kubernetes/kubernetes#128910): ${x.authorizerRace.pods.join(', ')}` : ''}`;
 }
 
+/** How long stop() waits for the pods created last to start (a pull on a busy node takes seconds). */
+const START_GRACE_MS = 20_000;
+
+/** Pending, and no container has an image yet: not scheduled, or not started. */
+const notStarted = (p: V1Pod): boolean =>
+  p.status?.phase === 'Pending' && !(p.status.containerStatuses ?? []).some((c) => c.imageID);
+
 export class PullWorkload {
   readonly #namespaces: string[];
   readonly #pullSecrets: string[] | undefined;
@@ -153,10 +160,26 @@ export class PullWorkload {
     this.#loops.push(this.#creator(), this.#janitor());
   }
 
+  /**
+   * Stops creating pods, then waits (at most START_GRACE_MS) until the last ones created have started or
+   * failed their pull: a pod created a moment before stop() would otherwise count as never started. (The
+   * creator used to sleep out its interval after its last pod, which gave that pod its time; the loops now
+   * end at once, so the wait is explicit.)
+   */
   async stop(): Promise<void> {
     this.#stop = true;
     this.#wake();
     await Promise.all(this.#loops);
+    const deadline = Date.now() + START_GRACE_MS;
+    while (Date.now() < deadline) {
+      let waiting = 0;
+      for (const ns of this.#namespaces) {
+        const pods = await api().listNamespacedPod({ namespace: ns, labelSelector: 'workload' });
+        waiting += pods.items.filter((p) => !stuckOnPull(p) && notStarted(p)).length;
+      }
+      if (waiting === 0) return;
+      await sleep(500);
+    }
   }
 
   #pause(ms: number): Promise<void> {
@@ -281,11 +304,7 @@ export class PullWorkload {
         if (stuckOnPull(p)) {
           if (race.has(`${ns}/${p.metadata?.name ?? ''}`)) raced.add(`${ns}/${p.metadata?.name ?? ''}`);
           else r.podsEndedInPullBackOff++;
-        } else if (
-          p.status?.phase === 'Pending' &&
-          !(p.status.containerStatuses ?? []).some((c) => c.imageID)
-        )
-          r.podsNeverStarted++;
+        } else if (notStarted(p)) r.podsNeverStarted++;
       }
     }
     for (const k of this.#retiredStuck) if (race.has(k)) raced.add(k);
