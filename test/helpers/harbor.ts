@@ -103,6 +103,24 @@ export async function adminApi(path: string, body?: unknown): Promise<unknown> {
   return JSON.parse(r.text) as unknown;
 }
 
+/** One API request the double answered (its /_admin/requests; numbered, the oldest dropped past 2,000). */
+export interface AnsweredRequest {
+  seq: number;
+  method: string;
+  path: string;
+  status: number;
+}
+
+/** The number of the last request the double answered (0 before any). */
+export async function lastRequest(): Promise<number> {
+  return ((await adminApi('/requests')) as AnsweredRequest[]).at(-1)?.seq ?? 0;
+}
+
+/** The requests the double answered after number `seq`. */
+export async function requestsAfter(seq: number): Promise<AnsweredRequest[]> {
+  return ((await adminApi('/requests')) as AnsweredRequest[]).filter((r) => r.seq > seq);
+}
+
 export async function createProject(name: string, isPublic = false): Promise<number> {
   const r = await call('POST', '/api/v2.0/projects', {
     auth: admin(),

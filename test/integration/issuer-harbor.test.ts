@@ -18,6 +18,8 @@ import { harborRobotIssuerSchema } from '../../src/issuers/harbor/schema.ts';
 import type { IssuedCredential } from '../../src/issuers/types.ts';
 import {
   adminApi,
+  lastRequest,
+  requestsAfter,
   call,
   createMember,
   createProject,
@@ -172,7 +174,7 @@ describe('A and B in turn', () => {
   });
 
   it('two runs issuing at once: one creates, the other meets the 409 and refreshes; one robot, the later secret works', async () => {
-    const seen = ((await adminApi('/requests')) as unknown[]).length;
+    const seen = await lastRequest();
     // Both read the robot list before either write lands: the writes wait 400 ms at the double, so the
     // race is the same on a busy machine (unordered, the second run sometimes just found the robot).
     await adminApi('/faults', { latencyMs: 400, latencyMethods: ['POST'] });
@@ -180,9 +182,9 @@ describe('A and B in turn', () => {
       issuer({ robot: 'race' }).issue(undefined),
       issuer({ robot: 'race' }).issue(undefined),
     ]).finally(() => adminApi('/faults', {}));
-    const posts = ((await adminApi('/requests')) as { method: string; path: string; status: number }[])
-      .slice(seen)
-      .filter((r) => r.method === 'POST' && r.path === '/api/v2.0/robots');
+    const posts = (await requestsAfter(seen)).filter(
+      (r) => r.method === 'POST' && r.path === '/api/v2.0/robots',
+    );
     expect(posts.map((r) => r.status).sort()).toEqual([201, 409]);
     remember(x);
     remember(y);
@@ -309,13 +311,11 @@ describe('refusals name the Harbor URL, the object, the identity and the missing
 
   it("a wrong password: ISSUER_AUTH after Harbor's 1.5 s penalty, not retried; nothing issued", async () => {
     const before = (await robotsOf(projectId)).length;
-    const seen = ((await adminApi('/requests')) as unknown[]).length;
+    const seen = await lastRequest();
     const started = performance.now();
     const e = await refusal(issuer({ pass: 'Wrong-password-1', robot: 'wrongpw' }).issue(undefined));
     const ms = performance.now() - started;
-    const refused = ((await adminApi('/requests')) as { status: number }[])
-      .slice(seen)
-      .filter((r) => r.status === 401);
+    const refused = (await requestsAfter(seen)).filter((r) => r.status === 401);
     expect(e.code).toBe('ISSUER_AUTH');
     expect(e.retryable).toBe(false);
     expect(e.message).toContain(`harbor ${harbor.url}: user "${manager.user}" was refused`);

@@ -91,10 +91,14 @@ interface Faults {
   stopped?: boolean;
 }
 let faults: Faults = {};
-/** The API requests answered (method, path, status; never a header or body), newest last. */
-const requests: { method: string; path: string; status: number }[] = [];
+/**
+ * The API requests answered (method, path, status; never a header or body), newest last, each with its
+ * number: the oldest are dropped past 2,000, so a test asks for those after a number, not an index.
+ */
+const requests: { seq: number; method: string; path: string; status: number }[] = [];
+let answered = 0;
 function record(method: string, path: string, status: number): void {
-  requests.push({ method, path, status });
+  requests.push({ seq: ++answered, method, path, status });
   if (requests.length > 2000) requests.splice(0, 500);
 }
 async function underFaults(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
