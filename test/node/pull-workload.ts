@@ -102,6 +102,20 @@ export function reportLine(name: string, x: PullReport): string {
   return `${name}: ${x.pods} pods, ${x.pulled} successful pulls, ${x.failureTotal} pull failures ${JSON.stringify(x.failures)}, ${x.podsEndedInPullBackOff} pods ended in ErrImagePull/ImagePullBackOff, ${x.podsNeverStarted} never started, other warnings ${JSON.stringify(x.otherWarnings)}${x.authorizerRace.pods.length ? `; apart: ${x.authorizerRace.pods.length} pods (${x.authorizerRace.failures} pull failures) lost to the kubelet/node-authorizer race (kubernetes/kubernetes#128910): ${x.authorizerRace.pods.join(', ')}` : ''}`;
 }
 
+/** A report of nothing yet: what a workload's report and a merge of reports start from. */
+export const emptyReport = (): PullReport => ({
+  pods: 0,
+  podsEndedInPullBackOff: 0,
+  podsNeverStarted: 0,
+  pulled: 0,
+  failures: {},
+  failureTotal: 0,
+  failuresByRegistry: {},
+  otherWarnings: {},
+  samples: [],
+  authorizerRace: { pods: [], failures: 0 },
+});
+
 /** How long stop() waits for the pods created last to start (a pull on a busy node takes seconds). */
 const START_GRACE_MS = 20_000;
 
@@ -265,16 +279,9 @@ export class PullWorkload {
     const race = authorizerRacePods();
     const raced = new Set<string>();
     const r: PullReport = {
+      ...emptyReport(),
       pods: this.#created,
       podsEndedInPullBackOff: [...this.#retiredStuck].filter((k) => !race.has(k)).length,
-      podsNeverStarted: 0,
-      pulled: 0,
-      failures: {},
-      failureTotal: 0,
-      failuresByRegistry: {},
-      otherWarnings: {},
-      samples: [],
-      authorizerRace: { pods: [], failures: 0 },
     };
     for (const ns of this.#namespaces) {
       for (const e of (await api().listNamespacedEvent({ namespace: ns })).items) {

@@ -12,7 +12,7 @@ import { expect } from 'vitest';
 import type { IssuerLab, Kind, LabTarget } from '../helpers/issuer-lab.ts';
 import { NODE_SELECTOR, pullSecret } from '../helpers/node.ts';
 import { api, sleep, waitFor } from '../helpers/stack.ts';
-import { PullWorkload, pullsSince, reportLine, type PullReport } from '../node/pull-workload.ts';
+import { emptyReport, PullWorkload, pullsSince, reportLine, type PullReport } from '../node/pull-workload.ts';
 
 /** As in zero-failed-pulls-issued.test.ts: the node needs a few seconds to see a refreshed Secret. */
 const SETTLE = 5;
@@ -208,18 +208,7 @@ function merge(rs: PullReport[]): PullReport {
     for (const [k, v] of Object.entries(b)) a[k] = (a[k] ?? 0) + v;
     return a;
   };
-  const out: PullReport = {
-    pods: 0,
-    podsEndedInPullBackOff: 0,
-    podsNeverStarted: 0,
-    pulled: 0,
-    failures: {},
-    failureTotal: 0,
-    failuresByRegistry: {},
-    otherWarnings: {},
-    samples: [],
-    authorizerRace: { pods: [], failures: 0 },
-  };
+  const out = emptyReport();
   for (const r of rs) {
     out.pods += r.pods;
     out.podsEndedInPullBackOff += r.podsEndedInPullBackOff;
