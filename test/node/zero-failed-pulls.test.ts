@@ -34,11 +34,12 @@ const SEED_ROTATIONS = Math.min(ROTATIONS, Number(process.env['ZERO_PULL_SEED_RO
 const ours = Array.from({ length: 4 }, (_, i) => `zp-${sfx}-${i}`);
 const seeds = Array.from({ length: 4 }, (_, i) => `zs-${sfx}-${i}`);
 const control = `zp-${sfx}-control`;
-// 8 s, not 5: in a CI run (2026-12-07) with the integration lane beside it, the API server answered a
+// 12 s, not 5: in a CI run (2026-12-07) with the integration lane beside it, the API server answered a
 // create with 504 and a kubelet still pulled with a refreshed Secret's old data 6.5 s after the refresh —
-// one pod's pull refused once the old user was revoked. The settle time is what covers the nodes' watch
-// lag (the product's default is 30 s); this node, that loaded, needs more than 5.
-const SETTLE = Number(process.env['ZERO_PULL_SETTLE'] ?? 8);
+// one pod's pull refused once the old user was revoked; 8 s then failed once more in CI (its reason not
+// in the log's tail; run-tests.sh now prints it). The settle time is what covers the nodes' watch lag (the
+// product's default is 30 s); this node, that loaded, needs more than 5.
+const SETTLE = Number(process.env['ZERO_PULL_SETTLE'] ?? 12);
 const SEED = resolve(import.meta.dirname, '../../bench/seed-recipe.sh');
 
 let seed = Number(process.env['ZERO_PULL_SEED'] ?? Date.now() % 100_000);
@@ -235,6 +236,13 @@ it(`zero failed pulls across ${ROTATIONS} rotations with revocation, SIGKILLs an
     `[node] ${reportLine('seed recipe', s)}${s.samples.length ? `\n  e.g. ${s.samples.slice(0, 3).join('\n  e.g. ')}` : ''}`,
   );
   console.log(`[node] ${reportLine('control (wrong password)', c)}`);
+  console.log(
+    `[node] the workloads' API calls answered 429/5xx/timeout (retried, not the rotation's): ${Object.entries(
+      workloads,
+    )
+      .map(([k, wl]) => `${k} ${wl.apiRetries}`)
+      .join(', ')}`,
+  );
   for (const wl of Object.values(workloads))
     expect(wl.errors.filter((e) => !/AlreadyExists|NotFound|404/.test(e))).toEqual([]);
   // The detector sees failures where there are some…

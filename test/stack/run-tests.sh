@@ -31,7 +31,7 @@ project() { bash "$HERE/with-env.sh" npx vitest run --project "$@"; }
 # from its tail only.
 SUMMARY_DIR="$(mktemp -d)"
 suite() {
-  local p=$1 t0=$SECONDS rc log fails
+  local p=$1 t0=$SECONDS rc log fails why
   log="$(mktemp)"
   if [[ ${PREFIX:-0} == 1 ]]; then
     project "$@" 2>&1 | tee "$log" | sed -u "s/^/[$p] /"
@@ -40,11 +40,15 @@ suite() {
   fi
   rc=${PIPESTATUS[0]}
   fails="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ *FAIL ' | sed 's/^ *FAIL *//' | sort -u | head -10 || true)"
+  # What failed, with vitest's reason (its "Failed Tests" section: the assertion and the diff), cut short:
+  # a CI log is read from its tail, and a side-by-side lane's reason was 5,000 lines above it.
+  why="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | sed -n '/⎯ Failed Tests /,/^ *Test Files /p' | grep -v '^ *$' | head -60 || true)"
   rm -f "$log"
   echo "[test] $p finished in $((SECONDS - t0)) s (exit $rc)"
   {
     echo "$p: exit $rc in $((SECONDS - t0)) s"
     [[ -n $fails ]] && while IFS= read -r f; do echo "  failed: $f"; done <<<"$fails"
+    [[ -n $why ]] && while IFS= read -r f; do echo "    | $f"; done <<<"$why"
     true
   } >"$SUMMARY_DIR/$p"
   return "$rc"
