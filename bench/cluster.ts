@@ -4,6 +4,7 @@
  * built CLI as the image runs it.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { pool } from '../src/base/pool.ts';
@@ -13,6 +14,25 @@ import { api, apiserverRequests, sleep, stack, waitFor } from '../test/helpers/s
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const RESOURCES = new Set(['secrets', 'serviceaccounts', 'pods', 'namespaces', 'leases', 'events']);
 export const ROOT = resolve(import.meta.dirname, '..');
+
+/**
+ * How the image runs the CLI, read from the Dockerfile so that a bench cannot drift from it: the V8 flags of
+ * its entry point (between the node binary and main.js), and the environment it sets for the process's
+ * allocator (`MALLOC_*`). `flags` go before the script on a node command line; `env` over the parent's.
+ */
+export function imageRuntime(): { flags: string[]; env: Record<string, string> } {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
+  if (!entry) throw new Error('Dockerfile: no ENTRYPOINT ["node", ..., "main.js"] line');
+  const argv = JSON.parse(entry) as string[];
+  const env: Record<string, string> = {};
+  for (const m of dockerfile.matchAll(/^ENV\s+(.+)$/gm))
+    for (const kv of m[1]!.split(/\s+/)) {
+      const [k, v] = kv.split('=');
+      if (k?.startsWith('MALLOC_') && v !== undefined) env[k] = v;
+    }
+  return { flags: argv.slice(1, -1), env };
+}
 
 export type Counts = Record<string, number>;
 export interface Measure {
@@ -186,8 +206,7 @@ export function runRotator(
     const child = spawn(
       join(ROOT, 'node_modules/.bin/node'),
       [
-        '--max-semi-space-size=8', // as the image runs it (Dockerfile)
-        '--heap-growing-percent=20',
+        ...imageRuntime().flags,
         join(ROOT, 'dist/cli/main.js'),
         '--config',
         config,
@@ -196,7 +215,7 @@ export function runRotator(
         '--rotate-now',
         ...args,
       ],
-      { env, stdio: ['ignore', 'ignore', 'pipe'] },
+      { env: { ...env, ...imageRuntime().env }, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -18,6 +18,7 @@ import { NODE, useCreds, fileConfig, Workspace } from '../test/helpers/rotator.t
 import { api, env, freePort, kubectl, sleep, stack, suffix, waitFor } from '../test/helpers/stack.ts';
 import { pool } from '../src/base/pool.ts';
 import { SetupClient } from './setup-client.ts';
+import { imageRuntime } from './cluster.ts';
 
 const N = Number(process.env['BENCH_IDLE_N'] ?? '1000');
 const CLUSTERS = (process.env['BENCH_IDLE_CLUSTERS'] ?? '1000,50000')
@@ -106,17 +107,8 @@ async function serviceAccountsSettled(namespaces: number): Promise<number> {
 function spawnScheduler(config: string) {
   const child = spawn(
     NODE,
-    [
-      '--max-semi-space-size=8',
-      '--heap-growing-percent=20',
-      CLI,
-      'scheduler',
-      '--config',
-      config,
-      '--log-format',
-      'json',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    [...imageRuntime().flags, CLI, 'scheduler', '--config', config, '--log-format', 'json'],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...imageRuntime().env } },
   );
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));

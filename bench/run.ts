@@ -23,7 +23,7 @@ import { api, env, kubectl, quiesce, stack, suffix } from '../test/helpers/stack
 import { adminTarget, minimalRotation } from './minimal-client.ts';
 import { SetupClient } from './setup-client.ts';
 import { issuerBench, ISSUER_TABLE_HEAD } from './issuers.ts';
-import { dockercfg, measure, removeLabelled, ROOT, type Counts } from './cluster.ts';
+import { dockercfg, imageRuntime, measure, removeLabelled, ROOT, type Counts } from './cluster.ts';
 import { pool } from '../src/base/pool.ts';
 
 /** `BENCH_SIZES=` (empty) runs none of these rows (e.g. the issuer rows alone). */
@@ -99,8 +99,7 @@ async function tool(n: number) {
     const r = spawnSync(
       join(ROOT, 'node_modules/.bin/node'),
       [
-        '--max-semi-space-size=8', // as the image runs it (Dockerfile)
-        '--heap-growing-percent=20',
+        ...imageRuntime().flags, // as the image runs it (Dockerfile)
         CLI,
         '--config',
         w.config,
@@ -108,7 +107,7 @@ async function tool(n: number) {
         'json',
         '--rotate-now',
       ],
-      { encoding: 'utf8', maxBuffer: 64 << 20 },
+      { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...imageRuntime().env } },
     );
     const summary = r.stderr
       .split('\n')

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { ClientSecretCredential } from '@azure/identity';
 import { env } from './stack.ts';
+import type { LogEntry } from '../stack/acr/model.ts';
 
 /**
  * `NODE_OPTIONS` for a rotator process that reaches the ACR double as Azure: this checkout's name-resolution
@@ -108,10 +109,27 @@ export async function replicationDelay(token: string, ms: number): Promise<void>
 }
 
 /** Back to Azure's usual behaviour (no LRO, no delay, no faults), and an empty request log. */
+/**
+ * The double's settings and faults back to their defaults. Its request log is left alone: the node lane's
+ * suites use the double while the integration lane's run, so a test reads the entries after a number it
+ * took (acrMark, acrRequestsAfter), for its own token where it can.
+ */
 export async function resetAcr(): Promise<void> {
   await acrAdmin('DELETE', 'settings');
   await acrAdmin('DELETE', 'faults');
-  await acrAdmin('DELETE', 'requests');
+}
+
+/** One answered request in the double's log. */
+export type AcrRequest = LogEntry;
+
+/** The number of the last request the double answered. */
+export async function acrMark(): Promise<number> {
+  return (await acrAdmin<AcrRequest[]>('GET', 'requests')).at(-1)?.seq ?? 0;
+}
+
+/** The requests the double answered after number `seq`. */
+export async function acrRequestsAfter(seq: number): Promise<AcrRequest[]> {
+  return (await acrAdmin<AcrRequest[]>('GET', 'requests')).filter((r) => r.seq > seq);
 }
 
 export interface RawReply {

@@ -27,6 +27,12 @@ export interface CliResult {
 /** Environment overrides for a child process: a value sets the variable, `undefined` removes it. */
 export type EnvOverrides = Record<string, string | undefined>;
 
+/** Environment for a CLI child whose clock runs `days` ahead (clock-ahead.ts). */
+export const clockAhead = (days: number): EnvOverrides => ({
+  NODE_OPTIONS: `--import=${resolve(import.meta.dirname, 'clock-ahead.ts')}`,
+  REGCRED_TEST_CLOCK_AHEAD_DAYS: String(days),
+});
+
 export function childEnv(over: EnvOverrides = {}): NodeJS.ProcessEnv {
   const merged = { ...process.env, ...over };
   return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined));

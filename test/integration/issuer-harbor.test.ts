@@ -177,7 +177,7 @@ describe('A and B in turn', () => {
     const seen = await lastRequest();
     // Both read the robot list before either write lands: the writes wait 400 ms at the double, so the
     // race is the same on a busy machine (unordered, the second run sometimes just found the robot).
-    await adminApi('/faults', { latencyMs: 400, latencyMethods: ['POST'] });
+    await adminApi('/faults', { latencyMs: 400, latencyMethods: ['POST'], user: manager.user });
     const [x, y] = await Promise.all([
       issuer({ robot: 'race' }).issue(undefined),
       issuer({ robot: 'race' }).issue(undefined),
@@ -339,7 +339,7 @@ describe('refusals name the Harbor URL, the object, the identity and the missing
   });
 
   it('429 with Retry-After (from a proxy in front of Harbor) is waited out and retried: the issue succeeds', async () => {
-    await adminApi('/faults', { status: 429, times: 2, retryAfterSeconds: 1 });
+    await adminApi('/faults', { status: 429, times: 2, retryAfterSeconds: 1, user: manager.user });
     try {
       const started = performance.now();
       const c = remember(await issuer({ robot: 'throttled' }).issue(undefined));
@@ -351,7 +351,7 @@ describe('refusals name the Harbor URL, the object, the identity and the missing
   });
 
   it('5xx that does not pass: ISSUER_UNAVAILABLE, retryable, naming the request; nothing issued', async () => {
-    await adminApi('/faults', { status: 503, times: 100, retryAfterSeconds: 0 });
+    await adminApi('/faults', { status: 503, times: 100, retryAfterSeconds: 0, user: manager.user });
     try {
       const e = await refusal(issuer({ robot: 'unavailable' }).issue(undefined));
       expect(e.code).toBe('ISSUER_UNAVAILABLE');
@@ -366,7 +366,7 @@ describe('refusals name the Harbor URL, the object, the identity and the missing
   });
 
   it('no answer within requestTimeoutSeconds: ISSUER_UNREACHABLE (timeout), retryable', async () => {
-    await adminApi('/faults', { latencyMs: 1500 });
+    await adminApi('/faults', { latencyMs: 1500, user: manager.user });
     try {
       const e = await refusal(issuer({ robot: 'slow', timeout: 0.4 }).check());
       expect(e.code).toBe('ISSUER_UNREACHABLE');

@@ -375,6 +375,25 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
   let rotatedAt = 0;
 
   it('writer entries appended during a rotation all survive, and every SA ends on the new secret', async () => {
+    // The race is not certain on a given run (it depends on the machine's speed; a CI run once had none):
+    // up to three rotations, each to a revision not seen before (the file store's revision is a digest of
+    // the file, and a trailing newline is not part of the password) and each checked in full, until writer
+    // writes have landed among the rotator's.
+    const next = [
+      () => useSecondCreds(w), // set in beforeAll already
+      () => (w.cred('user', stack.user), w.cred('pass', stack.password)),
+      () => (w.cred('user', stack.user2), w.cred('pass', `${stack.password2}\n`)),
+    ];
+    let raced = 0;
+    for (let attempt = 1; attempt <= next.length && raced === 0; attempt++) {
+      next[attempt - 1]!();
+      raced = await rotateRacingWriters(attempt);
+    }
+    expect(raced, "writer writes inside the rotator's ServiceAccount writes").toBeGreaterThan(0);
+  });
+
+  /** One rotation with four writers appending to the ServiceAccounts; every entry kept. Returns the raced writes. */
+  async function rotateRacingWriters(attempt: number): Promise<number> {
     let stop = false;
     const appended = new Map<string, string[]>();
     // Four writers, each on its own quarter of the namespaces, so that they race the rotator (not each
@@ -383,7 +402,7 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
       let i = w0;
       while (!stop) {
         const namespace = names[i % names.length]!;
-        const entry = `writer-${i}`;
+        const entry = `writer-${attempt}-${i}`;
 
         for (;;) {
           const sa = await api().readNamespacedServiceAccount({ namespace, name: 'default' });
@@ -405,8 +424,8 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
     stop = true;
     await writing;
     expect(r.code, r.stderr).toBe(0);
-    // The race happened: writer writes landed between the rotator's first and last ServiceAccount write
-    // (the API server's audit log; how many writes the writers made in all depends on the machine's speed).
+    // Did the race happen: writer writes landed between the rotator's first and last ServiceAccount write
+    // (the API server's audit log)?
     await sleep(500); // the audit log is written as requests complete
     const saWrites = auditEvents().filter(
       (e) =>
@@ -426,22 +445,20 @@ describe('a concurrent writer on the same ServiceAccounts loses nothing', () => 
         at(e) < last,
     );
     expect(ours.length).toBeGreaterThanOrEqual(names.length);
-    expect(raced.length, "writer writes inside the rotator's ServiceAccount writes").toBeGreaterThan(0);
     console.log(
-      `[integration] concurrent writer: ${raced.length} of ${[...appended.values()].flat().length} writer writes landed among the rotator's ${ours.length} ServiceAccount writes`,
+      `[integration] concurrent writer, rotation ${attempt}: ${raced.length} of ${[...appended.values()].flat().length} writer writes landed among the rotator's ${ours.length} ServiceAccount writes`,
     );
     for (const namespace of names) {
       const pulls = await pullSecretsOf(namespace);
-      const ours = await managedSecrets(namespace);
-      const current = ours.filter((n) => pulls.includes(n));
+      const current = (await managedSecrets(namespace)).filter((n) => pulls.includes(n));
       expect(current, namespace).toHaveLength(1);
-      for (const e of appended.get(namespace) ?? []) expect(pulls, namespace).toContain(e);
       expect(
-        pulls.filter((p) => p.startsWith('writer-')),
+        pulls.filter((p) => p.startsWith(`writer-${attempt}-`)),
         namespace,
       ).toEqual(appended.get(namespace) ?? []);
     }
-  });
+    return raced.length;
+  }
 
   it('a rerun with an unchanged source makes zero write requests (recorded by the API server)', async () => {
     // The API server's audit log says what was written where: nothing in these namespaces (Secrets,

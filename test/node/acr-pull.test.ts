@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { AcrTokenIssuer, acrTokenIssuerSchema } from '../../src/issuers/acr/index.ts';
-import { acr, acrAdmin, makeToken, resetAcr, sdk } from '../helpers/acr.ts';
+import { acr, acrMark, acrRequestsAfter, makeToken, resetAcr, sdk } from '../helpers/acr.ts';
 import { nodeNamespace, pullOutcome, pullSecret, runPod } from '../helpers/node.ts';
 import { deleteNamespaces, env, suffix } from '../helpers/stack.ts';
 
@@ -28,6 +28,7 @@ afterAll(async () => {
 describe('the kubelet pulls from <registry>.azurecr.io with a token slot', () => {
   it('pulls with the issued slot, through containerd’s token flow; a revoked slot is refused at the next pull', async () => {
     await resetAcr();
+    const mark = await acrMark();
     token = await makeToken(`pull-${sfx}`);
     process.env['AZURE_TENANT_ID'] = acr.tenant;
     process.env['AZURE_CLIENT_ID'] = acr.id('ROTATOR');
@@ -58,12 +59,7 @@ describe('the kubelet pulls from <registry>.azurecr.io with a token slot', () =>
 
     await runPod(ns, 'with-a', { images: [image()], pullSecrets: ['slot-a'], pullPolicy: 'Always' });
     expect(await pullOutcome(ns, 'with-a', 120_000)).toEqual({ state: 'started' });
-    const flow = (
-      await acrAdmin<{ plane: string; method: string; path: string; operation: string; status: number }[]>(
-        'GET',
-        'requests',
-      )
-    )
+    const flow = (await acrRequestsAfter(mark))
       .filter((l) => l.plane === 'registry')
       .map((l) => `${l.method} ${l.path.replace(/sha256:\w+/, 'sha256:…')} ${l.status}`);
     expect(flow).toEqual(

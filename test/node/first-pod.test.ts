@@ -8,8 +8,10 @@
  *   middle of the burst — no admission call fails open; pods it must not touch are left as they came;
  * - the webhook hung (SIGSTOP) during a burst: pods are still admitted (failurePolicy Ignore, timeout),
  *   and `doctor` names the ones that came without our secret and what would have spared them;
- * - the policy: every pod named our secret at admission; its failed pulls counted; without its param,
- *   pods are admitted unchanged;
+ * - the policy, with the healer beside it: every pod Running within 2 minutes; the pods the API server
+ *   admitted without our name (its failurePolicy Ignore skips the policy silently when it cannot evaluate
+ *   it — seen in CI for the first two namespaces of a burst) and the failed pulls counted; without its
+ *   param, pods are admitted unchanged;
  * - the healer: a burst without admission part, healed.
  *
  * Pulls the kubelet/node-authorizer race (KUBE-FACTS F14) failed are counted apart, as
@@ -318,14 +320,15 @@ describe('the policy', () => {
   let r: Rotator;
   const names = burstNamespaces({ prefix: `fpp-${sfx}`, namespaces: N });
   beforeAll(async () => {
-    r = await startRotator('policy', sfx);
+    // With the healer, as docs/admission.md recommends beside the policy: the API server may skip the policy.
+    r = await startRotator('policy', sfx, { healPods: true });
   });
   afterAll(async () => {
     await r.stop();
     await deleteNamespaces(names); // the tests wait for their own; this is for a failed one
   });
 
-  it(`${N} namespaces in a burst: every pod admitted naming our secret (unless the API server logged why not), Running within 2 minutes; the failed pulls counted`, async () => {
+  it(`${N} namespaces in a burst: every pod Running within 2 minutes, naming our secret; those admitted without it (healed) and the failed pulls counted`, async () => {
     const t0 = Date.now();
     const result = await runBurst({
       prefix: `fpp-${sfx}`,
@@ -335,28 +338,30 @@ describe('the policy', () => {
       observeAfterMs: 60_000,
       secretBase: r.secretBase,
     });
-    // The API server resolves a policy's param with a deadline; under load a lookup can time out, and
-    // failurePolicy Ignore then admits the pod unchanged (it logs that). Such a pod is the only one allowed
-    // to come without our name, and only as many as the API server logged.
-    const dispatchErrors = apiserverLogSince(t0).filter((l) => l.includes('policy_dispatcher')).length;
+    // With failurePolicy Ignore the API server admits a pod unchanged when it cannot evaluate the policy
+    // (its param informer not synced within 1 s, a param or namespace lookup failing) — and says nothing:
+    // no log line, no metric (k8s.io/apiserver policy_dispatcher.go: "TODO: add metrics for ignored error
+    // here"). A CI run saw the first two namespaces of a burst (4 pods of 20) come that way. Counted here;
+    // the healer deletes them, and their replacements name our secret.
+    const logged = apiserverLogSince(t0).filter((l) => l.includes('policy_dispatcher')).length;
     console.log(
-      `[node] first pod, policy: ${describeBurst(result)}; policy dispatch errors logged by the API server: ${dispatchErrors}`,
+      `[node] first pod, policy (healer beside it): ${describeBurst(result)}; policy errors the API server logged: ${logged}`,
     );
     expect(result.pods).toBe(2 * N);
-    expect(result.withoutOurSecret).toBeLessThanOrEqual(dispatchErrors);
-    // The name can come before its Secret: such a pod fails its pull and recovers at the kubelet's next try.
-    const raced = new Set([
-      ...result.authorizerRace,
-      ...result.pods_.filter((p) => !p.namesOurs).map((p) => `${p.namespace}/${p.name}`),
-    ]);
+    // The name can come before its Secret: such a pod fails its pull and recovers at the kubelet's next try;
+    // one the kubelet/node-authorizer race took is set apart (as everywhere).
+    const raced = new Set(result.authorizerRace);
     await waitFor(
-      'every pod Running',
+      'every pod Running and naming our secret',
       async () => {
         const pods = (await api().listPodForAllNamespaces({ labelSelector: 'app=first-pod' })).items.filter(
           (p) => names.includes(p.metadata?.namespace ?? ''),
         );
         const waiting = pods.filter(
-          (p) => p.status?.phase !== 'Running' && !raced.has(`${p.metadata?.namespace}/${p.metadata?.name}`),
+          (p) =>
+            (p.status?.phase !== 'Running' ||
+              !(p.spec?.imagePullSecrets ?? []).some((x) => x.name?.startsWith(`${r.secretBase}-`))) &&
+            !raced.has(`${p.metadata?.namespace}/${p.metadata?.name}`),
         );
         return pods.length === 2 * N && waiting.length === 0 ? true : undefined;
       },

@@ -41,8 +41,8 @@ suite() {
   rc=${PIPESTATUS[0]}
   fails="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ *FAIL ' | sed 's/^ *FAIL *//' | sort -u | head -10 || true)"
   # What failed, with vitest's reason (its "Failed Tests" section: the assertion and the diff), cut short:
-  # a CI log is read from its tail, and a side-by-side lane's reason was 5,000 lines above it.
-  why="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | sed -n '/⎯ Failed Tests /,/^ *Test Files /p' | grep -v '^ *$' | head -60 || true)"
+  # a CI log is read from its tail, and a side-by-side lane's reason was 5,000 lines above it ("Failed Suites": a beforeAll that failed).
+  why="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | sed -n '/⎯ Failed \(Tests\|Suites\) /,/^ *Test Files /p' | grep -v '^ *$' | head -60 || true)"
   rm -f "$log"
   echo "[test] $p finished in $((SECONDS - t0)) s (exit $rc)"
   {

@@ -64,6 +64,7 @@ const registryServer = createHttps(tls, (req, res) => {
         apiVersion: null,
         principal: r.principal,
         clientRequestId: null,
+        token: null,
         status: r.status,
       }),
     )

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   armTime,
+  forToken,
   parseArmTime,
   SLOTS,
   World,
@@ -270,7 +271,7 @@ export class Resources {
       }),
     };
     const race = this.#w.faults.race;
-    if (race && race.times > 0) {
+    if (race && race.times > 0 && forToken(race, tokenName.toLowerCase())) {
       race.times--;
       this.#w.regenerate(t, names, expiry); // the caller's values are dead before it reads them
     }

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { json, readBody } from '../azure/entra.ts';
 import { ArmAuth, isRefusal, type Caller } from './arm-auth.ts';
 import { armError, Resources, type GenerateBody, type Reply, type TokenBody } from './arm-resources.ts';
-import { armTime, type Registry, type World } from './model.ts';
+import { armTime, forToken, type Registry, type World } from './model.ts';
 
 const CR = 'Microsoft.ContainerRegistry/registries';
 
@@ -20,6 +20,20 @@ interface Route {
   /** The resource id RBAC is checked at and messages name. */
   scope: string;
   run: (reg: Registry, body: unknown, caller: Caller) => Reply;
+}
+
+/** The token a request's path names (`…/tokens/<name>`), lower case. */
+const tokenInPath = (path: string): string | null =>
+  /\/tokens\/([^/]+)/i.exec(path)?.[1]?.toLowerCase() ?? null;
+
+/** The token a generateCredentials body names (`tokenId`: the token's resource id), lower case. */
+function tokenIdIn(text: string): string | null {
+  try {
+    const id = (JSON.parse(text) as { tokenId?: unknown } | null)?.tokenId;
+    return typeof id === 'string' ? tokenInPath(id) : null;
+  } catch {
+    return null;
+  }
 }
 
 const isApiVersion = (v: string) => /^\d{4}-\d{2}-\d{2}(-preview)?$/.test(v);
@@ -42,6 +56,7 @@ export class Arm {
     const apiVersion = url.searchParams.get('api-version'); // URLSearchParams decodes `api%2Dversion` too
     let operation = 'unknown';
     let principal: string | null = null;
+    let token = tokenInPath(url.pathname);
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       this.#send(req, res, status, body, headers);
       this.#w.record({
@@ -52,6 +67,7 @@ export class Arm {
         apiVersion,
         principal,
         clientRequestId: (req.headers['x-ms-client-request-id'] as string | undefined) ?? null,
+        token,
         status,
       });
     };
@@ -80,9 +96,19 @@ export class Arm {
     if ('status' in parsed) return reply(parsed.status, parsed.body);
     const { route, regName } = parsed;
     operation = route.operation;
+    // Read before the faults, which may be narrowed to the token a generateCredentials body names; parsed
+    // (and refused when invalid) where it always was.
+    const text =
+      req.method === 'PUT' || req.method === 'PATCH' || req.method === 'POST' ? await readBody(req) : '';
+    token ??= tokenIdIn(text);
 
     const f = this.#w.faults;
-    if (f.throttle && f.throttle.times > 0 && (!f.throttle.operation || f.throttle.operation === operation)) {
+    if (
+      f.throttle &&
+      f.throttle.times > 0 &&
+      (!f.throttle.operation || f.throttle.operation === operation) &&
+      forToken(f.throttle, token)
+    ) {
       f.throttle.times--;
       const kind = req.method === 'GET' ? 'read' : 'write';
       const s = f.throttle.retryAfterSeconds;
@@ -103,7 +129,6 @@ export class Arm {
     if (!reg) return reply(404, this.#r.notFound(regName).body);
     let body: unknown = undefined;
     if (req.method === 'PUT' || req.method === 'PATCH' || req.method === 'POST') {
-      const text = await readBody(req);
       try {
         body = text === '' ? {} : JSON.parse(text);
       } catch (e) {
@@ -117,7 +142,10 @@ export class Arm {
         );
       }
     }
-    const fail = f.fail && f.fail.times > 0 && f.fail.operation === operation ? f.fail : undefined;
+    const fail =
+      f.fail && f.fail.times > 0 && f.fail.operation === operation && forToken(f.fail, token)
+        ? f.fail
+        : undefined;
     if (fail && !fail.afterApplying) {
       fail.times--;
       return reply(

@@ -127,22 +127,38 @@ export const DEFAULT_SETTINGS: Settings = {
 };
 
 /** One-shot failures, consumed per matching ARM request. */
+/**
+ * Faults apply to every request that matches them; `token` narrows one to the requests that name that
+ * token (in the path, or generateCredentials' tokenId), so a test's fault is not spent by another suite's
+ * requests running at the same time (the integration and node lanes share the double).
+ */
 export interface Faults {
   /** Answer this many requests with 429 SubscriptionRequestsThrottled + Retry-After. */
-  throttle?: { times: number; retryAfterSeconds: number; operation?: string | undefined } | undefined;
+  throttle?:
+    | { times: number; retryAfterSeconds: number; operation?: string | undefined; token?: string | undefined }
+    | undefined;
   /**
    * Answer this many requests of `operation` (e.g. `generateCredentials`, `getToken`) with `status`;
    * `afterApplying`: do the work first, then lose the answer (a slot regenerated whose value nobody got).
    */
   fail?:
-    { operation: string; status: number; times: number; afterApplying?: boolean | undefined } | undefined;
+    | {
+        operation: string;
+        status: number;
+        times: number;
+        afterApplying?: boolean | undefined;
+        token?: string | undefined;
+      }
+    | undefined;
   /** Another client regenerates the same slots right after the next `times` generateCredentials (fact 57). */
-  race?: { times: number } | undefined;
+  race?: { times: number; token?: string | undefined } | undefined;
   /** The next `times` long-running operations end `Failed` with this error (ACR-FACTS 17). */
   operationFails?: { times: number; code: string; message: string } | undefined;
 }
 
 export interface LogEntry {
+  /** Numbered from 1 as answered: a test reads the entries after the last number it saw (the log drops its oldest past 5,000). */
+  seq: number;
   at: string;
   plane: 'arm' | 'registry';
   method: string;
@@ -151,8 +167,14 @@ export interface LogEntry {
   apiVersion: string | null;
   principal: string | null;
   clientRequestId: string | null;
+  /** The token the request names (lower case: ARM names are case-insensitive), if it names one. */
+  token: string | null;
   status: number;
 }
+
+/** Whether a fault narrowed to a token (Faults) applies to a request naming `token`. */
+export const forToken = (f: { token?: string | undefined }, token: string | null): boolean =>
+  f.token === undefined || f.token.toLowerCase() === token;
 
 /** A long-running operation: `remaining` InProgress answers, then Succeeded (or Failed) with `result`. */
 export interface Operation {
@@ -313,8 +335,10 @@ export class World {
     return out;
   }
 
-  record(e: Omit<LogEntry, 'at'>): void {
-    this.log.push({ at: new Date().toISOString(), ...e });
+  #answered = 0;
+
+  record(e: Omit<LogEntry, 'at' | 'seq'>): void {
+    this.log.push({ seq: ++this.#answered, at: new Date().toISOString(), ...e });
     if (this.log.length > 5000) this.log.splice(0, this.log.length - 5000);
   }
 }

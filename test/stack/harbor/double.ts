@@ -82,7 +82,13 @@ const harbor = createHttps(
  * on every request (or only on those of `latencyMethods`, which lets a test order two clients' writes after
  * both their reads), `stopped` drops connections.
  */
+/**
+ * Faults of the API (never of /v2 or the token service). `user` narrows them to requests whose Basic
+ * login is that user: the integration and node lanes share the double, and a test's 503s must not fail
+ * the other lane's rotation.
+ */
 interface Faults {
+  user?: string;
   status?: number;
   times?: number;
   retryAfterSeconds?: number;
@@ -101,7 +107,14 @@ function record(method: string, path: string, status: number): void {
   requests.push({ seq: ++answered, method, path, status });
   if (requests.length > 2000) requests.splice(0, 500);
 }
+/** The user of a request's Basic login, if it has one. */
+function basicUser(req: IncomingMessage): string | undefined {
+  const m = /^Basic\s+(\S+)/i.exec(req.headers.authorization ?? '');
+  return m ? Buffer.from(m[1]!, 'base64').toString().split(':')[0] : undefined;
+}
+
 async function underFaults(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  if (faults.user !== undefined && basicUser(req) !== faults.user) return true;
   if (faults.stopped) {
     req.socket.destroy();
     return false;
