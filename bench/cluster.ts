@@ -15,12 +15,19 @@ const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const RESOURCES = new Set(['secrets', 'serviceaccounts', 'pods', 'namespaces', 'leases', 'events']);
 export const ROOT = resolve(import.meta.dirname, '..');
 
+/** How a bench runs the CLI: node flags, environment over the parent's, another build's main.js (`cli`). */
+export interface RunAs {
+  flags: string[];
+  env?: Record<string, string> | undefined;
+  cli?: string | undefined;
+}
+
 /**
  * How the image runs the CLI, read from the Dockerfile so that a bench cannot drift from it: the V8 flags of
  * its entry point (between the node binary and main.js), and the environment it sets for the process's
  * allocator (`MALLOC_*`). `flags` go before the script on a node command line; `env` over the parent's.
  */
-export function imageRuntime(): { flags: string[]; env: Record<string, string> } {
+export function imageRuntime(): RunAs & { env: Record<string, string> } {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
   if (!entry) throw new Error('Dockerfile: no ENTRYPOINT ["node", ..., "main.js"] line');
@@ -194,20 +201,21 @@ export interface RunSummaryLine {
 
 /**
  * One `--rotate-now` process of the built CLI (`dist/`), exactly as the CronJob runs it (Node 24 with the
- * image's heap flags); fails unless it exits 0. Resolves to its `run summary` line. Asynchronous, so that the
+ * image's heap flags and allocator setting), or as `how` says; fails unless it exits 0. Resolves to its `run summary` line. Asynchronous, so that the
  * bench can watch a registry while the run is under way.
  */
 export function runRotator(
   config: string,
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = process.env,
+  how: RunAs = imageRuntime(),
 ): Promise<RunSummaryLine> {
   return new Promise((done, fail) => {
     const child = spawn(
       join(ROOT, 'node_modules/.bin/node'),
       [
-        ...imageRuntime().flags,
-        join(ROOT, 'dist/cli/main.js'),
+        ...how.flags,
+        how.cli ?? join(ROOT, 'dist/cli/main.js'),
         '--config',
         config,
         '--log-format',
@@ -215,7 +223,7 @@ export function runRotator(
         '--rotate-now',
         ...args,
       ],
-      { env: { ...env, ...imageRuntime().env }, stdio: ['ignore', 'ignore', 'pipe'] },
+      { env: { ...env, ...how.env }, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -4,8 +4,8 @@
  * interleaved (variant after variant, round after round: BENCH_MEMORY_ROUNDS, default 2) so that a machine
  * that is busier for a while weighs on every variant alike. The first variant, `image`, is what the
  * Dockerfile runs (imageRuntime); the others are given as JSON in BENCH_MEMORY_VARIANTS,
- * `{"name": {"flags": [...], "env": {...}, "cli": "path/to/main.js"}}` (default: the image with
- * `MALLOC_ARENA_MAX=2`, and that with `--heap-growing-percent=10`; `cli` runs another build, e.g. an older
+ * `{"name": {"flags": [...], "env": {...}, "cli": "path/to/main.js"}}` (default: the image with 8 malloc
+ * arenas instead of its 2, and with `--heap-growing-percent=10`; `cli` runs another build, e.g. an older
  * commit's, against this one with the same flags). Each size is its own set of namespaces (one in five with a pod, every
  * `default` ServiceAccount with a foreign pull secret, as `npm run bench`), provisioned once; every measured
  * run is a rotation (the credentials alternate). Writes bench/results/memory-<timestamp>.json and prints a
@@ -21,14 +21,9 @@ import { Workspace, fileConfig, useCreds } from '../test/helpers/rotator.ts';
 import { env, stack, suffix } from '../test/helpers/stack.ts';
 import { pool } from '../src/base/pool.ts';
 import { SetupClient } from './setup-client.ts';
-import { dockercfg, imageRuntime, ROOT } from './cluster.ts';
+import { dockercfg, imageRuntime, ROOT, runRotator, type RunAs } from './cluster.ts';
 
-interface Variant {
-  flags: string[];
-  env?: Record<string, string>;
-  /** Another build's main.js (e.g. an older commit's bundle in a worktree of its own); default this checkout's. */
-  cli?: string;
-}
+type Variant = RunAs;
 if (process.env['BENCH_KUBECONFIG'] === undefined)
   throw new Error(
     'bench:memory leaves thousands of namespaces behind: run it in the bench cluster (bash test/stack/bench-cluster.sh start, then bash test/stack/bench-cluster.sh run npm run bench:memory)',
@@ -39,12 +34,12 @@ const variants: Record<string, Variant> = {
   ...(JSON.parse(
     process.env['BENCH_MEMORY_VARIANTS'] ??
       JSON.stringify({
-        'MALLOC_ARENA_MAX=2': { flags: image.flags, env: { ...image.env, MALLOC_ARENA_MAX: '2' } },
-        'MALLOC_ARENA_MAX=2, --heap-growing-percent=10': {
+        'MALLOC_ARENA_MAX=8': { flags: image.flags, env: { ...image.env, MALLOC_ARENA_MAX: '8' } },
+        '--heap-growing-percent=10': {
           flags: image.flags.map((f) =>
             f.startsWith('--heap-growing-percent=') ? '--heap-growing-percent=10' : f,
           ),
-          env: { ...image.env, MALLOC_ARENA_MAX: '2' },
+          env: image.env,
         },
       }),
   ) as Record<string, Variant>),
@@ -74,31 +69,13 @@ async function setup(label: string, n: number): Promise<void> {
 
 const workspaces = new Map<number, { w: Workspace; creds: 1 | 2 }>();
 /** One rotation of the `n` namespaces, run as `v` says: its wall time and the run summary's peak RSS. */
-function rotate(n: number, v: Variant): { s: number; rssMb: number } {
+async function rotate(n: number, v: Variant): Promise<{ s: number; rssMb: number }> {
   const ws = workspaces.get(n)!;
   ws.creds = ws.creds === 1 ? 2 : 1;
   useCreds(ws.w, ws.creds);
   const t0 = performance.now();
-  const r = spawnSync(
-    join(ROOT, 'node_modules/.bin/node'),
-    [
-      ...v.flags,
-      v.cli ?? join(ROOT, 'dist/cli/main.js'),
-      '--config',
-      ws.w.config,
-      '--log-format',
-      'json',
-      '--rotate-now',
-    ],
-    { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...v.env } },
-  );
-  const s = (performance.now() - t0) / 1000;
-  const summary = r.stderr
-    .split('\n')
-    .filter((l) => l.includes('"run summary"'))
-    .map((l) => JSON.parse(l) as { maxRssKb: number })[0];
-  if (r.status !== 0 || !summary) throw new Error(`rotator failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  return { s, rssMb: Math.round(summary.maxRssKb / 1024) };
+  const summary = await runRotator(ws.w.config, [], process.env, v);
+  return { s: (performance.now() - t0) / 1000, rssMb: Math.round(summary.maxRssKb / 1024) };
 }
 
 const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
@@ -115,7 +92,7 @@ for (const n of SIZES) {
     },
   );
   workspaces.set(n, { w, creds: 2 });
-  const p = rotate(n, image); // provisions (not measured)
+  const p = await rotate(n, image); // provisions (not measured)
   log(`N=${n}: provisioned in ${p.s.toFixed(1)} s (${p.rssMb} MB)`);
 }
 await writer.close();
@@ -125,7 +102,7 @@ const runs: Record<string, Record<number, Runs>> = {};
 for (let round = 1; round <= ROUNDS; round++)
   for (const [name, v] of Object.entries(variants))
     for (const n of SIZES) {
-      const m = rotate(n, v);
+      const m = await rotate(n, v);
       const r = ((runs[name] ??= {})[n] ??= { s: [], rssMb: [] });
       r.s.push(Number(m.s.toFixed(1)));
       r.rssMb.push(m.rssMb);

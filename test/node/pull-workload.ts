@@ -119,7 +119,6 @@ export const emptyReport = (): PullReport => ({
 /** How long stop() waits for the pods created last to start (a pull on a busy node takes seconds). */
 const START_GRACE_MS = 20_000;
 
-/** Pending, and no container has an image yet: not scheduled, or not started. */
 /**
  * An API server answer that says "loaded, try again" (429, 5xx, a timeout or a reset), not "wrong": the
  * node lane runs beside the integration lane on two cores, and the API server answered pod creates with
@@ -131,6 +130,7 @@ export function transientApiError(e: unknown): boolean {
   return /ECONNRESET|ETIMEDOUT|socket hang up|timed? ?out|HTTP-Code: (429|5\d\d)/i.test((e as Error).message);
 }
 
+/** Pending, and no container has an image yet: not scheduled, or not started. */
 const notStarted = (p: V1Pod): boolean =>
   p.status?.phase === 'Pending' && !(p.status.containerStatuses ?? []).some((c) => c.imageID);
 

@@ -80,12 +80,9 @@ const harbor = createHttps(
  * Faults for the API only, as a proxy or load balancer in front of Harbor would cause them (Harbor itself
  * does not rate-limit): `status` (429/5xx) for the next `times` requests with a Retry-After, `latencyMs`
  * on every request (or only on those of `latencyMethods`, which lets a test order two clients' writes after
- * both their reads), `stopped` drops connections.
- */
-/**
- * Faults of the API (never of /v2 or the token service). `user` narrows them to requests whose Basic
- * login is that user: the integration and node lanes share the double, and a test's 503s must not fail
- * the other lane's rotation.
+ * both their reads), `stopped` drops connections. Never of /v2 or the token service. `user` narrows them to
+ * requests whose Basic login is that user: the integration and node lanes share the double, and a test's
+ * 503s must not fail the other lane's rotation.
  */
 interface Faults {
   user?: string;
